@@ -1,0 +1,24 @@
+"""CNN Studio: the entry point, navigation over the pages.
+
+Nothing here imports TensorFlow: the Home page paints first, and the pages
+that need TensorFlow import it when they are opened.
+"""
+
+import streamlit as st
+
+from cnn_core.tf_runtime import configure_environment
+
+configure_environment()  # before any page imports TensorFlow
+st.set_page_config(page_title="CNN Studio", page_icon="🧠", layout="wide")
+
+PAGES = {
+    "CNN Studio": [
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    ],
+    "Build and train": [
+        st.Page("pages/data.py", title="Data", icon=":material/photo_library:"),
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    ],
+}
+
+st.navigation(PAGES).run()

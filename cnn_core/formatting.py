@@ -1,0 +1,73 @@
+"""Short human-readable texts shared by pages: durations, sizes, run rows."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from cnn_core.data import DATASETS
+from cnn_core.runs import RunSummary
+
+STATE_LABELS = {
+    "queued": "⏳ queued",
+    "running": "🏃 running",
+    "completed": "✅ completed",
+    "stopped": "⏹️ stopped",
+    "failed": "❌ failed",
+    "interrupted": "⚠️ interrupted",
+    "broken": "🚫 broken",
+}
+
+
+def format_duration(seconds: float | None) -> str:
+    """'42 s', '3 min 05 s', '1 h 02 min'; '?' when unknown."""
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "?"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def format_bytes(count: float) -> str:
+    """'512 B', '3.2 MB', '1.4 GB' (powers of 1000)."""
+    for unit in ("B", "kB", "MB", "GB"):
+        if count < 1000 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1000
+    return f"{count:.1f} GB"
+
+
+def model_label(run: RunSummary) -> str:
+    """'CNN 2 conv / 1 dense' or 'Softmax regression'."""
+    if run.config is None:
+        return "?"
+    spec = run.config.model
+    if spec.kind == "softmax":
+        return "Softmax regression"
+    return f"CNN {len(spec.conv_blocks)} conv / {len(spec.dense_layers)} dense"
+
+
+def run_label(run: RunSummary) -> str:
+    """One line naming a run in pickers: name or id, dataset, state."""
+    name = run.config.name if run.config and run.config.name else run.run_id
+    dataset = DATASETS[run.config.dataset].title if run.config else "?"
+    return f"{name} · {dataset} · {STATE_LABELS.get(run.state, run.state)}"
+
+
+def run_row(run: RunSummary) -> dict[str, Any]:
+    """A row for run tables."""
+    created = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created)) if run.created else ""
+    return {
+        "run": run.run_id,
+        "name": run.config.name if run.config else "",
+        "status": STATE_LABELS.get(run.state, run.state),
+        "dataset": run.config.dataset if run.config else "",
+        "model": model_label(run),
+        "epochs": run.epochs_done,
+        "best val acc": run.best_val_accuracy,
+        "test acc": run.test_accuracy,
+        "created": created,
+    }

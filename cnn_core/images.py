@@ -1,0 +1,341 @@
+"""Safe image decoding and preprocessing for prediction (uploads and the drawing canvas).
+
+Everything here is numpy + Pillow; TensorFlow is never imported. Arrays returned
+to callers are float32 in [0, 1]; models in this project rescale raw [0, 255]
+pixels themselves, so callers multiply by 255 before calling a model.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from cnn_core.errors import UserError
+
+ALLOWED_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")
+MAX_PIXELS = 25_000_000  # checked on the header, before any pixel is decoded
+MIN_SIDE = 8  # px; smaller images carry nothing a classifier can use
+MAX_CANVAS_SIDE = 2000  # px; the app's canvas is 280 px (x device pixel ratio)
+
+WHITE = (255, 255, 255)
+INK_THRESHOLD = 0.1  # grey values below this are faint noise, not ink
+DIGIT_BOX = 20  # MNIST: the longer side of the digit is scaled to 20 px...
+DIGIT_FIELD = 28  # ...and the digit placed in a 28 x 28 field
+DIGIT_CENTRE = 14.0  # where the centre of mass goes, in (row, column) index units
+NOTHING_DRAWN = "nothing drawn: draw a digit"
+
+_NOT_AN_IMAGE = f"not an image Pillow can read safely (allowed: {', '.join(ALLOWED_FORMATS)})"
+_GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F")
+_ALPHA_MODES = ("LA", "La", "RGBA", "RGBa")
+_MAX_WORK_SIDE = 560  # px; photos are shrunk to this before digit extraction
+
+
+def decode_image(
+    data: bytes, name: str = "image", *, background: tuple[int, int, int] = WHITE
+) -> Image.Image:
+    """Decode untrusted bytes into an 8-bit "L" or "RGB" Pillow image.
+
+    Only the formats in ``ALLOWED_FORMATS`` are tried. The size is checked on
+    the header before decoding; EXIF orientation is applied; animations give
+    their first frame; transparency is composited onto ``background``.
+
+    Args:
+        data: the file's bytes, e.g. ``UploadedFile.getvalue()``.
+        name: the file name, used only in error messages.
+        background: RGB colour (0..255 each) under transparent pixels.
+
+    Returns:
+        A fully loaded image in mode "L" (greyscale sources) or "RGB".
+
+    Raises:
+        UserError: empty data, not an allowed image, truncated or corrupt data,
+            a decompression bomb, or an image smaller than ``MIN_SIDE``.
+    """
+    label = _label(name)
+    if not data:
+        raise UserError(f"{label}: the file is empty")
+    image = _open(data, label)
+    width, height = image.size  # from the header only; nothing decoded yet
+    if width * height > MAX_PIXELS:
+        raise UserError(
+            f"{label}: {width}x{height} pixels is over the {MAX_PIXELS // 1_000_000} "
+            "megapixel limit (possible decompression bomb)"
+        )
+    if min(width, height) < MIN_SIDE:
+        raise UserError(
+            f"{label}: image is {width}x{height} pixels; at least {MIN_SIDE}x{MIN_SIDE} needed"
+        )
+    try:
+        image.load()  # the first frame only; later frames are never decoded
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise UserError(f"{label}: too large to decode safely (decompression bomb)") from error
+    except Exception as error:  # hostile bytes make Pillow raise many types
+        raise UserError(f"{label}: the image data is truncated or corrupt") from error
+    return _to_l_or_rgb(_upright(image), background, label)
+
+
+def canvas_to_gray(image_data: object) -> np.ndarray:
+    """Turn the drawing canvas' RGBA array into a grey ink map.
+
+    Args:
+        image_data: what ``st_canvas(..., return_image_data=True).image_data``
+            returns: an (H, W, 4) RGBA array, values 0..255 (H, W, 3 is
+            accepted as opaque). It comes from the browser, so it is checked.
+
+    Returns:
+        float32 array (H, W) in [0, 1]; 1 is full ink. Ink is the brightest
+        colour channel times alpha, so a transparent background counts as black.
+
+    Raises:
+        UserError: a missing or malformed payload ("canvas: ...").
+    """
+    rgba = _checked_canvas(image_data).astype(np.float32) / 255  # (H, W, C) in [0, 1]
+    ink = rgba[..., :3].max(axis=-1)  # (H, W)
+    if rgba.shape[-1] == 4:
+        ink = ink * rgba[..., 3]
+    return ink.astype(np.float32)
+
+
+def is_blank(gray: np.ndarray, threshold: float = INK_THRESHOLD) -> bool:
+    """Say whether a grey ink map holds no ink.
+
+    Args:
+        gray: float array (H, W), ink bright, in [0, 1].
+        threshold: values below this count as noise, not ink.
+
+    Returns:
+        True when no pixel reaches ``threshold`` (NaN never counts as ink).
+    """
+    return not bool(np.any(np.asarray(gray) >= threshold))
+
+
+def center_digit(gray: np.ndarray) -> np.ndarray:
+    """Normalise a bright-on-dark digit the way MNIST was made.
+
+    Faint noise is zeroed, the ink is cropped to its bounding box, the longer
+    side is scaled to 20 px (aspect kept, antialiased), and the result is placed
+    in a 28 x 28 field with its centre of mass at (14, 14). Where that would push
+    ink off the field (very lopsided shapes), the digit stops at the edge.
+
+    Args:
+        gray: float array (H, W) of any size in [0, 1], digit bright.
+
+    Returns:
+        float32 array (28, 28) in [0, 1].
+
+    Raises:
+        UserError: when there is no ink.
+        ValueError: when ``gray`` is not a 2-D array.
+    """
+    ink = np.asarray(gray, dtype=np.float32)
+    if ink.ndim != 2:
+        raise ValueError(f"gray must be a 2-D array. Received: shape={ink.shape}")
+    ink = np.clip(np.nan_to_num(ink), 0.0, 1.0)
+    ink[ink < INK_THRESHOLD] = 0.0
+    if not ink.any():
+        raise UserError(NOTHING_DRAWN)
+    rows, cols = np.nonzero(ink)
+    box = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    return _place_by_mass(_fit_longer_side(box, DIGIT_BOX))
+
+
+def to_digit_input(image: Image.Image) -> np.ndarray:
+    """Prepare a photo or scan of a digit for an MNIST-style model.
+
+    The image is made grey; a light background (judged by the median of the
+    border pixels) is inverted to dark; the background level is subtracted and
+    the contrast stretched so the strongest ink is 1; then ``center_digit``.
+
+    Args:
+        image: any Pillow image, typically from ``decode_image``.
+
+    Returns:
+        float32 array (28, 28) in [0, 1], digit bright on black.
+
+    Raises:
+        UserError: when no digit stands out from the background.
+    """
+    grey = _to_l_or_rgb(image, WHITE, "image").convert("L")
+    if max(grey.size) > _MAX_WORK_SIDE:  # the digit ends up 20 px; spare the work
+        scale = _MAX_WORK_SIDE / max(grey.size)
+        size = (max(1, round(grey.width * scale)), max(1, round(grey.height * scale)))
+        grey = grey.resize(size, Image.Resampling.BOX)
+    values = np.asarray(grey, dtype=np.float32) / 255  # (H, W) in [0, 1]
+    border = np.concatenate([values[0], values[-1], values[:, 0], values[:, -1]])
+    background = float(np.median(border))
+    if background > 0.5:
+        values, background = 1.0 - values, 1.0 - background
+    contrast = float(values.max()) - background
+    if contrast < INK_THRESHOLD:
+        raise UserError("no digit found: the image has no marks that stand out")
+    return center_digit(np.clip((values - background) / contrast, 0.0, 1.0))
+
+
+def to_model_input(image: Image.Image, input_shape: tuple[int, int, int]) -> np.ndarray:
+    """Turn an image into what a model with ``input_shape`` sees.
+
+    (28, 28, 1) models get the MNIST digit recipe (``to_digit_input``); other
+    shapes get a plain antialiased resize (aspect ratio not kept, like Keras'
+    ``image_dataset_from_directory``) to 1 or 3 channels.
+
+    Args:
+        image: any Pillow image, typically from ``decode_image``.
+        input_shape: the model's (height, width, channels), batch axis excluded.
+
+    Returns:
+        float32 array (height, width, channels) in [0, 1].
+
+    Raises:
+        UserError: for a shape this cannot feed (channels not 1 or 3, or
+            unknown / non-positive / huge sides), or a digit image without ink.
+    """
+    height, width, channels = _checked_shape(input_shape)
+    if (height, width, channels) == (DIGIT_FIELD, DIGIT_FIELD, 1):
+        return to_digit_input(image)[..., np.newaxis]
+    mode = "L" if channels == 1 else "RGB"
+    converted = _to_l_or_rgb(image, WHITE, "image").convert(mode)
+    resized = converted.resize((width, height), Image.Resampling.BILINEAR)
+    values = np.asarray(resized, dtype=np.float32) / 255
+    return values.reshape(height, width, channels)
+
+
+def _label(name: str) -> str:
+    """A file name made safe for a one-line message: printable, at most 60 chars."""
+    text = "".join(ch if ch.isprintable() else "?" for ch in str(name)).strip()
+    text = text or "image"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _open(data: bytes, label: str) -> Image.Image:
+    """Identify the format and read the header (no pixel data) from the allowlist."""
+    try:
+        image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise UserError(f"{label}: too large to decode safely (decompression bomb)") from error
+    except Exception as error:  # UnidentifiedImageError, and worse for hostile bytes
+        raise UserError(f"{label}: {_NOT_AN_IMAGE}") from error
+    if image.format not in ALLOWED_FORMATS:  # belt and braces: formats= already limits this
+        raise UserError(f"{label}: {_NOT_AN_IMAGE}")
+    return image
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """A detached copy with the EXIF orientation applied (unchanged if EXIF is broken)."""
+    try:
+        upright = ImageOps.exif_transpose(image)
+    except Exception:  # a malformed EXIF block should not reject a readable image
+        upright = None
+    return upright if upright is not None else image.copy()
+
+
+def _to_l_or_rgb(image: Image.Image, background: tuple[int, int, int], label: str) -> Image.Image:
+    """Convert any Pillow mode explicitly to 8-bit "L" or "RGB"."""
+    mode = image.mode
+    if mode in ("P", "PA"):
+        has_alpha = mode == "PA" or "transparency" in image.info
+        image = image.convert("RGBA" if has_alpha else "RGB")
+    elif mode in ("L", "RGB") and "transparency" in image.info:
+        image = image.convert("LA" if mode == "L" else "RGBA")
+    mode = image.mode
+    if mode in ("L", "RGB"):
+        return image
+    if mode in _ALPHA_MODES:
+        return _composite(image, background)
+    if mode.startswith("I"):  # 16-bit PNG greyscale and 32-bit integer grey
+        return _rescale_to_l(np.asarray(image), full_scale=65535.0)
+    if mode == "F":
+        return _rescale_to_l(np.asarray(image), full_scale=1.0)
+    if mode == "1":
+        return image.convert("L")
+    try:  # CMYK, YCbCr, LAB, HSV and the rest
+        return image.convert("RGB")
+    except ValueError as error:
+        raise UserError(f"{label}: unsupported colour mode {mode}") from error
+
+
+def _composite(image: Image.Image, background: tuple[int, int, int]) -> Image.Image:
+    """Flatten an image with alpha (straight or premultiplied) onto a solid background."""
+    values = np.asarray(image, dtype=np.float32)  # (H, W, 2 or 4), 0..255
+    colour, alpha = values[..., :-1], values[..., -1:] / 255  # alpha in [0, 1]
+    grey = image.mode in ("LA", "La")
+    red, green, blue = background
+    under = np.array([0.299 * red + 0.587 * green + 0.114 * blue] if grey else background)
+    if image.mode in ("LA", "RGBA"):  # straight alpha; "La" / "RGBa" are premultiplied
+        colour = colour * alpha
+    flat = np.clip(np.rint(colour + under * (1 - alpha)), 0, 255).astype(np.uint8)
+    return Image.fromarray(flat[..., 0] if grey else flat)
+
+
+def _rescale_to_l(values: np.ndarray, full_scale: float) -> Image.Image:
+    """Scale high-bit-depth grey to 8 bit without clamping.
+
+    Values within [0, full_scale] keep their absolute brightness (65535 -> 255,
+    1.0 -> 255); anything outside is stretched from its own min..max.
+    """
+    values = values.astype(np.float64)  # (H, W)
+    values[~np.isfinite(values)] = 0.0
+    low, high = float(values.min()), float(values.max())
+    if low >= 0 and high <= full_scale:
+        scaled = values * (255 / full_scale)
+    elif high > low:
+        scaled = (values - low) * (255 / (high - low))
+    else:
+        scaled = np.zeros_like(values)
+    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8))
+
+
+def _checked_canvas(image_data: object) -> np.ndarray:
+    """Validate a canvas payload; returns it as an (H, W, 3 or 4) array in 0..255."""
+    if image_data is None:
+        raise UserError("canvas: no drawing received")
+    if not isinstance(image_data, np.ndarray):
+        raise UserError(f"canvas: expected an image array, got {type(image_data).__name__}")
+    shape = image_data.shape
+    if image_data.ndim != 3 or shape[-1] not in (3, 4):
+        raise UserError(f"canvas: expected an RGBA array of shape (H, W, 4), got {shape}")
+    if not (0 < shape[0] <= MAX_CANVAS_SIDE and 0 < shape[1] <= MAX_CANVAS_SIDE):
+        raise UserError(f"canvas: size {shape[1]}x{shape[0]} is outside 1..{MAX_CANVAS_SIDE} px")
+    if image_data.dtype.kind not in "uif":
+        raise UserError(f"canvas: expected numeric pixel values, got dtype {image_data.dtype}")
+    if image_data.dtype.kind == "f" and not np.isfinite(image_data).all():
+        raise UserError("canvas: pixel values must be finite numbers")
+    if image_data.min() < 0 or image_data.max() > 255:
+        raise UserError("canvas: pixel values must lie in 0..255")
+    return image_data
+
+
+def _fit_longer_side(box: np.ndarray, side: int) -> np.ndarray:
+    """Resize float (h, w) so its longer side is ``side`` px, aspect kept, antialiased."""
+    height, width = box.shape
+    scale = side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))  # Pillow: (w, h)
+    resized = Image.fromarray(box.astype(np.float32)).resize(size, Image.Resampling.LANCZOS)
+    return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)  # Lanczos overshoots
+
+
+def _place_by_mass(digit: np.ndarray) -> np.ndarray:
+    """Paste float (h, w) <= 20 px into 28 x 28 with its centre of mass at (14, 14)."""
+    height, width = digit.shape
+    rows, cols = np.indices(digit.shape)
+    mass = float(digit.sum())
+    centre_row, centre_col = (rows * digit).sum() / mass, (cols * digit).sum() / mass
+    top = int(np.clip(round(DIGIT_CENTRE - centre_row), 0, DIGIT_FIELD - height))
+    left = int(np.clip(round(DIGIT_CENTRE - centre_col), 0, DIGIT_FIELD - width))
+    field = np.zeros((DIGIT_FIELD, DIGIT_FIELD), dtype=np.float32)
+    field[top : top + height, left : left + width] = digit
+    return field
+
+
+def _checked_shape(input_shape: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Validate a model's (h, w, c) input shape for feeding one image."""
+    shape = tuple(input_shape)
+    if len(shape) != 3 or not all(isinstance(n, (int, np.integer)) for n in shape):
+        raise UserError(f"model input shape {shape} is not supported (need height, width, 1 or 3)")
+    height, width, channels = (int(n) for n in shape)
+    if channels not in (1, 3):
+        raise UserError(f"model input shape {shape}: expected 1 or 3 channels, got {channels}")
+    if not (0 < height <= 4096 and 0 < width <= 4096):
+        raise UserError(f"model input shape {shape}: sides must be 1..4096 px")
+    return height, width, channels

@@ -1,0 +1,338 @@
+"""Pure Plotly figure builders for the "Inside the CNN" page and its Concepts section.
+
+Every function takes numpy arrays and returns a new ``go.Figure``; none reads
+files or touches Keras. Image-like panels share one look: no ticks, equal
+aspect, row 0 at the top, small margins. Grids of tiles are drawn as ONE
+heatmap (tiles separated by blank gaps), which keeps a 512-filter layer light
+for the browser.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from cnn_core.errors import UserError
+
+DIVERGING = "RdBu_r"  # negative blue, zero white, positive red
+HEAT = "Jet"
+MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
+KIND_COLOURS = {"Conv2D": "#9ecae1", "MaxPooling2D": "#a1d99b", "AveragePooling2D": "#a1d99b"}
+KIND_COLOURS |= {"Dense": "#fdae6b", "InputLayer": "#d9d9d9", "Flatten": "#dadaeb"}
+
+
+def grid_columns(count: int) -> int:
+    """Columns of a near-square grid for ``count`` tiles: ceil(sqrt(count)), >= 1."""
+    return max(1, math.ceil(math.sqrt(count)))
+
+
+def _mosaic(tiles: np.ndarray, gap: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Lays (n, h, w) tiles on a near-square grid with NaN gaps between them.
+
+    Returns:
+        (values, index): float32 (R, C) with NaN in the gaps, and int32 (R, C)
+        giving the tile number of each cell (-1 in the gaps).
+    """
+    n, h, w = tiles.shape
+    cols = grid_columns(n)
+    rows = math.ceil(n / cols)
+    values = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap), np.nan, np.float32)
+    index = np.full(values.shape, -1, np.int32)
+    for i, tile in enumerate(tiles):
+        top, left = (i // cols) * (h + gap), (i % cols) * (w + gap)
+        values[top : top + h, left : left + w] = tile
+        index[top : top + h, left : left + w] = i
+    return values, index
+
+
+def _image_layout(fig: go.Figure, title: str, height: int | None = None) -> go.Figure:
+    """Hides ticks, fixes equal aspect with row 0 on top, and tightens margins."""
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed")
+    for axis in fig.select_yaxes():
+        # each y axis keeps its own x axis' scale: "y2" follows "x2"
+        anchor = axis.anchor or "x"
+        axis.update(scaleanchor=anchor, scaleratio=1)
+    fig.update_layout(title={"text": title, "font": {"size": 14}}, margin=MARGIN, height=height)
+    return fig
+
+
+def _check_ndim(array: np.ndarray, ndim: int, name: str, layout: str) -> np.ndarray:
+    """Returns ``array`` as float32, or raises UserError if it is not ``ndim``-D."""
+    array = np.asarray(array, dtype=np.float32)
+    if array.ndim != ndim or array.size == 0:
+        raise UserError(f"{name} must be a non-empty {layout} array. Received: shape {array.shape}")
+    return array
+
+
+def filter_grid_figure(
+    weights: np.ndarray, title: str, labels: Sequence[str] | None = None
+) -> go.Figure:
+    """Every filter of a layer on one shared, symmetric, diverging colour scale.
+
+    One scale for the whole layer lets filters be compared: a pale filter
+    really has small weights. Also draws softmax templates (n = classes).
+
+    Args:
+        weights: (n, kh, kw) from ``inspect.filter_weights`` or ``softmax_templates``.
+        title: figure title; the value range is appended.
+        labels: optional name per tile for the hover text (e.g. class names).
+
+    Returns:
+        A heatmap grid of ceil(sqrt(n)) columns; red positive, blue negative.
+
+    Raises:
+        UserError: for a wrongly shaped array or label list.
+    """
+    weights = _check_ndim(weights, 3, "weights", "(n, kh, kw)")
+    if labels is not None and len(labels) != len(weights):
+        raise UserError(f"labels must name all {len(weights)} tiles. Received: {len(labels)}")
+    values, index = _mosaic(weights)
+    low, high = float(weights.min()), float(weights.max())
+    names = [str(i) if labels is None else f"{i}: {labels[i]}" for i in range(len(weights))]
+    heatmap = _diverging(
+        values,
+        customdata=np.where(index >= 0, np.array(names)[index], ""),
+        hoverongaps=False,
+        hovertemplate="filter %{customdata}<br>weight %{z:.3f}<extra></extra>",
+        colorbar={"thickness": 10, "len": 0.8},
+    )
+    kh, kw = weights.shape[1:]
+    full_title = f"{title}: {len(weights)} x {kh}x{kw}, min {low:.3g}, max {high:.3g}"
+    return _image_layout(go.Figure(heatmap), full_title)
+
+
+def feature_map_grid_figure(
+    maps: np.ndarray, title: str, max_channels: int = 64, page: int = 0, max_side: int = 64
+) -> go.Figure:
+    """One page of a layer's feature maps, each scaled to its own range.
+
+    Args:
+        maps: (h, w, c) from ``Inspector.feature_maps``.
+        title: figure title; the channel range shown is appended.
+        max_channels: channels per page, >= 1.
+        page: which page, in [0, ceil(c / max_channels)).
+        max_side: larger maps are subsampled to about this many pixels a side
+            so big layers (VGG16 at 224x224) stay light to draw.
+
+    Returns:
+        A grid of ceil(sqrt(k)) columns; bright = strong activation. Hover
+        shows the channel and its raw value.
+
+    Raises:
+        UserError: for a bad shape, max_channels or page.
+    """
+    maps = _check_ndim(maps, 3, "maps", "(h, w, c)")
+    if max_channels < 1:
+        raise UserError(f"max_channels must be >= 1. Received: max_channels={max_channels}")
+    pages = math.ceil(maps.shape[2] / max_channels)
+    if not 0 <= page < pages:
+        raise UserError(f"page must be in [0, {pages - 1}]. Received: page={page}")
+    first, last = page * max_channels, min((page + 1) * max_channels, maps.shape[2])
+    step = max(1, math.ceil(max(maps.shape[:2]) / max_side))
+    tiles = np.transpose(maps[::step, ::step, first:last], (2, 0, 1))  # (k, h', w')
+    low = tiles.min(axis=(1, 2), keepdims=True)
+    span = tiles.max(axis=(1, 2), keepdims=True) - low
+    scaled = np.divide(tiles - low, span, out=np.zeros_like(tiles), where=span > 0)  # [0, 1]
+    values, index = _mosaic(scaled)
+    raw, _ = _mosaic(tiles)
+    heatmap = go.Heatmap(
+        z=values,
+        customdata=np.stack([np.where(index >= 0, index + first, -1), raw], axis=-1),
+        colorscale="Viridis",
+        zmin=0,
+        zmax=1,
+        showscale=False,
+        hoverongaps=False,
+        hovertemplate="channel %{customdata[0]}<br>value %{customdata[1]:.3f}<extra></extra>",
+    )
+    note = f"channels {first}-{last - 1} of {maps.shape[2]}, each scaled to its own range"
+    if step > 1:
+        note += f", every {step}th pixel"
+    return _image_layout(go.Figure(heatmap), f"{title}: {note}")
+
+
+def _rgb(image: np.ndarray) -> np.ndarray:
+    """(H, W), (H, W, 1) or (H, W, 3) pixels in [0, 255] -> uint8 (H, W, 3)."""
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise UserError(f"image must be (H, W), (H, W, 1) or (H, W, 3). Received: {image.shape}")
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+
+def image_figure(image: np.ndarray, title: str = "") -> go.Figure:
+    """Shows an image of raw pixels in [0, 255], grey or RGB, at its true aspect."""
+    return _image_layout(go.Figure(go.Image(z=_rgb(image), hoverinfo="skip")), title)
+
+
+def gradcam_overlay_figure(image: np.ndarray, heatmap: np.ndarray, title: str) -> go.Figure:
+    """Draws a Grad-CAM heat map, half transparent, over its image.
+
+    Args:
+        image: (H, W[, C]) raw pixels in [0, 255].
+        heatmap: (H, W) in [0, 1] from ``Inspector.gradcam``.
+        title: figure title.
+
+    Returns:
+        The image with the heat map on top (red = most evidence).
+
+    Raises:
+        UserError: when the two shapes differ.
+    """
+    rgb = _rgb(image)
+    heatmap = _check_ndim(heatmap, 2, "heatmap", "(H, W)")
+    if heatmap.shape != rgb.shape[:2]:
+        raise UserError(f"heatmap {heatmap.shape} must match the image {rgb.shape[:2]}.")
+    fig = go.Figure(go.Image(z=rgb, hoverinfo="skip"))
+    fig.add_trace(
+        go.Heatmap(
+            z=heatmap,
+            colorscale=HEAT,
+            zmin=0,
+            zmax=1,
+            opacity=0.45,
+            colorbar={"thickness": 10, "len": 0.8, "title": {"text": "heat"}},
+            hovertemplate="heat %{z:.2f}<extra></extra>",
+        )
+    )
+    return _image_layout(fig, title)
+
+
+def probability_bar_figure(
+    probs: np.ndarray, class_names: Sequence[str], top_k: int | None = None
+) -> go.Figure:
+    """Horizontal bars of class probabilities, most likely on top and highlighted.
+
+    Args:
+        probs: (K,) probabilities in [0, 1].
+        class_names: K names, in class-index order.
+        top_k: show only the k most likely (>= 1); None shows all.
+
+    Returns:
+        A bar chart with percentages printed on the bars.
+
+    Raises:
+        UserError: when names and probabilities differ in length, or top_k < 1.
+    """
+    probs = _check_ndim(probs, 1, "probs", "(num_classes,)")
+    if len(class_names) != len(probs):
+        raise UserError(f"class_names must have {len(probs)} entries. Received: {len(class_names)}")
+    if top_k is not None and top_k < 1:
+        raise UserError(f"top_k must be >= 1. Received: top_k={top_k}")
+    order = np.argsort(-probs, kind="stable")[:top_k]
+    colours = ["#d62728"] + ["#1f77b4"] * (len(order) - 1)
+    bar = go.Bar(
+        x=probs[order],
+        y=[str(class_names[i]) for i in order],
+        orientation="h",
+        marker_color=colours,
+        text=[f"{p:.1%}" for p in probs[order]],
+        textposition="auto",
+        hovertemplate="%{y}: %{x:.2%}<extra></extra>",
+    )
+    fig = go.Figure(bar)
+    fig.update_xaxes(range=[0, 1], tickformat=".0%")
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_layout(margin=MARGIN, height=60 + 24 * len(order), title="Class probabilities")
+    return fig
+
+
+def layer_flow_figure(flow: Sequence[dict[str, Any]], per_row: int = 6) -> go.Figure:
+    """A left-to-right chart of boxes, one per layer, wrapping after ``per_row``.
+
+    Args:
+        flow: from ``inspect.layer_flow`` (name, kind, shape_text, params).
+        per_row: boxes per row, >= 1.
+
+    Returns:
+        Boxes coloured by kind with the output shape in bold and arrows
+        between them; hovering a box shows its parameter count.
+    """
+    per_row = max(1, per_row)
+    width, height, dx, dy = 1.0, 0.8, 1.3, 1.1  # box size and pitch, in data units
+    fig = go.Figure()
+    centres = []  # (x, y) of each box
+    for i, step in enumerate(flow):
+        x0, y1 = (i % per_row) * dx, -(i // per_row) * dy
+        box = {"x0": x0, "x1": x0 + width, "y0": y1 - height, "y1": y1}
+        colour = KIND_COLOURS.get(step["kind"], "#f0f0f0")
+        fig.add_shape(type="rect", fillcolor=colour, line={"color": "#636363", "width": 1}, **box)
+        centre = (x0 + width / 2, y1 - height / 2)
+        text = f"{step['name']}<br><i>{step['kind']}</i><br><b>{step['shape_text']}</b>"
+        fig.add_annotation(x=centre[0], y=centre[1], text=text, showarrow=False, font_size=11)
+        if i % per_row:
+            arrow_x = x0 - (dx - width) / 2
+            fig.add_annotation(x=arrow_x, y=centre[1], text="\u2192", showarrow=False)
+        centres.append(centre)
+    hover = [f"{s['name']}: {s['shape_text']}, {s['params']:,} params" for s in flow]
+    xs, ys = zip(*centres, strict=True) if centres else ((), ())
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="markers",
+            opacity=0,
+            hovertext=hover,
+            hoverinfo="text",
+            showlegend=False,
+        )
+    )
+    rows = max(1, math.ceil(len(flow) / per_row))
+    fig.update_xaxes(visible=False, range=[-0.05, (per_row - 1) * dx + width + 0.05])
+    fig.update_yaxes(visible=False, range=[-(rows - 1) * dy - height - 0.05, 0.05])
+    fig.update_layout(margin=MARGIN, height=50 + 100 * rows, title="Layer by layer")
+    return fig
+
+
+def _diverging(z: np.ndarray, **options: Any) -> go.Heatmap:
+    """A heatmap on the red/blue scale, symmetric about 0 (any all-zero z: +-1)."""
+    bound = float(np.nanmax(np.abs(z))) or 1.0
+    return go.Heatmap(z=z, colorscale=DIVERGING, zmin=-bound, zmax=bound, zmid=0, **options)
+
+
+def kernel_demo_figure(
+    image: np.ndarray, kernel: np.ndarray, output: np.ndarray, title: str = ""
+) -> go.Figure:
+    """Input, kernel and result of a convolution side by side.
+
+    Args:
+        image: (H, W) input, any range (grey levels).
+        kernel: (kh, kw) weights; its values are printed in the cells.
+        output: (H', W') from ``concepts.conv2d`` (or a pooling result).
+        title: figure title.
+
+    Returns:
+        Three panels: the input in grey, the kernel and the output on a
+        diverging scale centred on 0 (grey when the output is never negative).
+
+    Raises:
+        UserError: when an array is not 2-D.
+    """
+    panels = [
+        _check_ndim(array, 2, name, "2-D")
+        for array, name in ((image, "image"), (kernel, "kernel"), (output, "output"))
+    ]
+    titles = [
+        f"{name} {a.shape[0]}x{a.shape[1]}"
+        for name, a in zip(("input", "kernel", "output"), panels, strict=True)
+    ]
+    fig = make_subplots(
+        1, 3, column_widths=[0.42, 0.16, 0.42], subplot_titles=titles, horizontal_spacing=0.04
+    )
+    image, kernel, output = panels
+    fig.add_trace(go.Heatmap(z=image, colorscale="gray", showscale=False), 1, 1)
+    fig.add_trace(_diverging(kernel, texttemplate="%{z:.2f}", showscale=False), 1, 2)
+    if output.min() >= 0:
+        fig.add_trace(go.Heatmap(z=output, colorscale="gray", showscale=False), 1, 3)
+    else:
+        fig.add_trace(_diverging(output, colorbar={"thickness": 10, "len": 0.8}), 1, 3)
+    return _image_layout(fig, title, height=300)

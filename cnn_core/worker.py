@@ -1,0 +1,210 @@
+"""The training worker process, and how the app launches it.
+
+    python -m cnn_core.worker runs/<run_id>          train an existing run folder
+    python -m cnn_core.worker --config my.json       create a run from a config file
+                              [--runs-dir DIR]       and train it (headless)
+
+The worker is a separate process in its own session: a closed browser tab, a
+page change or a Streamlit restart never stops it, and an out-of-memory kill
+takes only the worker. At most `max_concurrent()` workers train at once
+(`$CNN_MAX_TRAININGS`, default 1); later ones wait in the `queued` state, in
+launch order, for a slot (an exclusive file lock the kernel releases even when
+a worker is SIGKILLed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from cnn_core import runs
+from cnn_core.config import TrainConfig
+from cnn_core.errors import UserError
+
+QUEUE_POLL_S = 1.0
+DUPLICATE_WINDOW_S = 5.0  # an identical launch this soon after another is a double click
+MAX_QUEUED = 8
+
+try:
+    import fcntl
+except ImportError:  # Windows: no slot locks, trainings are not limited
+    fcntl = None  # type: ignore[assignment]
+
+
+def max_concurrent() -> int:
+    """How many trainings may run at once (`$CNN_MAX_TRAININGS`, default 1)."""
+    try:
+        return max(1, int(os.environ.get("CNN_MAX_TRAININGS", "1")))
+    except ValueError:
+        return 1
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (blocking) for the block's duration."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def launch_run(config: TrainConfig, root: Path | None = None) -> tuple[Path, bool]:
+    """Create a run for a validated config and start its worker process.
+
+    Returns:
+        (run folder, created): `created` is False when the same config was launched
+        less than DUPLICATE_WINDOW_S ago (a double click): that run is returned.
+
+    Raises:
+        UserError: the queue is full.
+    """
+    root = root or runs.runs_root()
+    with _locked(root / ".launch.lock"):
+        existing = runs.list_runs(root)
+        now = time.time()
+        for run in existing:
+            if run.config == config and now - run.created < DUPLICATE_WINDOW_S:
+                return run.path, False
+        queued = [r for r in existing if r.state == "queued"]
+        if len(queued) >= MAX_QUEUED:
+            raise UserError(
+                f"{len(queued)} runs are already waiting for a training slot: "
+                "stop one or wait for them to finish"
+            )
+        path = runs.create_run(config, root)
+        start_worker(path)
+    return path, True
+
+
+def start_worker(path: Path) -> subprocess.Popen:
+    """Start `python -m cnn_core.worker <path>` detached, logging to worker.log."""
+    log = open(path / "worker.log", "ab")  # noqa: SIM115 - the child owns it from now on
+    project_root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(project_root), env.get("PYTHONPATH")]))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cnn_core.worker", str(path)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        cwd=project_root,
+        env=env,
+        start_new_session=True,
+    )
+    log.close()
+    runs.write_status(path, "queued", pid=proc.pid, pid_start=runs.process_start_time(proc.pid))
+    return proc
+
+
+def _try_slot(root: Path) -> IO | None:
+    """An open, exclusively locked slot file, or None when all slots are taken."""
+    if fcntl is None:
+        return open(os.devnull)  # noqa: SIM115
+    slots = root / ".slots"
+    slots.mkdir(parents=True, exist_ok=True)
+    for i in range(max_concurrent()):
+        handle = open(slots / f"slot{i}.lock", "a")  # noqa: SIM115 - held while training
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return handle
+        except OSError:
+            handle.close()
+    return None
+
+
+def _first_in_queue(path: Path) -> bool:
+    """No older run is still waiting (runs are served in launch order)."""
+    for run in runs.list_runs(path.parent):
+        if run.state == "queued" and run.run_id != path.name and run.created < _created(path):
+            return False
+    return True
+
+
+def _created(path: Path) -> float:
+    return float((runs.read_json(path / "status.json") or {}).get("created") or 0.0)
+
+
+def wait_for_slot(path: Path) -> IO | None:
+    """Block in the `queued` state until a slot is free; None if Stop came first."""
+    while True:
+        if runs.stop_requested(path):
+            return None
+        if _first_in_queue(path):
+            slot = _try_slot(path.parent)
+            if slot is not None:
+                return slot
+        runs.write_status(path, "queued", heartbeat=time.time())
+        time.sleep(QUEUE_POLL_S)
+
+
+def run_worker(path: Path) -> int:
+    """Train the run in `path` to the end, recording the outcome; the exit code."""
+    pid = os.getpid()
+    runs.write_status(path, "queued", pid=pid, pid_start=runs.process_start_time(pid))
+    slot = wait_for_slot(path)
+    if slot is None:
+        runs.write_status(path, "stopped", ended=time.time(), message="stopped while queued")
+        return 0
+    with slot:
+        runs.write_status(path, "running", started=time.time(), heartbeat=time.time())
+        try:
+            from cnn_core.train import train_run
+
+            train_run(path)
+        except UserError as error:
+            runs.write_status(path, "failed", ended=time.time(), message=str(error))
+            print(f"run failed: {error}", file=sys.stderr)
+            return 1
+        except Exception as error:  # noqa: BLE001 - recorded for the UI, traceback in the log
+            traceback.print_exc()
+            message = f"{type(error).__name__}: {error} (details in worker.log)"
+            runs.write_status(path, "failed", ended=time.time(), message=message[:2000])
+            return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point (see the module docstring)."""
+    parser = argparse.ArgumentParser(prog="python -m cnn_core.worker", description=__doc__)
+    parser.add_argument("run_dir", nargs="?", help="an existing run folder to train")
+    parser.add_argument("--config", help="a JSON TrainConfig to create a new run from")
+    parser.add_argument("--runs-dir", help="the run store for --config (default: runs/)")
+    args = parser.parse_args(argv)
+    if args.config:
+        with open(args.config, encoding="utf-8") as handle:
+            config = TrainConfig.from_dict(json.load(handle))
+        root = Path(args.runs_dir).resolve() if args.runs_dir else runs.runs_root()
+        _check_config(config)
+        path = runs.create_run(config, root)
+        print(f"run folder: {path}", flush=True)
+    elif args.run_dir:
+        path = Path(args.run_dir).resolve()
+    else:
+        parser.error("give a run folder or --config FILE")
+    return run_worker(path)
+
+
+def _check_config(config: TrainConfig) -> None:
+    from cnn_core.config import validate
+    from cnn_core.data import dataset_info
+
+    info = dataset_info(config.dataset)
+    validate(config, info.image_shape, info.n_train)
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)

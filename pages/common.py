@@ -1,0 +1,85 @@
+"""Streamlit helpers shared by the pages: cached loading and shared widgets.
+
+Pages render; these helpers only read widgets, cache, and show messages.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from cnn_core.data import DATASETS, Dataset, DatasetMissing, load_dataset
+from cnn_core.errors import UserError
+
+CHOSEN_DATASET = "chosen_dataset"  # survives page changes (widget keys do not)
+
+
+@st.cache_resource(show_spinner="Loading the dataset…", max_entries=2)
+def cached_dataset(key: str, download: bool = False) -> Dataset:
+    """The dataset, read once per server process (arrays are never modified)."""
+    return load_dataset(key, download=download)
+
+
+def require_dataset(key: str) -> Dataset:
+    """The dataset, or a clear message (with a download button) and `st.stop()`."""
+    try:
+        return cached_dataset(key)
+    except DatasetMissing as missing:
+        st.warning(str(missing))
+        if st.button("Download it now through Keras", key=f"download_{key}"):
+            try:
+                with st.spinner("Downloading…"):
+                    dataset = cached_dataset(key, download=True)
+                cached_dataset.clear()
+                return dataset
+            except UserError as error:
+                st.error(str(error))
+        st.stop()
+    except UserError as error:
+        st.error(str(error))
+        st.stop()
+
+
+def dataset_picker(key: str) -> str:
+    """A dataset selectbox whose choice carries over to the other pages."""
+    keys = list(DATASETS)
+    chosen = st.session_state.get(CHOSEN_DATASET, keys[0])
+
+    def remember() -> None:
+        st.session_state[CHOSEN_DATASET] = st.session_state[key]
+
+    return st.selectbox(
+        "Dataset",
+        keys,
+        index=keys.index(chosen) if chosen in keys else 0,
+        format_func=lambda k: DATASETS[k].title,
+        key=key,
+        on_change=remember,
+    )
+
+
+def validation_size_input(prefix: str, n_train: int) -> float | int:
+    """Validation size as a fraction (< 1) or a count of training images."""
+    mode = st.radio(
+        "Validation size as",
+        ["fraction", "count"],
+        horizontal=True,
+        key=f"{prefix}_val_mode",
+    )
+    if mode == "fraction":
+        return st.number_input(
+            "Validation fraction",
+            value=0.1,
+            step=0.05,
+            format="%.2f",
+            key=f"{prefix}_val_fraction",
+            help="Share of the training images held out to watch for overfitting (0.01-0.5).",
+        )
+    return int(
+        st.number_input(
+            "Validation images",
+            value=min(5000, max(1, n_train // 10)),
+            step=500,
+            key=f"{prefix}_val_count",
+            help=f"How many of the {n_train:,} training images to hold out.",
+        )
+    )

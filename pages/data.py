@@ -1,0 +1,71 @@
+"""Data: a dataset's split sizes, sample images and class distribution."""
+
+import numpy as np
+import streamlit as st
+
+from cnn_core.charts import class_distribution_figure, pixel_tiles
+from cnn_core.config import TrainConfig, validation_count
+from cnn_core.data import class_counts, split_indices
+from pages.common import dataset_picker, require_dataset, validation_size_input
+
+SAMPLE_COLUMNS = 10
+SAMPLE_ROWS = 3
+
+
+def render_data() -> None:
+    st.title("Data")
+    key = dataset_picker("data_dataset")
+    dataset = require_dataset(key)
+    info = dataset.info
+    n_train = len(dataset.y_train)
+    st.caption(
+        f"{info.title}: {info.image_shape[0]}x{info.image_shape[1]} pixels, "
+        f"{info.image_shape[2]} channel(s), {len(info.class_names)} classes. "
+        f"Files: `{dataset.source}`"
+    )
+
+    with st.sidebar:
+        st.subheader("Split")
+        validation = validation_size_input("data", n_train)
+        seed = int(st.number_input("Shuffle seed", value=42, step=1, key="data_seed"))
+    config = TrainConfig(dataset=key, validation=validation, seed=seed)
+    n_val = validation_count(config, n_train)
+    if not 1 <= n_val <= n_train // 2:
+        st.error(
+            f"Validation size must leave most images for training: between 1 and "
+            f"{n_train // 2:,} images (or a fraction 0.01-0.5). Received: {validation}"
+        )
+        st.stop()
+    train_idx, val_idx = split_indices(dataset.y_train, n_val, seed)
+
+    cols = st.columns(3)
+    cols[0].metric("Training images", f"{len(train_idx):,}")
+    cols[1].metric("Validation images", f"{len(val_idx):,}")
+    cols[2].metric("Test images", f"{len(dataset.y_test):,}")
+    if n_train < info.n_train:
+        st.info(f"This copy holds {n_train:,} of the usual {info.n_train:,} training images.")
+
+    st.subheader("Samples")
+    shuffle = st.button("Show other samples", key="data_shuffle")
+    if shuffle:
+        st.session_state["data_sample_seed"] = st.session_state.get("data_sample_seed", 0) + 1
+    rng = np.random.default_rng(st.session_state.get("data_sample_seed", 0))
+    picks = rng.choice(len(dataset.y_train), SAMPLE_COLUMNS * SAMPLE_ROWS, replace=False)
+    tiles = pixel_tiles(dataset.x_train[picks], scale=max(1, 84 // info.image_shape[0]))
+    captions = [info.class_names[y] for y in dataset.y_train[picks]]
+    for row in range(SAMPLE_ROWS):
+        cols = st.columns(SAMPLE_COLUMNS)
+        for col, i in zip(cols, range(row * SAMPLE_COLUMNS, (row + 1) * SAMPLE_COLUMNS)):
+            col.image(tiles[i], caption=captions[i])
+
+    st.subheader("Class distribution")
+    n_classes = len(info.class_names)
+    counts = {
+        "train": class_counts(dataset.y_train[train_idx], n_classes),
+        "validation": class_counts(dataset.y_train[val_idx], n_classes),
+        "test": class_counts(dataset.y_test, n_classes),
+    }
+    st.plotly_chart(class_distribution_figure(counts, list(info.class_names)), key="data_dist")
+
+
+render_data()

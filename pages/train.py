@@ -1,0 +1,347 @@
+"""Train: design a model, launch a run in a worker process, watch it live."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from cnn_core.charts import training_curves_figure
+from cnn_core.config import (
+    ACTIVATIONS,
+    DEFAULT_PRESET,
+    OPTIMIZERS,
+    PADDINGS,
+    PRESETS,
+    ConfigError,
+    ConvBlock,
+    DenseLayer,
+    ModelSpec,
+    TrainConfig,
+    validate,
+)
+from cnn_core.errors import UserError
+from cnn_core.evaluate import format_accuracy
+from cnn_core.formatting import format_bytes, format_duration, run_label
+from cnn_core.models import describe_model, estimate_batch_memory
+from cnn_core.runs import (
+    FINAL_STATES,
+    INTERRUPTED,
+    list_runs,
+    load_run,
+    read_evaluation,
+    read_history,
+    read_progress,
+    request_stop,
+    run_dir,
+)
+from cnn_core.worker import launch_run, max_concurrent
+from pages.common import dataset_picker, require_dataset, validation_size_input
+
+SAVED_FORM = "train_saved_form"  # widget values kept across page changes
+WATCH = "train_watch_run"
+POLL_SECONDS = 1.0
+CNN_PRESETS = [name for name, spec in PRESETS.items() if spec.kind == "cnn"]
+FORM_DEFAULTS: dict[str, Any] = {
+    "train_kind": "cnn",
+    "train_preset": DEFAULT_PRESET,
+    "train_optimizer": "adam",
+    "train_lr": 0.001,
+    "train_momentum": 0.9,
+    "train_batch": 64,
+    "train_epochs": 10,
+    "train_early": True,
+    "train_patience": 3,
+    "train_restore": True,
+    "train_seed": 42,
+    "train_subset": 0,
+    "train_name": "",
+}
+
+
+def apply_preset() -> None:
+    """Copy the chosen preset's layers into the layer widgets."""
+    spec = PRESETS[st.session_state["train_preset"]]
+    st.session_state["train_n_blocks"] = len(spec.conv_blocks)
+    for i, block in enumerate(spec.conv_blocks):
+        st.session_state[f"conv{i}_filters"] = block.filters
+        st.session_state[f"conv{i}_kernel"] = block.kernel_size
+        st.session_state[f"conv{i}_padding"] = block.padding
+        st.session_state[f"conv{i}_activation"] = block.activation
+        st.session_state[f"conv{i}_pool"] = block.pool
+        st.session_state[f"conv{i}_bn"] = block.batch_norm
+    st.session_state["train_n_dense"] = len(spec.dense_layers)
+    for j, dense in enumerate(spec.dense_layers):
+        st.session_state[f"dense{j}_units"] = dense.units
+        st.session_state[f"dense{j}_dropout"] = dense.dropout
+
+
+def restore_form() -> None:
+    """Put back the widget values of the last visit (Streamlit drops them on page change)."""
+    for key, value in st.session_state.get(SAVED_FORM, {}).items():
+        st.session_state.setdefault(key, value)
+    for key, value in FORM_DEFAULTS.items():
+        st.session_state.setdefault(key, value)
+    if "train_n_blocks" not in st.session_state:
+        apply_preset()
+
+
+def save_form() -> None:
+    keys = [k for k in st.session_state if str(k).startswith(("train_", "conv", "dense"))]
+    st.session_state[SAVED_FORM] = {k: st.session_state[k] for k in keys if k != SAVED_FORM}
+
+
+def conv_block_inputs(i: int) -> ConvBlock:
+    defaults = {
+        "filters": 32,
+        "kernel": 3,
+        "padding": "same",
+        "activation": "relu",
+        "pool": True,
+        "bn": False,
+    }
+    for name, value in defaults.items():
+        st.session_state.setdefault(f"conv{i}_{name}", value)
+    cols = st.columns([1.2, 1, 1.2, 1.2, 0.9, 0.9])
+    filters = cols[0].number_input(f"Block {i + 1} filters", step=8, key=f"conv{i}_filters")
+    kernel = cols[1].number_input("kernel", step=1, key=f"conv{i}_kernel")
+    padding = cols[2].selectbox("padding", PADDINGS, key=f"conv{i}_padding")
+    activation = cols[3].selectbox("activation", ACTIVATIONS, key=f"conv{i}_activation")
+    pool = cols[4].checkbox("2x2 pool", key=f"conv{i}_pool")
+    batch_norm = cols[5].checkbox("batch norm", key=f"conv{i}_bn")
+    return ConvBlock(int(filters), int(kernel), padding, activation, pool, batch_norm)
+
+
+def dense_layer_inputs(j: int) -> DenseLayer:
+    st.session_state.setdefault(f"dense{j}_units", 128)
+    st.session_state.setdefault(f"dense{j}_dropout", 0.0)
+    cols = st.columns(2)
+    units = cols[0].number_input(f"Dense {j + 1} units", step=32, key=f"dense{j}_units")
+    dropout = cols[1].number_input("dropout", step=0.1, format="%.2f", key=f"dense{j}_dropout")
+    return DenseLayer(int(units), float(dropout))
+
+
+def model_inputs() -> ModelSpec:
+    kind = st.radio(
+        "Model",
+        ["cnn", "softmax"],
+        format_func={"cnn": "Configurable CNN", "softmax": "Softmax regression"}.get,
+        horizontal=True,
+        key="train_kind",
+    )
+    if kind == "softmax":
+        st.caption(
+            "One dense layer from pixels to class probabilities: the classic ~92% MNIST baseline."
+        )
+        return ModelSpec(kind="softmax")
+    st.selectbox("Preset", CNN_PRESETS, key="train_preset", on_change=apply_preset)
+    n_blocks = st.number_input("Conv blocks", min_value=0, max_value=8, key="train_n_blocks")
+    blocks = tuple(conv_block_inputs(i) for i in range(int(n_blocks)))
+    n_dense = st.number_input("Dense layers", min_value=0, max_value=4, key="train_n_dense")
+    dense = tuple(dense_layer_inputs(j) for j in range(int(n_dense)))
+    return ModelSpec(kind="cnn", conv_blocks=blocks, dense_layers=dense)
+
+
+def training_inputs() -> dict[str, Any]:
+    optimizer = st.selectbox(
+        "Optimizer",
+        OPTIMIZERS,
+        format_func={"adam": "Adam", "sgd": "SGD with momentum", "rmsprop": "RMSprop"}.get,
+        key="train_optimizer",
+    )
+    values: dict[str, Any] = {"optimizer": optimizer}
+    values["learning_rate"] = st.number_input(
+        "Learning rate", step=0.0005, format="%.5f", key="train_lr"
+    )
+    if optimizer == "sgd":
+        values["momentum"] = st.number_input("Momentum", step=0.05, key="train_momentum")
+    cols = st.columns(2)
+    values["batch_size"] = int(cols[0].number_input("Batch size", step=16, key="train_batch"))
+    values["epochs"] = int(cols[1].number_input("Epochs", step=1, key="train_epochs"))
+    values["early_stopping"] = st.checkbox("Early stopping on validation loss", key="train_early")
+    if values["early_stopping"]:
+        cols = st.columns(2)
+        values["patience"] = int(cols[0].number_input("Patience", step=1, key="train_patience"))
+        values["restore_best_weights"] = cols[1].checkbox(
+            "Restore best weights", key="train_restore"
+        )
+    cols = st.columns(2)
+    values["seed"] = int(cols[0].number_input("Random seed", step=1, key="train_seed"))
+    values["train_subset"] = int(
+        cols[1].number_input(
+            "Use only N training images",
+            step=1000,
+            key="train_subset",
+            help="0 uses them all; a few thousand make a quick experiment.",
+        )
+    )
+    values["name"] = st.text_input("Run name (optional)", key="train_name", max_chars=60)
+    return values
+
+
+def summary_table(config: TrainConfig, input_shape: tuple[int, int, int], n_classes: int) -> None:
+    rows = describe_model(config.model, input_shape, n_classes)
+    frame = pd.DataFrame(
+        [
+            {
+                "layer": r.name,
+                "type": r.kind,
+                "output shape": " x ".join(map(str, r.output_shape)),
+                "parameters": r.params,
+            }
+            for r in rows
+        ]
+    )
+    total = sum(r.params for r in rows)
+    memory = estimate_batch_memory(rows, config.batch_size, config.optimizer)
+    cols = st.columns(3)
+    cols[0].metric("Parameters", f"{total:,}")
+    cols[1].metric("Trainable", f"{sum(r.trainable for r in rows):,}")
+    cols[2].metric(
+        "Memory per batch (est.)",
+        format_bytes(memory),
+        help="Weights, gradients, optimizer state and the activations of one batch.",
+    )
+    st.dataframe(frame, hide_index=True, key="train_summary")
+
+
+def setup_section() -> TrainConfig | None:
+    """The new-run form; returns a valid config, or None after showing the problems."""
+    data_col, model_col, fit_col = st.columns([1, 2, 1.2], gap="large")
+    with data_col:
+        st.subheader("Data")
+        key = dataset_picker("train_dataset")
+        dataset = require_dataset(key)
+        validation = validation_size_input("train", len(dataset.y_train))
+    with model_col:
+        st.subheader("Model")
+        spec = model_inputs()
+    with fit_col:
+        st.subheader("Training")
+        values = training_inputs()
+    save_form()
+    config = TrainConfig(dataset=key, model=spec, validation=validation, **values)
+    info = dataset.info
+    try:
+        validate(config, info.image_shape, len(dataset.y_train))
+    except ConfigError as error:
+        st.error(
+            "Fix these settings before training:\n\n" + "\n".join(f"- {p}" for p in error.problems)
+        )
+        return None
+    with st.expander("Model summary", expanded=True):
+        summary_table(config, info.image_shape, len(info.class_names))
+    return config
+
+
+def launch_button(config: TrainConfig | None) -> None:
+    clicked = st.button(
+        "Train",
+        type="primary",
+        icon=":material/play_arrow:",
+        disabled=config is None,
+        key="train_start",
+    )
+    if not clicked or config is None:
+        return
+    try:
+        path, created = launch_run(config)
+    except UserError as error:
+        st.error(str(error))
+        return
+    st.session_state[WATCH] = path.name
+    st.session_state["train_monitor_run"] = path.name
+    if created:
+        st.toast(f"Run {path.name} started")
+    else:
+        st.info("That run was started a moment ago (double click): watching it below.")
+
+
+def progress_text(progress: dict[str, Any]) -> tuple[float, str]:
+    batch, batches = progress.get("batch", 0), max(1, progress.get("batches", 1))
+    epoch, epochs = progress.get("epoch", 1), progress.get("epochs", 1)
+    text = (
+        f"Epoch {epoch}/{epochs} · batch {batch}/{batches} · elapsed "
+        f"{format_duration(progress.get('elapsed'))} · ETA {format_duration(progress.get('eta'))}"
+    )
+    return min(1.0, batch / batches), text
+
+
+def render_monitor(run_id: str, was_active: bool) -> None:
+    """The live view of one run: status, progress, curves, Stop, results."""
+    run = load_run(run_dir(run_id))
+    if was_active and not run.active:
+        st.rerun()  # finished: redraw the page once, without polling
+    history = read_history(run.path)
+    epochs = run.config.epochs if run.config else None
+    if run.state == "queued":
+        st.info(f"Waiting for a free training slot ({max_concurrent()} at a time)…")
+    elif run.state == "running":
+        progress = read_progress(run.path)
+        if progress:
+            st.progress(*progress_text(progress))
+        else:
+            st.progress(0.0, text="Loading data and building the model…")
+    elif run.state == "failed":
+        st.error(f"Training failed: {run.message}")
+    elif run.state == INTERRUPTED:
+        st.warning(
+            f"Interrupted: the worker process ended after {run.epochs_done} epoch(s). "
+            "The finished epochs are shown below."
+        )
+    elif run.state == "broken":
+        st.error(run.message)
+    if run.active and st.button("Stop", icon=":material/stop:", key="train_stop"):
+        request_stop(run.path)
+        st.toast("Stopping at the next batch; the model so far is kept.")
+    if run.state in FINAL_STATES:
+        results(run)
+    if history:
+        st.plotly_chart(training_curves_figure(history, epochs), key="train_curves")
+    elif not run.active:
+        st.caption("No finished epoch was recorded.")
+
+
+def results(run: Any) -> None:
+    evaluation = read_evaluation(run.path)
+    cols = st.columns(3)
+    if evaluation:
+        cols[0].metric("Test accuracy", format_accuracy(evaluation))
+    cols[1].metric("Training time", format_duration(run.status.get("train_seconds")))
+    cols[2].metric("Epochs", run.epochs_done)
+    if evaluation:
+        st.success(
+            f"Test accuracy {format_accuracy(evaluation)} · trained in "
+            f"{format_duration(run.status.get('train_seconds'))}"
+            + (" (stopped early by the user)" if run.state == "stopped" else "")
+        )
+
+
+def monitor_section() -> None:
+    st.header("Runs")
+    runs = list_runs()
+    if not runs:
+        st.info("No runs yet: set up a model above and press Train.")
+        return
+    ids = [r.run_id for r in runs]
+    labels = {r.run_id: run_label(r) for r in runs}
+    current = st.session_state.get("train_monitor_run")
+    if current not in ids:
+        active = [r.run_id for r in runs if r.active]
+        st.session_state["train_monitor_run"] = active[0] if active else ids[0]
+    run_id = st.selectbox("Watch run", ids, format_func=labels.get, key="train_monitor_run")
+    active = next(r for r in runs if r.run_id == run_id).active
+    st.fragment(render_monitor, run_every=POLL_SECONDS if active else None)(run_id, active)
+
+
+def render_train() -> None:
+    st.title("Train")
+    restore_form()
+    config = setup_section()
+    launch_button(config)
+    st.divider()
+    monitor_section()
+
+
+render_train()
