@@ -27,7 +27,6 @@ DIGIT_CENTRE = 14.0  # where the centre of mass goes, in (row, column) index uni
 NOTHING_DRAWN = "nothing drawn: draw a digit"
 
 _NOT_AN_IMAGE = f"not an image Pillow can read safely (allowed: {', '.join(ALLOWED_FORMATS)})"
-_GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F")
 _ALPHA_MODES = ("LA", "La", "RGBA", "RGBa")
 _MAX_WORK_SIDE = 560  # px; photos are shrunk to this before digit extraction
 
@@ -69,6 +68,8 @@ def decode_image(
         )
     try:
         image.load()  # the first frame only; later frames are never decoded
+    # MAX_PIXELS is below Image.MAX_IMAGE_PIXELS, so Pillow's bomb checks only fire
+    # here if someone lowered that global; still report them as bombs.
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise UserError(f"{label}: too large to decode safely (decompression bomb)") from error
     except Exception as error:  # hostile bytes make Pillow raise many types

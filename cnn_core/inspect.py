@@ -25,22 +25,11 @@ if TYPE_CHECKING:
 
 
 def format_shape(shape: tuple[int | None, ...]) -> str:
-    """Writes a shape without its batch axis the way the page shows it.
+    """Writes a shape without batch axis as the page shows it: (28, 28, 16) -> "28x28x16".
 
-    Args:
-        shape: e.g. (28, 28, 16) or (10,); None (unknown) prints as "?".
-
-    Returns:
-        "28x28x16", "10"; "scalar" for ().
+    Unknown dimensions (None) print as "?", and () as "scalar".
     """
-    if not shape:
-        return "scalar"
-    return "x".join("?" if dim is None else str(dim) for dim in shape)
-
-
-def _output_shape(layer: keras.layers.Layer) -> tuple[int | None, ...]:
-    """A layer's output shape without the batch axis."""
-    return tuple(layer.output.shape[1:])
+    return "x".join("?" if dim is None else str(dim) for dim in shape) or "scalar"
 
 
 def layer_flow(model: keras.Model) -> list[dict[str, Any]]:
@@ -60,14 +49,9 @@ def layer_flow(model: keras.Model) -> list[dict[str, Any]]:
         input_shape = tuple(model.inputs[0].shape[1:])
         flow.append({"name": "input", "kind": "InputLayer", "shape": input_shape, "params": 0})
     for layer in model.layers:
-        shape = _output_shape(layer)
+        shape, params = tuple(layer.output.shape[1:]), int(layer.count_params())
         flow.append(
-            {
-                "name": layer.name,
-                "kind": type(layer).__name__,
-                "shape": shape,
-                "params": int(layer.count_params()),
-            }
+            {"name": layer.name, "kind": type(layer).__name__, "shape": shape, "params": params}
         )
     for step in flow:
         step["shape_text"] = format_shape(step["shape"])
@@ -76,9 +60,7 @@ def layer_flow(model: keras.Model) -> list[dict[str, Any]]:
 
 def _is_conv(layer: keras.layers.Layer) -> bool:
     """True for a 2-D convolution (Conv2D and subclasses such as VGG16's)."""
-    keras = import_keras()
-
-    return isinstance(layer, keras.layers.Conv2D)
+    return isinstance(layer, import_keras().layers.Conv2D)
 
 
 def conv_layer_names(model: keras.Model) -> list[str]:
@@ -142,7 +124,6 @@ def softmax_templates(model: keras.Model) -> np.ndarray:
         UserError: when the output layer does not sit on the flattened input.
     """
     keras = import_keras()
-
     height, width, channels = (int(d) for d in model.inputs[0].shape[1:])
     dense = model.layers[-1]
     dense_layers = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
@@ -184,11 +165,7 @@ class Inspector:
     """
 
     def __init__(self, model: keras.Model) -> None:
-        """Wraps ``model``.
-
-        Args:
-            model: a built functional Keras model (see the module docstring).
-        """
+        """Wraps ``model``, a built functional Keras model (see the module docstring)."""
         keras = import_keras()
         import tensorflow as tf
 
@@ -196,10 +173,11 @@ class Inspector:
         self.input_shape = tuple(int(d) for d in model.inputs[0].shape[1:])
         self.num_classes = int(model.outputs[0].shape[-1])
         self.conv_layers = conv_layer_names(model)
+        skip = ("InputLayer", "Rescaling")  # their "maps" are just the image
         spatial = [
             layer
             for layer in model.layers
-            if type(layer).__name__ != "InputLayer" and len(layer.output.shape) == 4
+            if type(layer).__name__ not in skip and len(layer.output.shape) == 4
         ]
         self.spatial_layers = [layer.name for layer in spatial]
         spec = tf.TensorSpec((None, *self.input_shape), tf.float32)
@@ -208,7 +186,7 @@ class Inspector:
         if spatial:
             extractor = keras.Model(model.inputs, [layer.output for layer in spatial])
             self._extract = tf.function(
-                lambda x: extractor(x, training=False), input_signature=[spec]
+                lambda x: tf.nest.flatten(extractor(x, training=False)), input_signature=[spec]
             )
         self._gradcam_fns: dict[str, Any] = {}
         self._last_maps: tuple[bytes, list[np.ndarray]] | None = None
@@ -265,7 +243,8 @@ class Inspector:
             maps = [tensor.numpy()[0] for tensor in self._extract(batch)]
             cached = (key, maps)
             self._last_maps = cached
-        return cached[1][self.spatial_layers.index(layer_name)]
+        # a copy, so a caller editing it in place cannot corrupt the cache
+        return cached[1][self.spatial_layers.index(layer_name)].copy()
 
     def _gradcam_fn(self, layer_name: str) -> Any:
         """Builds (once per layer) the compiled Grad-CAM graph for ``layer_name``."""

@@ -55,7 +55,9 @@ def render_data() -> None:
     captions = [info.class_names[y] for y in dataset.y_train[picks]]
     for row in range(SAMPLE_ROWS):
         cols = st.columns(SAMPLE_COLUMNS)
-        for col, i in zip(cols, range(row * SAMPLE_COLUMNS, (row + 1) * SAMPLE_COLUMNS)):
+        for col, i in zip(
+            cols, range(row * SAMPLE_COLUMNS, (row + 1) * SAMPLE_COLUMNS), strict=True
+        ):
             col.image(tiles[i], caption=captions[i])
 
     st.subheader("Class distribution")

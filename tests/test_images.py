@@ -87,6 +87,20 @@ def rejection(data: bytes, name: str = "upload.bin") -> str:
     return message
 
 
+def test_only_allowed_formats_are_offered_to_pillow(monkeypatch):
+    seen = []
+    real_open = Image.open
+
+    def spy(fp, mode="r", formats=None):
+        seen.append(formats)
+        return real_open(fp, mode, formats)
+
+    monkeypatch.setattr(Image, "open", spy)
+    images.decode_image(encode(Image.new("RGB", (16, 16))), "ok.png")
+    assert seen == [images.ALLOWED_FORMATS]
+    assert not {"EPS", "PDF", "PSD", "FITS", "TIFF"} & set(seen[0])
+
+
 def test_empty_bytes_are_rejected():
     assert "empty" in rejection(b"", "blank.png")
 
@@ -200,14 +214,23 @@ def test_sixteen_bit_grey_is_scaled_not_clamped():
     assert (row == 255).mean() < 0.05
 
 
-def test_int_and_float_images_are_scaled():
-    ints = Image.fromarray(np.tile(np.linspace(0, 65535, 32).astype(np.int32), (8, 1)))
-    floats = Image.fromarray(np.tile(np.linspace(-5, 5, 32, dtype=np.float32), (8, 1)))
-    assert (ints.mode, floats.mode) == ("I", "F")
-    for image in (ints, floats):
-        row = images.to_model_input(image, (8, 32, 1))[0, :, 0]
-        assert (np.diff(row) > 0).all()
-        assert row[0] <= 0.01 and row[-1] >= 0.99
+def high_depth_images() -> list[Image.Image]:
+    """32 px wide horizontal ramps in the grey modes that are not 8 bit."""
+    ramp16 = np.tile(np.linspace(0, 65535, 32), (8, 1))
+    return [
+        Image.frombytes("I;16B", (32, 8), ramp16.astype(">u2").tobytes()),
+        Image.frombytes("I;16L", (32, 8), ramp16.astype("<u2").tobytes()),
+        Image.fromarray(ramp16.astype(np.int32)),
+        Image.fromarray(np.tile(np.linspace(-5, 5, 32, dtype=np.float32), (8, 1))),
+        Image.fromarray(np.tile(np.linspace(0, 1, 32, dtype=np.float32), (8, 1))),
+    ]
+
+
+@pytest.mark.parametrize("image", high_depth_images(), ids=lambda image: image.mode)
+def test_high_depth_grey_is_scaled_to_full_range(image):
+    row = images.to_model_input(image, (8, 32, 1))[0, :, 0]
+    assert (np.diff(row) > 0).all()
+    assert row[0] <= 0.01 and row[-1] >= 0.99
 
 
 def test_cmyk_jpeg_becomes_rgb():

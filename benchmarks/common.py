@@ -1,0 +1,337 @@
+"""Shared helpers for the benchmark scripts (they print figures; nothing here asserts).
+
+Importing this module puts the project root on `sys.path`, so the scripts can
+import `cnn_core` when run as `.venv/bin/python benchmarks/<name>.py`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# The offline datasets (../shared/data from the project root); override with $CNN_DATA_DIR.
+SHARED_DATA = Path(os.environ.get("CNN_DATA_DIR") or ROOT.parent / "shared" / "data")
+PYTHON = sys.executable
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+MB = 1024 * 1024
+
+
+# ----------------------------------------------------------------------------- machine
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (or platform's guess)."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
+
+
+def cpu_count() -> int:
+    """What `nproc` says: the CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def total_memory_mb() -> float | None:
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) / 1024
+    return None
+
+
+def load_average() -> str:
+    with contextlib.suppress(OSError):
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return "n/a"
+
+
+def print_machine(title: str) -> None:
+    """The benchmark's title and the machine it runs on."""
+    mem = total_memory_mb()
+    print(f"== {title} ==")
+    print(
+        f"machine: nproc={cpu_count()}, CPU: {cpu_model()}, "
+        f"RAM: {f'{mem / 1024:.1f} GB' if mem else 'n/a'}, load average: {load_average()}"
+    )
+    print(f"python: {platform.python_version()} ({PYTHON})")
+    print(f"date: {time.strftime('%Y-%m-%d %H:%M')}")
+    print()
+
+
+# ----------------------------------------------------------------------------- numbers
+
+
+def median(values: Sequence[float]) -> float:
+    """The median (float('nan') for an empty sequence)."""
+    return statistics.median(values) if values else float("nan")
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """A plain, aligned text table (first column left-aligned, the rest right)."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+
+    def line(row: list[str]) -> str:
+        parts = [
+            row[i].ljust(widths[i]) if i == 0 else row[i].rjust(widths[i])
+            for i in range(len(row))
+        ]
+        return "  ".join(parts).rstrip()
+
+    print(line(cells[0]))
+    print("  ".join("-" * w for w in widths))
+    for row in cells[1:]:
+        print(line(row))
+
+
+def verdict(ok: bool, text: str) -> None:
+    """The one-line verdict against the target."""
+    print(f"VERDICT: {'PASS' if ok else 'MISS'} - {text}")
+
+
+# ----------------------------------------------------------------------------- memory
+
+
+def proc_status_kb(pid: int) -> dict[str, int]:
+    """VmHWM and VmRSS of a live process in kB ({} once it is gone)."""
+    out: dict[str, int] = {}
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return out
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmHWM", "VmRSS"):
+            out[key] = int(value.split()[0])
+    return out
+
+
+class RssPoller:
+    """Poll a pid's /proc status in a thread; remember the highest VmHWM/VmRSS seen.
+
+    VmHWM vanishes with the process, so for a child that exits use `wait_peak_rss`
+    (the kernel's exact maximum) and this poller only as a cross-check.
+    """
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        self.pid, self.interval = pid, interval
+        self.peak_hwm_kb = self.peak_rss_kb = self.last_rss_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval)
+
+    def sample(self) -> None:
+        status = proc_status_kb(self.pid)
+        if status:
+            self.peak_hwm_kb = max(self.peak_hwm_kb, status.get("VmHWM", 0))
+            self.last_rss_kb = status.get("VmRSS", 0)
+            self.peak_rss_kb = max(self.peak_rss_kb, self.last_rss_kb)
+
+    def __enter__(self) -> RssPoller:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    @property
+    def peak_mb(self) -> float:
+        return max(self.peak_hwm_kb, self.peak_rss_kb) / 1024
+
+
+def wait_peak_rss(proc: subprocess.Popen, timeout: float | None = None) -> tuple[int, float]:
+    """Wait for a child; return (exit code, its peak RSS in MB from the kernel's rusage).
+
+    `os.wait4` reports ru_maxrss (kB on Linux) for exactly this child, the same
+    figure VmHWM showed just before it exited.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid == proc.pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return proc.returncode, usage.ru_maxrss / 1024
+        if deadline is not None and time.monotonic() > deadline:
+            raise subprocess.TimeoutExpired(proc.args, timeout or 0)
+        time.sleep(0.1)
+
+
+# ----------------------------------------------------------------------------- processes
+
+
+def bench_env(**extra: str) -> dict[str, str]:
+    """The environment for child processes: project on PYTHONPATH, quiet TensorFlow."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """End a child started with `start_new_session=True` (its whole group), by pid."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class StreamlitServer:
+    """`streamlit run <script>` on a free port, headless, in its own process group.
+
+    Use as a context manager; the server is stopped (SIGTERM to its group) on exit.
+    """
+
+    def __init__(self, script: Path, env: dict[str, str] | None = None, cwd: Path = ROOT):
+        self.script, self.cwd = Path(script), cwd
+        self.env = env or bench_env()
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+        self._log = tempfile.TemporaryFile()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self, timeout: float = 90.0) -> StreamlitServer:
+        cmd = [
+            PYTHON, "-m", "streamlit", "run", str(self.script),
+            "--server.headless", "true",
+            "--server.port", str(self.port),
+            "--server.address", "127.0.0.1",
+            "--browser.gatherUsageStats", "false",
+            "--server.fileWatcherType", "none",
+        ]  # fmt: skip
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=self.cwd,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited early:\n{self.log_tail()}")
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as reply:
+                    if reply.status == 200:
+                        return self
+            time.sleep(0.25)
+        self.stop()
+        raise RuntimeError(f"streamlit did not answer within {timeout:.0f} s:\n{self.log_tail()}")
+
+    def log_tail(self, chars: int = 3000) -> str:
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")[-chars:]
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc)
+        self._log.close()
+
+    def __enter__(self) -> StreamlitServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def loaded_libraries(pid: int, needle: str) -> list[str]:
+    """Mapped files of a live process whose path contains `needle`."""
+    try:
+        lines = Path(f"/proc/{pid}/maps").read_text().splitlines()
+    except OSError:
+        return []
+    found = {line.split()[-1] for line in lines if needle in line and "/" in line}
+    return sorted(found)
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[object]:
+    """A headless Chromium (Playwright) with the project's flags."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=list(CHROMIUM_ARGS)
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def wait_script_settled(page: object, quiet_s: float = 1.0, timeout_s: float = 180.0) -> float:
+    """Wait until the Streamlit app has stopped running its script for `quiet_s`.
+
+    Returns the seconds waited. Uses the app root's `data-test-script-state`
+    attribute (initial / running / notRunning) that Streamlit's frontend sets.
+    """
+    start = time.monotonic()
+    quiet_since: float | None = None
+    while time.monotonic() - start < timeout_s:
+        state = page.evaluate(  # type: ignore[attr-defined]
+            "() => document.querySelector('[data-testid=stApp]')"
+            "?.getAttribute('data-test-script-state') ?? 'none'"
+        )
+        connected = page.evaluate(  # type: ignore[attr-defined]
+            "() => document.querySelector('[data-testid=stApp]')"
+            "?.getAttribute('data-test-connection-state') ?? 'none'"
+        )
+        if state == "notRunning" and connected == "CONNECTED":
+            quiet_since = quiet_since or time.monotonic()
+            if time.monotonic() - quiet_since >= quiet_s:
+                return time.monotonic() - start
+        else:
+            quiet_since = None
+        time.sleep(0.1)
+    return time.monotonic() - start

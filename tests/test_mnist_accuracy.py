@@ -1,0 +1,30 @@
+"""A real accuracy check on real MNIST (../shared/data): skips on a fresh clone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cnn_core import runs
+from cnn_core.config import ConvBlock, DenseLayer, ModelSpec, TrainConfig
+from cnn_core.worker import run_worker
+
+pytestmark = pytest.mark.slow
+
+
+def test_small_cnn_reaches_95_percent_on_the_5000_image_sample(
+    shared_mnist: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CNN_DATA_DIR", str(shared_mnist))
+    spec = ModelSpec(
+        kind="cnn",
+        conv_blocks=(ConvBlock(16, 3), ConvBlock(32, 3)),
+        dense_layers=(DenseLayer(64, dropout=0.25),),
+    )
+    config = TrainConfig(model=spec, epochs=4, batch_size=32, validation=500, seed=0)
+    path = runs.create_run(config)
+    assert run_worker(path) == 0
+    evaluation = runs.read_evaluation(path)
+    assert evaluation["n"] == 10_000  # the full official test set
+    assert evaluation["accuracy"] >= 0.95, evaluation["accuracy"]

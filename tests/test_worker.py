@@ -1,0 +1,145 @@
+"""Real training through the worker process: results on disk, Stop, the queue, the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cnn_core import runs
+from cnn_core.config import ConvBlock, DenseLayer, ModelSpec, TrainConfig
+from cnn_core.worker import launch_run
+from tests.conftest import REPO
+from tests.waiting import wait_for
+
+TINY_CNN = ModelSpec(kind="cnn", conv_blocks=(ConvBlock(8, 3),), dense_layers=(DenseLayer(32),))
+
+
+def finished(path: Path) -> bool:
+    return runs.load_run(path).state not in runs.ACTIVE_STATES
+
+
+def stop_and_wait(path: Path) -> None:
+    runs.request_stop(path)
+    wait_for(lambda: finished(path), timeout=120, what=f"{path.name} to stop")
+
+
+def test_worker_trains_and_stores_history_model_and_test_accuracy() -> None:
+    config = TrainConfig(model=TINY_CNN, epochs=2, batch_size=32, validation=100, seed=1)
+    path, created = launch_run(config)
+    assert created
+    wait_for(lambda: finished(path), timeout=180, what="the run to finish")
+    run = runs.load_run(path)
+    assert run.state == "completed", run.message
+    history = runs.read_history(path)
+    assert [r["epoch"] for r in history] == [1, 2]
+    assert all({"loss", "accuracy", "val_loss", "val_accuracy"} <= set(r) for r in history)
+    evaluation = runs.read_evaluation(path)
+    assert evaluation["n"] == 200  # the synthetic test set
+    assert evaluation["accuracy"] > 0.3  # ten classes: chance is 0.1
+    assert np.asarray(evaluation["confusion_matrix"]).sum() == 200
+    with np.load(path / "predictions.npz") as predictions:
+        assert predictions["probs"].shape == (200, 10)
+    assert any((path / "tensorboard").rglob("events.out.tfevents.*"))
+    status = runs.read_json(path / "status.json")
+    assert status["n_train"] == 500 and status["n_val"] == 100
+    assert status["train_seconds"] > 0
+
+    from cnn_core.tf_runtime import import_keras
+
+    model = import_keras().saving.load_model(path / "model.keras")
+    x = np.zeros((1, 28, 28, 1), np.float32)
+    assert np.asarray(model(x)).shape == (1, 10)
+
+
+def test_stop_ends_training_and_keeps_the_model() -> None:
+    config = TrainConfig(model=TINY_CNN, epochs=300, batch_size=8, early_stopping=False)
+    path, _ = launch_run(config)
+    wait_for(lambda: runs.load_run(path).epochs_done >= 1, timeout=120, what="one epoch")
+    stop_and_wait(path)
+    run = runs.load_run(path)
+    assert run.state == "stopped"
+    assert 1 <= run.epochs_done < 300
+    assert run.has_model
+    assert runs.read_evaluation(path)["n"] == 200
+
+
+def test_a_second_launch_waits_in_the_queue(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CNN_MAX_TRAININGS", "1")
+    first, _ = launch_run(TrainConfig(model=TINY_CNN, epochs=300, batch_size=8, seed=1))
+    second, _ = launch_run(TrainConfig(model=TINY_CNN, epochs=300, batch_size=8, seed=2))
+    try:
+        wait_for(lambda: runs.load_run(first).state == "running", timeout=60, what="first running")
+        for _ in range(10):  # the second keeps waiting while the first trains
+            assert runs.load_run(second).state == "queued"
+            __import__("time").sleep(0.2)
+        stop_and_wait(first)
+        wait_for(lambda: runs.load_run(second).state == "running", timeout=60, what="its turn")
+    finally:
+        stop_and_wait(second)
+        stop_and_wait(first)
+
+
+def test_double_launch_creates_one_run(isolated_store: Path) -> None:
+    config = TrainConfig(model=TINY_CNN, epochs=300, batch_size=8)
+    path_a, created_a = launch_run(config)
+    path_b, created_b = launch_run(config)
+    try:
+        assert created_a and not created_b
+        assert path_a == path_b
+        assert len([p for p in isolated_store.iterdir() if p.is_dir() and p.name[0] != "."]) == 1
+    finally:
+        stop_and_wait(path_a)
+
+
+def test_failed_run_records_a_readable_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = tmp_path / "bad" / "mnist"
+    bad.mkdir(parents=True)
+    for name in runs_files():
+        (bad / name).write_bytes(b"garbage")
+    monkeypatch.setenv("CNN_DATA_DIR", str(tmp_path / "bad"))
+    path, _ = launch_run(TrainConfig(model=TINY_CNN, epochs=1))
+    wait_for(lambda: finished(path), timeout=120, what="the run to fail")
+    run = runs.load_run(path)
+    assert run.state == "failed"
+    assert "unreadable" in run.message and "MNIST" in run.message
+
+
+def runs_files() -> list[str]:
+    from cnn_core.data import IDX_FILES
+
+    return [f"{name}.gz" for name in IDX_FILES]
+
+
+def test_headless_cli_trains_from_a_config_file(tmp_path: Path) -> None:
+    config = TrainConfig(model=TINY_CNN, epochs=1, batch_size=64, name="headless")
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config.to_dict()))
+    store = tmp_path / "store"
+    cli = [sys.executable, "-m", "cnn_core.worker", "--config", str(config_file)]
+    done = subprocess.run(
+        [*cli, "--runs-dir", str(store)], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    (run,) = runs.list_runs(store)
+    assert run.state == "completed" and run.config.name == "headless" and run.has_model
+
+
+def test_headless_cli_refuses_an_absurd_config(tmp_path: Path) -> None:
+    record = TrainConfig(model=TINY_CNN, batch_size=0).to_dict()
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(record))
+    done = subprocess.run(
+        [sys.executable, "-m", "cnn_core.worker", "--config", str(config_file),
+         "--runs-dir", str(tmp_path / "store")],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 2
+    assert "batch size must be between 1 and 4096" in done.stderr
+    assert not (tmp_path / "store").exists()  # no run was created
