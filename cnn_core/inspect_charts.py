@@ -58,7 +58,12 @@ def _image_layout(fig: go.Figure, title: str, height: int | None = None) -> go.F
         # each y axis keeps its own x axis' scale: "y2" follows "x2"
         anchor = axis.anchor or "x"
         axis.update(scaleanchor=anchor, scaleratio=1)
-    fig.update_layout(title={"text": title, "font": {"size": 14}}, margin=MARGIN, height=height)
+    fig.update_layout(
+        title={"text": title, "font": {"size": 14}},
+        margin=MARGIN,
+        height=height,
+        plot_bgcolor="rgba(0,0,0,0)",  # tile gaps and letterboxing stay blank
+    )
     return fig
 
 
@@ -143,7 +148,8 @@ def feature_map_grid_figure(
     raw, _ = _mosaic(tiles)
     heatmap = go.Heatmap(
         z=values,
-        customdata=np.stack([np.where(index >= 0, index + first, -1), raw], axis=-1),
+        # (R, C, 2) float32: channel number and raw activation, for the hover text
+        customdata=np.stack([np.where(index >= 0, index + first, -1), raw], -1).astype(np.float32),
         colorscale="Viridis",
         zmin=0,
         zmax=1,
@@ -240,7 +246,7 @@ def probability_bar_figure(
         hovertemplate="%{y}: %{x:.2%}<extra></extra>",
     )
     fig = go.Figure(bar)
-    fig.update_xaxes(range=[0, 1], tickformat=".0%")
+    fig.update_xaxes(range=[0, 1.001], tickformat=".0%", dtick=0.25)
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_layout(margin=MARGIN, height=60 + 24 * len(order), title="Class probabilities")
     return fig
@@ -289,7 +295,9 @@ def layer_flow_figure(flow: Sequence[dict[str, Any]], per_row: int = 6) -> go.Fi
     rows = max(1, math.ceil(len(flow) / per_row))
     fig.update_xaxes(visible=False, range=[-0.05, (per_row - 1) * dx + width + 0.05])
     fig.update_yaxes(visible=False, range=[-(rows - 1) * dy - height - 0.05, 0.05])
-    fig.update_layout(margin=MARGIN, height=50 + 100 * rows, title="Layer by layer")
+    fig.update_layout(
+        margin=MARGIN, height=50 + 100 * rows, title="Layer by layer", plot_bgcolor="white"
+    )
     return fig
 
 
@@ -335,4 +343,6 @@ def kernel_demo_figure(
         fig.add_trace(go.Heatmap(z=output, colorscale="gray", showscale=False), 1, 3)
     else:
         fig.add_trace(_diverging(output, colorbar={"thickness": 10, "len": 0.8}), 1, 3)
-    return _image_layout(fig, title, height=300)
+    fig.update_annotations(font_size=12)  # the subplot titles
+    fig = _image_layout(fig, title, height=320)
+    return fig.update_layout(margin={**MARGIN, "t": 70})

@@ -10,9 +10,11 @@ sees exactly the training normalisation.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cnn_core.config import ModelSpec
+from cnn_core.errors import UserError
 
 if TYPE_CHECKING:
     import keras
@@ -129,3 +131,22 @@ def make_optimizer(name: str, learning_rate: float, momentum: float) -> Any:
     if name == "rmsprop":
         return keras.optimizers.RMSprop(learning_rate=learning_rate)
     return keras.optimizers.Adam(learning_rate=learning_rate)
+
+
+def load_trained_model(path: Path) -> keras.Model:
+    """Load a run's `model.keras` for inference.
+
+    Raises:
+        UserError: the file is missing or is not a loadable Keras model.
+    """
+    from cnn_core.tf_runtime import import_keras
+
+    if not path.is_file():
+        raise UserError(f"this run has no saved model ({path.name} is missing)")
+    keras = import_keras()
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as error:  # noqa: BLE001 - zip, h5 and deserialisation errors vary
+        raise UserError(
+            f"the model file {path} is damaged and cannot be loaded ({error})"
+        ) from error

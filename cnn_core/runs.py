@@ -37,6 +37,8 @@ FINAL_STATES = ("completed", "stopped", "failed")
 INTERRUPTED = "interrupted"  # status says active, but the worker process is gone
 BROKEN = "broken"  # the folder cannot be read as a run
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}$")
+# Runs that ship with the project (the starter MNIST model), read-only.
+STARTER_ROOT = Path(__file__).resolve().parent / "starter"
 
 
 def runs_root() -> Path:
@@ -189,6 +191,11 @@ class RunSummary:
         return (self.path / "model.keras").is_file()
 
     @property
+    def starter(self) -> bool:
+        """A model that ships with the project (made by scripts/make_starter_model.py)."""
+        return self.path.parent == STARTER_ROOT
+
+    @property
     def active(self) -> bool:
         return self.state in ACTIVE_STATES
 
@@ -241,6 +248,22 @@ def list_runs(root: Path | None = None) -> list[RunSummary]:
     folders = [p for p in root.iterdir() if p.is_dir() and RUN_ID_PATTERN.match(p.name)]
     runs = [load_run(p) for p in folders if not p.name.startswith(".")]
     return sorted(runs, key=lambda r: (r.created, r.run_id), reverse=True)
+
+
+def model_runs(root: Path | None = None) -> list[RunSummary]:
+    """Runs with a saved model that are not training any more, newest first,
+    then the starter models that ship with the project."""
+    trained = [r for r in list_runs(root) if r.has_model and not r.active and r.state != BROKEN]
+    return trained + [r for r in list_runs(STARTER_ROOT) if r.has_model]
+
+
+def find_run(run_id: str, root: Path | None = None) -> RunSummary:
+    """A run of the store or a starter run, by id; UserError when there is none."""
+    for base in (root or runs_root(), STARTER_ROOT):
+        path = run_dir(run_id, base)
+        if path.is_dir():
+            return load_run(path)
+    raise UserError(f"run {run_id} does not exist (any more)")
 
 
 def read_evaluation(path: Path) -> dict[str, Any] | None:

@@ -5,32 +5,40 @@ Pages render; these helpers only read widgets, cache, and show messages.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import streamlit as st
 
-from cnn_core.data import DATASETS, Dataset, DatasetMissing, load_dataset
+from cnn_core.data import DATASETS, Dataset, DatasetMissing, find_local, load_dataset
 from cnn_core.errors import UserError
+from cnn_core.formatting import run_label
+from cnn_core.models import load_trained_model
+from cnn_core.runs import RunSummary, model_runs
 
 CHOSEN_DATASET = "chosen_dataset"  # survives page changes (widget keys do not)
 
 
 @st.cache_resource(show_spinner="Loading the dataset…", max_entries=2)
-def cached_dataset(key: str, download: bool = False) -> Dataset:
-    """The dataset, read once per server process (arrays are never modified)."""
+def cached_dataset(key: str, location: str, download: bool = False) -> Dataset:
+    """The dataset, read once per server process and location (arrays are never modified).
+
+    `location` (where the files are now) is part of the cache key, so files put in
+    place or removed while the app runs are noticed.
+    """
     return load_dataset(key, download=download)
 
 
 def require_dataset(key: str) -> Dataset:
     """The dataset, or a clear message (with a download button) and `st.stop()`."""
     try:
-        return cached_dataset(key)
+        return cached_dataset(key, str(find_local(DATASETS[key])))
     except DatasetMissing as missing:
         st.warning(str(missing))
         if st.button("Download it now through Keras", key=f"download_{key}"):
             try:
                 with st.spinner("Downloading…"):
-                    dataset = cached_dataset(key, download=True)
-                cached_dataset.clear()
-                return dataset
+                    return cached_dataset(key, "download", download=True)
             except UserError as error:
                 st.error(str(error))
         st.stop()
@@ -83,3 +91,35 @@ def validation_size_input(prefix: str, n_train: int) -> float | int:
             help=f"How many of the {n_train:,} training images to hold out.",
         )
     )
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
+def cached_model(model_path: str, mtime: float) -> Any:
+    """A run's Keras model, loaded once per file version (`mtime` is in the key)."""
+    return load_trained_model(Path(model_path))
+
+
+def require_model(run: RunSummary) -> Any:
+    """The run's model, or a clear message and `st.stop()`."""
+    path = run.path / "model.keras"
+    try:
+        return cached_model(str(path), path.stat().st_mtime if path.exists() else 0.0)
+    except UserError as error:
+        st.error(str(error))
+        st.stop()
+
+
+def model_run_picker(key: str, label: str = "Model") -> RunSummary:
+    """Choose one of the runs that have a model (starter models included)."""
+    choices = model_runs()
+    if not choices:
+        st.info("No trained model yet: train one on the Train page.")
+        st.stop()
+    by_id = {r.run_id: r for r in choices}
+    run_id = st.selectbox(
+        label,
+        list(by_id),
+        format_func=lambda i: ("⭐ starter · " if by_id[i].starter else "") + run_label(by_id[i]),
+        key=key,
+    )
+    return by_id[run_id]

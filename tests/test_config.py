@@ -48,9 +48,13 @@ def test_absurd_filter_counts_are_refused(filters: int) -> None:
 
 
 def test_kernel_larger_than_the_feature_map_is_refused() -> None:
-    config = TrainConfig(model=cnn(ConvBlock(kernel_size=5, pool=True),
-                                   ConvBlock(kernel_size=5, pool=True),
-                                   ConvBlock(kernel_size=9)))
+    config = TrainConfig(
+        model=cnn(
+            ConvBlock(kernel_size=5, pool=True),
+            ConvBlock(kernel_size=5, pool=True),
+            ConvBlock(kernel_size=9),
+        )
+    )
     (problem,) = problems_of(config)
     assert problem.startswith("conv block 3 kernel size") and "7x7" in problem
 
@@ -94,8 +98,13 @@ def test_validation_fraction_and_count() -> None:
 
 
 def test_config_round_trips_through_its_dict() -> None:
-    config = TrainConfig(model=PRESETS["Small RGB net: 3x3 conv 32 -> 32 -> 64 -> dense 128"],
-                         dataset="cifar10", optimizer="sgd", seed=7, name="x")
+    config = TrainConfig(
+        model=PRESETS["Small RGB net: 3x3 conv 32 -> 32 -> 64 -> dense 128"],
+        dataset="cifar10",
+        optimizer="sgd",
+        seed=7,
+        name="x",
+    )
     assert TrainConfig.from_dict(config.to_dict()) == config
 
 

@@ -40,14 +40,18 @@ def test_reads_keras_mnist_npz_from_keras_cache(
     cache = tmp_path / "keras_home" / "datasets"
     cache.mkdir(parents=True)
     x, y = synthetic_images(50, seed=9)
-    np.savez(cache / "mnist.npz", x_train=x[..., 0], y_train=y, x_test=x[:10, ..., 0], y_test=y[:10])
+    np.savez(
+        cache / "mnist.npz", x_train=x[..., 0], y_train=y, x_test=x[:10, ..., 0], y_test=y[:10]
+    )
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     data = load_dataset("mnist")
     np.testing.assert_array_equal(data.x_train[..., 0], x[..., 0])
     assert data.source.endswith("mnist.npz")
 
 
-def test_cnn_data_dir_wins_over_keras_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cnn_data_dir_wins_over_keras_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write_mnist_like(tmp_path / "first" / "fashion-mnist", n_train=20, n_test=10)
     write_mnist_like(tmp_path / "kh" / "datasets" / "fashion-mnist", n_train=40, n_test=10)
     monkeypatch.setenv("CNN_DATA_DIR", str(tmp_path / "first"))
@@ -91,7 +95,8 @@ def test_corrupt_idx_file_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.M
 def test_idx_with_wrong_length_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "x.gz"
     write_idx(path, np.zeros((4, 3, 3), np.uint8))
-    raw = gzip.open(path).read()
+    with gzip.open(path) as handle:
+        raw = handle.read()
     with gzip.open(path, "wb") as handle:
         handle.write(raw[:-5])
     with pytest.raises(ValueError, match="header says"):

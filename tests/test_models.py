@@ -33,7 +33,9 @@ def test_classic_tutorial_parameter_counts() -> None:
     dense = 7 * 7 * 64 * 1024 + 1024
     out = 1024 * 10 + 10
     spec = PRESETS["TF Deep MNIST: 5x5 conv 32 -> 5x5 conv 64 -> dense 1024 + dropout 0.5"]
-    assert sum(r.params for r in describe_model(spec, (28, 28, 1), 10)) == conv1 + conv2 + dense + out
+    assert (
+        sum(r.params for r in describe_model(spec, (28, 28, 1), 10)) == conv1 + conv2 + dense + out
+    )
 
 
 def test_softmax_regression_is_one_dense_layer() -> None:
@@ -66,7 +68,9 @@ def test_model_rescales_raw_pixels_and_outputs_probabilities() -> None:
 
 
 def test_memory_estimate_grows_with_batch_size() -> None:
-    rows = describe_model(PRESETS["Small RGB net: 3x3 conv 32 -> 32 -> 64 -> dense 128"], (32, 32, 3), 10)
+    rows = describe_model(
+        PRESETS["Small RGB net: 3x3 conv 32 -> 32 -> 64 -> dense 128"], (32, 32, 3), 10
+    )
     small, large = (estimate_batch_memory(rows, b, "adam") for b in (32, 64))
     per_image = 2 * sum(int(np.prod(r.output_shape)) for r in rows) * 4
     assert large - small == 32 * per_image

@@ -136,9 +136,19 @@ def test_headless_cli_refuses_an_absurd_config(tmp_path: Path) -> None:
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(record))
     done = subprocess.run(
-        [sys.executable, "-m", "cnn_core.worker", "--config", str(config_file),
-         "--runs-dir", str(tmp_path / "store")],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "cnn_core.worker",
+            "--config",
+            str(config_file),
+            "--runs-dir",
+            str(tmp_path / "store"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 2
     assert "batch size must be between 1 and 4096" in done.stderr

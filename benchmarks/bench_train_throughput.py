@@ -1,0 +1,243 @@
+"""Training throughput: the worker's way vs a plain `model.fit` with default TensorFlow.
+
+    .venv/bin/python benchmarks/bench_train_throughput.py [--quick] [--pairs N]
+
+A (worker): Keras imported through `cnn_core.tf_runtime.import_keras()` (which
+sets TF_ENABLE_ONEDNN_OPTS=1 before TensorFlow loads), the default preset built
+by `cnn_core.models.build_model`, compiled as `cnn_core.train.train_run` does,
+fitted with the worker's callbacks (`make_recorder` writing into a temp run
+folder, plus Keras' TensorBoard callback) and `verbose=2` as the worker logs.
+
+B (plain): what a user's own notebook gets: TF_ENABLE_ONEDNN_OPTS removed from
+the environment, the same layers written out with plain Keras, `model.fit` with
+no callbacks (and `verbose=0`, so no progress-bar cost counts against B).
+
+Both: the MNIST 5,000-image sample (`cnn_core.data.load_dataset("mnist")` with
+CNN_DATA_DIR=../shared/data; random uint8 arrays of the same shape when absent),
+float32 pixels in [0, 255] (the models rescale inside), batch size 64, Adam 1e-3,
+1 warm-up epoch, then 2 timed epochs. Every measurement runs in its own fresh
+subprocess (oneDNN is chosen when TensorFlow loads); pairs run interleaved,
+A B A B ..., so machine noise hits both sides alike. Target: A/B >= 1.3x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from common import (
+    PYTHON,
+    SHARED_DATA,
+    bench_env,
+    median,
+    print_machine,
+    print_table,
+    verdict,
+)
+
+TARGET = 1.3
+BATCH = 64
+TIMED_EPOCHS = 2
+N_IMAGES = 5000
+SEED = 42
+RESULT_TAG = "RESULT "
+
+
+# ----------------------------------------------------------------------------- children
+
+
+def _data():
+    """(x float32 (n, 28, 28, 1) in [0, 255], y int64 (n,), source)."""
+    import numpy as np
+
+    from cnn_core.data import load_dataset
+    from cnn_core.errors import UserError
+
+    try:
+        dataset = load_dataset("mnist")
+        x, y, source = dataset.x_train[:N_IMAGES], dataset.y_train[:N_IMAGES], dataset.source
+    except UserError as error:
+        rng = np.random.default_rng(SEED)
+        x = rng.integers(0, 256, (N_IMAGES, 28, 28, 1), dtype=np.uint8)
+        y = rng.integers(0, 10, N_IMAGES).astype(np.int64)
+        source = f"random uint8 arrays (no MNIST: {str(error)[:60]}...)"
+    return x.astype(np.float32), y, source
+
+
+def _onednn_enabled() -> bool | None:
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except Exception:  # noqa: BLE001 - a private API; report unknown
+        return None
+
+
+def child_worker_way() -> dict:
+    """Side A, in a fresh process: the project's import, model, compile and callbacks."""
+    from cnn_core.tf_runtime import import_keras
+
+    keras = import_keras()
+    from cnn_core.config import DEFAULT_PRESET, PRESETS
+    from cnn_core.models import build_model, make_optimizer
+    from cnn_core.train import make_recorder
+
+    x, y, source = _data()
+    model = build_model(PRESETS[DEFAULT_PRESET], (28, 28, 1), 10, SEED)
+    model.compile(
+        optimizer=make_optimizer("adam", 1e-3, 0.9),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
+        from pathlib import Path
+
+        run = Path(tmp)
+        batches = math.ceil(len(y) / BATCH)
+        callbacks = [
+            make_recorder(run, 1 + TIMED_EPOCHS, batches),
+            keras.callbacks.TensorBoard(log_dir=str(run / "tensorboard")),
+        ]
+        model.fit(x, y, batch_size=BATCH, epochs=1, callbacks=callbacks, verbose=2)
+        start = time.perf_counter()
+        model.fit(x, y, batch_size=BATCH, epochs=TIMED_EPOCHS, callbacks=callbacks, verbose=2)
+        seconds = time.perf_counter() - start
+    return _result(model, x, seconds, source)
+
+
+def child_plain() -> dict:
+    """Side B, in a fresh process without TF_ENABLE_ONEDNN_OPTS: a notebook's model.fit."""
+    import keras  # plain import: TensorFlow's own defaults
+
+    from cnn_core.config import DEFAULT_PRESET, PRESETS
+
+    spec = PRESETS[DEFAULT_PRESET]
+    x, y, source = _data()
+    keras.utils.set_random_seed(SEED)
+    layers = [keras.Input(shape=(28, 28, 1)), keras.layers.Rescaling(1.0 / 255)]
+    for block in spec.conv_blocks:  # the same layers as build_model, written out plainly
+        layers.append(
+            keras.layers.Conv2D(
+                block.filters,
+                block.kernel_size,
+                padding=block.padding,
+                activation=block.activation,
+            )
+        )
+        if block.batch_norm:
+            layers.append(keras.layers.BatchNormalization())
+        if block.pool:
+            layers.append(keras.layers.MaxPooling2D(2))
+    layers.append(keras.layers.Flatten())
+    for dense in spec.dense_layers:
+        layers.append(keras.layers.Dense(dense.units, activation="relu"))
+        if dense.dropout > 0:
+            layers.append(keras.layers.Dropout(dense.dropout))
+    layers.append(keras.layers.Dense(10, activation="softmax"))
+    model = keras.Sequential(layers)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=BATCH, epochs=TIMED_EPOCHS, verbose=0)
+    seconds = time.perf_counter() - start
+    return _result(model, x, seconds, source)
+
+
+def _result(model, x, seconds: float, source: str) -> dict:
+    return {
+        "images_per_s": TIMED_EPOCHS * len(x) / seconds,
+        "seconds": seconds,
+        "params": int(model.count_params()),
+        "layers": [type(layer).__name__ for layer in model.layers],
+        "onednn": _onednn_enabled(),
+        "env_onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
+        "source": source,
+    }
+
+
+# ----------------------------------------------------------------------------- parent
+
+
+def run_side(side: str) -> dict:
+    """One measurement in a fresh subprocess; its result record."""
+    extra = {}
+    if SHARED_DATA.is_dir():
+        extra["CNN_DATA_DIR"] = str(SHARED_DATA)
+    env = bench_env(**extra)
+    # B gets TensorFlow's default; A gets whatever import_keras sets, as in the worker.
+    env.pop("TF_ENABLE_ONEDNN_OPTS", None)
+    proc = subprocess.run(
+        [PYTHON, __file__, "--child", side],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith(RESULT_TAG):
+            return json.loads(line[len(RESULT_TAG) :])
+    raise RuntimeError(
+        f"side {side} failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}\n"
+        f"{proc.stderr[-3000:]}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one pair instead of four")
+    parser.add_argument("--pairs", type=int, help="how many A/B pairs (default 4)")
+    parser.add_argument("--child", choices=("A", "B"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        result = child_worker_way() if args.child == "A" else child_plain()
+        print(RESULT_TAG + json.dumps(result), flush=True)
+        return 0
+
+    pairs = args.pairs or (1 if args.quick else 4)
+    print_machine("Training throughput: worker path (A) vs plain model.fit (B)")
+    print(
+        f"default CNN preset, batch {BATCH}, {N_IMAGES} images, 1 warm-up epoch + "
+        f"{TIMED_EPOCHS} timed epochs, each side in a fresh subprocess, {pairs} pair(s) A B ...\n"
+    )
+    rows, ratios, first = [], [], {}
+    for i in range(1, pairs + 1):
+        a = run_side("A")
+        b = run_side("B")
+        first = first or {"A": a, "B": b}
+        ratio = a["images_per_s"] / b["images_per_s"]
+        ratios.append(ratio)
+        rows.append(
+            (
+                f"pair {i}",
+                f"{a['images_per_s']:.0f}",
+                f"{b['images_per_s']:.0f}",
+                f"{ratio:.2f}x",
+                f"{a['seconds']:.1f} / {b['seconds']:.1f}",
+            )
+        )
+        print(f"  pair {i}: A {a['images_per_s']:.0f} img/s, B {b['images_per_s']:.0f} img/s")
+    print()
+    for side, label in (("A", "worker"), ("B", "plain")):
+        r = first[side]
+        print(
+            f"{side} ({label}): oneDNN {'on' if r['onednn'] else 'off'} "
+            f"(TF_ENABLE_ONEDNN_OPTS={r['env_onednn']}), {r['params']:,} params, "
+            f"layers {' > '.join(r['layers'])}"
+        )
+    print(f"data: {first['A']['source']}\n")
+    print_table(("pair", "A img/s", "B img/s", "A/B", "timed s A / B"), rows)
+    med = median(ratios)
+    print()
+    print(f"median A/B = {med:.2f}x, range {min(ratios):.2f}x - {max(ratios):.2f}x ({pairs} pairs)")
+    verdict(med >= TARGET, f"worker path trains {med:.2f}x as fast as plain fit (target >= {TARGET}x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""AppTest for every page: renders, key widgets, messages for bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cnn_core import runs
+from cnn_core.config import ConvBlock, ModelSpec, TrainConfig
+from tests.conftest import REPO
+from tests.waiting import wait_for
+
+
+def open_page(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90).run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += (
+        [e.value for e in at.error] + [w.value for w in at.warning] + [i.value for i in at.info]
+    )
+    parts += [s.value for s in at.success]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_home_lists_runs_and_survives_a_broken_one(isolated_store: Path) -> None:
+    done = runs.create_run(TrainConfig(name="finished one"))
+    runs.write_status(done, "completed")
+    runs.append_metrics(done, {"epoch": 1, "val_accuracy": 0.91})
+    broken = isolated_store / "20260101-000000-broken"
+    broken.mkdir()
+    (broken / "status.json").write_text("garbage")
+    at = open_page()
+    assert "CNN Studio" in at.title[0].value
+    frame = at.dataframe[0].value
+    assert set(frame["name"]) >= {"finished one"}
+    assert any("broken" in s for s in frame["status"])
+
+
+def test_home_without_runs_says_how_to_start() -> None:
+    at = open_page()
+    assert "No runs yet" in texts(at)
+
+
+def test_data_page_shows_splits_samples_and_distribution() -> None:
+    at = open_page("pages/data.py")
+    labels = {m.label: m.value for m in at.metric}
+    assert labels == {"Training images": "540", "Validation images": "60", "Test images": "200"}
+    assert len(at.get("imgs")) >= 30 or len(at.get("image")) >= 1
+    at.selectbox(key="data_dataset").select("cifar10").run()
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["Training images"] == "180"  # 200 synthetic CIFAR images, 10% held out
+
+
+def test_data_page_refuses_an_absurd_validation_fraction() -> None:
+    at = open_page("pages/data.py")
+    at.number_input(key="data_val_fraction").set_value(0.9).run()
+    assert any("between 1 and 300" in e.value for e in at.error)
+
+
+def test_missing_dataset_gives_a_message_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CNN_DATA_DIR", str(tmp_path / "empty"))
+    at = open_page("pages/data.py")
+    assert "not on this machine" in texts(at)
+    assert any(b.label.startswith("Download") for b in at.button)
+
+
+def test_train_page_has_its_widgets_and_a_summary() -> None:
+    at = open_page("pages/train.py")
+    for key in ("train_dataset", "train_preset", "train_optimizer"):
+        assert at.selectbox(key=key) is not None
+    for key in ("train_lr", "train_batch", "train_epochs", "conv0_filters", "dense0_units"):
+        assert at.number_input(key=key) is not None
+    params = {m.label: m.value for m in at.metric}["Parameters"]
+    assert int(params.replace(",", "")) > 100_000  # the default Keras MNIST convnet
+    assert not at.button(key="train_start").disabled
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [
+        ("conv0_filters", 0, "conv block 1 filters must be between 1 and 1024"),
+        ("conv0_filters", 100_000, "conv block 1 filters must be between 1 and 1024"),
+        ("train_batch", 0, "batch size must be between 1 and 4096"),
+        ("conv1_kernel", 15, "conv block 2 kernel size must be at most the 14x14"),
+    ],
+)
+def test_train_page_refuses_bad_values_and_creates_no_run(
+    key: str, value: int, words: str, isolated_store: Path
+) -> None:
+    at = open_page("pages/train.py")
+    at.number_input(key=key).set_value(value).run()
+    assert any(words in e.value for e in at.error), [e.value for e in at.error]
+    assert at.button(key="train_start").disabled  # a browser cannot click it
+    assert runs.list_runs() == []
+
+
+def test_presets_fill_the_layer_widgets() -> None:
+    at = open_page("pages/train.py")
+    at.selectbox(key="train_preset").select(
+        "TF Deep MNIST: 5x5 conv 32 -> 5x5 conv 64 -> dense 1024 + dropout 0.5"
+    ).run()
+    assert at.number_input(key="conv0_kernel").value == 5
+    assert at.number_input(key="conv1_filters").value == 64
+    assert at.number_input(key="dense0_units").value == 1024
+
+
+def test_train_button_starts_a_run_and_the_page_follows_it() -> None:
+    at = open_page("pages/train.py")
+    at.radio(key="train_kind").set_value("softmax").run()
+    at.number_input(key="train_epochs").set_value(1).run()
+    at.button(key="train_start").click().run()
+    (run,) = runs.list_runs()
+    assert run.config.model.kind == "softmax"
+    assert at.selectbox(key="train_monitor_run").value == run.run_id
+    wait_for(lambda: not runs.load_run(run.path).active, timeout=120, what="the run")
+    at.run()
+    assert "Test accuracy" in texts(at)
+
+
+def test_interrupted_run_is_shown_with_its_epochs() -> None:
+    config = TrainConfig(model=ModelSpec(kind="cnn", conv_blocks=(ConvBlock(4, 3),)))
+    path = runs.create_run(config)
+    runs.write_status(path, "running", pid=999_999_999)  # no such process
+    runs.append_metrics(path, {"epoch": 1, "loss": 1.0, "val_loss": 1.1})
+    at = open_page("pages/train.py")
+    assert "Interrupted" in texts(at) and "1 epoch" in texts(at)
