@@ -19,6 +19,12 @@ PAGES = {
         st.Page("pages/data.py", title="Data", icon=":material/photo_library:"),
         st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     ],
+    "Evaluate and inspect": [
+        st.Page("pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
+    ],
+    "Use": [
+        st.Page("pages/predict.py", title="Predict", icon=":material/draw:"),
+    ],
 }
 
 st.navigation(PAGES).run()

@@ -95,8 +95,7 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
 
     def line(row: list[str]) -> str:
         parts = [
-            row[i].ljust(widths[i]) if i == 0 else row[i].rjust(widths[i])
-            for i in range(len(row))
+            row[i].ljust(widths[i]) if i == 0 else row[i].rjust(widths[i]) for i in range(len(row))
         ]
         return "  ".join(parts).rstrip()
 
@@ -228,7 +227,7 @@ class StreamlitServer:
         self.env = env or bench_env()
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
-        self._log = tempfile.TemporaryFile()
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
 
     @property
     def url(self) -> str:
@@ -261,10 +260,12 @@ class StreamlitServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"streamlit exited early:\n{self.log_tail()}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as reply:
-                    if reply.status == 200:
-                        return self
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as reply,
+            ):
+                if reply.status == 200:
+                    return self
             time.sleep(0.25)
         self.stop()
         raise RuntimeError(f"streamlit did not answer within {timeout:.0f} s:\n{self.log_tail()}")
@@ -310,11 +311,14 @@ def chromium() -> Iterator[object]:
             browser.close()
 
 
-def wait_script_settled(page: object, quiet_s: float = 1.0, timeout_s: float = 180.0) -> float:
+def wait_script_settled(
+    page: object, quiet_s: float = 1.0, timeout_s: float = 180.0
+) -> tuple[float, bool]:
     """Wait until the Streamlit app has stopped running its script for `quiet_s`.
 
-    Returns the seconds waited. Uses the app root's `data-test-script-state`
-    attribute (initial / running / notRunning) that Streamlit's frontend sets.
+    Returns (seconds waited, whether it settled before `timeout_s`). Uses the app
+    root's `data-test-script-state` attribute (initial / running / notRunning) and
+    `data-test-connection-state` that Streamlit's frontend sets.
     """
     start = time.monotonic()
     quiet_since: float | None = None
@@ -330,8 +334,8 @@ def wait_script_settled(page: object, quiet_s: float = 1.0, timeout_s: float = 1
         if state == "notRunning" and connected == "CONNECTED":
             quiet_since = quiet_since or time.monotonic()
             if time.monotonic() - quiet_since >= quiet_s:
-                return time.monotonic() - start
+                return time.monotonic() - start, True
         else:
             quiet_since = None
         time.sleep(0.1)
-    return time.monotonic() - start
+    return time.monotonic() - start, False

@@ -184,7 +184,7 @@ class Inspector:
         self._predict = tf.function(lambda x: model(x, training=False), input_signature=[spec])
         self._extract = None
         if spatial:
-            extractor = keras.Model(model.inputs, [layer.output for layer in spatial])
+            extractor = keras.Model(model.input, [layer.output for layer in spatial])
             self._extract = tf.function(
                 lambda x: tf.nest.flatten(extractor(x, training=False)), input_signature=[spec]
             )
@@ -204,13 +204,7 @@ class Inspector:
         return image[None]
 
     def probabilities(self, image: np.ndarray) -> np.ndarray:
-        """Class probabilities for one image.
-
-        Args:
-            image: float32 (H, W, C) raw pixels in [0, 255].
-
-        Returns:
-            float32 (num_classes,) in [0, 1], summing to 1.
+        """Class probabilities, float32 (num_classes,), for one (H, W, C) image in [0, 255].
 
         Raises:
             UserError: when the image shape does not match the model.
@@ -263,16 +257,13 @@ class Inspector:
         )
         score_source = head.input if use_logits else model.outputs[0]
         grad_model = keras.Model(
-            model.inputs, [self._model.get_layer(layer_name).output, score_source]
+            model.input, [self._model.get_layer(layer_name).output, score_source]
         )
         height, width = self.input_shape[:2]
 
-        @tf.function(
-            input_signature=[
-                tf.TensorSpec((1, *self.input_shape), tf.float32),
-                tf.TensorSpec((), tf.int32),
-            ]
-        )
+        signature = [tf.TensorSpec((1, *self.input_shape), tf.float32), tf.TensorSpec((), tf.int32)]
+
+        @tf.function(input_signature=signature)
         def gradcam(x: tf.Tensor, class_index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
             with tf.GradientTape() as tape:
                 conv_out, source = grad_model(x, training=False)  # (1, h, w, c), (1, K|D)
@@ -284,9 +275,8 @@ class Inspector:
             channel_weights = tf.reduce_mean(grads, axis=(1, 2))  # (1, c)
             cam = tf.nn.relu(tf.einsum("bhwc,bc->bhw", conv_out, channel_weights))
             cam = tf.image.resize(cam[..., None], (height, width), method="bilinear")[0, ..., 0]
-            peak = tf.reduce_max(cam)
-            cam = tf.math.divide_no_nan(cam, peak)  # (H, W) in [0, 1]; zeros if no evidence
-            return cam, index
+            # (H, W) in [0, 1]; all zeros when nothing supports the class
+            return tf.math.divide_no_nan(cam, tf.reduce_max(cam)), index
 
         self._gradcam_fns[layer_name] = gradcam
         return gradcam

@@ -22,13 +22,9 @@ from cnn_core.errors import UserError
 DIVERGING = "RdBu_r"  # negative blue, zero white, positive red
 HEAT = "Jet"
 MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
+COLORBAR = {"thickness": 10, "len": 0.8}
 KIND_COLOURS = {"Conv2D": "#9ecae1", "MaxPooling2D": "#a1d99b", "AveragePooling2D": "#a1d99b"}
 KIND_COLOURS |= {"Dense": "#fdae6b", "InputLayer": "#d9d9d9", "Flatten": "#dadaeb"}
-
-
-def grid_columns(count: int) -> int:
-    """Columns of a near-square grid for ``count`` tiles: ceil(sqrt(count)), >= 1."""
-    return max(1, math.ceil(math.sqrt(count)))
 
 
 def _mosaic(tiles: np.ndarray, gap: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -39,7 +35,7 @@ def _mosaic(tiles: np.ndarray, gap: int = 1) -> tuple[np.ndarray, np.ndarray]:
         giving the tile number of each cell (-1 in the gaps).
     """
     n, h, w = tiles.shape
-    cols = grid_columns(n)
+    cols = max(1, math.ceil(math.sqrt(n)))
     rows = math.ceil(n / cols)
     values = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap), np.nan, np.float32)
     index = np.full(values.shape, -1, np.int32)
@@ -105,7 +101,7 @@ def filter_grid_figure(
         customdata=np.where(index >= 0, np.array(names)[index], ""),
         hoverongaps=False,
         hovertemplate="filter %{customdata}<br>weight %{z:.3f}<extra></extra>",
-        colorbar={"thickness": 10, "len": 0.8},
+        colorbar=COLORBAR,
     )
     kh, kw = weights.shape[1:]
     full_title = f"{title}: {len(weights)} x {kh}x{kw}, min {low:.3g}, max {high:.3g}"
@@ -146,17 +142,11 @@ def feature_map_grid_figure(
     scaled = np.divide(tiles - low, span, out=np.zeros_like(tiles), where=span > 0)  # [0, 1]
     values, index = _mosaic(scaled)
     raw, _ = _mosaic(tiles)
-    heatmap = go.Heatmap(
-        z=values,
-        # (R, C, 2) float32: channel number and raw activation, for the hover text
-        customdata=np.stack([np.where(index >= 0, index + first, -1), raw], -1).astype(np.float32),
-        colorscale="Viridis",
-        zmin=0,
-        zmax=1,
-        showscale=False,
-        hoverongaps=False,
-        hovertemplate="channel %{customdata[0]}<br>value %{customdata[1]:.3f}<extra></extra>",
-    )
+    # (R, C, 2) float32: channel number and raw activation, for the hover text
+    hover = np.stack([np.where(index >= 0, index + first, -1), raw], -1).astype(np.float32)
+    template = "channel %{customdata[0]}<br>value %{customdata[1]:.3f}<extra></extra>"
+    look = {"colorscale": "Viridis", "zmin": 0, "zmax": 1, "showscale": False, "hoverongaps": False}
+    heatmap = go.Heatmap(z=values, customdata=hover, hovertemplate=template, **look)
     note = f"channels {first}-{last - 1} of {maps.shape[2]}, each scaled to its own range"
     if step > 1:
         note += f", every {step}th pixel"
@@ -181,35 +171,17 @@ def image_figure(image: np.ndarray, title: str = "") -> go.Figure:
 
 
 def gradcam_overlay_figure(image: np.ndarray, heatmap: np.ndarray, title: str) -> go.Figure:
-    """Draws a Grad-CAM heat map, half transparent, over its image.
+    """The (H, W[, C]) image in [0, 255] under its (H, W) Grad-CAM heat map in [0, 1].
 
-    Args:
-        image: (H, W[, C]) raw pixels in [0, 255].
-        heatmap: (H, W) in [0, 1] from ``Inspector.gradcam``.
-        title: figure title.
-
-    Returns:
-        The image with the heat map on top (red = most evidence).
-
-    Raises:
-        UserError: when the two shapes differ.
+    Red marks the most evidence. Raises UserError when the two shapes differ.
     """
     rgb = _rgb(image)
     heatmap = _check_ndim(heatmap, 2, "heatmap", "(H, W)")
     if heatmap.shape != rgb.shape[:2]:
         raise UserError(f"heatmap {heatmap.shape} must match the image {rgb.shape[:2]}.")
     fig = go.Figure(go.Image(z=rgb, hoverinfo="skip"))
-    fig.add_trace(
-        go.Heatmap(
-            z=heatmap,
-            colorscale=HEAT,
-            zmin=0,
-            zmax=1,
-            opacity=0.45,
-            colorbar={"thickness": 10, "len": 0.8, "title": {"text": "heat"}},
-            hovertemplate="heat %{z:.2f}<extra></extra>",
-        )
-    )
+    heat = {"colorscale": HEAT, "zmin": 0, "zmax": 1, "opacity": 0.45, "colorbar": COLORBAR}
+    fig.add_trace(go.Heatmap(z=heatmap, hovertemplate="heat %{z:.2f}<extra></extra>", **heat))
     return _image_layout(fig, title)
 
 
@@ -338,11 +310,12 @@ def kernel_demo_figure(
     )
     image, kernel, output = panels
     fig.add_trace(go.Heatmap(z=image, colorscale="gray", showscale=False), 1, 1)
-    fig.add_trace(_diverging(kernel, texttemplate="%{z:.2f}", showscale=False), 1, 2)
+    kernel_trace = _diverging(kernel, texttemplate="%{z:.2g}", textfont_size=12, showscale=False)
+    fig.add_trace(kernel_trace, 1, 2)
     if output.min() >= 0:
         fig.add_trace(go.Heatmap(z=output, colorscale="gray", showscale=False), 1, 3)
     else:
-        fig.add_trace(_diverging(output, colorbar={"thickness": 10, "len": 0.8}), 1, 3)
+        fig.add_trace(_diverging(output, colorbar=COLORBAR), 1, 3)
     fig.update_annotations(font_size=12)  # the subplot titles
     fig = _image_layout(fig, title, height=320)
     return fig.update_layout(margin={**MARGIN, "t": 70})

@@ -62,6 +62,7 @@ def make_recorder(path: Path, epochs: int, batches: int) -> Any:
             if self.stopped:
                 record["partial"] = True
             runs.append_metrics(path, record)
+            save_model(self.model, path)  # an interrupted run keeps its last epoch
             self._write_progress(batches, logs)
 
         def _write_progress(self, batch: int, logs: dict) -> None:
@@ -140,7 +141,8 @@ def train_run(path: Path) -> str:
         verbose=2,
     )
     train_seconds = time.perf_counter() - start
-    evaluation = evaluate_and_save(model, dataset, path)
+    save_model(model, path)
+    evaluation = store_evaluation(model, dataset, path)
     state = "stopped" if recorder.stopped else "completed"
     runs.write_status(
         path,
@@ -162,13 +164,21 @@ def predict_in_batches(model: Any, images: np.ndarray, batch: int = EVAL_BATCH) 
     return np.concatenate(out) if out else np.zeros((0, model.output_shape[-1]), np.float32)
 
 
-def evaluate_and_save(model: Any, dataset: Dataset, path: Path) -> dict[str, Any]:
-    """Evaluate on the test set, then store the model, metrics and predictions."""
-    probs = predict_in_batches(model, dataset.x_test)
-    evaluation = summarize(probs, dataset.y_test, list(dataset.info.class_names))
+def save_model(model: Any, path: Path) -> None:
+    """Write `model.keras` atomically (readers never see a half-written zip)."""
     tmp_model = path / ".model.tmp.keras"
     model.save(tmp_model)
     os.replace(tmp_model, path / "model.keras")
+
+
+def store_evaluation(model: Any, dataset: Dataset, path: Path) -> dict[str, Any]:
+    """Evaluate on the test set once and store `evaluation.json` and `predictions.npz`.
+
+    Returns:
+        The evaluation record (see `cnn_core.evaluate.summarize`).
+    """
+    probs = predict_in_batches(model, dataset.x_test)
+    evaluation = summarize(probs, dataset.y_test, list(dataset.info.class_names))
     tmp_pred = path / ".predictions.tmp.npz"
     with open(tmp_pred, "wb") as handle:
         np.savez_compressed(handle, probs=probs.astype(np.float32), y_true=dataset.y_test)

@@ -111,6 +111,7 @@ def test_sigkilled_worker_is_listed_as_interrupted_with_its_epochs(isolated_stor
         run = runs.load_run(path)
         assert run.state == runs.INTERRUPTED
         assert run.epochs_done >= 1
+        assert run.has_model  # saved after every epoch
         assert "ended without finishing" in run.message
     finally:
         proc.kill()

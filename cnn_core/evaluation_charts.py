@@ -1,0 +1,98 @@
+"""Plotly figure builders for the Evaluate page: pure functions of plain data.
+
+The confusion matrix is a heatmap for the colours and numbers, with one
+invisible square marker per cell on top: Plotly selects scatter points on a
+click but not heatmap cells, so the markers are what a click selects (each
+carries its cell's class names as x and y).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from cnn_core.evaluate import row_normalise
+
+HIGHLIGHT = "#f97316"  # the outline of the chosen cell
+CELL_PX = 44  # height of one row of the matrix
+FRAME_PX = 150  # title, axis labels and margins around the cells
+CLICK_TRACE = 1  # index of the clickable marker trace in the figure
+
+
+def confusion_matrix_figure(
+    matrix: np.ndarray,
+    class_names: Sequence[str],
+    normalise: bool = False,
+    selected: tuple[int, int] | None = None,
+) -> go.Figure:
+    """A clickable confusion matrix: true classes down, predicted classes across.
+
+    Args:
+        matrix: int (n_classes, n_classes) counts, rows are true classes.
+        class_names: names in label order (unique), used on both axes.
+        normalise: colour and label each cell by its share of the row (recall view)
+            instead of its count; the hover text always gives both.
+        selected: (true, predicted) of a cell to outline, if any.
+
+    Returns:
+        The figure; its trace `CLICK_TRACE` holds one marker per cell whose x and y
+        are the predicted and true class names.
+    """
+    counts = np.asarray(matrix, dtype=np.int64)
+    shares = row_normalise(counts)  # float64 (n, n), rows sum to 1
+    n = len(class_names)
+    names = [str(name) for name in class_names]
+    # str (n, n): what each cell shows
+    labels = np.char.mod("%.0f%%", 100 * shares) if normalise else counts.astype(str)
+    heatmap = go.Heatmap(
+        z=shares if normalise else counts,
+        x=names,
+        y=names,
+        text=labels.tolist(),
+        texttemplate="%{text}",
+        colorscale="Blues",
+        zmin=0,
+        zmax=1 if normalise else None,
+        colorbar={"thickness": 12, "tickformat": ".0%" if normalise else ",d"},
+        hoverinfo="skip",
+    )
+    rows, cols = np.divmod(np.arange(n * n), n)  # int (n*n,) cell coordinates, row-major
+    clicks = go.Scatter(
+        x=[names[c] for c in cols],
+        y=[names[r] for r in rows],
+        customdata=np.stack([counts.ravel(), 100 * shares.ravel()], axis=1),
+        mode="markers",
+        marker={"symbol": "square", "size": CELL_PX - 6, "color": "rgba(0,0,0,0)"},
+        selected={"marker": {"opacity": 0}},
+        unselected={"marker": {"opacity": 0}},
+        hovertemplate=(
+            "true: %{y}<br>predicted: %{x}<br>%{customdata[0]:,d} images "
+            "(%{customdata[1]:.1f}% of the row)<br>click to see them<extra></extra>"
+        ),
+        showlegend=False,
+    )
+    fig = go.Figure([heatmap, clicks])
+    axis = {"type": "category", "categoryorder": "array", "categoryarray": names}
+    fig.update_xaxes(title_text="predicted class", side="bottom", **axis)
+    fig.update_yaxes(title_text="true class", autorange="reversed", **axis)
+    if selected is not None:
+        true_class, pred_class = selected
+        fig.add_shape(
+            type="rect",
+            x0=pred_class - 0.5,
+            x1=pred_class + 0.5,
+            y0=true_class - 0.5,
+            y1=true_class + 0.5,
+            line={"color": HIGHLIGHT, "width": 3},
+        )
+    fig.update_layout(
+        height=FRAME_PX + CELL_PX * n,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        hovermode="closest",
+        hoverdistance=-1,  # a click anywhere in a cell picks that cell's marker
+        dragmode=False,
+        plot_bgcolor="white",
+    )
+    return fig

@@ -1,0 +1,289 @@
+"""Evaluate: how good a trained model is on the test set, and where it goes wrong.
+
+An evaluated run is shown from its files alone (`evaluation.json`,
+`predictions.npz`), without TensorFlow; a run that ended before its evaluation
+(interrupted) is evaluated here once and the result stored with it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from cnn_core.charts import pixel_tiles
+from cnn_core.data import Dataset
+from cnn_core.errors import UserError
+from cnn_core.evaluate import (
+    cell_indices,
+    evaluation_complete,
+    first_errors,
+    format_accuracy,
+    load_predictions,
+    most_confident_errors,
+    most_confused_cell,
+    prediction_caption,
+    predictions_csv,
+)
+from cnn_core.evaluation_charts import confusion_matrix_figure
+from cnn_core.formatting import model_label
+from cnn_core.runs import RunSummary, read_evaluation
+from cnn_core.train import store_evaluation
+from pages.common import model_run_picker, require_dataset, require_model
+
+MATRIX_KEY = "eval_matrix"
+CELL_OF = "eval_cell_of"  # the run whose classes `eval_true` / `eval_pred` refer to
+GALLERY_LIMIT = 40
+GALLERY_COLUMNS = 8
+GRID_SIDE = 3  # the classic 3x3 grid of errors
+CONFIDENT_ERRORS = 16
+TILE_PX = 84
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def cached_predictions(
+    path: str, mtime: float, n_classes: int, n_images: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """probs (n, classes) and y_true (n,), read once per file version (`mtime` in the key)."""
+    return load_predictions(Path(path), n_classes, n_images)
+
+
+@st.cache_data(max_entries=2, show_spinner=False)
+def cached_csv(path: str, mtime: float, class_names: tuple[str, ...]) -> str:
+    """The predictions CSV of one file version."""
+    probs, y_true = load_predictions(Path(path), len(class_names))
+    return predictions_csv(probs, y_true, list(class_names))
+
+
+def evaluate_now(run: RunSummary) -> dict[str, Any]:
+    """Evaluate the run's model on the test set and store the result with the run."""
+    model = require_model(run)
+    dataset = require_dataset(run.config.dataset)
+    with st.spinner("Evaluating the model on the test set (once; the result is stored)…"):
+        try:
+            return store_evaluation(model, dataset, run.path)
+        except (OSError, ValueError) as error:
+            st.error(f"The model could not be evaluated or the result not stored: {error}")
+            st.stop()
+
+
+def ensure_evaluation(run: RunSummary) -> dict[str, Any]:
+    """The stored evaluation, computed first for a run that has none."""
+    evaluation = read_evaluation(run.path)
+    if evaluation_complete(evaluation) and (run.path / "predictions.npz").is_file():
+        return evaluation
+    st.info(
+        f"This run ended ({run.state}) before its test-set evaluation: evaluating "
+        f"its last saved model now, once."
+    )
+    return evaluate_now(run)
+
+
+def require_predictions(
+    run: RunSummary, evaluation: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray]:
+    """probs (n, classes) and y_true (n,), or an error with a way to redo the evaluation."""
+    path = run.path / "predictions.npz"
+    try:
+        mtime = path.stat().st_mtime if path.exists() else 0.0
+        return cached_predictions(
+            str(path), mtime, len(evaluation["class_names"]), int(evaluation["n"])
+        )
+    except UserError as error:
+        st.error(f"{error}. The metrics above come from evaluation.json.")
+        if st.button("Evaluate again from the model", key="eval_redo"):
+            evaluate_now(run)
+            st.rerun()
+        st.stop()
+
+
+def metrics_row(run: RunSummary, evaluation: dict[str, Any]) -> None:
+    cols = st.columns(4)
+    cols[0].metric("Test accuracy", format_accuracy(evaluation))
+    cols[1].metric("Test loss", f"{evaluation['loss']:.4f}", help="Mean cross-entropy.")
+    cols[2].metric("Errors", f"{evaluation['n'] - evaluation['correct']:,}")
+    cols[3].metric("Epochs trained", run.epochs_done)
+
+
+def per_class_table(evaluation: dict[str, Any]) -> None:
+    per_class = evaluation["per_class"]
+    frame = pd.DataFrame(
+        {
+            "class": evaluation["class_names"],
+            "precision": per_class["precision"],
+            "recall": per_class["recall"],
+            "F1": per_class["f1"],
+            "support": per_class["support"],
+        }
+    )
+    st.dataframe(
+        frame,
+        hide_index=True,
+        column_config={
+            name: st.column_config.NumberColumn(format="percent")
+            for name in ("precision", "recall", "F1")
+        },
+        key="eval_per_class",
+    )
+    st.caption(
+        "Precision: of the images predicted as the class, how many were it. "
+        "Recall: of the images of the class, how many were found. Support: test images."
+    )
+
+
+def choose_cell(class_names: list[str], matrix: np.ndarray, run_id: str) -> tuple[int, int]:
+    """Default the cell selectboxes to the most confused cell of a newly chosen run."""
+    n = len(class_names)
+    state = st.session_state
+    if state.get(CELL_OF) != run_id or state.get("eval_true") not in range(n):
+        state["eval_true"], state["eval_pred"] = most_confused_cell(matrix)
+        state[CELL_OF] = run_id
+    return int(state["eval_true"]), int(state["eval_pred"])
+
+
+def pick_clicked_cell(class_names: list[str]) -> None:
+    """On a click in the matrix: point the selectboxes at the clicked cell."""
+    event = st.session_state.get(MATRIX_KEY)
+    points = event.selection.points if event else []
+    names = [str(name) for name in class_names]
+    if points and str(points[0].get("y")) in names and str(points[0].get("x")) in names:
+        st.session_state["eval_true"] = names.index(str(points[0]["y"]))
+        st.session_state["eval_pred"] = names.index(str(points[0]["x"]))
+
+
+def confusion_section(evaluation: dict[str, Any], selected: tuple[int, int]) -> None:
+    class_names = list(evaluation["class_names"])
+    normalise = st.toggle(
+        "Row-normalise (share of each true class)", key="eval_normalise", value=False
+    )
+    st.plotly_chart(
+        confusion_matrix_figure(
+            np.asarray(evaluation["confusion_matrix"]), class_names, normalise, selected
+        ),
+        on_select=lambda: pick_clicked_cell(class_names),
+        selection_mode="points",
+        key=MATRIX_KEY,
+        config={"displayModeBar": False},
+    )
+    st.caption("Click a cell to see its images below.")
+
+
+def image_grid(dataset: Dataset, indices: np.ndarray, captions: list[str], columns: int) -> None:
+    """Test images `indices` in rows of `columns`, each with its caption."""
+    scale = max(1, TILE_PX // dataset.info.image_shape[0])
+    tiles = pixel_tiles(dataset.x_test[indices], scale)
+    for start in range(0, len(tiles), columns):
+        row = st.columns(columns)
+        for col, tile, caption in zip(row, tiles[start:], captions[start:], strict=False):
+            col.image(tile, caption=caption)
+
+
+def captions_for(
+    indices: np.ndarray, y_true: np.ndarray, probs: np.ndarray, class_names: list[str]
+) -> list[str]:
+    y_pred = probs[indices].argmax(axis=1)
+    return [
+        prediction_caption(class_names, int(t), int(p), float(probs[i, p]))
+        for i, t, p in zip(indices, y_true[indices], y_pred, strict=True)
+    ]
+
+
+def cell_gallery(
+    dataset: Dataset, y_true: np.ndarray, probs: np.ndarray, class_names: list[str]
+) -> None:
+    n = len(class_names)
+    cols = st.columns(2)
+    true_class = cols[0].selectbox(
+        "True class", range(n), format_func=class_names.__getitem__, key="eval_true"
+    )
+    pred_class = cols[1].selectbox(
+        "Predicted class", range(n), format_func=class_names.__getitem__, key="eval_pred"
+    )
+    indices = cell_indices(y_true, probs.argmax(axis=1), true_class, pred_class, probs)
+    what = "correctly classified" if true_class == pred_class else "predicted as"
+    cell = f"**{class_names[true_class]}** {what}" + (
+        "" if true_class == pred_class else f" **{class_names[pred_class]}**"
+    )
+    if not len(indices):
+        st.info(f"No test image is {cell.replace('**', '')}.")
+        return
+    st.markdown(f"{len(indices):,} test images: {cell}, most confident first.")
+    shown = indices[:GALLERY_LIMIT]
+    image_grid(dataset, shown, captions_for(shown, y_true, probs, class_names), GALLERY_COLUMNS)
+    if len(indices) > GALLERY_LIMIT:
+        st.caption(f"… and {len(indices) - GALLERY_LIMIT:,} more not shown.")
+
+
+def errors_section(
+    dataset: Dataset, y_true: np.ndarray, probs: np.ndarray, class_names: list[str]
+) -> None:
+    y_pred = probs.argmax(axis=1)
+    if not (y_pred != y_true).any():
+        st.success("No errors on the test set.")
+        return
+    grid_col, confident_col = st.columns([1, 2], gap="large")
+    with grid_col:
+        st.markdown("**The first errors of the test set**")
+        first = first_errors(y_true, y_pred, GRID_SIDE * GRID_SIDE)
+        captions = [
+            f"True: {class_names[y_true[i]]} / Pred: {class_names[y_pred[i]]}" for i in first
+        ]
+        image_grid(dataset, first, captions, GRID_SIDE)
+    with confident_col:
+        st.markdown("**The most confident errors**")
+        worst = most_confident_errors(y_true, probs, CONFIDENT_ERRORS)
+        image_grid(dataset, worst, captions_for(worst, y_true, probs, class_names), 4)
+
+
+def render_evaluate() -> None:
+    st.title("Evaluate")
+    run = model_run_picker("eval_run")
+    if run.config is None:
+        st.error(f"Run {run.run_id} has no readable config.json: {run.message}")
+        st.stop()
+    st.caption(
+        f"{model_label(run)} · {run.epochs_done} epoch(s) · `{run.run_id}`. "
+        "All numbers are on the held-out test set."
+    )
+    evaluation = ensure_evaluation(run)
+    class_names = [str(name) for name in evaluation["class_names"]]
+    metrics_row(run, evaluation)
+    probs, y_true = require_predictions(run, evaluation)
+    path = run.path / "predictions.npz"
+    st.download_button(
+        "Download predictions (CSV)",
+        cached_csv(str(path), path.stat().st_mtime, tuple(class_names)),
+        file_name=f"{run.run_id}-predictions.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        key="eval_download",
+        on_click="ignore",
+    )
+
+    matrix = np.asarray(evaluation["confusion_matrix"])
+    selected = choose_cell(class_names, matrix, run.run_id)
+    matrix_col, table_col = st.columns([3, 2], gap="large")
+    with matrix_col:
+        st.subheader("Confusion matrix")
+        confusion_section(evaluation, selected)
+    with table_col:
+        st.subheader("Per class")
+        per_class_table(evaluation)
+
+    dataset = require_dataset(run.config.dataset)
+    if not np.array_equal(dataset.y_test, y_true):
+        st.warning(
+            "The test images on this machine are not the ones this run was evaluated on, "
+            "so its images cannot be shown."
+        )
+        return
+    st.subheader("Images in a cell")
+    cell_gallery(dataset, y_true, probs, class_names)
+    st.subheader("Errors at a glance")
+    errors_section(dataset, y_true, probs, class_names)
+
+
+render_evaluate()

@@ -1,0 +1,191 @@
+"""Predict: classify uploaded images, or a digit drawn in the browser."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from cnn_core.charts import pixel_tiles
+from cnn_core.data import DATASETS
+from cnn_core.errors import UserError
+from cnn_core.formatting import run_label
+from cnn_core.images import (
+    ALLOWED_FORMATS,
+    canvas_to_gray,
+    center_digit,
+    is_blank,
+)
+from cnn_core.inspect_charts import probability_bar_figure
+from cnn_core.predict import Predictor, prepare_uploads
+from cnn_core.runs import RunSummary, model_runs
+from pages.common import cached_model, require_model
+
+CANVAS_SIZE = 280  # px; ten canvas pixels per MNIST pixel
+STROKE_WIDTH = 18  # px on the 280 px canvas: about a pen stroke of MNIST digits
+TOP_K = 5
+DETAIL_LIMIT = 8  # more uploads than this are shown as a table
+DRAW_HINT = "Draw a digit on the black canvas to see what the network thinks it is."
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
+
+
+@st.cache_resource(max_entries=4)
+def cached_predictor(model_path: str, mtime: float) -> Predictor:
+    """A compiled predictor per model file version."""
+    return Predictor(cached_model(model_path, mtime))
+
+
+def pick_run() -> RunSummary:
+    """The model picker; defaults to the most accurate MNIST model."""
+    choices = model_runs()
+    if not choices:
+        st.info("No trained model yet: train one on the Train page.")
+        st.stop()
+    mnist = [r for r in choices if r.config and r.config.dataset == "mnist"]
+    best = max(mnist or choices, key=lambda r: r.test_accuracy or 0.0)
+    by_id = {r.run_id: r for r in choices}
+    ids = list(by_id)
+    run_id = st.selectbox(
+        "Model",
+        ids,
+        index=ids.index(best.run_id),
+        format_func=lambda i: ("⭐ starter · " if by_id[i].starter else "") + run_label(by_id[i]),
+        key="predict_run",
+    )
+    return by_id[run_id]
+
+
+def class_names(run: RunSummary, n: int) -> list[str]:
+    if run.config and run.config.dataset in DATASETS:
+        names = list(DATASETS[run.config.dataset].class_names)
+        if len(names) == n:
+            return names
+    return [str(i) for i in range(n)]
+
+
+def draw_tab(predictor: Predictor, names: list[str]) -> None:
+    from streamlit_drawable_canvas import st_canvas  # imports only inside a running app
+
+    st.session_state.setdefault("predict_canvas_round", 0)
+    left, right = st.columns([1, 1.3], gap="large")
+    with left:
+        st.caption("Draw one digit with the mouse (or a finger), as large or small as you like.")
+        result = st_canvas(
+            stroke_width=STROKE_WIDTH,
+            stroke_color="#FFFFFF",
+            background_color="#000000",
+            height=CANVAS_SIZE,
+            width=CANVAS_SIZE,
+            drawing_mode="freedraw",
+            return_image_data=True,
+            key=f"predict_canvas_{st.session_state['predict_canvas_round']}",
+        )
+        if st.button("Clear", icon=":material/ink_eraser:", key="predict_clear"):
+            st.session_state["predict_canvas_round"] += 1
+            st.rerun()
+    with right:
+        if result.image_data is None:  # the canvas has not reported yet
+            st.info(DRAW_HINT)
+            return
+        try:
+            gray = canvas_to_gray(result.image_data)
+        except UserError as error:
+            st.error(str(error))
+            return
+        if is_blank(gray):
+            st.info(DRAW_HINT)
+            return
+        digit = center_digit(gray)  # (28, 28) in [0, 1], MNIST-style
+        st.session_state["last_drawn_digit"] = digit  # the Inside page can open it
+        probs = predictor.probabilities(digit[np.newaxis, ..., np.newaxis])[0]
+        best = int(probs.argmax())
+        cols = st.columns([1, 1])
+        cols[0].metric("Prediction", names[best], f"{probs[best]:.1%} sure", delta_color="off")
+        cols[1].image(
+            pixel_tiles((digit[np.newaxis, ..., np.newaxis] * 255).astype(np.uint8), 4)[0],
+            caption="What the network sees (28x28)",
+        )
+        st.plotly_chart(
+            probability_bar_figure(probs, names, top_k=len(names)), key="predict_draw_bars"
+        )
+
+
+def upload_tab(predictor: Predictor, names: list[str]) -> None:
+    files = st.file_uploader(
+        f"Images ({', '.join(ALLOWED_FORMATS)})",
+        type=UPLOAD_TYPES,
+        accept_multiple_files=True,
+        key="predict_upload",
+    )
+    if not files:
+        st.info("Upload one or more images to classify them.")
+        return
+    prepared = prepare_uploads(((f.name, f.getvalue()) for f in files), predictor.input_shape)
+    for message in prepared.errors:
+        st.error(message)
+    if not prepared.inputs:
+        return
+    probs = predictor.probabilities(prepared.batch())  # one batched call for all files
+    items = list(zip(prepared.names, prepared.images, prepared.inputs, probs, strict=True))
+    if len(items) <= DETAIL_LIMIT:
+        for name, image, seen, row in items:
+            upload_detail(name, image, seen, row, names)
+    rows = [
+        {"file": name, "predicted": names[int(row.argmax())], "confidence": float(row.max())}
+        | {f"p({c})": float(p) for c, p in zip(names, row, strict=True)}
+        for name, _, _, row in items
+    ]
+    frame = pd.DataFrame(rows)
+    st.dataframe(
+        frame[["file", "predicted", "confidence"]],
+        hide_index=True,
+        column_config={"confidence": st.column_config.ProgressColumn(min_value=0, max_value=1)},
+        key="predict_table",
+    )
+    st.download_button(
+        "Download predictions (CSV)",
+        frame.to_csv(index=False),
+        file_name="predictions.csv",
+        mime="text/csv",
+        key="predict_csv",
+    )
+
+
+def upload_detail(name: str, image, seen: np.ndarray, probs: np.ndarray, names: list[str]) -> None:
+    with st.container(border=True):
+        cols = st.columns([1, 1, 2])
+        cols[0].image(image, caption=f"{name} as uploaded", width=160)
+        scale = max(1, 112 // seen.shape[0])
+        tile = pixel_tiles((seen[np.newaxis] * 255).astype(np.uint8), scale)[0]
+        cols[1].image(tile, caption="as the network sees it")
+        cols[2].plotly_chart(
+            probability_bar_figure(probs, names, top_k=min(TOP_K, len(names))),
+            key=f"predict_bars_{name}",
+        )
+
+
+def render_predict() -> None:
+    st.title("Predict")
+    run = pick_run()
+    model_file = run.path / "model.keras"
+    require_model(run)  # a clear message for a missing or damaged model
+    predictor = cached_predictor(str(model_file), model_file.stat().st_mtime)
+    names = class_names(run, predictor.num_classes)
+    if run.starter:
+        n_train = run.status.get("n_train", "?")
+        accuracy = f"{run.test_accuracy:.2%}" if run.test_accuracy else "?"
+        st.caption(
+            f"⭐ The starter model ships with CNN Studio: a small CNN trained on {n_train} MNIST "
+            f"images by `scripts/make_starter_model.py`; {accuracy} on the 10,000 test images."
+        )
+    digits = predictor.input_shape == (28, 28, 1) and run.config and run.config.dataset == "mnist"
+    tabs = ["Draw", "Upload"] if digits else ["Upload"]
+    chosen = st.tabs(tabs, key="predict_tabs")
+    if digits:
+        with chosen[0]:
+            draw_tab(predictor, names)
+    with chosen[-1]:
+        upload_tab(predictor, names)
+
+
+render_predict()

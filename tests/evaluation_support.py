@@ -1,0 +1,58 @@
+"""Run folders with a real (tiny) model, made by hand for the Evaluate page's tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from cnn_core import runs
+from cnn_core.config import ConvBlock, ModelSpec, TrainConfig
+from cnn_core.data import Dataset
+from cnn_core.models import build_model
+from cnn_core.train import save_model, store_evaluation
+
+TINY_SPEC = ModelSpec(kind="cnn", conv_blocks=(ConvBlock(filters=4, kernel_size=3),))
+
+
+def make_model_run(
+    dataset: Dataset,
+    *,
+    root: Path | None = None,
+    state: str = "completed",
+    evaluate: bool = True,
+    epochs: int = 1,
+    name: str = "tiny",
+) -> Path:
+    """A run folder holding a tiny CNN trained for `epochs` on `dataset`.
+
+    Args:
+        dataset: the (synthetic) dataset to train and evaluate on.
+        root: the run store (default: `$CNN_RUNS_DIR`).
+        state: the status to record; "interrupted" writes a running status whose
+            worker pid does not exist, which the store reads as interrupted.
+        evaluate: store `evaluation.json` and `predictions.npz` as training does.
+        epochs: training epochs (0 leaves the model untrained).
+
+    Returns:
+        The run folder.
+    """
+    config = TrainConfig(
+        dataset=dataset.info.key, model=TINY_SPEC, epochs=max(1, epochs), name=name
+    )
+    path = runs.create_run(config, root)
+    info = dataset.info
+    model = build_model(TINY_SPEC, info.image_shape, len(info.class_names), seed=0)
+    if epochs:
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        model.fit(dataset.x_train.astype(np.float32), dataset.y_train, epochs=epochs, verbose=0)
+    save_model(model, path)
+    for epoch in range(1, epochs + 1):
+        runs.append_metrics(path, {"epoch": epoch, "loss": 1.0, "val_accuracy": 0.5})
+    if evaluate:
+        store_evaluation(model, dataset, path)
+    if state == runs.INTERRUPTED:
+        runs.write_status(path, "running", pid=999_999_999)  # no such process
+    else:
+        runs.write_status(path, state)
+    return path

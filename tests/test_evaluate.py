@@ -1,0 +1,185 @@
+"""The evaluation functions against brute-force loops on random predictions."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cnn_core.errors import UserError
+from cnn_core.evaluate import (
+    cell_indices,
+    confusion_matrix,
+    evaluation_complete,
+    first_errors,
+    load_predictions,
+    most_confident_errors,
+    most_confused_cell,
+    prediction_caption,
+    predictions_csv,
+    row_normalise,
+    summarize,
+)
+from cnn_core.evaluation_charts import CLICK_TRACE, confusion_matrix_figure
+
+N_CLASSES = 4
+NAMES = ["cat", "dog, big", 'say "hi"', "owl"]  # a comma and quotes survive the CSV
+
+
+@pytest.fixture
+def predictions() -> tuple[np.ndarray, np.ndarray]:
+    """probs float32 (300, 4) that are right about 60% of the time, and y_true (300,)."""
+    rng = np.random.default_rng(7)
+    y_true = rng.integers(0, N_CLASSES, 300)
+    logits = rng.normal(size=(300, N_CLASSES))
+    logits[np.arange(300), y_true] += 1.0
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    return probs.astype(np.float32), y_true
+
+
+def test_confusion_matrix_counts_every_test_image_once(predictions) -> None:
+    probs, y_true = predictions
+    record = summarize(probs, y_true, NAMES)
+    matrix = np.array(record["confusion_matrix"])
+    assert matrix.sum() == len(y_true) == record["n"]
+    y_pred = probs.argmax(axis=1)
+    for t in range(N_CLASSES):
+        for p in range(N_CLASSES):
+            assert matrix[t, p] == sum(1 for a, b in zip(y_true, y_pred) if a == t and b == p)
+    assert record["correct"] == np.trace(matrix)
+    assert evaluation_complete(record) and not evaluation_complete({"n": 1})
+
+
+def test_recall_is_the_diagonal_over_row_sums(predictions) -> None:
+    probs, y_true = predictions
+    record = summarize(probs, y_true, NAMES)
+    matrix = np.array(record["confusion_matrix"])
+    recall = np.diag(matrix) / matrix.sum(axis=1)
+    np.testing.assert_allclose(record["per_class"]["recall"], recall)
+    np.testing.assert_allclose(np.diag(row_normalise(matrix)), recall)
+    np.testing.assert_allclose(row_normalise(matrix).sum(axis=1), 1.0)
+
+
+def test_row_normalise_leaves_an_empty_class_at_zero() -> None:
+    matrix = np.array([[3, 1], [0, 0]])
+    np.testing.assert_array_equal(row_normalise(matrix), [[0.75, 0.25], [0.0, 0.0]])
+
+
+def test_cell_gallery_holds_exactly_that_cell_sorted_by_confidence(predictions) -> None:
+    probs, y_true = predictions
+    y_pred = probs.argmax(axis=1)
+    for t in range(N_CLASSES):
+        for p in range(N_CLASSES):
+            got = cell_indices(y_true, y_pred, t, p, probs)
+            expected = [i for i in range(len(y_true)) if y_true[i] == t and y_pred[i] == p]
+            assert sorted(got.tolist()) == expected
+            confidence = probs[got, p]
+            assert np.all(np.diff(confidence) <= 0), "not sorted, most confident first"
+
+
+def test_most_confident_errors_are_errors_sorted_by_confidence(predictions) -> None:
+    probs, y_true = predictions
+    y_pred = probs.argmax(axis=1)
+    worst = most_confident_errors(y_true, probs, 10)
+    assert len(worst) == 10
+    assert np.all(y_pred[worst] != y_true[worst])
+    confidence = probs[worst].max(axis=1)
+    assert np.all(np.diff(confidence) <= 0)
+    every_error = [i for i in range(len(y_true)) if y_pred[i] != y_true[i]]
+    assert confidence[0] == max(probs[i].max() for i in every_error)
+    assert len(most_confident_errors(y_true, probs, 10_000)) == len(every_error)
+    assert first_errors(y_true, y_pred, 5).tolist() == every_error[:5]
+
+
+def test_no_errors_means_empty_lists_and_a_diagonal_default() -> None:
+    probs = np.eye(3, dtype=np.float32)
+    y_true = np.arange(3)
+    assert most_confident_errors(y_true, probs, 5).size == 0
+    assert most_confused_cell(confusion_matrix(y_true, probs.argmax(1), 3)) == (0, 0)
+    assert most_confused_cell(np.array([[5, 1, 0], [0, 5, 4], [2, 0, 5]])) == (1, 2)
+
+
+def test_csv_has_every_class_and_one_row_per_image(predictions) -> None:
+    probs, y_true = predictions
+    text = predictions_csv(probs, y_true, NAMES)
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == ["index", "true_class", "predicted_class", *NAMES]
+    assert len(rows) == len(y_true) + 1
+    body = rows[1:]
+    assert [int(r[0]) for r in body] == list(range(len(y_true)))
+    assert [r[1] for r in body] == [NAMES[y] for y in y_true]
+    assert [r[2] for r in body] == [NAMES[y] for y in probs.argmax(axis=1)]
+    parsed = np.array([[float(v) for v in r[3:]] for r in body])
+    np.testing.assert_allclose(parsed, probs, atol=1e-6)
+
+
+def test_caption_reads_like_a_sentence() -> None:
+    names = ["Coat", "Shirt"]
+    assert prediction_caption(names, 0, 1, 0.871) == "true: Coat, predicted: Shirt (87%)"
+
+
+def test_predictions_file_round_trip(tmp_path: Path, predictions) -> None:
+    probs, y_true = predictions
+    path = tmp_path / "predictions.npz"
+    np.savez_compressed(path, probs=probs, y_true=y_true.astype(np.uint8))
+    got_probs, got_true = load_predictions(path, N_CLASSES, len(y_true))
+    np.testing.assert_array_equal(got_probs, probs)
+    assert got_true.dtype == np.int64 and np.array_equal(got_true, y_true)
+
+
+@pytest.mark.parametrize(
+    ("damage", "words"),
+    [
+        ("missing", "missing"),
+        ("garbage", "damaged"),
+        ("truncated", "damaged"),
+        ("wrong_keys", "damaged"),
+        ("wrong_classes", "4 probability columns for 5 classes"),
+        ("wrong_count", "300 predictions where the evaluation counted 299"),
+        ("nan", "not finite"),
+    ],
+)
+def test_damaged_predictions_file_is_a_user_error(
+    tmp_path: Path, predictions, damage: str, words: str
+) -> None:
+    probs, y_true = predictions
+    path = tmp_path / "predictions.npz"
+    n_classes, n_images = N_CLASSES, len(y_true)
+    if damage != "missing":
+        np.savez_compressed(path, probs=probs, y_true=y_true)
+    if damage == "garbage":
+        path.write_bytes(b"not a zip at all")
+    elif damage == "truncated":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif damage == "wrong_keys":
+        np.savez_compressed(path, something=probs)
+    elif damage == "wrong_classes":
+        n_classes = 5
+    elif damage == "wrong_count":
+        n_images = len(y_true) - 1
+    elif damage == "nan":
+        probs = probs.copy()
+        probs[3, 1] = np.nan
+        np.savez_compressed(path, probs=probs, y_true=y_true)
+    with pytest.raises(UserError, match=words):
+        load_predictions(path, n_classes, n_images)
+
+
+def test_confusion_figure_names_both_axes_and_outlines_the_choice(predictions) -> None:
+    probs, y_true = predictions
+    matrix = confusion_matrix(y_true, probs.argmax(axis=1), N_CLASSES)
+    fig = confusion_matrix_figure(matrix, NAMES, normalise=False, selected=(2, 1))
+    heatmap, clicks = fig.data[0], fig.data[CLICK_TRACE]
+    assert list(heatmap.x) == NAMES and list(heatmap.y) == NAMES
+    assert np.array(heatmap.text).astype(int).sum() == len(y_true)
+    assert len(clicks.x) == N_CLASSES**2  # one clickable marker per cell
+    assert (clicks.y[N_CLASSES * 2 + 1], clicks.x[N_CLASSES * 2 + 1]) == (NAMES[2], NAMES[1])
+    assert fig.layout.xaxis.type == fig.layout.yaxis.type == "category"
+    (shape,) = fig.layout.shapes
+    assert (shape.x0, shape.y0) == (0.5, 1.5)
+    normalised = confusion_matrix_figure(matrix, NAMES, normalise=True)
+    np.testing.assert_allclose(np.array(normalised.data[0].z).sum(axis=1), 1.0)
+    assert str(normalised.data[0].text[0][0]).endswith("%")

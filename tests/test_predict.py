@@ -1,0 +1,98 @@
+"""Prediction: batched uploads with bad files, the compiled predictor, the starter model."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from cnn_core import runs
+from cnn_core.config import PRESETS
+from cnn_core.data import load_dataset
+from cnn_core.images import canvas_to_gray, center_digit
+from cnn_core.models import build_model, load_trained_model
+from cnn_core.predict import Predictor, prepare_uploads
+
+STARTER = runs.STARTER_ROOT / "mnist-starter"
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def digit_one_photo() -> Image.Image:
+    """A dark '1' on white paper, 200x200."""
+    image = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(image).line([(100, 30), (100, 170)], fill=0, width=14)
+    return image
+
+
+def test_a_bad_file_gets_its_message_and_the_others_are_still_prepared() -> None:
+    files = [
+        ("one.png", png_bytes(digit_one_photo())),
+        ("notes.txt", b"hello, not an image"),
+        ("truncated.png", png_bytes(digit_one_photo())[:60]),
+        ("rgb.png", png_bytes(digit_one_photo().convert("RGB"))),
+    ]
+    prepared = prepare_uploads(files, (28, 28, 1))
+    assert prepared.names == ["one.png", "rgb.png"]
+    assert prepared.batch().shape == (2, 28, 28, 1)
+    assert len(prepared.errors) == 2
+    assert prepared.errors[0].startswith("notes.txt") and prepared.errors[1].startswith("truncated")
+    np.testing.assert_allclose(prepared.inputs[0], prepared.inputs[1], atol=1e-6)
+
+
+def test_rgb_models_get_resized_colour_input() -> None:
+    photo = Image.new("RGB", (64, 48), (200, 30, 30))
+    prepared = prepare_uploads([("red.png", png_bytes(photo))], (32, 32, 3))
+    (seen,) = prepared.inputs
+    assert seen.shape == (32, 32, 3)
+    assert seen[..., 0].mean() > 0.7 and seen[..., 1].mean() < 0.2
+
+
+def test_predictor_matches_the_model_on_raw_pixels() -> None:
+    model = build_model(PRESETS[next(iter(PRESETS))], (28, 28, 1), 10, seed=3)
+    predictor = Predictor(model)
+    images = np.random.default_rng(0).random((5, 28, 28, 1)).astype(np.float32)
+    expected = np.asarray(model(images * 255.0, training=False))
+    np.testing.assert_allclose(predictor.probabilities(images), expected, rtol=1e-5, atol=1e-6)
+    assert predictor.top_k(expected[0], 3)[0][0] == int(expected[0].argmax())
+
+
+def test_starter_model_ships_small_and_listed_as_a_model_run() -> None:
+    assert (STARTER / "model.keras").is_file(), "run scripts/make_starter_model.py"
+    assert (STARTER / "model.keras").stat().st_size < 5_000_000
+    starters = [r for r in runs.model_runs() if r.starter]
+    assert [r.run_id for r in starters] == ["mnist-starter"]
+    assert starters[0].state == "completed" and starters[0].config.dataset == "mnist"
+
+
+def test_starter_model_recognises_a_drawn_one() -> None:
+    canvas = np.zeros((280, 280, 4), np.uint8)
+    image = Image.fromarray(canvas, "RGBA")
+    ImageDraw.Draw(image).line([(140, 50), (140, 230)], fill=(255, 255, 255, 255), width=18)
+    digit = center_digit(canvas_to_gray(np.asarray(image)))
+    predictor = Predictor(load_trained_model(STARTER / "model.keras"))
+    probs = predictor.probabilities(digit[np.newaxis, ..., np.newaxis])[0]
+    assert int(probs.argmax()) == 1, probs
+
+
+@pytest.mark.slow
+def test_starter_model_accuracy_on_the_real_test_set(
+    shared_mnist: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CNN_DATA_DIR", str(shared_mnist))
+    test = load_dataset("mnist")
+    predictor = Predictor(load_trained_model(STARTER / "model.keras"))
+    probs = np.concatenate(
+        [predictor.probabilities(test.x_test[i : i + 1000] / 255.0) for i in range(0, 10000, 1000)]
+    )
+    accuracy = float((probs.argmax(axis=1) == test.y_test).mean())
+    stored = runs.read_evaluation(STARTER)["accuracy"]
+    assert accuracy >= 0.98
+    assert abs(accuracy - stored) < 1e-3  # the README and status quote this figure
