@@ -110,7 +110,7 @@ def main() -> int:
 
         with (
             StreamlitServer(ROOT / "app.py", env=env) as app,
-            StreamlitServer(hello, env=env, cwd=tmpdir) as ref,
+            StreamlitServer(hello, env=env) as ref,  # same cwd: same .streamlit config
             chromium() as browser,
         ):
             print(f"servers: CNN Studio {app.url} (pid {app.pid}), hello {ref.url} (pid {ref.pid})")

@@ -70,6 +70,7 @@ def class_distribution_figure(counts: dict[str, np.ndarray], class_names: list[s
         yaxis_title="images",
         legend={"orientation": "h", "y": 1.12},
     )
+    fig.update_xaxes(type="category")  # class names such as "0".."9" are labels, not numbers
     return fig
 
 

@@ -74,9 +74,11 @@ def confusion_matrix_figure(
         showlegend=False,
     )
     fig = go.Figure([heatmap, clicks])
+    # Fixed ranges: the markers would otherwise pad the axes beyond the cells.
     axis = {"type": "category", "categoryorder": "array", "categoryarray": names}
-    fig.update_xaxes(title_text="predicted class", side="bottom", **axis)
-    fig.update_yaxes(title_text="true class", autorange="reversed", **axis)
+    axis |= {"showgrid": False, "zeroline": False, "fixedrange": True}
+    fig.update_xaxes(title_text="predicted class", range=[-0.5, n - 0.5], **axis)
+    fig.update_yaxes(title_text="true class", range=[n - 0.5, -0.5], **axis)  # row 0 on top
     if selected is not None:
         true_class, pred_class = selected
         fig.add_shape(

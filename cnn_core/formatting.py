@@ -51,10 +51,16 @@ def model_label(run: RunSummary) -> str:
 
 
 def run_label(run: RunSummary) -> str:
-    """One line naming a run in pickers: name or id, dataset, state."""
+    """One line naming a run in pickers: name or id, dataset, model, start time.
+
+    It holds nothing that changes while the run trains (no state, no accuracy):
+    Streamlit 1.67 selectboxes keep a stale label, or lose the selection, when
+    an option's label changes between reruns.
+    """
     name = run.config.name if run.config and run.config.name else run.run_id
     dataset = DATASETS[run.config.dataset].title if run.config else "?"
-    return f"{name} · {dataset} · {STATE_LABELS.get(run.state, run.state)}"
+    started = time.strftime("%d %b %H:%M", time.localtime(run.created)) if run.created else ""
+    return " · ".join(part for part in (name, dataset, model_label(run), started) if part)
 
 
 def run_row(run: RunSummary) -> dict[str, Any]:

@@ -23,6 +23,9 @@ DIVERGING = "RdBu_r"  # negative blue, zero white, positive red
 HEAT = "Jet"
 MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
 COLORBAR = {"thickness": 10, "len": 0.8}
+# no tick marks or labels: Streamlit's Plotly theme would draw tick marks otherwise
+NO_TICKS = {"showticklabels": False, "ticks": "", "showgrid": False, "zeroline": False}
+TEXT_COLOUR = "#262730"  # Streamlit's text colour; its theme greys annotations
 KIND_COLOURS = {"Conv2D": "#9ecae1", "MaxPooling2D": "#a1d99b", "AveragePooling2D": "#a1d99b"}
 KIND_COLOURS |= {"Dense": "#fdae6b", "InputLayer": "#d9d9d9", "Flatten": "#dadaeb"}
 
@@ -48,8 +51,8 @@ def _mosaic(tiles: np.ndarray, gap: int = 1) -> tuple[np.ndarray, np.ndarray]:
 
 def _image_layout(fig: go.Figure, title: str, height: int | None = None) -> go.Figure:
     """Hides ticks, fixes equal aspect with row 0 on top, and tightens margins."""
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed")
+    fig.update_xaxes(**NO_TICKS, constrain="domain")
+    fig.update_yaxes(**NO_TICKS, autorange="reversed")
     for axis in fig.select_yaxes():
         # each y axis keeps its own x axis' scale: "y2" follows "x2"
         anchor = axis.anchor or "x"
@@ -246,7 +249,13 @@ def layer_flow_figure(flow: Sequence[dict[str, Any]], per_row: int = 6) -> go.Fi
         fig.add_shape(type="rect", fillcolor=colour, line={"color": "#636363", "width": 1}, **box)
         centre = (x0 + width / 2, y1 - height / 2)
         text = f"{step['name']}<br><i>{step['kind']}</i><br><b>{step['shape_text']}</b>"
-        fig.add_annotation(x=centre[0], y=centre[1], text=text, showarrow=False, font_size=11)
+        fig.add_annotation(
+            x=centre[0],
+            y=centre[1],
+            text=text,
+            showarrow=False,
+            font={"size": 11, "color": TEXT_COLOUR},
+        )
         if i % per_row:
             arrow_x = x0 - (dx - width) / 2
             fig.add_annotation(x=arrow_x, y=centre[1], text="\u2192", showarrow=False)

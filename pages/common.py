@@ -109,16 +109,25 @@ def require_model(run: RunSummary) -> Any:
         st.stop()
 
 
-def model_run_picker(key: str, label: str = "Model") -> RunSummary:
-    """Choose one of the runs that have a model (starter models included)."""
+def model_run_picker(
+    key: str, label: str = "Model", prefer_dataset: str | None = None
+) -> RunSummary:
+    """Choose one of the runs that have a model (starter models included).
+
+    Defaults to the most accurate run on `prefer_dataset` when given, else the newest.
+    """
     choices = model_runs()
     if not choices:
         st.info("No trained model yet: train one on the Train page.")
         st.stop()
+    preferred = [r for r in choices if r.config and r.config.dataset == prefer_dataset]
+    default = max(preferred, key=lambda r: r.test_accuracy or 0.0) if preferred else choices[0]
     by_id = {r.run_id: r for r in choices}
+    ids = list(by_id)
     run_id = st.selectbox(
         label,
-        list(by_id),
+        ids,
+        index=ids.index(default.run_id),
         format_func=lambda i: ("⭐ starter · " if by_id[i].starter else "") + run_label(by_id[i]),
         key=key,
     )

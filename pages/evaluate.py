@@ -52,9 +52,9 @@ def cached_predictions(
 
 
 @st.cache_data(max_entries=2, show_spinner=False)
-def cached_csv(path: str, mtime: float, class_names: tuple[str, ...]) -> str:
+def cached_csv(path: str, mtime: float, class_names: tuple[str, ...], n_images: int) -> str:
     """The predictions CSV of one file version."""
-    probs, y_true = load_predictions(Path(path), len(class_names))
+    probs, y_true = cached_predictions(path, mtime, len(class_names), n_images)
     return predictions_csv(probs, y_true, list(class_names))
 
 
@@ -76,8 +76,8 @@ def ensure_evaluation(run: RunSummary) -> dict[str, Any]:
     if evaluation_complete(evaluation) and (run.path / "predictions.npz").is_file():
         return evaluation
     st.info(
-        f"This run ended ({run.state}) before its test-set evaluation: evaluating "
-        f"its last saved model now, once."
+        f"No test-set evaluation is stored for this run (it ended {run.state}): "
+        "evaluating its last saved model now, once."
     )
     return evaluate_now(run)
 
@@ -101,7 +101,7 @@ def require_predictions(
 
 
 def metrics_row(run: RunSummary, evaluation: dict[str, Any]) -> None:
-    cols = st.columns(4)
+    cols = st.columns([2, 1, 1, 1])
     cols[0].metric("Test accuracy", format_accuracy(evaluation))
     cols[1].metric("Test loss", f"{evaluation['loss']:.4f}", help="Mean cross-entropy.")
     cols[2].metric("Errors", f"{evaluation['n'] - evaluation['correct']:,}")
@@ -113,9 +113,9 @@ def per_class_table(evaluation: dict[str, Any]) -> None:
     frame = pd.DataFrame(
         {
             "class": evaluation["class_names"],
-            "precision": per_class["precision"],
-            "recall": per_class["recall"],
-            "F1": per_class["f1"],
+            "precision": 100 * np.asarray(per_class["precision"]),
+            "recall": 100 * np.asarray(per_class["recall"]),
+            "F1": 100 * np.asarray(per_class["f1"]),
             "support": per_class["support"],
         }
     )
@@ -123,7 +123,7 @@ def per_class_table(evaluation: dict[str, Any]) -> None:
         frame,
         hide_index=True,
         column_config={
-            name: st.column_config.NumberColumn(format="percent")
+            name: st.column_config.NumberColumn(format="%.1f%%")
             for name in ("precision", "recall", "F1")
         },
         key="eval_per_class",
@@ -203,16 +203,16 @@ def cell_gallery(
         "Predicted class", range(n), format_func=class_names.__getitem__, key="eval_pred"
     )
     indices = cell_indices(y_true, probs.argmax(axis=1), true_class, pred_class, probs)
-    what = "correctly classified" if true_class == pred_class else "predicted as"
-    cell = f"**{class_names[true_class]}** {what}" + (
-        "" if true_class == pred_class else f" **{class_names[pred_class]}**"
-    )
+    true_name, pred_name = class_names[true_class], class_names[pred_class]
     if not len(indices):
-        st.info(f"No test image is {cell.replace('**', '')}.")
+        st.info(f"No test image of {true_name} was predicted as {pred_name}.")
         return
-    st.markdown(f"{len(indices):,} test images: {cell}, most confident first.")
+    what = "correctly classified" if true_class == pred_class else f"predicted as **{pred_name}**"
+    st.markdown(f"{len(indices):,} test images of **{true_name}** {what}, most confident first.")
     shown = indices[:GALLERY_LIMIT]
-    image_grid(dataset, shown, captions_for(shown, y_true, probs, class_names), GALLERY_COLUMNS)
+    with st.container(key="eval_gallery"):
+        captions = captions_for(shown, y_true, probs, class_names)
+        image_grid(dataset, shown, captions, GALLERY_COLUMNS)
     if len(indices) > GALLERY_LIMIT:
         st.caption(f"… and {len(indices) - GALLERY_LIMIT:,} more not shown.")
 
@@ -224,7 +224,7 @@ def errors_section(
     if not (y_pred != y_true).any():
         st.success("No errors on the test set.")
         return
-    grid_col, confident_col = st.columns([1, 2], gap="large")
+    grid_col, confident_col = st.columns([2, 3], gap="large")
     with grid_col:
         st.markdown("**The first errors of the test set**")
         first = first_errors(y_true, y_pred, GRID_SIDE * GRID_SIDE)
@@ -255,7 +255,7 @@ def render_evaluate() -> None:
     path = run.path / "predictions.npz"
     st.download_button(
         "Download predictions (CSV)",
-        cached_csv(str(path), path.stat().st_mtime, tuple(class_names)),
+        cached_csv(str(path), path.stat().st_mtime, tuple(class_names), len(y_true)),
         file_name=f"{run.run_id}-predictions.csv",
         mime="text/csv",
         icon=":material/download:",

@@ -19,7 +19,7 @@ def render_home() -> None:
         "browser, without writing code. Pick a dataset, design a network (or start from "
         "a classic preset), and watch it learn epoch by epoch."
     )
-    cols = st.columns(2)
+    cols = st.columns(3)
     with cols[0].container(border=True):
         st.markdown("#### 1 · Data")
         st.caption(
@@ -34,6 +34,13 @@ def render_home() -> None:
             "early stopping, Stop at any batch; runs keep going in the background."
         )
         st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
+    with cols[2].container(border=True):
+        st.markdown("#### 3 · Evaluate")
+        st.caption(
+            "Test accuracy, per-class precision and recall, a clickable confusion matrix "
+            "and the images the model gets wrong."
+        )
+        st.page_link("pages/evaluate.py", label="Evaluate a model", icon=":material/fact_check:")
 
     st.subheader("Recent runs")
     runs = list_runs()

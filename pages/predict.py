@@ -9,7 +9,6 @@ import streamlit as st
 from cnn_core.charts import pixel_tiles
 from cnn_core.data import DATASETS
 from cnn_core.errors import UserError
-from cnn_core.formatting import run_label
 from cnn_core.images import (
     ALLOWED_FORMATS,
     canvas_to_gray,
@@ -18,8 +17,8 @@ from cnn_core.images import (
 )
 from cnn_core.inspect_charts import probability_bar_figure
 from cnn_core.predict import Predictor, prepare_uploads
-from cnn_core.runs import RunSummary, model_runs
-from pages.common import cached_model, require_model
+from cnn_core.runs import RunSummary
+from pages.common import cached_model, model_run_picker, require_model
 
 CANVAS_SIZE = 280  # px; ten canvas pixels per MNIST pixel
 STROKE_WIDTH = 18  # px on the 280 px canvas: about a pen stroke of MNIST digits
@@ -33,26 +32,6 @@ UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
 def cached_predictor(model_path: str, mtime: float) -> Predictor:
     """A compiled predictor per model file version."""
     return Predictor(cached_model(model_path, mtime))
-
-
-def pick_run() -> RunSummary:
-    """The model picker; defaults to the most accurate MNIST model."""
-    choices = model_runs()
-    if not choices:
-        st.info("No trained model yet: train one on the Train page.")
-        st.stop()
-    mnist = [r for r in choices if r.config and r.config.dataset == "mnist"]
-    best = max(mnist or choices, key=lambda r: r.test_accuracy or 0.0)
-    by_id = {r.run_id: r for r in choices}
-    ids = list(by_id)
-    run_id = st.selectbox(
-        "Model",
-        ids,
-        index=ids.index(best.run_id),
-        format_func=lambda i: ("⭐ starter · " if by_id[i].starter else "") + run_label(by_id[i]),
-        key="predict_run",
-    )
-    return by_id[run_id]
 
 
 def class_names(run: RunSummary, n: int) -> list[str]:
@@ -166,7 +145,7 @@ def upload_detail(name: str, image, seen: np.ndarray, probs: np.ndarray, names: 
 
 def render_predict() -> None:
     st.title("Predict")
-    run = pick_run()
+    run = model_run_picker("predict_run", prefer_dataset="mnist")
     model_file = run.path / "model.keras"
     require_model(run)  # a clear message for a missing or damaged model
     predictor = cached_predictor(str(model_file), model_file.stat().st_mtime)

@@ -23,7 +23,7 @@ from cnn_core.config import (
 )
 from cnn_core.errors import UserError
 from cnn_core.evaluate import format_accuracy
-from cnn_core.formatting import format_bytes, format_duration, run_label
+from cnn_core.formatting import STATE_LABELS, format_bytes, format_duration, run_label
 from cnn_core.models import describe_model, estimate_batch_memory
 from cnn_core.runs import (
     FINAL_STATES,
@@ -103,13 +103,15 @@ def conv_block_inputs(i: int) -> ConvBlock:
     }
     for name, value in defaults.items():
         st.session_state.setdefault(f"conv{i}_{name}", value)
-    cols = st.columns([1.2, 1, 1.2, 1.2, 0.9, 0.9])
-    filters = cols[0].number_input(f"Block {i + 1} filters", step=8, key=f"conv{i}_filters")
-    kernel = cols[1].number_input("kernel", step=1, key=f"conv{i}_kernel")
-    padding = cols[2].selectbox("padding", PADDINGS, key=f"conv{i}_padding")
-    activation = cols[3].selectbox("activation", ACTIVATIONS, key=f"conv{i}_activation")
-    pool = cols[4].checkbox("2x2 pool", key=f"conv{i}_pool")
-    batch_norm = cols[5].checkbox("batch norm", key=f"conv{i}_bn")
+    with st.container(border=True):
+        top = st.columns(4)
+        filters = top[0].number_input(f"Block {i + 1} filters", step=8, key=f"conv{i}_filters")
+        kernel = top[1].number_input("Kernel size", step=1, key=f"conv{i}_kernel")
+        padding = top[2].selectbox("Padding", PADDINGS, key=f"conv{i}_padding")
+        activation = top[3].selectbox("Activation", ACTIVATIONS, key=f"conv{i}_activation")
+        bottom = st.columns(4)
+        pool = bottom[0].checkbox("2x2 max-pool", key=f"conv{i}_pool")
+        batch_norm = bottom[1].checkbox("Batch norm", key=f"conv{i}_bn")
     return ConvBlock(int(filters), int(kernel), padding, activation, pool, batch_norm)
 
 
@@ -170,7 +172,7 @@ def training_inputs() -> dict[str, Any]:
     values["seed"] = int(cols[0].number_input("Random seed", step=1, key="train_seed"))
     values["train_subset"] = int(
         cols[1].number_input(
-            "Use only N training images",
+            "Training subset (0 = all)",
             step=1000,
             key="train_subset",
             help="0 uses them all; a few thousand make a quick experiment.",
@@ -188,7 +190,7 @@ def summary_table(config: TrainConfig, input_shape: tuple[int, int, int], n_clas
                 "layer": r.name,
                 "type": r.kind,
                 "output shape": " x ".join(map(str, r.output_shape)),
-                "parameters": r.params,
+                "parameters": f"{r.params:,}",
             }
             for r in rows
         ]
@@ -208,7 +210,7 @@ def summary_table(config: TrainConfig, input_shape: tuple[int, int, int], n_clas
 
 def setup_section() -> TrainConfig | None:
     """The new-run form; returns a valid config, or None after showing the problems."""
-    data_col, model_col, fit_col = st.columns([1, 2, 1.2], gap="large")
+    data_col, model_col, fit_col = st.columns([1, 2.2, 1.1], gap="medium")
     with data_col:
         st.subheader("Data")
         key = dataset_picker("train_dataset")
@@ -273,6 +275,7 @@ def render_monitor(run_id: str, was_active: bool) -> None:
     run = load_run(run_dir(run_id))
     if was_active and not run.active:
         st.rerun()  # finished: redraw the page once, without polling
+    st.markdown(f"**Status:** {STATE_LABELS.get(run.state, run.state)} · `{run.run_id}`")
     history = read_history(run.path)
     epochs = run.config.epochs if run.config else None
     if run.state == "queued":
@@ -307,7 +310,11 @@ def results(run: Any) -> None:
     evaluation = read_evaluation(run.path)
     cols = st.columns(3)
     if evaluation:
-        cols[0].metric("Test accuracy", format_accuracy(evaluation))
+        cols[0].metric(
+            "Test accuracy",
+            f"{100 * evaluation['accuracy']:.1f}%",
+            help=f"{evaluation['correct']:,} of {evaluation['n']:,} test images right",
+        )
     cols[1].metric("Training time", format_duration(run.status.get("train_seconds")))
     cols[2].metric("Epochs", run.epochs_done)
     if evaluation:

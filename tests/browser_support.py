@@ -7,6 +7,7 @@ download its own browsers here, so Chromium is always Debian's
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -150,10 +151,8 @@ def _signal_group(proc: subprocess.Popen, sig: signal.Signals) -> None:
     try:
         os.killpg(proc.pid, sig)  # the group is the server's own (start_new_session)
     except (ProcessLookupError, PermissionError):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             proc.send_signal(sig)
-        except ProcessLookupError:
-            pass
 
 
 def launch_browser(playwright: Any, executable_path: str | None = None) -> Any:
@@ -192,3 +191,23 @@ def wait_until_idle(page: Any, timeout_ms: float = 60_000, settle_ms: float = 50
             return
         page.wait_for_timeout(100)
     raise TimeoutError(f"the app was still running after {timeout_ms / 1000:.0f} s")
+
+
+def full_page_screenshot(page: Any, path: str | Path, max_height: int = 16_000) -> None:
+    """A PNG of the whole app, not just the viewport.
+
+    Streamlit scrolls inside `[data-testid="stMain"]`, so Playwright's `full_page`
+    sees only one screen: this grows the viewport to the content's height (twice, as
+    charts reflow on resize), takes the shot, and puts the viewport back.
+    """
+    original = page.viewport_size or {"width": 1400, "height": 1000}
+    height_js = """() => Math.max(window.innerHeight, ...[...document.querySelectorAll(
+        '[data-testid="stMain"], [data-testid="stSidebarContent"]')].map(e => e.scrollHeight))"""
+    try:
+        for _ in range(2):
+            height = min(max_height, int(page.evaluate(height_js)))
+            page.set_viewport_size({"width": original["width"], "height": height})
+            page.wait_for_timeout(400)
+        page.screenshot(path=str(path))
+    finally:
+        page.set_viewport_size(original)

@@ -22,6 +22,7 @@ def make_model_run(
     state: str = "completed",
     evaluate: bool = True,
     epochs: int = 1,
+    train_images: int = 100,
     name: str = "tiny",
 ) -> Path:
     """A run folder holding a tiny CNN trained for `epochs` on `dataset`.
@@ -33,6 +34,7 @@ def make_model_run(
             worker pid does not exist, which the store reads as interrupted.
         evaluate: store `evaluation.json` and `predictions.npz` as training does.
         epochs: training epochs (0 leaves the model untrained).
+        train_images: how many training images it sees: few leave some test errors.
 
     Returns:
         The run folder.

@@ -1,0 +1,282 @@
+"""The Concepts tab of "Inside the CNN": the classic CNN tutorial ideas on a real image.
+
+Convolution as a sliding dot product, the output-size rule for stride and
+padding (checked against a real Keras layer), ReLU, pooling, softmax and
+dropout, each with the numbers behind it. Renders only; the operations are
+``cnn_core.concepts``, the figures ``cnn_core.concept_charts``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from cnn_core import concepts
+from cnn_core.concept_charts import dot_product_text, mark_cells, panels_figure
+from cnn_core.inspect_charts import kernel_demo_figure, probability_bar_figure
+from cnn_core.tf_runtime import import_keras
+
+DEFAULT_LOGITS = (2.0, 1.0, 0.1, -1.0, 0.5)
+SIZE_RULES = {  # LaTeX for the output length along one axis
+    "valid": r"\left\lfloor \frac{{n - k}}{{s}} \right\rfloor + 1"
+    r" = \left\lfloor \frac{{{n} - {k}}}{{{s}}} \right\rfloor + 1",
+    "same": r"\left\lceil \frac{{n}}{{s}} \right\rceil"
+    r" = \left\lceil \frac{{{n}}}{{{s}}} \right\rceil",
+    "full": r"\left\lfloor \frac{{n + k - 2}}{{s}} \right\rfloor + 1"
+    r" = \left\lfloor \frac{{{n} + {k} - 2}}{{{s}}} \right\rfloor + 1",
+}
+
+
+def keras_output_size(n: int, k: int, s: int, padding: str) -> str:
+    """The output side a real Keras Conv2D computes for an n x n input.
+
+    Keras has no "full" padding: ZeroPadding2D(k - 1) then a valid Conv2D is the same.
+    """
+    keras = import_keras()
+    shape = (1, n, n, 1)
+    try:
+        if padding == "full":
+            shape = keras.layers.ZeroPadding2D(k - 1).compute_output_shape(shape)
+            padding = "valid"
+        out = keras.layers.Conv2D(1, k, strides=s, padding=padding).compute_output_shape(shape)
+    except ValueError:
+        return "0 (refused)"
+    return str(out[1])
+
+
+def strongest_response(gray: np.ndarray, kernel_name: str) -> tuple[int, int]:
+    """(row, col) of the largest absolute output of a named kernel on the (H, W) image."""
+    out = concepts.conv2d(gray, concepts.KERNELS[kernel_name])
+    row, col = np.unravel_index(int(np.abs(out).argmax()), out.shape)
+    return int(row), int(col)
+
+
+def go_to_strongest(gray: np.ndarray) -> None:
+    """Points the dot-product example at the chosen kernel's strongest output."""
+    row, col = strongest_response(gray, st.session_state["concept_kernel"])
+    st.session_state["concept_row"], st.session_state["concept_col"] = row, col
+
+
+def convolution_section(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A chosen 3x3 kernel slid over the image, and one output pixel worked out.
+
+    Returns:
+        The kernel (3, 3) and the valid, stride-1 output (H - 2, W - 2).
+    """
+    st.subheader("Convolution: a sliding dot product")
+    st.caption(
+        "A 3x3 kernel slides over the image (pixels scaled to 0-1, as the model's Rescaling "
+        "layer does). At each position the output is the sum of the 9 pixels times the 9 weights."
+    )
+    cols = st.columns([1.3, 1, 1, 1], vertical_alignment="bottom")
+    name = cols[0].selectbox(
+        "Kernel",
+        list(concepts.KERNELS),
+        index=2,
+        key="concept_kernel",
+        persist_state="page",
+        on_change=go_to_strongest,
+        args=(gray,),
+    )
+    kernel = concepts.KERNELS[name]
+    out = concepts.conv2d(gray, kernel)
+    strongest = strongest_response(gray, name)
+    row = cols[1].number_input(
+        f"Output row (0-{out.shape[0] - 1})",
+        min_value=0,
+        max_value=out.shape[0] - 1,
+        value=strongest[0],
+        key="concept_row",
+        persist_state="page",
+    )
+    col = cols[2].number_input(
+        f"Output column (0-{out.shape[1] - 1})",
+        min_value=0,
+        max_value=out.shape[1] - 1,
+        value=strongest[1],
+        key="concept_col",
+        persist_state="page",
+    )
+    cols[3].button(
+        "Strongest output",
+        icon=":material/my_location:",
+        on_click=go_to_strongest,
+        args=(gray,),
+        key="concept_strongest",
+        help="Move to the output pixel with the largest absolute value.",
+    )
+    fig = kernel_demo_figure(gray, kernel, out, title=f"{name} kernel, stride 1, valid padding")
+    mark_cells(mark_cells(fig, 1, row, col, 3, 3), 3, row, col)
+    st.plotly_chart(fig, key="concept_conv_figure")
+    window = gray[row : row + 3, col : col + 3]
+    st.markdown(f"output[{row}, {col}] = {dot_product_text(window, kernel)}")
+    return kernel, out
+
+
+def stride_padding_section(gray: np.ndarray, kernel: np.ndarray) -> None:
+    """The output-size rule for valid / same / full padding, checked against Keras."""
+    st.subheader("Stride and padding")
+    st.caption(
+        "Stride s skips positions; padding adds zeros round the border: valid adds none, "
+        "same adds just enough to keep ceil(n / s), full adds k - 1 on each side."
+    )
+    cols = st.columns(4)
+    n = cols[0].number_input(
+        "Input size n", 1, 512, value=gray.shape[0], key="concept_n", persist_state="page"
+    )
+    k = cols[1].number_input("Kernel size k", 1, 15, value=3, key="concept_k", persist_state="page")
+    s = cols[2].number_input("Stride s", 1, 8, value=1, key="concept_s", persist_state="page")
+    padding = cols[3].radio(
+        "Padding", concepts.PADDINGS, horizontal=True, key="concept_padding", persist_state="page"
+    )
+    n, k, s = int(n), int(k), int(s)
+    size = concepts.output_size(n, k, s, padding)
+    rule = SIZE_RULES[padding].format(n=n, k=k, s=s)
+    st.latex(rf"\text{{{padding}}}: \quad {rule} = {size}")
+    if padding == "valid" and k > n:
+        st.caption("k > n: the kernel fits nowhere in the input, so there is no output.")
+    results = st.columns(3)
+    results[0].metric("Output size", size)
+    results[1].metric(
+        "Keras Conv2D says",
+        keras_output_size(n, k, s, padding),
+        help="compute_output_shape of a real keras.layers.Conv2D (full: ZeroPadding2D(k-1) first)",
+    )
+    out = concepts.conv2d(gray, kernel, stride=s, padding=padding)
+    results[2].metric(
+        f"On this {gray.shape[0]}x{gray.shape[1]} image, 3x3 kernel",
+        f"{out.shape[0]}x{out.shape[1]}",
+    )
+    st.plotly_chart(
+        panels_figure([("input", gray), (f"{padding}, stride {s}", out)], height=260),
+        key="concept_stride_figure",
+    )
+
+
+def relu_pool_section(feature: np.ndarray) -> np.ndarray:
+    """ReLU on the convolution output, then max and average pooling of the result."""
+    st.subheader("ReLU: keep the positives")
+    rectified = concepts.relu(feature)
+    negative = int((feature < 0).sum())
+    st.caption(
+        f"ReLU replaces every negative value by 0: here {negative:,} of {feature.size:,} "
+        f"outputs ({negative / feature.size:.0%}). Without it, stacked convolutions would "
+        "collapse into one linear filter."
+    )
+    st.plotly_chart(
+        panels_figure([("convolution output", feature), ("after ReLU", rectified)], height=260),
+        key="concept_relu_figure",
+    )
+    st.subheader("Pooling: max or average")
+    size = st.radio(
+        "Window (stride = window)",
+        [2, 3],
+        horizontal=True,
+        key="concept_pool",
+        persist_state="page",
+    )
+    pooled = {mode: concepts.pool2d(rectified, size, mode=mode) for mode in concepts.POOL_MODES}
+    r, c = np.unravel_index(int(pooled["max"].argmax()), pooled["max"].shape)
+    window = rectified[r * size : (r + 1) * size, c * size : (c + 1) * size]
+    values = ", ".join(f"{v:.2f}" for v in window.ravel())
+    st.caption(
+        f"Each {size}x{size} window becomes one number. Strongest window, at pooled "
+        f"[{r}, {c}]: [{values}] -> max {pooled['max'][r, c]:.2f}, average "
+        f"{pooled['avg'][r, c]:.2f}. Max keeps whether a feature is present; average blurs it."
+    )
+    fig = panels_figure(
+        [("after ReLU", rectified), ("max pool", pooled["max"]), ("average pool", pooled["avg"])],
+        height=260,
+    )
+    mark_cells(mark_cells(fig, 1, r * size, c * size, size, size), 2, r, c)
+    st.plotly_chart(mark_cells(fig, 3, r, c), key="concept_pool_figure")
+    return rectified
+
+
+def softmax_section() -> None:
+    """Editable logits turned into probabilities."""
+    st.subheader("Softmax: scores to probabilities")
+    st.latex(r"p_i = \frac{e^{z_i}}{\sum_j e^{z_j}}")
+    count = st.radio(
+        "Classes", [3, 4, 5], index=1, horizontal=True, key="concept_classes", persist_state="page"
+    )
+    cols = st.columns(count)
+    logits = np.array(
+        [
+            cols[i].number_input(
+                f"logit z{i}",
+                -50.0,
+                50.0,
+                value=DEFAULT_LOGITS[i],
+                step=0.5,
+                key=f"concept_logit_{i}",
+                persist_state="page",
+            )
+            for i in range(count)
+        ]
+    )
+    probs = concepts.softmax(logits)
+    table = pd.DataFrame(
+        {
+            "logit z": logits,
+            "e^(z - max z)": np.exp(logits - logits.max()),
+            "probability": probs,
+        },
+        index=[f"z{i}" for i in range(count)],
+    )
+    cols = st.columns([1, 1], gap="large")
+    cols[0].dataframe(
+        table.style.format(
+            {"logit z": "{:.2f}", "e^(z - max z)": "{:.4f}", "probability": "{:.1%}"}
+        ),
+        key="concept_softmax_table",
+    )
+    cols[0].caption(
+        "Subtracting the largest logit first changes nothing (softmax ignores a shift) but "
+        "keeps e^z from overflowing. Adding 1 to a logit multiplies its probability "
+        "against every other class by e = 2.72."
+    )
+    names = [f"z{i}" for i in range(count)]
+    cols[1].plotly_chart(probability_bar_figure(probs, names), key="concept_softmax_bars")
+
+
+def dropout_section(feature: np.ndarray) -> None:
+    """Inverted dropout on the rectified map, with the numbers that keep the mean."""
+    st.subheader("Dropout")
+    cols = st.columns([2, 1])
+    rate = cols[0].slider(
+        "Rate", 0.0, 0.9, value=0.5, step=0.05, key="concept_dropout_rate", persist_state="page"
+    )
+    seed = cols[1].number_input(
+        "Seed", 0, 10_000, value=0, key="concept_dropout_seed", persist_state="page"
+    )
+    dropped = concepts.dropout(feature, rate, int(seed))
+    kept = concepts.dropout(np.ones_like(feature), rate, int(seed)) > 0  # the same mask
+    st.caption(
+        f"During training each value is zeroed with probability {rate:.2f}: here "
+        f"{int((~kept).sum()):,} of {feature.size:,}. The rest are multiplied by "
+        f"1 / (1 - {rate:.2f}) = {1 / (1 - rate):.2f}, so the mean stays about the same "
+        f"({feature.mean():.3f} before, {dropped.mean():.3f} after). At prediction time "
+        "dropout does nothing."
+    )
+    st.plotly_chart(
+        panels_figure(
+            [("before", feature), ("after dropout", dropped)], shared_scale=True, height=260
+        ),
+        key="concept_dropout_figure",
+    )
+
+
+def render_concepts(image: np.ndarray) -> None:
+    """The classic tutorial ideas, on the chosen image in grey."""
+    gray = concepts.to_grayscale(image) / 255.0  # (H, W) in [0, 1]
+    kernel, out = convolution_section(gray)
+    st.divider()
+    stride_padding_section(gray, kernel)
+    st.divider()
+    rectified = relu_pool_section(out)
+    st.divider()
+    softmax_section()
+    st.divider()
+    dropout_section(rectified)

@@ -1,0 +1,131 @@
+"""The Predict page in a real browser: draw a digit with the mouse, clear, upload files.
+
+Uses the starter model that ships in cnn_core/starter (no training needed).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image, ImageDraw
+
+from tests.browser_support import (
+    DEFAULT_CHROMIUM,
+    chromium_path,
+    free_port,
+    launch_browser,
+    start_streamlit,
+    stop_streamlit,
+    wait_until_idle,
+)
+
+pytestmark = pytest.mark.browser
+
+if chromium_path() is None:
+    pytest.skip(
+        f"Chromium not found at {DEFAULT_CHROMIUM}: apt-get install chromium",
+        allow_module_level=True,
+    )
+try:
+    from playwright.sync_api import Page, expect, sync_playwright
+except ImportError:
+    pytest.skip(
+        "playwright is not installed: pip install -r requirements-dev.txt", allow_module_level=True
+    )
+
+PREDICTION = '[data-testid="stMetricValue"]'
+
+
+@pytest.fixture(scope="module")
+def predict_url(
+    tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Path
+) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("predict")
+    env = dict(
+        os.environ,
+        CNN_RUNS_DIR=str(root / "runs"),
+        CNN_DATA_DIR=str(synthetic_data_dir),
+        KERAS_HOME=str(root / "keras_home"),
+    )
+    port = free_port()
+    proc = start_streamlit("app.py", env, port)
+    try:
+        yield f"http://127.0.0.1:{port}/predict"
+    finally:
+        stop_streamlit(proc)
+
+
+@pytest.fixture
+def page(predict_url: str) -> Iterator[Page]:
+    with sync_playwright() as playwright:
+        browser = launch_browser(playwright)
+        try:
+            context = browser.new_context(viewport={"width": 1300, "height": 1000})
+            context.set_default_timeout(60_000)
+            tab = context.new_page()
+            tab.goto(predict_url)
+            expect(tab.get_by_role("heading", name="Predict").first).to_be_visible()
+            wait_until_idle(tab)
+            yield tab
+        finally:
+            browser.close()
+
+
+def drawing_surface(page: Page) -> Any:
+    """Fabric.js stacks two canvases; the upper one receives the mouse."""
+    canvas = page.locator("canvas.upper-canvas").first
+    expect(canvas).to_be_visible()
+    return canvas.bounding_box()
+
+
+def draw_vertical_stroke(page: Page) -> None:
+    box = drawing_surface(page)
+    x = box["x"] + box["width"] * 0.45  # a little off-centre: the recipe centres it
+    page.mouse.move(x, box["y"] + box["height"] * 0.2)
+    page.mouse.down()
+    steps = 12
+    for i in range(1, steps + 1):
+        page.mouse.move(x, box["y"] + box["height"] * (0.2 + 0.6 * i / steps))
+    page.mouse.up()
+
+
+def png_of_a_seven() -> bytes:
+    image = Image.new("L", (120, 120), 255)
+    draw = ImageDraw.Draw(image)
+    draw.line([(25, 20), (95, 20), (50, 105)], fill=0, width=10)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_draw_a_one_then_clear(page: Page) -> None:
+    expect(page.get_by_text("Draw a digit on the black canvas")).to_be_visible()
+    draw_vertical_stroke(page)
+    expect(page.locator(PREDICTION).first).to_have_text("1", timeout=60_000)
+    expect(page.get_by_text("What the network sees")).to_be_visible()
+    page.get_by_role("button", name="Clear").click()
+    expect(page.get_by_text("Draw a digit on the black canvas")).to_be_visible()
+    expect(page.locator(PREDICTION)).to_have_count(0)
+
+
+def test_upload_an_image_and_a_non_image(page: Page) -> None:
+    page.get_by_role("tab", name="Upload").click()
+    chooser = page.locator('[data-testid="stFileUploader"] input[type="file"]')
+    chooser.set_input_files(
+        [
+            {"name": "seven.png", "mimeType": "image/png", "buffer": png_of_a_seven()},
+            {"name": "fake.png", "mimeType": "image/png", "buffer": b"plain text, not a picture"},
+        ]
+    )
+    expect(page.get_by_text("fake.png: not an image")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("seven.png as uploaded")).to_be_visible()
+    bars = page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot')
+    expect(bars.first).to_be_visible()
+    labels = bars.first.evaluate("graph => graph.data[0].y")  # the top-k classes, best first
+    assert len(labels) == 5 and labels[0] == "7", labels
+    expect(page.get_by_role("button", name="Download predictions (CSV)")).to_be_visible()

@@ -1,0 +1,192 @@
+"""AppTest of the Evaluate page on hand-made runs with a tiny real model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cnn_core import runs
+from cnn_core.config import TrainConfig
+from cnn_core.data import load_dataset
+from cnn_core.evaluate import format_accuracy, summarize
+from tests.conftest import REPO
+from tests.evaluation_support import TINY_SPEC, make_model_run
+
+PAGE = "pages/evaluate.py"
+
+
+@pytest.fixture(scope="module")
+def trained_run(
+    tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Path
+) -> Iterator[Path]:
+    """One evaluated run on synthetic MNIST, trained once and copied into each test's store."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CNN_DATA_DIR", str(synthetic_data_dir))
+        dataset = load_dataset("mnist")
+    yield make_model_run(dataset, root=tmp_path_factory.mktemp("evaluate_runs"))
+
+
+def copy_run(run: Path, store: Path) -> Path:
+    store.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copytree(run, store / run.name))
+
+
+def open_evaluate() -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120).run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [e.value for e in at.error] + [w.value for w in at.warning]
+    parts += [i.value for i in at.info] + [s.value for s in at.success]
+    return "\n".join(str(p) for p in parts)
+
+
+def image_captions(at: AppTest) -> list[str]:
+    return [caption for image in at.get("image") for caption in image.captions]
+
+
+def test_evaluated_run_shows_accuracy_table_gallery_and_download(
+    trained_run: Path, isolated_store: Path
+) -> None:
+    path = copy_run(trained_run, isolated_store)
+    evaluation = runs.read_evaluation(path)
+    at = open_evaluate()
+    assert not at.error, [e.value for e in at.error]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Test accuracy"] == format_accuracy(evaluation)
+    assert metrics["Test loss"] == f"{evaluation['loss']:.4f}"
+
+    (table_element,) = at.dataframe
+    table = table_element.value
+    assert list(table["class"]) == evaluation["class_names"]
+    assert list(table.columns) == ["class", "precision", "recall", "F1", "support"]
+    np.testing.assert_allclose(table["recall"], 100 * np.array(evaluation["per_class"]["recall"]))
+    assert table["support"].sum() == evaluation["n"]
+
+    matrix = np.array(evaluation["confusion_matrix"])
+    t = p = int(np.diag(matrix).argmax())  # right answers: shown in no error section
+    at.selectbox(key="eval_true").set_value(int(t)).run()
+    at.selectbox(key="eval_pred").set_value(int(p)).run()
+    assert not at.exception
+    assert f"{matrix[t, p]:,} test images" in texts(at)
+    name = evaluation["class_names"]
+    wanted = f"true: {name[t]}, predicted: {name[p]} ("
+    assert sum(c.startswith(wanted) for c in image_captions(at)) == min(int(matrix[t, p]), 40)
+
+    errors = np.argwhere(matrix - np.diag(np.diag(matrix)) > 0)
+    if len(errors):  # a cell of wrong answers: its count, named by both classes
+        t, p = (int(v) for v in errors[0])
+        at.selectbox(key="eval_true").set_value(t).run()
+        at.selectbox(key="eval_pred").set_value(p).run()
+        expected = f"{matrix[t, p]:,} test images of **{name[t]}** predicted as **{name[p]}**"
+        assert expected in texts(at)
+
+    assert at.get("download_button"), "no download button"
+    assert at.toggle(key="eval_normalise").set_value(True).run() and not at.exception
+
+
+def test_empty_cell_says_so(trained_run: Path, isolated_store: Path) -> None:
+    path = copy_run(trained_run, isolated_store)
+    matrix = np.array(runs.read_evaluation(path)["confusion_matrix"])
+    empty = np.argwhere(matrix == 0)
+    if not len(empty):
+        pytest.skip("every cell of this confusion matrix has images")
+    at = open_evaluate()
+    at.selectbox(key="eval_true").set_value(int(empty[0][0])).run()
+    at.selectbox(key="eval_pred").set_value(int(empty[0][1])).run()
+    assert "No test image of" in texts(at)
+
+
+def test_interrupted_run_is_evaluated_once(
+    synthetic_data_dir: Path, trained_run: Path, isolated_store: Path
+) -> None:
+    path = copy_run(trained_run, isolated_store)
+    (path / "evaluation.json").unlink()
+    (path / "predictions.npz").unlink()
+    runs.write_status(path, "running", pid=999_999_999)  # the worker died mid-training
+    assert runs.load_run(path).state == runs.INTERRUPTED
+    at = open_evaluate()
+    assert not at.error, [e.value for e in at.error]
+    evaluation = runs.read_evaluation(path)
+    assert evaluation is not None and (path / "predictions.npz").is_file()
+    assert {m.label: m.value for m in at.metric}["Test accuracy"] == format_accuracy(evaluation)
+    stamp = (path / "evaluation.json").stat().st_mtime_ns
+    at.run()
+    open_evaluate()
+    assert (path / "evaluation.json").stat().st_mtime_ns == stamp, "evaluated twice"
+
+
+def test_corrupt_model_without_evaluation_is_an_error_not_a_crash(
+    trained_run: Path, isolated_store: Path
+) -> None:
+    path = copy_run(trained_run, isolated_store)
+    (path / "evaluation.json").unlink()
+    (path / "model.keras").write_bytes(b"PK\x03\x04 this is no model")
+    at = open_evaluate()
+    assert any("damaged" in e.value for e in at.error), [e.value for e in at.error]
+    assert not (path / "evaluation.json").exists()
+
+
+def test_damaged_predictions_keep_the_metrics_and_offer_a_fresh_evaluation(
+    trained_run: Path, isolated_store: Path
+) -> None:
+    path = copy_run(trained_run, isolated_store)
+    (path / "predictions.npz").write_bytes(b"broken")
+    at = open_evaluate()
+    assert any("predictions file" in e.value for e in at.error), [e.value for e in at.error]
+    assert "Test accuracy" in {m.label for m in at.metric}
+    at.button(key="eval_redo").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.get("download_button")
+
+
+def test_no_runs_says_how_to_get_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runs, "STARTER_ROOT", tmp_path / "no_starters")
+    at = open_evaluate()
+    assert "No trained model yet" in texts(at)
+
+
+def test_evaluated_run_opens_without_tensorflow_or_the_model(
+    synthetic_data_dir: Path, isolated_store: Path, tmp_path: Path
+) -> None:
+    """Files only: the model file is garbage and TensorFlow must stay unloaded."""
+    dataset = load_dataset("mnist")
+    config = TrainConfig(model=TINY_SPEC)
+    path = runs.create_run(config)
+    runs.write_status(path, "completed")
+    (path / "model.keras").write_bytes(b"never loaded")
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(10), len(dataset.y_test)).astype(np.float32)
+    np.savez_compressed(path / "predictions.npz", probs=probs, y_true=dataset.y_test)
+    record = summarize(probs, dataset.y_test, list(dataset.info.class_names))
+    runs.atomic_write_json(path / "evaluation.json", record)
+    code = (
+        "import json, sys\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        "at = AppTest.from_file('app.py', default_timeout=60).run()\n"
+        f"at.switch_page({PAGE!r}).run()\n"
+        "print(json.dumps({'exceptions': [e.value for e in at.exception],\n"
+        "    'errors': [e.value for e in at.error], 'metrics': [m.value for m in at.metric],\n"
+        "    'tf': sorted(m for m in sys.modules\n"
+        "                 if m.split('.')[0] in ('tensorflow', 'keras'))}))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=180
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["exceptions"] == [] and result["errors"] == [], result
+    assert format_accuracy(record) in result["metrics"]
+    assert result["tf"] == [], "opening an evaluated run loaded TensorFlow"

@@ -1,0 +1,177 @@
+"""AppTest for the "Inside the CNN" page and its Concepts tab (synthetic MNIST, tiny models)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from cnn_core import concepts, runs
+from cnn_core.config import PRESETS, ConvBlock, DenseLayer, ModelSpec, TrainConfig
+from cnn_core.models import build_model
+from tests.conftest import REPO
+
+TINY_CNN = ModelSpec(
+    kind="cnn",
+    conv_blocks=(ConvBlock(4, 3), ConvBlock(6, 3, pool=False)),
+    dense_layers=(DenseLayer(8),),
+)
+
+
+def make_run(
+    spec: ModelSpec, name: str, dataset: str = "mnist", shape: tuple[int, int, int] = (28, 28, 1)
+) -> Path:
+    """A completed run folder with an untrained model of `spec`."""
+    path = runs.create_run(TrainConfig(dataset=dataset, model=spec, name=name))
+    build_model(spec, shape, 10).save(path / "model.keras")
+    runs.write_status(path, "completed")
+    return path
+
+
+def open_inside(path: Path | None = None) -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90).run()
+    at.switch_page("pages/inside.py").run()
+    if path is not None:
+        at.selectbox(key="inside_run").select(path.name).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def open_tab(at: AppTest, label: str) -> AppTest:
+    at.session_state["inside_tab"] = label  # what clicking the tab does
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def messages(at: AppTest) -> str:
+    parts = [e.value for e in at.error] + [i.value for i in at.info]
+    return "\n".join(str(p) for p in parts + [c.value for c in at.caption])
+
+
+def png(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_cnn_run_shows_layers_filters_maps_and_gradcam() -> None:
+    path = make_run(TINY_CNN, "tiny cnn")
+    at = open_inside(path)
+    assert at.radio(key="inside_source").options == ["Test image", "Upload"]
+    assert at.number_input(key="inside_index").value == 0
+    assert "test image #0" in at.get("image")[0].captions[0]
+    assert at.selectbox(key="inside_filter_layer").options == ["conv1", "conv2"]
+    at.selectbox(key="inside_filter_layer").select("conv2").run()
+    assert at.number_input(key="inside_filter_channel_conv2").max == 3  # 4 input channels
+    assert not at.exception
+
+    open_tab(at, "Feature maps")
+    layers = at.selectbox(key="inside_fmap_layer")
+    assert layers.value == "conv1" and "pool1" in layers.options
+    at.selectbox(key="inside_fmap_layer").select("conv2").run()
+    at.number_input(key="inside_index").set_value(17).run()
+    assert not at.exception
+    assert "conv2 outputs 14x14x6" in messages(at)
+
+    open_tab(at, "Grad-CAM")
+    at.selectbox(key="inside_cam_class").select(3).run()
+    assert not at.exception
+    assert at.selectbox(key="inside_cam_layer").value == "conv2"
+    at.button(key="inside_random").click().run()
+    assert not at.exception
+    assert 0 <= at.number_input(key="inside_index").value < 200
+
+
+def test_colour_model_picks_input_channels_and_greys_the_concepts() -> None:
+    path = make_run(TINY_CNN, "photos", dataset="cifar10", shape=(32, 32, 3))
+    at = open_inside(path)
+    assert at.number_input(key="inside_filter_channel_conv1").max == 2  # R, G, B
+    at.number_input(key="inside_filter_channel_conv1").set_value(2).run()
+    assert not at.exception
+    assert "true class" in at.get("image")[0].captions[0]
+    open_tab(at, "Concepts")
+    assert at.number_input(key="concept_n").value == 32
+
+
+def test_softmax_run_shows_templates_and_explains_gradcam() -> None:
+    path = make_run(PRESETS["Softmax regression"], "baseline")
+    at = open_inside(path)
+    assert any("no convolutions" in c.value for c in at.caption)
+    assert len(at.get("plotly_chart")) == 2  # the layer flow and the class templates
+    open_tab(at, "Grad-CAM")
+    assert any("Grad-CAM needs a convolution layer" in i.value for i in at.info)
+    open_tab(at, "Feature maps")
+    assert any("no layers with feature maps" in i.value for i in at.info)
+
+
+def test_damaged_model_is_a_message_not_a_crash() -> None:
+    path = make_run(PRESETS["Softmax regression"], "damaged")
+    (path / "model.keras").write_bytes(b"PK\x03\x04 not a keras archive")
+    at = open_inside(path)
+    assert any("damaged" in e.value for e in at.error)
+    assert at.selectbox(key="inside_run") is not None  # another run can still be picked
+
+
+def test_uploads_bad_and_good() -> None:
+    path = make_run(TINY_CNN, "uploads")
+    at = open_inside(path)
+    at.radio(key="inside_source").set_value("upload").run()
+    at.file_uploader(key="inside_upload").set_value(("notes.png", b"hello", "image/png")).run()
+    assert not at.exception
+    assert any("notes.png" in e.value for e in at.error)
+    digit = np.zeros((40, 40), np.uint8)
+    digit[8:32, 18:22] = 255  # a "1"
+    at.file_uploader(key="inside_upload").set_value(("one.png", png(digit), "image/png")).run()
+    assert not at.exception and not at.error
+    assert [m.label for m in at.metric] == ["Prediction"]
+
+
+def test_last_drawing_is_offered_for_digit_models() -> None:
+    path = make_run(TINY_CNN, "drawing")
+    at = open_inside(path)
+    assert "Last drawing" not in at.radio(key="inside_source").options
+    at.session_state["last_drawn_digit"] = np.eye(28, dtype=np.float32)
+    at.run()
+    at.radio(key="inside_source").set_value("drawn").run()
+    assert not at.exception
+    (image,) = at.get("image")
+    assert "last drawing" in image.captions[0]
+
+
+def test_concepts_controls_and_output_size_rule() -> None:
+    path = make_run(TINY_CNN, "concepts")
+    at = open_tab(open_inside(path), "Concepts")
+    at.selectbox(key="concept_kernel").select("sobel horizontal").run()
+    row, col = at.number_input(key="concept_row").value, at.number_input(key="concept_col").value
+    (line,) = [m.value for m in at.markdown if m.value.startswith("output[")]
+    assert line.startswith(f"output[{row}, {col}] = ") and not line.endswith("= 0.000")
+    at.number_input(key="concept_row").set_value(0).run()
+    at.button(key="concept_strongest").click().run()
+    assert at.number_input(key="concept_row").value == row  # back to the strongest output
+    for n, k, s, padding in [(28, 3, 1, "valid"), (28, 5, 2, "same"), (7, 3, 3, "full")]:
+        at.number_input(key="concept_n").set_value(n)
+        at.number_input(key="concept_k").set_value(k)
+        at.number_input(key="concept_s").set_value(s)
+        at.radio(key="concept_padding").set_value(padding).run()
+        assert not at.exception
+        metrics = {m.label: m.value for m in at.metric}
+        expected = str(concepts.output_size(n, k, s, padding))
+        assert metrics["Output size"] == expected
+        assert metrics["Keras Conv2D says"] == expected
+    at.number_input(key="concept_logit_0").set_value(10.0).run()
+    at.slider(key="concept_dropout_rate").set_value(0.25).run()
+    at.radio(key="concept_pool").set_value(3).run()
+    assert not at.exception
+
+
+def test_without_any_model_the_page_says_how_to_get_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runs, "STARTER_ROOT", tmp_path / "no-starters")
+    at = open_inside()
+    assert any("No trained model yet" in i.value for i in at.info)
