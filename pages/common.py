@@ -132,3 +132,19 @@ def model_run_picker(
         key=key,
     )
     return by_id[run_id]
+
+
+def ensure_app_navigation() -> None:
+    """Make a deep link on a freshly started server go through app.py.
+
+    Until some session has run app.py's `st.navigation`, Streamlit 1.67 treats a
+    folder named `pages/` as a legacy multipage app: opening e.g. `/train` first
+    runs pages/train.py alone, without the app's navigation, page config or
+    TensorFlow settings. Switching that mode off and rerunning sends the request
+    through app.py, which resolves the same URL to the same page.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()

@@ -6,7 +6,12 @@ import streamlit as st
 from cnn_core.charts import class_distribution_figure, pixel_tiles
 from cnn_core.config import TrainConfig, validation_count
 from cnn_core.data import class_counts, split_indices
-from pages.common import dataset_picker, require_dataset, validation_size_input
+from pages.common import (
+    dataset_picker,
+    ensure_app_navigation,
+    require_dataset,
+    validation_size_input,
+)
 
 SAMPLE_COLUMNS = 10
 SAMPLE_ROWS = 3
@@ -70,4 +75,5 @@ def render_data() -> None:
     st.plotly_chart(class_distribution_figure(counts, list(info.class_names)), key="data_dist")
 
 
+ensure_app_navigation()
 render_data()

@@ -32,7 +32,7 @@ from cnn_core.evaluation_charts import confusion_matrix_figure
 from cnn_core.formatting import model_label
 from cnn_core.runs import RunSummary, read_evaluation
 from cnn_core.train import store_evaluation
-from pages.common import model_run_picker, require_dataset, require_model
+from pages.common import ensure_app_navigation, model_run_picker, require_dataset, require_model
 
 MATRIX_KEY = "eval_matrix"
 CELL_OF = "eval_cell_of"  # the run whose classes `eval_true` / `eval_pred` refer to
@@ -286,4 +286,5 @@ def render_evaluate() -> None:
     errors_section(dataset, y_true, probs, class_names)
 
 
+ensure_app_navigation()
 render_evaluate()

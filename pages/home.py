@@ -8,6 +8,7 @@ import streamlit as st
 
 from cnn_core.formatting import run_row
 from cnn_core.runs import list_runs, runs_root
+from pages.common import ensure_app_navigation
 
 RECENT_RUNS = 15
 
@@ -64,4 +65,5 @@ def render_home() -> None:
     )
 
 
+ensure_app_navigation()
 render_home()

@@ -27,7 +27,13 @@ from cnn_core.inspect_charts import (
     probability_bar_figure,
 )
 from cnn_core.runs import RunSummary
-from pages.common import cached_model, model_run_picker, require_dataset, require_model
+from pages.common import (
+    cached_model,
+    ensure_app_navigation,
+    model_run_picker,
+    require_dataset,
+    require_model,
+)
 from pages.inside_concepts import render_concepts
 
 DRAWN = "last_drawn_digit"  # set by the Predict page: float32 (28, 28) in [0, 1]
@@ -309,4 +315,5 @@ def render_inside() -> None:
             render_concepts(image)
 
 
+ensure_app_navigation()
 render_inside()

@@ -18,7 +18,7 @@ from cnn_core.images import (
 from cnn_core.inspect_charts import probability_bar_figure
 from cnn_core.predict import Predictor, prepare_uploads
 from cnn_core.runs import RunSummary
-from pages.common import cached_model, model_run_picker, require_model
+from pages.common import cached_model, ensure_app_navigation, model_run_picker, require_model
 
 CANVAS_SIZE = 280  # px; ten canvas pixels per MNIST pixel
 STROKE_WIDTH = 18  # px on the 280 px canvas: about a pen stroke of MNIST digits
@@ -151,7 +151,8 @@ def render_predict() -> None:
     predictor = cached_predictor(str(model_file), model_file.stat().st_mtime)
     names = class_names(run, predictor.num_classes)
     if run.starter:
-        n_train = run.status.get("n_train", "?")
+        n_train = run.status.get("n_train")
+        n_train = f"{n_train:,}" if isinstance(n_train, int) else "?"
         accuracy = f"{run.test_accuracy:.2%}" if run.test_accuracy else "?"
         st.caption(
             f"⭐ The starter model ships with CNN Studio: a small CNN trained on {n_train} MNIST "
@@ -167,4 +168,5 @@ def render_predict() -> None:
         upload_tab(predictor, names)
 
 
+ensure_app_navigation()
 render_predict()

@@ -37,7 +37,12 @@ from cnn_core.runs import (
     run_dir,
 )
 from cnn_core.worker import launch_run, max_concurrent
-from pages.common import dataset_picker, require_dataset, validation_size_input
+from pages.common import (
+    dataset_picker,
+    ensure_app_navigation,
+    require_dataset,
+    validation_size_input,
+)
 
 SAVED_FORM = "train_saved_form"  # widget values kept across page changes
 WATCH = "train_watch_run"
@@ -109,7 +114,7 @@ def conv_block_inputs(i: int) -> ConvBlock:
         kernel = top[1].number_input("Kernel size", step=1, key=f"conv{i}_kernel")
         padding = top[2].selectbox("Padding", PADDINGS, key=f"conv{i}_padding")
         activation = top[3].selectbox("Activation", ACTIVATIONS, key=f"conv{i}_activation")
-        bottom = st.columns(4)
+        bottom = st.columns(2)
         pool = bottom[0].checkbox("2x2 max-pool", key=f"conv{i}_pool")
         batch_norm = bottom[1].checkbox("Batch norm", key=f"conv{i}_bn")
     return ConvBlock(int(filters), int(kernel), padding, activation, pool, batch_norm)
@@ -161,17 +166,15 @@ def training_inputs() -> dict[str, Any]:
     cols = st.columns(2)
     values["batch_size"] = int(cols[0].number_input("Batch size", step=16, key="train_batch"))
     values["epochs"] = int(cols[1].number_input("Epochs", step=1, key="train_epochs"))
-    values["early_stopping"] = st.checkbox("Early stopping on validation loss", key="train_early")
+    values["early_stopping"] = st.checkbox(
+        "Early stopping", key="train_early", help="Stop when the validation loss stops improving."
+    )
     if values["early_stopping"]:
-        cols = st.columns(2)
-        values["patience"] = int(cols[0].number_input("Patience", step=1, key="train_patience"))
-        values["restore_best_weights"] = cols[1].checkbox(
-            "Restore best weights", key="train_restore"
-        )
-    cols = st.columns(2)
-    values["seed"] = int(cols[0].number_input("Random seed", step=1, key="train_seed"))
+        values["patience"] = int(st.number_input("Patience (epochs)", step=1, key="train_patience"))
+        values["restore_best_weights"] = st.checkbox("Restore best weights", key="train_restore")
+    values["seed"] = int(st.number_input("Random seed", step=1, key="train_seed"))
     values["train_subset"] = int(
-        cols[1].number_input(
+        st.number_input(
             "Training subset (0 = all)",
             step=1000,
             key="train_subset",
@@ -351,4 +354,5 @@ def render_train() -> None:
     monitor_section()
 
 
+ensure_app_navigation()
 render_train()

@@ -255,7 +255,7 @@ def test_data_page_shows_samples_and_rejects_a_bad_split(page: Page, server: Ser
 def test_refresh_during_a_run_keeps_it_and_stop_ends_it(page: Page, server: Server) -> None:
     open_page(page, f"{server.url}/train", "Train")
     page.locator(".st-key-train_early label").click()
-    expect(page.get_by_label("Early stopping on validation loss")).not_to_be_checked()
+    expect(page.get_by_role("checkbox", name="Early stopping")).not_to_be_checked()
     wait_until_idle(page)
     set_up_run(page, subset=300, epochs=40, batch=8, seed=3)
     before = set(run_folders(server.runs))

@@ -87,6 +87,15 @@ def test_cnn_run_shows_layers_filters_maps_and_gradcam() -> None:
     assert 0 <= at.number_input(key="inside_index").value < 200
 
 
+def test_wide_layers_page_their_feature_maps() -> None:
+    wide = ModelSpec(kind="cnn", conv_blocks=(ConvBlock(70, 3),), dense_layers=())
+    at = open_tab(open_inside(make_run(wide, "wide")), "Feature maps")
+    pages = at.selectbox(key="inside_fmap_page_conv1")
+    assert pages.options == ["0-63", "64-69"]
+    pages.select(1).run()
+    assert not at.exception
+
+
 def test_colour_model_picks_input_channels_and_greys_the_concepts() -> None:
     path = make_run(TINY_CNN, "photos", dataset="cifar10", shape=(32, 32, 3))
     at = open_inside(path)
