@@ -77,3 +77,12 @@ def run_row(run: RunSummary) -> dict[str, Any]:
         "test acc": run.test_accuracy,
         "created": created,
     }
+
+
+def class_names(run: RunSummary, n: int) -> list[str]:
+    """The run's dataset class names when they fit the model's n outputs, else "0".."n-1"."""
+    if run.config and run.config.dataset in DATASETS:
+        names = list(DATASETS[run.config.dataset].class_names)
+        if len(names) == n:
+            return names
+    return [str(i) for i in range(n)]

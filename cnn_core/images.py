@@ -92,11 +92,13 @@ def canvas_to_gray(image_data: object) -> np.ndarray:
     Raises:
         UserError: a missing or malformed payload ("canvas: ...").
     """
-    rgba = _checked_canvas(image_data).astype(np.float32) / 255  # (H, W, C) in [0, 1]
-    ink = rgba[..., :3].max(axis=-1)  # (H, W)
-    if rgba.shape[-1] == 4:
-        ink = ink * rgba[..., 3]
-    return ink.astype(np.float32)
+    pixels = _checked_canvas(image_data)  # (H, W, C) in 0..255
+    # Element-wise maxima: much faster than a max over the short channel axis.
+    ink = np.maximum(np.maximum(pixels[..., 0], pixels[..., 1]), pixels[..., 2])
+    ink = ink.astype(np.float32) * (1 / 255)  # (H, W) in [0, 1]
+    if pixels.shape[-1] == 4:
+        ink *= pixels[..., 3].astype(np.float32) * (1 / 255)
+    return ink
 
 
 def is_blank(gray: np.ndarray, threshold: float = INK_THRESHOLD) -> bool:
@@ -174,16 +176,42 @@ def to_digit_input(image: Image.Image) -> np.ndarray:
     return center_digit(np.clip((values - background) / contrast, 0.0, 1.0))
 
 
-def to_model_input(image: Image.Image, input_shape: tuple[int, int, int]) -> np.ndarray:
+def to_item_input(image: Image.Image) -> np.ndarray:
+    """Prepare a photo of an object for a Fashion-MNIST-style model.
+
+    Fashion-MNIST items are light on black and fill the 28 x 28 frame: the image
+    is made grey, a light background is inverted, and the whole picture is
+    scaled so its longer side is 28 px (aspect kept), centred on black.
+
+    Returns:
+        float32 array (28, 28) in [0, 1].
+    """
+    grey = _to_l_or_rgb(image, WHITE, "image").convert("L")
+    values = np.asarray(grey, dtype=np.float32) / 255  # (H, W) in [0, 1]
+    border = np.concatenate([values[0], values[-1], values[:, 0], values[:, -1]])
+    if float(np.median(border)) > 0.5:
+        values = 1.0 - values
+    fitted = _fit_longer_side(values, DIGIT_FIELD)  # (<= 28, <= 28)
+    out = np.zeros((DIGIT_FIELD, DIGIT_FIELD), np.float32)
+    top, left = (DIGIT_FIELD - fitted.shape[0]) // 2, (DIGIT_FIELD - fitted.shape[1]) // 2
+    out[top : top + fitted.shape[0], left : left + fitted.shape[1]] = fitted
+    return np.clip(out, 0.0, 1.0)
+
+
+def to_model_input(
+    image: Image.Image, input_shape: tuple[int, int, int], digits: bool = True
+) -> np.ndarray:
     """Turn an image into what a model with ``input_shape`` sees.
 
-    (28, 28, 1) models get the MNIST digit recipe (``to_digit_input``); other
-    shapes get a plain antialiased resize (aspect ratio not kept, like Keras'
+    (28, 28, 1) models get the MNIST digit recipe (``to_digit_input``), or with
+    ``digits=False`` (e.g. Fashion-MNIST) ``to_item_input``; other shapes get a
+    plain antialiased resize (aspect ratio not kept, like Keras'
     ``image_dataset_from_directory``) to 1 or 3 channels.
 
     Args:
         image: any Pillow image, typically from ``decode_image``.
         input_shape: the model's (height, width, channels), batch axis excluded.
+        digits: whether a 28 x 28 x 1 model reads handwritten digits.
 
     Returns:
         float32 array (height, width, channels) in [0, 1].
@@ -194,7 +222,8 @@ def to_model_input(image: Image.Image, input_shape: tuple[int, int, int]) -> np.
     """
     height, width, channels = _checked_shape(input_shape)
     if (height, width, channels) == (DIGIT_FIELD, DIGIT_FIELD, 1):
-        return to_digit_input(image)[..., np.newaxis]
+        prepared = to_digit_input(image) if digits else to_item_input(image)
+        return prepared[..., np.newaxis]
     mode = "L" if channels == 1 else "RGB"
     converted = _to_l_or_rgb(image, WHITE, "image").convert(mode)
     resized = converted.resize((width, height), Image.Resampling.BILINEAR)

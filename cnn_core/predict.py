@@ -63,19 +63,20 @@ class PreparedUploads:
 
 
 def prepare_uploads(
-    files: Iterable[tuple[str, bytes]], input_shape: tuple[int, int, int]
+    files: Iterable[tuple[str, bytes]], input_shape: tuple[int, int, int], digits: bool = True
 ) -> PreparedUploads:
     """Decode and preprocess every file; a bad one never stops the others.
 
     Args:
         files: (file name, raw bytes) pairs as uploaded.
         input_shape: the model's (h, w, c).
+        digits: the model reads handwritten digits (MNIST recipe for 28x28x1 input).
     """
     prepared = PreparedUploads()
     for name, data in files:
         try:
             image = decode_image(data, name)
-            model_input = to_model_input(image, input_shape)
+            model_input = to_model_input(image, input_shape, digits)
         except UserError as error:
             message = str(error)
             prepared.errors.append(message if message.startswith(name) else f"{name}: {message}")

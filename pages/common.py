@@ -17,6 +17,7 @@ from cnn_core.models import load_trained_model
 from cnn_core.runs import RunSummary, model_runs
 
 CHOSEN_DATASET = "chosen_dataset"  # survives page changes (widget keys do not)
+NAVIGATION_CHECKED = "navigation_checked"
 
 
 @st.cache_resource(show_spinner="Loading the dataset…", max_entries=2)
@@ -141,10 +142,15 @@ def ensure_app_navigation() -> None:
     folder named `pages/` as a legacy multipage app: opening e.g. `/train` first
     runs pages/train.py alone, without the app's navigation, page config or
     TensorFlow settings. Switching that mode off and rerunning sends the request
-    through app.py, which resolves the same URL to the same page.
+    through app.py, which resolves the same URL to the same page. Only a session's
+    first run may rerun (a rerun drops a button click; AppTest re-enters the legacy
+    mode on every run).
     """
     from streamlit.runtime.pages_manager import PagesManager
 
+    first_run = not st.session_state.get(NAVIGATION_CHECKED, False)
+    st.session_state[NAVIGATION_CHECKED] = True
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
-        st.rerun()
+        if first_run:
+            st.rerun()

@@ -11,6 +11,48 @@ from cnn_core.runs import list_runs, runs_root
 from pages.common import ensure_app_navigation
 
 RECENT_RUNS = 15
+# (title, what it offers, page, link label, icon): one card each, in workflow order.
+STEPS = [
+    (
+        "1 · Data",
+        "MNIST digits, Fashion-MNIST clothing or CIFAR-10 photos: samples, split "
+        "sizes and class balance.",
+        "pages/data.py",
+        "Browse the data",
+        ":material/photo_library:",
+    ),
+    (
+        "2 · Train",
+        "Softmax baseline or a configurable CNN; live loss and accuracy charts, "
+        "early stopping, Stop at any batch; runs keep going in the background.",
+        "pages/train.py",
+        "Train a model",
+        ":material/model_training:",
+    ),
+    (
+        "3 · Evaluate",
+        "Test accuracy, per-class precision and recall, a clickable confusion "
+        "matrix and the images the model gets wrong.",
+        "pages/evaluate.py",
+        "Evaluate a model",
+        ":material/fact_check:",
+    ),
+    (
+        "4 · Look inside",
+        "Filters, feature maps and Grad-CAM of a trained network, and the "
+        "ideas behind convolution, pooling and softmax.",
+        "pages/inside.py",
+        "Inside the CNN",
+        ":material/neurology:",
+    ),
+    (
+        "5 · Predict",
+        "Upload images or draw a digit: a starter model works right away.",
+        "pages/predict.py",
+        "Predict",
+        ":material/draw:",
+    ),
+]
 
 
 def render_home() -> None:
@@ -20,28 +62,12 @@ def render_home() -> None:
         "browser, without writing code. Pick a dataset, design a network (or start from "
         "a classic preset), and watch it learn epoch by epoch."
     )
-    cols = st.columns(3)
-    with cols[0].container(border=True):
-        st.markdown("#### 1 · Data")
-        st.caption(
-            "MNIST digits, Fashion-MNIST clothing or CIFAR-10 photos: samples, "
-            "split sizes and class balance."
-        )
-        st.page_link("pages/data.py", label="Browse the data", icon=":material/photo_library:")
-    with cols[1].container(border=True):
-        st.markdown("#### 2 · Train")
-        st.caption(
-            "Softmax baseline or a configurable CNN; live loss and accuracy charts, "
-            "early stopping, Stop at any batch; runs keep going in the background."
-        )
-        st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
-    with cols[2].container(border=True):
-        st.markdown("#### 3 · Evaluate")
-        st.caption(
-            "Test accuracy, per-class precision and recall, a clickable confusion matrix "
-            "and the images the model gets wrong."
-        )
-        st.page_link("pages/evaluate.py", label="Evaluate a model", icon=":material/fact_check:")
+    cols = st.columns(len(STEPS))
+    for col, (title, text, page, label, icon) in zip(cols, STEPS, strict=True):
+        with col.container(border=True, height="stretch"):
+            st.markdown(f"#### {title}")
+            st.caption(text)
+            st.page_link(page, label=label, icon=icon)
 
     st.subheader("Recent runs")
     runs = list_runs()

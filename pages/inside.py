@@ -15,8 +15,8 @@ import numpy as np
 import streamlit as st
 
 from cnn_core.charts import pixel_tiles
-from cnn_core.data import DATASETS
 from cnn_core.errors import UserError
+from cnn_core.formatting import class_names
 from cnn_core.images import decode_image, to_model_input
 from cnn_core.inspect import Inspector, filter_weights, format_shape, layer_flow, softmax_templates
 from cnn_core.inspect_charts import (
@@ -49,15 +49,6 @@ PREDICTED = -1  # Grad-CAM class choice meaning "the predicted class"
 def cached_inspector(model_path: str, mtime: float) -> Inspector:
     """One compiled Inspector per model file version (`mtime` is in the key)."""
     return Inspector(cached_model(model_path, mtime))
-
-
-def class_names(run: RunSummary, n: int) -> list[str]:
-    """The dataset's class names when they fit the model's output, else "0".."n-1"."""
-    if run.config and run.config.dataset in DATASETS:
-        names = list(DATASETS[run.config.dataset].class_names)
-        if len(names) == n:
-            return names
-    return [str(i) for i in range(n)]
 
 
 def drawn_digit() -> np.ndarray | None:
@@ -96,13 +87,14 @@ def dataset_image_ui(run: RunSummary, shape: tuple[int, ...]) -> tuple[np.ndarra
     return data.x_test[index].astype(np.float32), f"test image #{index} · true class {label}"
 
 
-def upload_ui(shape: tuple[int, int, int]) -> tuple[np.ndarray | None, str]:
+def upload_ui(run: RunSummary, shape: tuple[int, int, int]) -> tuple[np.ndarray | None, str]:
     """An uploaded image prepared for the model, or None (with a message)."""
     upload = st.file_uploader("Image", type=UPLOAD_TYPES, key="inside_upload")
     if upload is None:
         return None, ""
     try:
-        image = to_model_input(decode_image(upload.getvalue(), upload.name), shape)
+        digits = run.config is None or run.config.dataset == "mnist"
+        image = to_model_input(decode_image(upload.getvalue(), upload.name), shape, digits)
     except UserError as error:
         st.error(str(error))
         return None, ""
@@ -122,7 +114,7 @@ def image_ui(run: RunSummary, inspector: Inspector) -> tuple[np.ndarray | None, 
         persist_state="page",
     )
     if source == "upload":
-        return upload_ui(inspector.input_shape)
+        return upload_ui(run, inspector.input_shape)
     if source == "drawn":
         return drawing, "your last drawing on the Predict page"
     return dataset_image_ui(run, inspector.input_shape)

@@ -7,8 +7,8 @@ import pandas as pd
 import streamlit as st
 
 from cnn_core.charts import pixel_tiles
-from cnn_core.data import DATASETS
 from cnn_core.errors import UserError
+from cnn_core.formatting import class_names
 from cnn_core.images import (
     ALLOWED_FORMATS,
     canvas_to_gray,
@@ -17,7 +17,6 @@ from cnn_core.images import (
 )
 from cnn_core.inspect_charts import probability_bar_figure
 from cnn_core.predict import Predictor, prepare_uploads
-from cnn_core.runs import RunSummary
 from pages.common import cached_model, ensure_app_navigation, model_run_picker, require_model
 
 CANVAS_SIZE = 280  # px; ten canvas pixels per MNIST pixel
@@ -32,14 +31,6 @@ UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
 def cached_predictor(model_path: str, mtime: float) -> Predictor:
     """A compiled predictor per model file version."""
     return Predictor(cached_model(model_path, mtime))
-
-
-def class_names(run: RunSummary, n: int) -> list[str]:
-    if run.config and run.config.dataset in DATASETS:
-        names = list(DATASETS[run.config.dataset].class_names)
-        if len(names) == n:
-            return names
-    return [str(i) for i in range(n)]
 
 
 def draw_tab(predictor: Predictor, names: list[str]) -> None:
@@ -89,7 +80,7 @@ def draw_tab(predictor: Predictor, names: list[str]) -> None:
         )
 
 
-def upload_tab(predictor: Predictor, names: list[str]) -> None:
+def upload_tab(predictor: Predictor, names: list[str], digits: bool) -> None:
     files = st.file_uploader(
         f"Images ({', '.join(ALLOWED_FORMATS)})",
         type=UPLOAD_TYPES,
@@ -99,7 +90,8 @@ def upload_tab(predictor: Predictor, names: list[str]) -> None:
     if not files:
         st.info("Upload one or more images to classify them.")
         return
-    prepared = prepare_uploads(((f.name, f.getvalue()) for f in files), predictor.input_shape)
+    pairs = ((f.name, f.getvalue()) for f in files)
+    prepared = prepare_uploads(pairs, predictor.input_shape, digits)
     for message in prepared.errors:
         st.error(message)
     if not prepared.inputs:
@@ -165,7 +157,7 @@ def render_predict() -> None:
         with chosen[0]:
             draw_tab(predictor, names)
     with chosen[-1]:
-        upload_tab(predictor, names)
+        upload_tab(predictor, names, bool(digits))
 
 
 ensure_app_navigation()

@@ -211,3 +211,12 @@ def full_page_screenshot(page: Any, path: str | Path, max_height: int = 16_000) 
         page.screenshot(path=str(path))
     finally:
         page.set_viewport_size(original)
+
+
+EXPECT_TIMEOUT_MS = 30_000  # this 2-core machine can take seconds to rerun a page under load
+try:
+    from playwright.sync_api import expect as _expect
+
+    _expect.set_options(timeout=EXPECT_TIMEOUT_MS)
+except ImportError:  # the browser tests skip themselves with a clear reason
+    pass

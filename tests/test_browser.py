@@ -176,11 +176,7 @@ def wait_for_points(page: Page, more_than: int, timeout_ms: float) -> int:
 
 
 def watched_run(page: Page) -> Any:
-    """The "Watch run" selectbox's input; its value is the run's label, state included.
-
-    Only fresh after a full page load: Streamlit 1.67 leaves the shown label stale when
-    `format_func` output changes for the selected option (streamlit/streamlit#13788).
-    """
+    """The "Watch run" selectbox's input; its value is the run's label (id or name, ...)."""
     return page.locator(".st-key-train_monitor_run input")
 
 
@@ -260,18 +256,23 @@ def test_refresh_during_a_run_keeps_it_and_stop_ends_it(page: Page, server: Serv
     set_up_run(page, subset=300, epochs=40, batch=8, seed=3)
     before = set(run_folders(server.runs))
     train_button(page).click()
+    deadline = time.monotonic() + 30  # the click is handled by the next script run
+    while not set(run_folders(server.runs)) - before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    (folder,) = set(run_folders(server.runs)) - before
+    expect(watched_run(page)).to_have_value(re.compile(folder.name))
     first = wait_for_points(page, 0, TRAINING_TIMEOUT_MS)
 
     page.reload()
     expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()
-    expect(watched_run(page)).to_have_value(re.compile("running"))
+    expect(watched_run(page)).to_have_value(re.compile(folder.name))
+    expect(page.get_by_text(re.compile(r"Status:.*running"))).to_be_visible()
     later = wait_for_points(page, first, 60_000)
     assert later > first
 
     page.locator(".st-key-train_stop button").click()
     expect(page.get_by_text("Test accuracy").first).to_be_visible(timeout=90_000)
     expect(page.get_by_text("stopped early by the user")).to_be_visible()
-    (folder,) = set(run_folders(server.runs)) - before
     run = load_run(folder)
     assert run.state == "stopped"
     assert 0 < run.epochs_done < 40

@@ -96,3 +96,14 @@ def test_starter_model_accuracy_on_the_real_test_set(
     stored = runs.read_evaluation(STARTER)["accuracy"]
     assert accuracy >= 0.98
     assert abs(accuracy - stored) < 1e-3  # the README and status quote this figure
+
+
+def test_fashion_models_get_the_whole_item_not_the_digit_recipe() -> None:
+    shirt = Image.new("L", (100, 60), 255)  # a wide dark item on white paper
+    ImageDraw.Draw(shirt).rectangle([10, 10, 89, 49], fill=30)
+    (item,) = prepare_uploads([("shirt.png", png_bytes(shirt))], (28, 28, 1), digits=False).inputs
+    (digit,) = prepare_uploads([("shirt.png", png_bytes(shirt))], (28, 28, 1)).inputs
+    columns_used = (item[..., 0] > 0.5).any(axis=0).sum()
+    assert item[14, 14, 0] > 0.8  # inverted: the item is bright on black
+    assert columns_used >= 21  # scaled to fill the frame (about 22 px), not a 20 px digit box
+    assert columns_used > (digit[..., 0] > 0.5).any(axis=0).sum()
