@@ -102,7 +102,14 @@ def require_predictions(
 
 def metrics_row(run: RunSummary, evaluation: dict[str, Any]) -> None:
     cols = st.columns([2, 1, 1, 1])
-    cols[0].metric("Test accuracy", format_accuracy(evaluation))
+    cols[0].metric(
+        "Test accuracy",
+        f"{100 * evaluation['accuracy']:.1f}%",
+        f"{evaluation['correct']:,} / {evaluation['n']:,} right",
+        delta_color="off",
+        delta_arrow="off",
+        help=format_accuracy(evaluation),
+    )
     cols[1].metric("Test loss", f"{evaluation['loss']:.4f}", help="Mean cross-entropy.")
     cols[2].metric("Errors", f"{evaluation['n'] - evaluation['correct']:,}")
     cols[3].metric("Epochs trained", run.epochs_done)

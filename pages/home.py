@@ -18,7 +18,7 @@ STEPS = [
         "MNIST digits, Fashion-MNIST clothing or CIFAR-10 photos: samples, split "
         "sizes and class balance.",
         "pages/data.py",
-        "Browse the data",
+        "Browse",
         ":material/photo_library:",
     ),
     (
@@ -26,7 +26,7 @@ STEPS = [
         "Softmax baseline or a configurable CNN; live loss and accuracy charts, "
         "early stopping, Stop at any batch; runs keep going in the background.",
         "pages/train.py",
-        "Train a model",
+        "Train",
         ":material/model_training:",
     ),
     (
@@ -34,7 +34,7 @@ STEPS = [
         "Test accuracy, per-class precision and recall, a clickable confusion "
         "matrix and the images the model gets wrong.",
         "pages/evaluate.py",
-        "Evaluate a model",
+        "Evaluate",
         ":material/fact_check:",
     ),
     (

@@ -73,7 +73,7 @@ def dataset_image_ui(run: RunSummary, shape: tuple[int, ...]) -> tuple[np.ndarra
     def pick_random() -> None:
         st.session_state["inside_index"] = int(np.random.default_rng().integers(count))
 
-    cols = st.columns([3, 1], vertical_alignment="bottom")
+    cols = st.columns([2, 1], vertical_alignment="bottom")
     index = cols[0].number_input(
         f"Test image (0-{count - 1})",
         min_value=0,
@@ -82,7 +82,13 @@ def dataset_image_ui(run: RunSummary, shape: tuple[int, ...]) -> tuple[np.ndarra
         key="inside_index",
         persist_state="page",
     )
-    cols[1].button("Random", icon=":material/casino:", on_click=pick_random, key="inside_random")
+    cols[1].button(
+        "Random",
+        icon=":material/casino:",
+        help="A random test image",
+        on_click=pick_random,
+        key="inside_random",
+    )
     label = data.info.class_names[int(data.y_test[index])]
     return data.x_test[index].astype(np.float32), f"test image #{index} · true class {label}"
 
@@ -133,7 +139,9 @@ def image_summary(
     best = int(probs.argmax())
     cols = st.columns([1, 1.2], vertical_alignment="center")
     cols[0].image(pixel_tiles(pixels[np.newaxis], scale)[0], caption=caption)
-    cols[1].metric("Prediction", names[best], f"{probs[best]:.1%} sure", delta_color="off")
+    cols[1].metric(
+        "Prediction", names[best], f"{probs[best]:.1%} sure", delta_color="off", delta_arrow="off"
+    )
 
 
 def layers_tab(model: Any, inspector: Inspector, names: list[str]) -> None:

@@ -70,7 +70,13 @@ def draw_tab(predictor: Predictor, names: list[str]) -> None:
         probs = predictor.probabilities(digit[np.newaxis, ..., np.newaxis])[0]
         best = int(probs.argmax())
         cols = st.columns([1, 1])
-        cols[0].metric("Prediction", names[best], f"{probs[best]:.1%} sure", delta_color="off")
+        cols[0].metric(
+            "Prediction",
+            names[best],
+            f"{probs[best]:.1%} sure",
+            delta_color="off",
+            delta_arrow="off",
+        )
         cols[1].image(
             pixel_tiles((digit[np.newaxis, ..., np.newaxis] * 255).astype(np.uint8), 4)[0],
             caption="What the network sees (28x28)",

@@ -18,6 +18,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -220,3 +221,52 @@ try:
     _expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 except ImportError:  # the browser tests skip themselves with a clear reason
     pass
+
+
+def skip_unless_browser() -> None:
+    """Skip the calling test module, with the reason, when Chromium or Playwright is missing.
+
+    Call at module level before importing from `playwright`.
+    """
+    import pytest
+
+    if chromium_path() is None:
+        pytest.skip(
+            f"Chromium not found at {DEFAULT_CHROMIUM}: apt-get install chromium",
+            allow_module_level=True,
+        )
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.skip(
+            "playwright is not installed: pip install -r requirements-dev.txt",
+            allow_module_level=True,
+        )
+
+
+def app_environment(root: Path, data_dir: Path, **extra: str) -> dict[str, str]:
+    """The server's environment: its own run store and Keras cache under `root`."""
+    return dict(
+        os.environ,
+        CNN_RUNS_DIR=str(root / "runs"),
+        CNN_DATA_DIR=str(data_dir),
+        KERAS_HOME=str(root / "keras_home"),
+        **extra,
+    )
+
+
+@contextlib.contextmanager
+def report_failure(tab: Any, request: Any, folder: Path, proc: subprocess.Popen) -> Iterator[None]:
+    """Around one test: on failure, save a screenshot and print the server's output tail."""
+    failed_before = request.session.testsfailed
+    try:
+        yield
+    finally:
+        if request.session.testsfailed > failed_before:
+            shot = folder / f"{request.node.name}.png"
+            try:
+                tab.screenshot(path=str(shot), full_page=True)
+                print(f"screenshot of the failure: {shot}")
+            except Exception as error:  # noqa: BLE001 - best effort while reporting
+                print(f"no screenshot: {error}")
+            print("server output (tail):\n" + server_output(proc)[-3000:])

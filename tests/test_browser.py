@@ -7,7 +7,6 @@ Run alone with `pytest tests/test_browser.py -m browser`.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -18,12 +17,11 @@ import pytest
 
 from cnn_core.runs import RUN_ID_PATTERN, load_run
 from tests.browser_support import (
-    DEFAULT_CHROMIUM,
-    chromium_path,
+    app_environment,
     free_port,
-    full_page_screenshot,
     launch_browser,
-    server_output,
+    report_failure,
+    skip_unless_browser,
     start_streamlit,
     stop_streamlit,
     wait_until_idle,
@@ -31,18 +29,8 @@ from tests.browser_support import (
 
 pytestmark = pytest.mark.browser
 
-if chromium_path() is None:
-    pytest.skip(
-        f"Chromium not found at {DEFAULT_CHROMIUM}: apt-get install chromium",
-        allow_module_level=True,
-    )
-try:
-    from playwright.sync_api import Page, expect, sync_playwright
-except ImportError:
-    pytest.skip(
-        "playwright is not installed: pip install -r requirements-dev.txt",
-        allow_module_level=True,
-    )
+skip_unless_browser()
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402 - after the skip
 
 TRAINING_TIMEOUT_MS = 120_000
 PAGE_TIMEOUT_MS = 30_000
@@ -65,13 +53,7 @@ class Server:
 def server(tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Path) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("browser")
     runs = root / "runs"
-    env = dict(
-        os.environ,
-        CNN_RUNS_DIR=str(runs),
-        CNN_DATA_DIR=str(synthetic_data_dir),
-        KERAS_HOME=str(root / "keras_home"),
-        CNN_MAX_TRAININGS="1",
-    )
+    env = app_environment(root, synthetic_data_dir, CNN_MAX_TRAININGS="1")
     port = free_port()
     proc = start_streamlit("app.py", env, port)
     try:
@@ -100,18 +82,10 @@ def page(
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(PAGE_TIMEOUT_MS)
     tab = context.new_page()
-    failed_before = request.session.testsfailed
     try:
-        yield tab
+        with report_failure(tab, request, tmp_path, server.proc):
+            yield tab
     finally:
-        if request.session.testsfailed > failed_before:
-            shot = tmp_path / f"{request.node.name}.png"
-            try:
-                full_page_screenshot(tab, shot)
-                print(f"screenshot of the failure: {shot}")
-            except Exception as error:  # noqa: BLE001 - best effort while reporting
-                print(f"no screenshot: {error}")
-            print("server output (tail):\n" + server_output(server.proc)[-3000:])
         context.close()
 
 

@@ -6,7 +6,6 @@ starts. Skipped, like tests/test_browser.py, when Chromium or Playwright is miss
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,11 +18,11 @@ from cnn_core.data import load_dataset
 from cnn_core.evaluate import most_confused_cell
 from cnn_core.runs import read_evaluation
 from tests.browser_support import (
-    DEFAULT_CHROMIUM,
-    chromium_path,
+    app_environment,
     free_port,
     launch_browser,
-    server_output,
+    report_failure,
+    skip_unless_browser,
     start_streamlit,
     stop_streamlit,
     wait_until_idle,
@@ -32,18 +31,8 @@ from tests.evaluation_support import make_model_run
 
 pytestmark = pytest.mark.browser
 
-if chromium_path() is None:
-    pytest.skip(
-        f"Chromium not found at {DEFAULT_CHROMIUM}: apt-get install chromium",
-        allow_module_level=True,
-    )
-try:
-    from playwright.sync_api import Page, expect, sync_playwright
-except ImportError:
-    pytest.skip(
-        "playwright is not installed: pip install -r requirements-dev.txt",
-        allow_module_level=True,
-    )
+skip_unless_browser()
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402 - after the skip
 
 PAGE_TIMEOUT_MS = 30_000
 FIRST_PAINT_MS = 120_000  # the first page that imports the run's modules takes a while
@@ -70,12 +59,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Path) -
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CNN_DATA_DIR", str(synthetic_data_dir))
         run = make_model_run(load_dataset("mnist"), root=root / "runs")
-    env = dict(
-        os.environ,
-        CNN_RUNS_DIR=str(root / "runs"),
-        CNN_DATA_DIR=str(synthetic_data_dir),
-        KERAS_HOME=str(root / "keras_home"),
-    )
+    env = app_environment(root, synthetic_data_dir)
     port = free_port()
     proc = start_streamlit("app.py", env, port)
     try:
@@ -92,18 +76,10 @@ def page(server: Server, request: pytest.FixtureRequest, tmp_path: Path) -> Iter
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         context.set_default_timeout(PAGE_TIMEOUT_MS)
         tab = context.new_page()
-        failed_before = request.session.testsfailed
         try:
-            yield tab
+            with report_failure(tab, request, tmp_path, server.proc):
+                yield tab
         finally:
-            if request.session.testsfailed > failed_before:
-                shot = tmp_path / f"{request.node.name}.png"
-                try:
-                    tab.screenshot(path=str(shot), full_page=True)
-                    print(f"screenshot of the failure: {shot}")
-                except Exception as error:  # noqa: BLE001 - best effort while reporting
-                    print(f"no screenshot: {error}")
-                print("server output (tail):\n" + server_output(server.proc)[-3000:])
             browser.close()
 
 

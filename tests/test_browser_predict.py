@@ -6,7 +6,6 @@ Uses the starter model that ships in cnn_core/starter (no training needed).
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,10 +14,10 @@ import pytest
 from PIL import Image, ImageDraw
 
 from tests.browser_support import (
-    DEFAULT_CHROMIUM,
-    chromium_path,
+    app_environment,
     free_port,
     launch_browser,
+    skip_unless_browser,
     start_streamlit,
     stop_streamlit,
     wait_until_idle,
@@ -26,17 +25,8 @@ from tests.browser_support import (
 
 pytestmark = pytest.mark.browser
 
-if chromium_path() is None:
-    pytest.skip(
-        f"Chromium not found at {DEFAULT_CHROMIUM}: apt-get install chromium",
-        allow_module_level=True,
-    )
-try:
-    from playwright.sync_api import Page, expect, sync_playwright
-except ImportError:
-    pytest.skip(
-        "playwright is not installed: pip install -r requirements-dev.txt", allow_module_level=True
-    )
+skip_unless_browser()
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402 - after the skip
 
 PREDICTION = '[data-testid="stMetricValue"]'
 
@@ -46,12 +36,7 @@ def predict_url(
     tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Path
 ) -> Iterator[str]:
     root = tmp_path_factory.mktemp("predict")
-    env = dict(
-        os.environ,
-        CNN_RUNS_DIR=str(root / "runs"),
-        CNN_DATA_DIR=str(synthetic_data_dir),
-        KERAS_HOME=str(root / "keras_home"),
-    )
+    env = app_environment(root, synthetic_data_dir)
     port = free_port()
     proc = start_streamlit("app.py", env, port)
     try:

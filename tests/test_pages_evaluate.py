@@ -16,11 +16,16 @@ from streamlit.testing.v1 import AppTest
 from cnn_core import runs
 from cnn_core.config import TrainConfig
 from cnn_core.data import load_dataset
-from cnn_core.evaluate import format_accuracy, summarize
+from cnn_core.evaluate import summarize
 from tests.conftest import REPO
 from tests.evaluation_support import TINY_SPEC, make_model_run
 
 PAGE = "pages/evaluate.py"
+
+
+def accuracy_shown(evaluation: dict) -> str:
+    """The metric's value: the percentage (the counts sit under it)."""
+    return f"{100 * evaluation['accuracy']:.1f}%"
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +70,9 @@ def test_evaluated_run_shows_accuracy_table_gallery_and_download(
     at = open_evaluate()
     assert not at.error, [e.value for e in at.error]
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Test accuracy"] == format_accuracy(evaluation)
+    assert metrics["Test accuracy"] == accuracy_shown(evaluation)
+    deltas = {m.label: m.delta for m in at.metric}
+    assert deltas["Test accuracy"] == f"{evaluation['correct']:,} / {evaluation['n']:,} right"
     assert metrics["Test loss"] == f"{evaluation['loss']:.4f}"
 
     (table_element,) = at.dataframe
@@ -121,7 +128,7 @@ def test_interrupted_run_is_evaluated_once(
     assert not at.error, [e.value for e in at.error]
     evaluation = runs.read_evaluation(path)
     assert evaluation is not None and (path / "predictions.npz").is_file()
-    assert {m.label: m.value for m in at.metric}["Test accuracy"] == format_accuracy(evaluation)
+    assert {m.label: m.value for m in at.metric}["Test accuracy"] == accuracy_shown(evaluation)
     stamp = (path / "evaluation.json").stat().st_mtime_ns
     at.run()
     open_evaluate()
@@ -188,5 +195,5 @@ def test_evaluated_run_opens_without_tensorflow_or_the_model(
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["exceptions"] == [] and result["errors"] == [], result
-    assert format_accuracy(record) in result["metrics"]
+    assert accuracy_shown(record) in result["metrics"]
     assert result["tf"] == [], "opening an evaluated run loaded TensorFlow"
