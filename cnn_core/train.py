@@ -61,8 +61,10 @@ def make_recorder(path: Path, epochs: int, batches: int) -> Any:
             record.update({k: float(v) for k, v in logs.items() if _is_number(v)})
             if self.stopped:
                 record["partial"] = True
+            # Model first, then the history line: any epoch a reader sees listed
+            # has its weights on disk, so an interrupted run keeps its last epoch.
+            save_model(self.model, path)
             runs.append_metrics(path, record)
-            save_model(self.model, path)  # an interrupted run keeps its last epoch
             self._write_progress(batches, logs)
 
         def _write_progress(self, batch: int, logs: dict) -> None:
