@@ -1,11 +1,12 @@
 """How fast the "Inside the CNN" page can answer for one image.
 
-Builds the default-size CNN (28x28x1: conv 3x3x32 -> pool -> conv 3x3x64 ->
-pool -> dense 128 -> 10, untrained: speed does not depend on the weights),
-wraps it in an Inspector and prints the median milliseconds over N calls of
-each view. Every timed call gets a different image, so the feature-map cache
-is measured separately ("same image"). Target: feature maps and Grad-CAM
-under 100 ms each after load.
+Builds the Train page's default CNN preset with the studio's own `build_model`
+(28x28x1: conv 3x3x32 -> pool -> conv 3x3x64 -> pool -> dense 128 -> 10,
+untrained: speed does not depend on the weights), wraps it in an Inspector
+and prints the median milliseconds over N calls of each view. Every timed
+call gets a different image, so the feature-map cache is measured separately
+("same image"). Target: feature maps and Grad-CAM under 100 ms each after
+load.
 
 Run: .venv/bin/python benchmarks/bench_inspect.py [--calls 50]
 """
@@ -24,25 +25,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cnn_core.config import DEFAULT_PRESET, PRESETS  # noqa: E402
 from cnn_core.inspect import Inspector  # noqa: E402
+from cnn_core.models import build_model  # noqa: E402
 from cnn_core.tf_runtime import import_keras  # noqa: E402
 
-
-def build_default_cnn():
-    """The default preset's shape, built with cnn_core.models' layer names."""
-    keras = import_keras()
-    layers = keras.layers
-    inputs = keras.Input((28, 28, 1), name="image")
-    x = layers.Rescaling(1 / 255, name="rescale")(inputs)
-    x = layers.Conv2D(32, 3, activation="relu", name="conv1")(x)
-    x = layers.MaxPooling2D(2, name="pool1")(x)
-    x = layers.Conv2D(64, 3, activation="relu", name="conv2")(x)
-    x = layers.MaxPooling2D(2, name="pool2")(x)
-    x = layers.Flatten(name="flatten")(x)
-    x = layers.Dense(128, activation="relu", name="dense1")(x)
-    x = layers.Dropout(0.5, name="dropout1")(x)
-    outputs = layers.Dense(10, activation="softmax", name="predictions")(x)
-    return keras.Model(inputs, outputs)
+TARGET_MS = 100.0
 
 
 def median_ms(call: Callable[[np.ndarray], object], images: np.ndarray) -> float:
@@ -61,10 +49,9 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=50, help="timed calls per view")
     calls = parser.parse_args().calls
     start = time.perf_counter()
-    keras = import_keras()
+    import_keras()
     print(f"import keras: {time.perf_counter() - start:.1f} s; CPUs: {os.cpu_count()}")
-    keras.utils.set_random_seed(0)
-    model = build_default_cnn()
+    model = build_model(PRESETS[DEFAULT_PRESET], (28, 28, 1), 10, seed=0)
     images = np.random.default_rng(0).uniform(0, 255, (calls, 28, 28, 1)).astype(np.float32)
     one = images[0]
 
@@ -94,9 +81,18 @@ def main() -> None:
     rows.append(("gradcam (last conv, predicted class)", inspector.gradcam))
     rows.append(("gradcam conv1, class 3", lambda image: inspector.gradcam(image, 3, "conv1")))
     print(f"median ms over {calls} calls (different image each call unless noted):")
+    medians = {}
     for name, call in rows:
         sample = images[:10] if "predict" in name else images
-        print(f"  {name:38s} {median_ms(call, sample):8.2f}")
+        medians[name] = median_ms(call, sample)
+        print(f"  {name:38s} {medians[name]:8.2f}")
+    views = {k: v for k, v in medians.items() if k.startswith(("feature_maps", "gradcam"))}
+    slowest = max(views, key=views.get)
+    verdict = "PASS" if views[slowest] < TARGET_MS else "MISS"
+    print(
+        f"VERDICT: {verdict} - slowest view after load: {slowest} "
+        f"{views[slowest]:.2f} ms median (target < {TARGET_MS:.0f} ms)"
+    )
 
 
 if __name__ == "__main__":

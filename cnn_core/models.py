@@ -121,16 +121,24 @@ def build_model(
     return keras.Model(inputs, outputs, name=spec.kind)
 
 
-def make_optimizer(name: str, learning_rate: float, momentum: float) -> Any:
-    """The Keras optimizer for a validated config."""
+def make_optimizer(name: str, learning_rate: float, momentum: float, decay_steps: int = 0) -> Any:
+    """The Keras optimizer for a validated config.
+
+    Args:
+        decay_steps: > 0 decays the rate along a cosine from `learning_rate` to 0
+            over that many batches (the "cosine" schedule); 0 keeps it constant.
+    """
     from cnn_core.tf_runtime import import_keras
 
     keras = import_keras()
+    rate: Any = learning_rate
+    if decay_steps > 0:
+        rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
     if name == "sgd":
-        return keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum)
+        return keras.optimizers.SGD(learning_rate=rate, momentum=momentum)
     if name == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate=learning_rate)
-    return keras.optimizers.Adam(learning_rate=learning_rate)
+        return keras.optimizers.RMSprop(learning_rate=rate)
+    return keras.optimizers.Adam(learning_rate=rate)
 
 
 def load_trained_model(path: Path) -> keras.Model:

@@ -40,12 +40,15 @@ def make_recorder(path: Path, epochs: int, batches: int) -> Any:
             self.stopped = False
             self.train_start = self.epoch_start = self.last_write = 0.0
             self.epoch = 0
+            self.epoch_rate = math.nan
 
         def on_train_begin(self, logs: dict | None = None) -> None:
             self.train_start = time.perf_counter()
 
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
             self.epoch, self.epoch_start = epoch, time.perf_counter()
+            # The rate the epoch starts with (a schedule moves it batch by batch).
+            self.epoch_rate = float(np.asarray(self.model.optimizer.learning_rate))
             self._write_progress(0, {})
 
         def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
@@ -59,6 +62,7 @@ def make_recorder(path: Path, epochs: int, batches: int) -> Any:
             logs = logs or {}
             record = {"epoch": epoch + 1, "seconds": time.perf_counter() - self.epoch_start}
             record.update({k: float(v) for k, v in logs.items() if _is_number(v)})
+            record["learning_rate"] = self.epoch_rate
             if self.stopped:
                 record["partial"] = True
             # Model first, then the history line: any epoch a reader sees listed
@@ -96,6 +100,31 @@ def _is_number(value: Any) -> bool:
         return False
 
 
+def training_callbacks(config: TrainConfig, path: Path) -> list[Any]:
+    """The Keras callbacks a run's config asks for, besides the recorder.
+
+    TensorBoard logs always; early stopping and the on-plateau learning-rate
+    schedule when the config chooses them (cosine decay lives in the optimizer).
+    """
+    keras = import_keras()
+    callbacks = [keras.callbacks.TensorBoard(log_dir=str(path / "tensorboard"))]
+    if config.lr_schedule == "plateau":
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor="val_loss", factor=0.5, patience=1, min_lr=config.learning_rate / 100
+            )
+        )
+    if config.early_stopping:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss",
+                patience=config.patience,
+                restore_best_weights=config.restore_best_weights,
+            )
+        )
+    return callbacks
+
+
 def train_run(path: Path) -> str:
     """Train, evaluate and save the run in `path`; return its final state.
 
@@ -111,24 +140,18 @@ def train_run(path: Path) -> str:
     x_train, y_train = dataset.x_train[train_idx], dataset.y_train[train_idx]
     x_val, y_val = dataset.x_train[val_idx], dataset.y_train[val_idx]
 
-    keras = import_keras()
     model = build_model(config.model, info.image_shape, len(info.class_names), config.seed)
+    batches = math.ceil(len(y_train) / config.batch_size)
+    decay_steps = config.epochs * batches if config.lr_schedule == "cosine" else 0
     model.compile(
-        optimizer=make_optimizer(config.optimizer, config.learning_rate, config.momentum),
+        optimizer=make_optimizer(
+            config.optimizer, config.learning_rate, config.momentum, decay_steps
+        ),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    batches = math.ceil(len(y_train) / config.batch_size)
     recorder = make_recorder(path, config.epochs, batches)
-    callbacks = [recorder, keras.callbacks.TensorBoard(log_dir=str(path / "tensorboard"))]
-    if config.early_stopping:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss",
-                patience=config.patience,
-                restore_best_weights=config.restore_best_weights,
-            )
-        )
+    callbacks = [recorder, *training_callbacks(config, path)]
     runs.write_status(
         path, "running", n_train=len(y_train), n_val=len(y_val), train_started=time.time()
     )

@@ -11,6 +11,7 @@ from cnn_core.charts import training_curves_figure
 from cnn_core.config import (
     ACTIVATIONS,
     DEFAULT_PRESET,
+    LR_SCHEDULES,
     OPTIMIZERS,
     PADDINGS,
     PRESETS,
@@ -44,6 +45,11 @@ from pages.common import (
     validation_size_input,
 )
 
+SCHEDULE_NAMES = {
+    "constant": "Constant",
+    "cosine": "Cosine decay to 0",
+    "plateau": "Halve on plateau",
+}
 SAVED_FORM = "train_saved_form"  # widget values kept across page changes
 WATCH = "train_watch_run"
 POLL_SECONDS = 1.0
@@ -53,6 +59,7 @@ FORM_DEFAULTS: dict[str, Any] = {
     "train_preset": DEFAULT_PRESET,
     "train_optimizer": "adam",
     "train_lr": 0.001,
+    "train_schedule": "cosine",
     "train_momentum": 0.9,
     "train_batch": 64,
     "train_epochs": 10,
@@ -160,6 +167,16 @@ def training_inputs() -> dict[str, Any]:
     values: dict[str, Any] = {"optimizer": optimizer}
     values["learning_rate"] = st.number_input(
         "Learning rate", step=0.0005, format="%.5f", key="train_lr"
+    )
+    values["lr_schedule"] = st.selectbox(
+        "Learning-rate schedule",
+        LR_SCHEDULES,
+        format_func=SCHEDULE_NAMES.get,
+        key="train_schedule",
+        help=(
+            "Cosine decay glides from the learning rate to 0 over all epochs; "
+            "on plateau halves it whenever the validation loss did not improve for an epoch."
+        ),
     )
     if optimizer == "sgd":
         values["momentum"] = st.number_input("Momentum", step=0.05, key="train_momentum")

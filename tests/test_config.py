@@ -74,6 +74,7 @@ def test_network_shrinking_below_one_pixel_is_refused() -> None:
         ("learning_rate", 5.0, "learning rate must be between"),
         ("epochs", 0, "epochs must be between 1 and 500"),
         ("optimizer", "adagrad", "optimizer must be one of adam, sgd, rmsprop"),
+        ("lr_schedule", "step", "learning-rate schedule must be one of constant, cosine, plateau"),
         ("validation", 0.9, "validation fraction must be between 0.01 and 0.5"),
         ("validation", 40000, "validation count must be between 1 and 30000"),
         ("train_subset", 70000, "training subset must be between 0 and 60000"),
@@ -106,6 +107,13 @@ def test_config_round_trips_through_its_dict() -> None:
         name="x",
     )
     assert TrainConfig.from_dict(config.to_dict()) == config
+
+
+def test_a_record_from_before_schedules_reads_as_a_constant_rate() -> None:
+    record = TrainConfig().to_dict()
+    del record["lr_schedule"]
+    assert TrainConfig.from_dict(record).lr_schedule == "constant"
+    assert TrainConfig().lr_schedule == "cosine"  # new runs decay by default
 
 
 def test_unknown_schema_version_is_a_user_error() -> None:

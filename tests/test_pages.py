@@ -76,12 +76,15 @@ def test_missing_dataset_gives_a_message_not_a_traceback(
 
 def test_train_page_has_its_widgets_and_a_summary() -> None:
     at = open_page("pages/train.py")
-    for key in ("train_dataset", "train_preset", "train_optimizer"):
+    for key in ("train_dataset", "train_preset", "train_optimizer", "train_schedule"):
         assert at.selectbox(key=key) is not None
+    assert at.selectbox(key="train_schedule").value == "cosine"
     for key in ("train_lr", "train_batch", "train_epochs", "conv0_filters", "dense0_units"):
         assert at.number_input(key=key) is not None
     params = {m.label: m.value for m in at.metric}["Parameters"]
-    assert int(params.replace(",", "")) > 100_000  # the default Keras MNIST convnet
+    # The default preset: conv 32 + BN, conv 64 + BN, dense 128 on 7x7x64, 10 outputs.
+    expected = (9 * 32 + 32) + 4 * 32 + (9 * 32 * 64 + 64) + 4 * 64 + (3136 * 128 + 128) + 1290
+    assert int(params.replace(",", "")) == expected
     assert not at.button(key="train_start").disabled
 
 

@@ -38,6 +38,9 @@ def test_worker_trains_and_stores_history_model_and_test_accuracy() -> None:
     history = runs.read_history(path)
     assert [r["epoch"] for r in history] == [1, 2]
     assert all({"loss", "accuracy", "val_loss", "val_accuracy"} <= set(r) for r in history)
+    # The default cosine schedule: epoch 1 starts at the chosen rate, epoch 2 of 2 halfway down.
+    assert history[0]["learning_rate"] == pytest.approx(config.learning_rate)
+    assert history[1]["learning_rate"] == pytest.approx(config.learning_rate / 2, rel=0.05)
     evaluation = runs.read_evaluation(path)
     assert evaluation["n"] == 200  # the synthetic test set
     assert evaluation["accuracy"] > 0.3  # ten classes: chance is 0.1

@@ -1,0 +1,54 @@
+"""The training recipe a run's config turns into: optimizer schedule and callbacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cnn_core.config import TrainConfig
+from cnn_core.models import make_optimizer
+from cnn_core.train import training_callbacks
+
+
+def rate(optimizer) -> float:
+    return float(np.asarray(optimizer.learning_rate))
+
+
+@pytest.mark.parametrize("name", ["adam", "sgd", "rmsprop"])
+def test_cosine_decay_glides_from_the_rate_to_zero(name: str) -> None:
+    optimizer = make_optimizer(name, 0.1, 0.9, decay_steps=100)
+    assert rate(optimizer) == pytest.approx(0.1)
+    optimizer.iterations.assign(50)
+    assert rate(optimizer) == pytest.approx(0.05, rel=1e-4)
+    optimizer.iterations.assign(100)
+    assert rate(optimizer) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_a_constant_rate_stays_put() -> None:
+    optimizer = make_optimizer("adam", 0.01, 0.9)
+    optimizer.iterations.assign(10_000)
+    assert rate(optimizer) == pytest.approx(0.01)
+
+
+def kinds(callbacks: list) -> list[str]:
+    return [type(c).__name__ for c in callbacks]
+
+
+def test_plateau_schedule_halves_the_rate_on_a_stalled_validation_loss(tmp_path: Path) -> None:
+    config = TrainConfig(lr_schedule="plateau", learning_rate=0.01, early_stopping=False)
+    callbacks = training_callbacks(config, tmp_path)
+    assert kinds(callbacks) == ["TensorBoard", "ReduceLROnPlateau"]
+    plateau = callbacks[1]
+    assert plateau.monitor == "val_loss"
+    assert plateau.factor == 0.5
+    assert plateau.min_lr == pytest.approx(0.0001)
+
+
+def test_cosine_and_early_stopping_callbacks(tmp_path: Path) -> None:
+    config = TrainConfig(lr_schedule="cosine", early_stopping=True, patience=4)
+    callbacks = training_callbacks(config, tmp_path)
+    assert kinds(callbacks) == ["TensorBoard", "EarlyStopping"]
+    assert callbacks[1].patience == 4
+    assert callbacks[1].restore_best_weights is True
