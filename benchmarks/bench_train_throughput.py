@@ -117,6 +117,7 @@ def child_plain() -> dict:
     import keras  # plain import: TensorFlow's own defaults
 
     from cnn_core.config import DEFAULT_PRESET, PRESETS
+    from cnn_core.models import BN_MOMENTUM  # a constant: importing it loads no TensorFlow
 
     spec = PRESETS[DEFAULT_PRESET]
     x, y, source = _data()
@@ -132,7 +133,7 @@ def child_plain() -> dict:
             )
         )
         if block.batch_norm:
-            layers.append(keras.layers.BatchNormalization())
+            layers.append(keras.layers.BatchNormalization(momentum=BN_MOMENTUM))
         if block.pool:
             layers.append(keras.layers.MaxPooling2D(2))
     layers.append(keras.layers.Flatten())

@@ -133,15 +133,19 @@ def _cnn(blocks: list[tuple[int, int]], dense: list[tuple[int, float]], **kw: An
     )
 
 
-# The classic tutorial networks, and the studio's default: the Keras MNIST
-# convnet with batch norm after each conv, which learns faster (full
-# Fashion-MNIST, 10 epochs: 92.6% against 91.7-91.9% without; see
-# benchmarks/README.md) and is also the starter model's architecture.
-# Pooling follows every block.
-DEFAULT_PRESET = "Studio default: 3x3 conv 32 -> 3x3 conv 64, batch norm -> dense 128 + dropout 0.5"
+# The classic tutorial networks, the studio's default and the starter model's
+# net. The default is the Keras MNIST convnet with dropout 0.25 instead of 0.5,
+# which underfits in a 10-epoch run: on full Fashion-MNIST, 10 epochs, cosine
+# decay, it scored 92.3% / 92.1% (seeds 42 / 1) against 91.7-91.9% with 0.5.
+# Batch norm scored 92.6% but halved CPU training speed on small batches, so it
+# is the starter's preset, not the default. Pooling follows every block.
+STARTER_PRESET = (
+    "Starter model's net: 3x3 conv 32 -> 3x3 conv 64, batch norm -> dense 128 + dropout 0.5"
+)
+DEFAULT_PRESET = "Studio default: 3x3 conv 32 -> 3x3 conv 64 -> dense 128 + dropout 0.25"
 PRESETS: dict[str, ModelSpec] = {
     "Softmax regression": ModelSpec(kind="softmax"),
-    DEFAULT_PRESET: _cnn([(32, 3), (64, 3)], [(128, 0.5)], batch_norm=True),
+    DEFAULT_PRESET: _cnn([(32, 3), (64, 3)], [(128, 0.25)]),
     "Classic TF tutorial: 5x5 conv 16 -> 5x5 conv 36 -> dense 128": _cnn(
         [(16, 5), (36, 5)], [(128, 0.0)]
     ),
@@ -154,6 +158,7 @@ PRESETS: dict[str, ModelSpec] = {
     "Small RGB net: 3x3 conv 32 -> 32 -> 64 -> dense 128": _cnn(
         [(32, 3), (32, 3), (64, 3)], [(128, 0.5)]
     ),
+    STARTER_PRESET: _cnn([(32, 3), (64, 3)], [(128, 0.5)], batch_norm=True),
 }
 
 

@@ -89,6 +89,9 @@ def _prod(shape: tuple[int, ...]) -> int:
     return out
 
 
+BN_MOMENTUM = 0.9
+
+
 def build_model(
     spec: ModelSpec, input_shape: tuple[int, int, int], num_classes: int, seed: int = 0
 ) -> keras.Model:
@@ -109,7 +112,10 @@ def build_model(
             name=f"conv{i}",
         )(x)
         if block.batch_norm:
-            x = layers.BatchNormalization(name=f"bn{i}")(x)
+            # Momentum 0.9 (PyTorch's 0.1): the moving statistics the model uses at
+            # test time settle within a short run; Keras' 0.99 needs ~500 batches,
+            # and a 2-epoch run on 4,500 images then scored 30% on its test set.
+            x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"bn{i}")(x)
         if block.pool:
             x = layers.MaxPooling2D(2, name=f"pool{i}")(x)
     x = layers.Flatten(name="flatten")(x)

@@ -24,13 +24,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from cnn_core import runs  # noqa: E402
-from cnn_core.config import DEFAULT_PRESET, PRESETS, TrainConfig  # noqa: E402
+from cnn_core.config import PRESETS, STARTER_PRESET, TrainConfig  # noqa: E402
 from cnn_core.data import load_dataset, split_indices  # noqa: E402
 from cnn_core.models import build_model  # noqa: E402
 from cnn_core.tf_runtime import import_keras  # noqa: E402
 from cnn_core.train import make_recorder, save_model, store_evaluation  # noqa: E402
 
-STARTER_SPEC = PRESETS[DEFAULT_PRESET]
+STARTER_SPEC = PRESETS[STARTER_PRESET]
 
 
 def main() -> int:

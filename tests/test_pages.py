@@ -82,8 +82,8 @@ def test_train_page_has_its_widgets_and_a_summary() -> None:
     for key in ("train_lr", "train_batch", "train_epochs", "conv0_filters", "dense0_units"):
         assert at.number_input(key=key) is not None
     params = {m.label: m.value for m in at.metric}["Parameters"]
-    # The default preset: conv 32 + BN, conv 64 + BN, dense 128 on 7x7x64, 10 outputs.
-    expected = (9 * 32 + 32) + 4 * 32 + (9 * 32 * 64 + 64) + 4 * 64 + (3136 * 128 + 128) + 1290
+    # The default preset: conv 32, conv 64, dense 128 on 7x7x64, 10 outputs.
+    expected = (9 * 32 + 32) + (9 * 32 * 64 + 64) + (3136 * 128 + 128) + (128 * 10 + 10)
     assert int(params.replace(",", "")) == expected
     assert not at.button(key="train_start").disabled
 

@@ -52,3 +52,38 @@ def test_cosine_and_early_stopping_callbacks(tmp_path: Path) -> None:
     assert kinds(callbacks) == ["TensorBoard", "EarlyStopping"]
     assert callbacks[1].patience == 4
     assert callbacks[1].restore_best_weights is True
+
+
+def test_a_short_batch_norm_run_settles_its_test_time_statistics() -> None:
+    """The moving statistics used at test time must settle within a short run.
+
+    500 training images, batch 32, 2 epochs = 32 updates: with Keras' default
+    momentum 0.99 the moving mean would still be about 70% its initial 0.
+    """
+    from cnn_core import runs
+    from cnn_core.config import ConvBlock, DenseLayer, ModelSpec
+    from cnn_core.data import load_dataset
+    from cnn_core.models import load_trained_model
+    from cnn_core.tf_runtime import import_keras
+    from cnn_core.train import train_run
+
+    spec = ModelSpec(
+        kind="cnn",
+        conv_blocks=(ConvBlock(8, 3, batch_norm=True), ConvBlock(16, 3, batch_norm=True)),
+        dense_layers=(DenseLayer(32),),
+    )
+    config = TrainConfig(
+        model=spec, epochs=2, batch_size=32, validation=100, seed=1, early_stopping=False
+    )
+    path = runs.create_run(config)
+    assert train_run(path) == "completed"
+    assert runs.read_evaluation(path)["accuracy"] > 0.3  # ten classes: chance is 0.1
+
+    model = load_trained_model(path / "model.keras")
+    keras = import_keras()
+    conv1 = keras.Model(model.input, model.get_layer("conv1").output)
+    images = load_dataset("mnist").x_train[:500].astype(np.float32)
+    actual = np.asarray(conv1(images)).mean(axis=(0, 1, 2))
+    moving = np.asarray(model.get_layer("bn1").moving_mean)
+    assert np.abs(actual).max() > 0.05  # the check below is not trivially met
+    np.testing.assert_allclose(moving, actual, rtol=0.25, atol=0.02)
