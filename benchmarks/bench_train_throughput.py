@@ -4,20 +4,24 @@
 
 A (worker): Keras imported through `cnn_core.tf_runtime.import_keras()` (which
 sets TF_ENABLE_ONEDNN_OPTS=1 before TensorFlow loads), the default preset built
-by `cnn_core.models.build_model`, compiled as `cnn_core.train.train_run` does,
-fitted with the worker's callbacks (`make_recorder` writing into a temp run
-folder, plus Keras' TensorBoard callback) and `verbose=2` as the worker logs.
+by `cnn_core.models.build_model`, compiled by `cnn_core.train.compile_for_run`
+with the app's defaults (Adam 1e-3, cosine decay), fitted on the dataset's
+uint8 arrays (as the worker does) with the worker's callbacks (`make_recorder`
+writing into a temp run folder, `training_callbacks`: TensorBoard; no early
+stopping, which has no validation data to watch here) and `verbose=2` as the
+worker logs.
 
 B (plain): what a user's own notebook gets: TF_ENABLE_ONEDNN_OPTS removed from
-the environment, the same layers written out with plain Keras, `model.fit` with
-no callbacks (and `verbose=0`, so no progress-bar cost counts against B).
+the environment, the same layers written out with plain Keras, float32 pixels,
+Adam 1e-3, `model.fit` with no callbacks (and `verbose=0`, so no progress-bar
+cost counts against B).
 
 Both: the MNIST 5,000-image sample (`cnn_core.data.load_dataset("mnist")` with
 CNN_DATA_DIR=../shared/data; random uint8 arrays of the same shape when absent),
-float32 pixels in [0, 255] (the models rescale inside), batch size 64, Adam 1e-3,
-1 warm-up epoch, then 2 timed epochs. Every measurement runs in its own fresh
-subprocess (oneDNN is chosen when TensorFlow loads); pairs run interleaved,
-A B A B ..., so machine noise hits both sides alike. Target: A/B >= 1.3x.
+pixels in [0, 255] (the models rescale inside), batch size 64, 1 warm-up epoch,
+then 2 timed epochs. Every measurement runs in its own fresh subprocess (oneDNN
+is chosen when TensorFlow loads); pairs run interleaved, A B A B ..., so
+machine noise hits both sides alike. Target: A/B >= 1.3x.
 """
 
 from __future__ import annotations
@@ -84,26 +88,26 @@ def child_worker_way() -> dict:
     """Side A, in a fresh process: the project's import, model, compile and callbacks."""
     from cnn_core.tf_runtime import import_keras
 
-    keras = import_keras()
-    from cnn_core.config import DEFAULT_PRESET, PRESETS
-    from cnn_core.models import build_model, make_optimizer
-    from cnn_core.train import make_recorder
+    import_keras()
+    from cnn_core.config import TrainConfig
+    from cnn_core.models import build_model
+    from cnn_core.train import compile_for_run, make_recorder, training_callbacks
 
     x, y, source = _data()
-    model = build_model(PRESETS[DEFAULT_PRESET], (28, 28, 1), 10, SEED)
-    model.compile(
-        optimizer=make_optimizer("adam", 1e-3, 0.9),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    x = x.astype("uint8")  # the worker feeds the dataset's uint8 arrays; the model casts
+    # The app's defaults (default preset, Adam, cosine decay), without early
+    # stopping: this fit has no validation data for it to watch.
+    config = TrainConfig(batch_size=BATCH, epochs=1 + TIMED_EPOCHS, early_stopping=False)
+    model = build_model(config.model, (28, 28, 1), 10, SEED)
+    batches = math.ceil(len(y) / BATCH)
+    compile_for_run(model, config, batches)
     with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
         from pathlib import Path
 
         run = Path(tmp)
-        batches = math.ceil(len(y) / BATCH)
         callbacks = [
-            make_recorder(run, 1 + TIMED_EPOCHS, batches),
-            keras.callbacks.TensorBoard(log_dir=str(run / "tensorboard")),
+            make_recorder(run, config.epochs, batches),
+            *training_callbacks(config, run),
         ]
         model.fit(x, y, batch_size=BATCH, epochs=1, callbacks=callbacks, verbose=2)
         start, cpu_start = time.perf_counter(), time.process_time()

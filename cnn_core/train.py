@@ -100,6 +100,18 @@ def _is_number(value: Any) -> bool:
         return False
 
 
+def compile_for_run(model: Any, config: TrainConfig, batches: int) -> None:
+    """Compile `model` with the config's optimizer and schedule (`batches` per epoch)."""
+    decay_steps = config.epochs * batches if config.lr_schedule == "cosine" else 0
+    model.compile(
+        optimizer=make_optimizer(
+            config.optimizer, config.learning_rate, config.momentum, decay_steps
+        ),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+
+
 def training_callbacks(config: TrainConfig, path: Path) -> list[Any]:
     """The Keras callbacks a run's config asks for, besides the recorder.
 
@@ -142,14 +154,7 @@ def train_run(path: Path) -> str:
 
     model = build_model(config.model, info.image_shape, len(info.class_names), config.seed)
     batches = math.ceil(len(y_train) / config.batch_size)
-    decay_steps = config.epochs * batches if config.lr_schedule == "cosine" else 0
-    model.compile(
-        optimizer=make_optimizer(
-            config.optimizer, config.learning_rate, config.momentum, decay_steps
-        ),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    compile_for_run(model, config, batches)
     recorder = make_recorder(path, config.epochs, batches)
     callbacks = [recorder, *training_callbacks(config, path)]
     runs.write_status(
