@@ -22,7 +22,8 @@ def test_small_cnn_reaches_95_percent_on_the_5000_image_sample(
         conv_blocks=(ConvBlock(16, 3), ConvBlock(32, 3)),
         dense_layers=(DenseLayer(64, dropout=0.25),),
     )
-    config = TrainConfig(model=spec, epochs=4, batch_size=32, validation=500, seed=0)
+    # 6 epochs: with the default cosine decay, 4 were too few (94.6%; 95.7% after 6).
+    config = TrainConfig(model=spec, epochs=6, batch_size=32, validation=500, seed=0)
     path = runs.create_run(config)
     assert run_worker(path) == 0
     evaluation = runs.read_evaluation(path)

@@ -29,7 +29,9 @@ def stop_and_wait(path: Path) -> None:
 
 
 def test_worker_trains_and_stores_history_model_and_test_accuracy() -> None:
-    config = TrainConfig(model=TINY_CNN, epochs=2, batch_size=32, validation=100, seed=1)
+    config = TrainConfig(
+        model=TINY_CNN, epochs=2, batch_size=32, validation=100, seed=1, lr_schedule="cosine"
+    )
     path, created = launch_run(config)
     assert created
     wait_for(lambda: finished(path), timeout=180, what="the run to finish")
@@ -38,7 +40,7 @@ def test_worker_trains_and_stores_history_model_and_test_accuracy() -> None:
     history = runs.read_history(path)
     assert [r["epoch"] for r in history] == [1, 2]
     assert all({"loss", "accuracy", "val_loss", "val_accuracy"} <= set(r) for r in history)
-    # The default cosine schedule: epoch 1 starts at the chosen rate, epoch 2 of 2 halfway down.
+    # Cosine decay: epoch 1 starts at the chosen rate, epoch 2 of 2 halfway down.
     assert history[0]["learning_rate"] == pytest.approx(config.learning_rate)
     assert history[1]["learning_rate"] == pytest.approx(config.learning_rate / 2, rel=0.05)
     evaluation = runs.read_evaluation(path)
