@@ -42,7 +42,7 @@ STEPS = [
         "Filters, feature maps and Grad-CAM of a trained network, and the "
         "ideas behind convolution, pooling and softmax.",
         "pages/inside.py",
-        "Inside the CNN",
+        "Look inside",
         ":material/neurology:",
     ),
     (
@@ -56,7 +56,7 @@ STEPS = [
 
 
 def render_home() -> None:
-    st.title("🧠 CNN Studio")
+    st.title("CNN Studio")
     st.markdown(
         "Build, train, inspect and use **convolutional image classifiers** in your "
         "browser, without writing code. Pick a dataset, design a network (or start from "
