@@ -31,6 +31,31 @@ def format_duration(seconds: float | None) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
+SCHEDULE_LABELS = {
+    "constant": "constant",
+    "cosine": "cosine decay",
+    "plateau": "halved on plateau",
+}
+
+
+def learning_rate_text(history: list[dict[str, Any]], schedule: str | None) -> str | None:
+    """'Learning rate (cosine decay) at the start of epochs 1-10: 0.001, 0.000976, …'.
+
+    Long runs show the first three and last two epochs. None when the history
+    holds no rates (runs recorded before rates were logged).
+    """
+    rates = [(r["epoch"], r["learning_rate"]) for r in history if "learning_rate" in r]
+    if not rates:
+        return None
+    shown = [f"{rate:.3g}" for _, rate in rates]
+    if len(shown) > 6:
+        shown = [*shown[:3], "…", *shown[-2:]]
+    first, last = rates[0][0], rates[-1][0]
+    epochs = f"epoch {first}" if first == last else f"epochs {first}-{last}"
+    kind = f" ({SCHEDULE_LABELS.get(schedule, schedule)})" if schedule else ""
+    return f"Learning rate{kind} at the start of {epochs}: {', '.join(shown)}"
+
+
 def format_bytes(count: float) -> str:
     """'512 B', '3.2 MB', '1.4 GB' (powers of 1000)."""
     for unit in ("B", "kB", "MB", "GB"):

@@ -24,7 +24,13 @@ from cnn_core.config import (
 )
 from cnn_core.errors import UserError
 from cnn_core.evaluate import format_accuracy
-from cnn_core.formatting import STATE_LABELS, format_bytes, format_duration, run_label
+from cnn_core.formatting import (
+    STATE_LABELS,
+    format_bytes,
+    format_duration,
+    learning_rate_text,
+    run_label,
+)
 from cnn_core.models import describe_model, estimate_batch_memory
 from cnn_core.runs import (
     FINAL_STATES,
@@ -322,6 +328,9 @@ def render_monitor(run_id: str, was_active: bool) -> None:
         results(run)
     if history:
         st.plotly_chart(training_curves_figure(history, epochs), key="train_curves")
+        rates = learning_rate_text(history, run.config.lr_schedule if run.config else None)
+        if rates:
+            st.caption(rates)
     elif not run.active:
         st.caption("No finished epoch was recorded.")
 

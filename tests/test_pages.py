@@ -128,6 +128,11 @@ def test_train_button_starts_a_run_and_the_page_follows_it() -> None:
     wait_for(lambda: not runs.load_run(run.path).active, timeout=120, what="the run")
     at.run()
     assert "Test accuracy" in texts(at)
+    captions = [c.value for c in at.caption]
+    assert any(
+        c.startswith("Learning rate (cosine decay) at the start of epoch 1: 0.001")
+        for c in captions
+    ), captions
 
 
 def test_interrupted_run_is_shown_with_its_epochs() -> None:

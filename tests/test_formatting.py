@@ -1,0 +1,32 @@
+"""Human-readable texts: durations and the learning-rate line under the curves."""
+
+from __future__ import annotations
+
+from cnn_core.formatting import format_duration, learning_rate_text
+
+
+def test_durations_read_naturally() -> None:
+    assert format_duration(42.4) == "42 s"
+    assert format_duration(185) == "3 min 05 s"
+    assert format_duration(3720) == "1 h 02 min"
+    assert format_duration(None) == "?"
+    assert format_duration(float("nan")) == "?"
+
+
+def test_learning_rate_line_lists_each_epoch_of_a_short_run() -> None:
+    history = [{"epoch": 1, "learning_rate": 0.001}, {"epoch": 2, "learning_rate": 0.0005}]
+    text = learning_rate_text(history, "cosine")
+    assert text == "Learning rate (cosine decay) at the start of epochs 1-2: 0.001, 0.0005"
+
+
+def test_learning_rate_line_elides_the_middle_of_a_long_run() -> None:
+    history = [{"epoch": e, "learning_rate": 0.01 / e} for e in range(1, 11)]
+    text = learning_rate_text(history, "plateau")
+    assert text is not None
+    assert text.endswith("epochs 1-10: 0.01, 0.005, 0.00333, …, 0.00111, 0.001")
+    assert "(halved on plateau)" in text
+
+
+def test_no_line_for_runs_recorded_without_rates() -> None:
+    assert learning_rate_text([{"epoch": 1, "loss": 0.3}], "constant") is None
+    assert learning_rate_text([], None) is None
