@@ -19,23 +19,15 @@ test images), status.json (train_seconds) and metrics.jsonl (epochs run).
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
 
 from common import (
-    PYTHON,
-    ROOT,
     SHARED_DATA,
     bench_env,
     print_machine,
     print_table,
-    stop_process,
+    train_with_worker_cli,
     verdict,
-    wait_peak_rss,
 )
 
 TARGET = 0.92
@@ -47,54 +39,12 @@ FOLDERS = {"fashion_mnist": "fashion-mnist", "mnist": "mnist"}
 
 
 def train_through_cli(dataset: str, epochs: int) -> dict:
-    """One worker CLI run; what its run folder says, plus wall time and peak RSS."""
+    """One worker CLI run with the app's defaults; see `train_with_worker_cli`."""
     from cnn_core.config import TrainConfig
-    from cnn_core.runs import read_history
 
-    with tempfile.TemporaryDirectory(prefix=f"bench-acc-{dataset}-") as tmp:
-        tmpdir = Path(tmp)
-        cfg = tmpdir / "cfg.json"
-        config = TrainConfig(dataset=dataset, epochs=epochs, name=f"bench_accuracy {dataset}")
-        cfg.write_text(json.dumps(config.to_dict()))
-        runs_dir = tmpdir / "runs"
-        env = bench_env(CNN_DATA_DIR=str(SHARED_DATA), CNN_RUNS_DIR=str(runs_dir))
-        log = open(tmpdir / "worker.out", "w+b")  # noqa: SIM115 - closed below
-        start = time.perf_counter()
-        proc = subprocess.Popen(
-            [PYTHON, "-m", "cnn_core.worker", "--config", str(cfg), "--runs-dir", str(runs_dir)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            code, peak_mb = wait_peak_rss(proc, timeout=4 * 3600)
-        finally:
-            stop_process(proc)
-        wall = time.perf_counter() - start
-        log.seek(0)
-        output = log.read().decode(errors="replace")
-        log.close()
-        result = {"exit": code, "wall_s": wall, "peak_mb": peak_mb, "output": output[-2500:]}
-        for status_path in runs_dir.glob("*/status.json"):
-            run = status_path.parent
-            status = json.loads(status_path.read_text())
-            evaluation_path = run / "evaluation.json"
-            evaluation = json.loads(evaluation_path.read_text()) if evaluation_path.exists() else {}
-            history = read_history(run)
-            result.update(
-                state=status.get("state"),
-                message=status.get("message", ""),
-                train_s=status.get("train_seconds"),
-                n_train=status.get("n_train"),
-                n_val=status.get("n_val"),
-                accuracy=evaluation.get("accuracy"),
-                epochs_run=len(history),
-                best_val=max((h.get("val_accuracy", 0.0) for h in history), default=None),
-            )
-        return result
+    config = TrainConfig(dataset=dataset, epochs=epochs, name=f"bench_accuracy {dataset}")
+    env = bench_env(CNN_DATA_DIR=str(SHARED_DATA))
+    return train_with_worker_cli(config, env, timeout=4 * 3600)
 
 
 def main() -> int:

@@ -18,15 +18,12 @@
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from common import (
-    PYTHON,
     ROOT,
     SHARED_DATA,
     RssPoller,
@@ -37,9 +34,8 @@ from common import (
     print_machine,
     print_table,
     proc_status_kb,
-    stop_process,
+    train_with_worker_cli,
     verdict,
-    wait_peak_rss,
     wait_script_settled,
 )
 
@@ -48,10 +44,10 @@ CLOUD_RANGE = "about 1-2.7 GB"
 SETTLE_TIMEOUT_S = 180.0
 
 
-def data_env(tmp: Path) -> dict[str, str]:
-    extra = {"CNN_RUNS_DIR": str(tmp / "runs")}
+def data_env(**extra: str) -> dict[str, str]:
+    """`bench_env` with the shared datasets when they are there."""
     if SHARED_DATA.is_dir():
-        extra["CNN_DATA_DIR"] = str(SHARED_DATA)
+        extra.setdefault("CNN_DATA_DIR", str(SHARED_DATA))
     return bench_env(**extra)
 
 
@@ -59,49 +55,8 @@ def measure_worker(epochs: int) -> dict:
     """Train the default CNN on MNIST in a worker subprocess; its peak RSS and outcome."""
     from cnn_core.config import TrainConfig
 
-    with tempfile.TemporaryDirectory(prefix="bench-mem-worker-") as tmp:
-        tmpdir = Path(tmp)
-        config = TrainConfig(dataset="mnist", epochs=epochs, name="bench_memory")
-        cfg = tmpdir / "cfg.json"
-        cfg.write_text(json.dumps(config.to_dict()))
-        runs_dir = tmpdir / "runs"
-        log = open(tmpdir / "worker.out", "w+b")  # noqa: SIM115 - closed below
-        start = time.perf_counter()
-        proc = subprocess.Popen(
-            [PYTHON, "-m", "cnn_core.worker", "--config", str(cfg), "--runs-dir", str(runs_dir)],
-            cwd=ROOT,
-            env=data_env(tmpdir),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            with RssPoller(proc.pid) as poller:
-                code, peak_mb = wait_peak_rss(proc, timeout=3600)
-        finally:
-            stop_process(proc)
-        wall = time.perf_counter() - start
-        log.seek(0)
-        output = log.read().decode(errors="replace")
-        log.close()
-        status, evaluation = {}, {}
-        for run in runs_dir.glob("*/status.json"):
-            status = json.loads(run.read_text())
-            path = run.parent / "evaluation.json"
-            evaluation = json.loads(path.read_text()) if path.exists() else {}
-        return {
-            "exit": code,
-            "peak_mb": peak_mb,
-            "polled_mb": poller.peak_mb,
-            "wall_s": wall,
-            "state": status.get("state", "?"),
-            "message": status.get("message", ""),
-            "n_train": status.get("n_train"),
-            "train_s": status.get("train_seconds"),
-            "accuracy": evaluation.get("accuracy"),
-            "output": output[-2000:],
-        }
+    config = TrainConfig(dataset="mnist", epochs=epochs, name="bench_memory")
+    return train_with_worker_cli(config, data_env(), timeout=3600)
 
 
 def sidebar_links(page) -> list[tuple[str, str]]:
@@ -125,7 +80,8 @@ def measure_server() -> tuple[list[tuple], dict]:
     with tempfile.TemporaryDirectory(prefix="bench-mem-server-") as tmp:
         tmpdir = Path(tmp)
         (tmpdir / "runs").mkdir()
-        with StreamlitServer(ROOT / "app.py", env=data_env(tmpdir)) as server:
+        env = data_env(CNN_RUNS_DIR=str(tmpdir / "runs"))
+        with StreamlitServer(ROOT / "app.py", env=env) as server:
             pid = server.pid
 
             def row(label: str, seconds: float | str, settled: bool, errors: int) -> None:

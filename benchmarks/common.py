@@ -210,6 +210,71 @@ def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> None:
         proc.wait(timeout)
 
 
+def train_with_worker_cli(config: object, env: dict[str, str], timeout: float) -> dict:
+    """Train `config` (a TrainConfig) through `python -m cnn_core.worker` in a temp run store.
+
+    Returns exit code, wall seconds, peak RSS (kernel `ru_maxrss`, and the /proc
+    poller's cross-check), the output tail, and what the run folder says: state,
+    message, train seconds, split sizes, test accuracy, epochs run, best
+    validation accuracy.
+    """
+    import json
+
+    from cnn_core.runs import read_history
+
+    with tempfile.TemporaryDirectory(prefix="bench-worker-") as tmp:
+        tmpdir = Path(tmp)
+        cfg = tmpdir / "cfg.json"
+        cfg.write_text(json.dumps(config.to_dict()))  # type: ignore[attr-defined]
+        runs_dir = tmpdir / "runs"
+        with open(tmpdir / "worker.out", "w+b") as log:
+            start = time.perf_counter()
+            command = [PYTHON, "-m", "cnn_core.worker", "--config", str(cfg)]
+            proc = subprocess.Popen(
+                [*command, "--runs-dir", str(runs_dir)],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            try:
+                with RssPoller(proc.pid) as poller:
+                    code, peak_mb = wait_peak_rss(proc, timeout=timeout)
+            finally:
+                stop_process(proc)
+            wall = time.perf_counter() - start
+            log.seek(0)
+            output = log.read().decode(errors="replace")
+        result: dict = {
+            "exit": code,
+            "wall_s": wall,
+            "peak_mb": peak_mb,
+            "polled_mb": poller.peak_mb,
+            "output": output[-2500:],
+            "state": "?",
+            "message": "",
+        }
+        for status_path in runs_dir.glob("*/status.json"):
+            run = status_path.parent
+            status = json.loads(status_path.read_text())
+            evaluation_path = run / "evaluation.json"
+            evaluation = json.loads(evaluation_path.read_text()) if evaluation_path.exists() else {}
+            history = read_history(run)
+            result.update(
+                state=status.get("state", "?"),
+                message=status.get("message", ""),
+                train_s=status.get("train_seconds"),
+                n_train=status.get("n_train"),
+                n_val=status.get("n_val"),
+                accuracy=evaluation.get("accuracy"),
+                epochs_run=len(history),
+                best_val=max((h.get("val_accuracy", 0.0) for h in history), default=None),
+            )
+        return result
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -25,11 +25,9 @@ sys.path.insert(0, str(REPO))
 from tests.browser_support import (  # noqa: E402 - needs the repo on sys.path
     DEFAULT_CHROMIUM,
     chromium_path,
-    free_port,
     full_page_screenshot,
     launch_browser,
-    start_streamlit,
-    stop_streamlit,
+    running_app,
     wait_until_idle,
 )
 
@@ -120,12 +118,8 @@ def main(argv: list[str] | None = None) -> int:
             CNN_RUNS_DIR=str(runs),
             KERAS_HOME=os.environ.get("KERAS_HOME", str(scratch_dir / "keras_home")),
         )
-        port = free_port()
-        server = start_streamlit("app.py", env, port)
-        try:
-            capture(args.outdir, f"http://127.0.0.1:{port}/", args.width)
-        finally:
-            stop_streamlit(server)
+        with running_app(env) as (url, _):
+            capture(args.outdir, f"{url}/", args.width)
     return 0
 
 

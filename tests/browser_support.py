@@ -256,6 +256,37 @@ def app_environment(root: Path, data_dir: Path, **extra: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
+def running_app(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`streamlit run app.py` on a free port: (its base URL, the process); stopped on exit."""
+    port = free_port()
+    proc = start_streamlit("app.py", env, port)
+    try:
+        yield f"http://127.0.0.1:{port}", proc
+    finally:
+        stop_streamlit(proc)
+
+
+@contextlib.contextmanager
+def browser_tab(
+    browser: Any,
+    request: Any,
+    folder: Path,
+    proc: subprocess.Popen,
+    width: int = 1400,
+    timeout_ms: float = 30_000,
+) -> Iterator[Any]:
+    """A tab in a fresh browser context (a new Streamlit session), reported on failure."""
+    context = browser.new_context(viewport={"width": width, "height": 1000})
+    context.set_default_timeout(timeout_ms)
+    tab = context.new_page()
+    try:
+        with report_failure(tab, request, folder, proc):
+            yield tab
+    finally:
+        context.close()
+
+
+@contextlib.contextmanager
 def report_failure(tab: Any, request: Any, folder: Path, proc: subprocess.Popen) -> Iterator[None]:
     """Around one test: on failure, save a screenshot and print the server's output tail."""
     failed_before = request.session.testsfailed

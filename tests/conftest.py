@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.browser_support import launch_browser, skip_unless_browser
 from tests.synthetic import write_all
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -39,3 +42,17 @@ def shared_mnist() -> Path:
     if not (folder / "t10k-images-idx3-ubyte.gz").is_file():
         pytest.skip(f"real MNIST not found at {folder}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Chromium per browser-test module (each test opens its own context)."""
+    skip_unless_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch_browser(playwright)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

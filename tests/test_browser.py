@@ -18,19 +18,16 @@ import pytest
 from cnn_core.runs import RUN_ID_PATTERN, load_run
 from tests.browser_support import (
     app_environment,
-    free_port,
-    launch_browser,
-    report_failure,
+    browser_tab,
+    running_app,
     skip_unless_browser,
-    start_streamlit,
-    stop_streamlit,
     wait_until_idle,
 )
 
 pytestmark = pytest.mark.browser
 
 skip_unless_browser()
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402 - after the skip
+from playwright.sync_api import Page, expect  # noqa: E402 - after the skip
 
 TRAINING_TIMEOUT_MS = 120_000
 PAGE_TIMEOUT_MS = 30_000
@@ -54,24 +51,12 @@ def server(tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Path) -
     root = tmp_path_factory.mktemp("browser")
     runs = root / "runs"
     env = app_environment(root, synthetic_data_dir, CNN_MAX_TRAININGS="1")
-    port = free_port()
-    proc = start_streamlit("app.py", env, port)
-    try:
-        yield Server(f"http://127.0.0.1:{port}", runs, proc)
-    finally:
-        stop_streamlit(proc)
-        for folder in run_folders(runs):  # leave no training worker behind
-            stop_run(folder)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_playwright() as playwright:
-        chromium = launch_browser(playwright)
+    with running_app(env) as (url, proc):
         try:
-            yield chromium
+            yield Server(url, runs, proc)
         finally:
-            chromium.close()
+            for folder in run_folders(runs):  # leave no training worker behind
+                stop_run(folder)
 
 
 @pytest.fixture
@@ -79,14 +64,8 @@ def page(
     browser: Any, server: Server, request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[Page]:
     """A fresh browser session (new Streamlit session state); a screenshot if the test fails."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(PAGE_TIMEOUT_MS)
-    tab = context.new_page()
-    try:
-        with report_failure(tab, request, tmp_path, server.proc):
-            yield tab
-    finally:
-        context.close()
+    with browser_tab(browser, request, tmp_path, server.proc, timeout_ms=PAGE_TIMEOUT_MS) as tab:
+        yield tab
 
 
 # -- helpers ---------------------------------------------------------------------------

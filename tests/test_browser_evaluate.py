@@ -19,12 +19,9 @@ from cnn_core.evaluate import most_confused_cell
 from cnn_core.runs import read_evaluation
 from tests.browser_support import (
     app_environment,
-    free_port,
-    launch_browser,
-    report_failure,
+    browser_tab,
+    running_app,
     skip_unless_browser,
-    start_streamlit,
-    stop_streamlit,
     wait_until_idle,
 )
 from tests.evaluation_support import make_model_run
@@ -32,7 +29,7 @@ from tests.evaluation_support import make_model_run
 pytestmark = pytest.mark.browser
 
 skip_unless_browser()
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402 - after the skip
+from playwright.sync_api import Page, expect  # noqa: E402 - after the skip
 
 PAGE_TIMEOUT_MS = 30_000
 FIRST_PAINT_MS = 120_000  # the first page that imports the run's modules takes a while
@@ -60,27 +57,17 @@ def server(tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Path) -
         patch.setenv("CNN_DATA_DIR", str(synthetic_data_dir))
         run = make_model_run(load_dataset("mnist"), root=root / "runs")
     env = app_environment(root, synthetic_data_dir)
-    port = free_port()
-    proc = start_streamlit("app.py", env, port)
-    try:
-        yield Server(f"http://127.0.0.1:{port}", run, proc)
-    finally:
-        stop_streamlit(proc)
+    with running_app(env) as (url, proc):
+        yield Server(url, run, proc)
 
 
 @pytest.fixture
-def page(server: Server, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Page]:
-    """A fresh Chromium tab; a screenshot and the server's output if the test fails."""
-    with sync_playwright() as playwright:
-        browser = launch_browser(playwright)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        context.set_default_timeout(PAGE_TIMEOUT_MS)
-        tab = context.new_page()
-        try:
-            with report_failure(tab, request, tmp_path, server.proc):
-                yield tab
-        finally:
-            browser.close()
+def page(
+    browser: Any, server: Server, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Page]:
+    """A fresh browser session; a screenshot and the server's output if the test fails."""
+    with browser_tab(browser, request, tmp_path, server.proc, timeout_ms=PAGE_TIMEOUT_MS) as tab:
+        yield tab
 
 
 def open_evaluate(page: Page, server: Server) -> None:

@@ -15,50 +15,40 @@ from PIL import Image, ImageDraw
 
 from tests.browser_support import (
     app_environment,
-    free_port,
-    launch_browser,
+    browser_tab,
+    running_app,
     skip_unless_browser,
-    start_streamlit,
-    stop_streamlit,
     wait_until_idle,
 )
 
 pytestmark = pytest.mark.browser
 
 skip_unless_browser()
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402 - after the skip
+from playwright.sync_api import Page, expect  # noqa: E402 - after the skip
 
 PREDICTION = '[data-testid="stMetricValue"]'
 
 
 @pytest.fixture(scope="module")
-def predict_url(
+def app(
     tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Path
-) -> Iterator[str]:
+) -> Iterator[tuple[str, Any]]:
     root = tmp_path_factory.mktemp("predict")
-    env = app_environment(root, synthetic_data_dir)
-    port = free_port()
-    proc = start_streamlit("app.py", env, port)
-    try:
-        yield f"http://127.0.0.1:{port}/predict"
-    finally:
-        stop_streamlit(proc)
+    with running_app(app_environment(root, synthetic_data_dir)) as running:
+        yield running
 
 
 @pytest.fixture
-def page(predict_url: str) -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser = launch_browser(playwright)
-        try:
-            context = browser.new_context(viewport={"width": 1300, "height": 1000})
-            context.set_default_timeout(60_000)
-            tab = context.new_page()
-            tab.goto(predict_url)
-            expect(tab.get_by_role("heading", name="Predict").first).to_be_visible()
-            wait_until_idle(tab)
-            yield tab
-        finally:
-            browser.close()
+def page(
+    browser: Any, app: tuple[str, Any], request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Page]:
+    """The Predict page in a fresh browser session; a screenshot if the test fails."""
+    url, proc = app
+    with browser_tab(browser, request, tmp_path, proc, width=1300, timeout_ms=60_000) as tab:
+        tab.goto(f"{url}/predict")
+        expect(tab.get_by_role("heading", name="Predict").first).to_be_visible()
+        wait_until_idle(tab)
+        yield tab
 
 
 def drawing_surface(page: Page) -> Any:
