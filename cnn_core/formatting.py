@@ -31,15 +31,15 @@ def format_duration(seconds: float | None) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
-SCHEDULE_LABELS = {
+SCHEDULE_LABELS = {  # the Train page's choices (capitalised) and the line under the curves
     "constant": "constant",
-    "cosine": "cosine decay",
+    "cosine": "cosine decay to 0",
     "plateau": "halved on plateau",
 }
 
 
 def learning_rate_text(history: list[dict[str, Any]], schedule: str | None) -> str | None:
-    """'Learning rate (cosine decay) at the start of epochs 1-10: 0.001, 0.000976, …'.
+    """'Learning rate (cosine decay to 0) at the start of epochs 1-10: 0.001, 0.000976, …'.
 
     Long runs show the first three and last two epochs. None when the history
     holds no rates (runs recorded before rates were logged).

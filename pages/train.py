@@ -25,6 +25,7 @@ from cnn_core.config import (
 from cnn_core.errors import UserError
 from cnn_core.evaluate import format_accuracy
 from cnn_core.formatting import (
+    SCHEDULE_LABELS,
     STATE_LABELS,
     format_bytes,
     format_duration,
@@ -51,11 +52,6 @@ from pages.common import (
     validation_size_input,
 )
 
-SCHEDULE_NAMES = {
-    "constant": "Constant",
-    "cosine": "Cosine decay to 0",
-    "plateau": "Halve on plateau",
-}
 SAVED_FORM = "train_saved_form"  # widget values kept across page changes
 WATCH = "train_watch_run"
 POLL_SECONDS = 1.0
@@ -177,7 +173,7 @@ def training_inputs() -> dict[str, Any]:
     values["lr_schedule"] = st.selectbox(
         "Learning-rate schedule",
         LR_SCHEDULES,
-        format_func=SCHEDULE_NAMES.get,
+        format_func=lambda name: SCHEDULE_LABELS[name].capitalize(),
         key="train_schedule",
         help=(
             "Cosine decay glides from the learning rate to 0 over all epochs; "

@@ -16,7 +16,7 @@ def test_durations_read_naturally() -> None:
 def test_learning_rate_line_lists_each_epoch_of_a_short_run() -> None:
     history = [{"epoch": 1, "learning_rate": 0.001}, {"epoch": 2, "learning_rate": 0.0005}]
     text = learning_rate_text(history, "cosine")
-    assert text == "Learning rate (cosine decay) at the start of epochs 1-2: 0.001, 0.0005"
+    assert text == "Learning rate (cosine decay to 0) at the start of epochs 1-2: 0.001, 0.0005"
 
 
 def test_learning_rate_line_elides_the_middle_of_a_long_run() -> None:

@@ -130,7 +130,7 @@ def test_train_button_starts_a_run_and_the_page_follows_it() -> None:
     assert "Test accuracy" in texts(at)
     captions = [c.value for c in at.caption]
     assert any(
-        c.startswith("Learning rate (cosine decay) at the start of epoch 1: 0.001")
+        c.startswith("Learning rate (cosine decay to 0) at the start of epoch 1: 0.001")
         for c in captions
     ), captions
 
