@@ -40,9 +40,10 @@ FOLDERS = {"fashion_mnist": "fashion-mnist", "mnist": "mnist"}
 
 def train_through_cli(dataset: str, epochs: int) -> dict:
     """One worker CLI run with the app's defaults; see `train_with_worker_cli`."""
-    from cnn_core.config import TrainConfig
+    from cnn_core.config import FitSpec, TrainConfig
 
-    config = TrainConfig(dataset=dataset, epochs=epochs, name=f"bench_accuracy {dataset}")
+    name = f"bench_accuracy {dataset}"
+    config = TrainConfig(dataset=dataset, fit=FitSpec(epochs=epochs), name=name)
     env = bench_env(CNN_DATA_DIR=str(SHARED_DATA))
     return train_with_worker_cli(config, env, timeout=4 * 3600)
 

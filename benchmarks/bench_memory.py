@@ -53,9 +53,9 @@ def data_env(**extra: str) -> dict[str, str]:
 
 def measure_worker(epochs: int) -> dict:
     """Train the default CNN on MNIST in a worker subprocess; its peak RSS and outcome."""
-    from cnn_core.config import TrainConfig
+    from cnn_core.config import FitSpec, TrainConfig
 
-    config = TrainConfig(dataset="mnist", epochs=epochs, name="bench_memory")
+    config = TrainConfig(dataset="mnist", fit=FitSpec(epochs=epochs), name="bench_memory")
     return train_with_worker_cli(config, data_env(), timeout=3600)
 
 

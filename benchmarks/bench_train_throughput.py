@@ -89,24 +89,27 @@ def child_worker_way() -> dict:
     from cnn_core.tf_runtime import import_keras
 
     import_keras()
-    from cnn_core.config import TrainConfig
+    from cnn_core.config import FitSpec, TrainConfig
     from cnn_core.models import build_model
+    from cnn_core.runs import RunFolder
     from cnn_core.train import compile_for_run, make_recorder, training_callbacks
 
     x, y, source = _data()
     x = x.astype("uint8")  # the worker feeds the dataset's uint8 arrays; the model casts
     # The app's defaults (default preset, Adam, cosine decay), without early
     # stopping: this fit has no validation data for it to watch.
-    config = TrainConfig(batch_size=BATCH, epochs=1 + TIMED_EPOCHS, early_stopping=False)
+    config = TrainConfig(
+        fit=FitSpec(batch_size=BATCH, epochs=1 + TIMED_EPOCHS, early_stopping=False)
+    )
     model = build_model(config.model, (28, 28, 1), 10, SEED)
     batches = math.ceil(len(y) / BATCH)
     compile_for_run(model, config, batches)
     with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
         from pathlib import Path
 
-        run = Path(tmp)
+        run = RunFolder(Path(tmp))
         callbacks = [
-            make_recorder(run, config.epochs, batches),
+            make_recorder(run, config.fit.epochs, batches),
             *training_callbacks(config, run),
         ]
         model.fit(x, y, batch_size=BATCH, epochs=1, callbacks=callbacks, verbose=2)

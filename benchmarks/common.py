@@ -220,7 +220,7 @@ def train_with_worker_cli(config: object, env: dict[str, str], timeout: float) -
     """
     import json
 
-    from cnn_core.runs import read_history
+    from cnn_core.runs import list_runs
 
     with tempfile.TemporaryDirectory(prefix="bench-worker-") as tmp:
         tmpdir = Path(tmp)
@@ -256,21 +256,17 @@ def train_with_worker_cli(config: object, env: dict[str, str], timeout: float) -
             "state": "?",
             "message": "",
         }
-        for status_path in runs_dir.glob("*/status.json"):
-            run = status_path.parent
-            status = json.loads(status_path.read_text())
-            evaluation_path = run / "evaluation.json"
-            evaluation = json.loads(evaluation_path.read_text()) if evaluation_path.exists() else {}
-            history = read_history(run)
+        for run in list_runs(runs_dir):
+            status = run.status
             result.update(
-                state=status.get("state", "?"),
-                message=status.get("message", ""),
-                train_s=status.get("train_seconds"),
-                n_train=status.get("n_train"),
-                n_val=status.get("n_val"),
-                accuracy=evaluation.get("accuracy"),
-                epochs_run=len(history),
-                best_val=max((h.get("val_accuracy", 0.0) for h in history), default=None),
+                state=str(run.state),
+                message=run.message,
+                train_s=status.train_seconds if status else None,
+                n_train=status.n_train if status else None,
+                n_val=status.n_val if status else None,
+                accuracy=run.test_accuracy,
+                epochs_run=run.epochs_done,
+                best_val=run.best_val_accuracy,
             )
         return result
 

@@ -8,20 +8,22 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from cnn_core.records import EpochRecord
+
 TRAIN_COLOR = "#2563eb"
 VAL_COLOR = "#f97316"
 SPLIT_COLORS = {"train": "#2563eb", "validation": "#f97316", "test": "#10b981"}
 
 
-def training_curves_figure(history: list[dict[str, Any]], epochs: int | None = None) -> go.Figure:
+def training_curves_figure(history: list[EpochRecord], epochs: int | None = None) -> go.Figure:
     """Loss and accuracy per epoch, train and validation, side by side.
 
     Args:
-        history: epoch records with keys epoch, loss, accuracy, val_loss, val_accuracy.
+        history: a run's epoch records, in order.
         epochs: the planned number of epochs, to fix the x range while training.
     """
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"))
-    x = [r["epoch"] for r in history]
+    x = [r.epoch for r in history]
     for col, metric in ((1, "loss"), (2, "accuracy")):
         for key, name, color in (
             (metric, "train", TRAIN_COLOR),
@@ -30,7 +32,7 @@ def training_curves_figure(history: list[dict[str, Any]], epochs: int | None = N
             fig.add_trace(
                 go.Scatter(
                     x=x,
-                    y=[r.get(key) for r in history],
+                    y=[getattr(r, key) for r in history],
                     mode="lines+markers",
                     name=name,
                     legendgroup=name,

@@ -8,12 +8,11 @@ here imports TensorFlow: the config is validated before TensorFlow sees it.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from cnn_core.errors import UserError
-
-SCHEMA_VERSION = 1
+from cnn_core.records import SCHEMA_VERSION
 
 MODEL_KINDS = ("softmax", "cnn")
 PADDINGS = ("same", "valid")
@@ -77,42 +76,59 @@ class ModelSpec:
 
 
 @dataclass(frozen=True)
+class OptimizerSpec:
+    """How the weights move: the optimizer, its learning rate and how the rate changes."""
+
+    name: str = "adam"  # one of OPTIMIZERS
+    learning_rate: float = 1e-3
+    schedule: str = "cosine"  # one of LR_SCHEDULES (cosine: see the presets' note)
+    momentum: float = 0.9  # used by SGD only
+
+
+@dataclass(frozen=True)
+class FitSpec:
+    """How long and in what steps to train, and when to stop early."""
+
+    batch_size: int = 64
+    epochs: int = 10
+    early_stopping: bool = True  # stop when the validation loss stops improving
+    patience: int = 3  # epochs without improvement before stopping
+    restore_best_weights: bool = True
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Everything a run needs, saved as the run's `config.json`."""
 
     dataset: str = "mnist"
     model: ModelSpec = field(default_factory=lambda: PRESETS[DEFAULT_PRESET])
+    optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
+    fit: FitSpec = field(default_factory=FitSpec)
     validation: float = 0.1  # < 1: fraction of the training images; >= 1: a count
     train_subset: int = 0  # 0 = every training image; else the first N after shuffling
-    optimizer: str = "adam"
-    learning_rate: float = 1e-3
-    lr_schedule: str = "cosine"  # one of LR_SCHEDULES (cosine: see the presets' note)
-    momentum: float = 0.9  # used by SGD only
-    batch_size: int = 64
-    epochs: int = 10
-    early_stopping: bool = True
-    patience: int = 3
-    restore_best_weights: bool = True
     seed: int = 42
     name: str = ""  # optional label shown in run lists
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict with the schema version."""
-        return {"schema_version": SCHEMA_VERSION, **asdict(self)}
+        """A JSON-ready dict (the run store adds the schema version around it)."""
+        return asdict(self)
 
     @staticmethod
-    def from_dict(data: dict[str, Any]) -> TrainConfig:
-        """Rebuild a config saved by `to_dict`.
+    def from_dict(data: dict[str, Any], version: int = SCHEMA_VERSION) -> TrainConfig:
+        """Rebuild a config saved by `to_dict` under record schema `version`.
+
+        Version 1 configs were flat (optimizer, learning_rate, lr_schedule,
+        momentum, batch_size, epochs, early_stopping, patience and
+        restore_best_weights beside dataset) and carried their own
+        `schema_version`; runs recorded before schedules trained at a constant rate.
 
         Raises:
-            UserError: the record has another schema version or unknown fields.
+            UserError: the record has unknown or missing fields.
         """
         data = dict(data)
-        version = data.pop("schema_version", SCHEMA_VERSION)
-        if version != SCHEMA_VERSION:
-            raise UserError(f"config schema version {version} is not supported")
-        # Runs recorded before schedules existed trained at a constant rate.
-        data.setdefault("lr_schedule", "constant")
+        data.pop("schema_version", None)  # version 1 repeated it here
+        if version == 1:
+            data = _flat_to_pieces(data)
         try:
             model = dict(data.pop("model"))
             spec = ModelSpec(
@@ -120,9 +136,26 @@ class TrainConfig:
                 conv_blocks=tuple(ConvBlock(**b) for b in model.get("conv_blocks", ())),
                 dense_layers=tuple(DenseLayer(**d) for d in model.get("dense_layers", ())),
             )
-            return TrainConfig(model=spec, **data)
+            optimizer = OptimizerSpec(**data.pop("optimizer", {}))
+            fit = FitSpec(**data.pop("fit", {}))
+            return TrainConfig(model=spec, optimizer=optimizer, fit=fit, **data)
         except (KeyError, TypeError) as error:
             raise UserError(f"config record is malformed: {error}") from error
+
+
+def _flat_to_pieces(data: dict[str, Any]) -> dict[str, Any]:
+    """A version-1 (flat) config record in the version-2 layout."""
+    optimizer = {"schedule": data.pop("lr_schedule", "constant")}
+    if "optimizer" in data:
+        optimizer["name"] = data.pop("optimizer")
+    for key in ("learning_rate", "momentum"):
+        if key in data:
+            optimizer[key] = data.pop(key)
+    fit = {key: data.pop(key) for key in FIT_FIELDS if key in data}
+    return {**data, "optimizer": optimizer, "fit": fit}
+
+
+FIT_FIELDS = ("batch_size", "epochs", "early_stopping", "patience", "restore_best_weights")
 
 
 def _cnn(blocks: list[tuple[int, int]], dense: list[tuple[int, float]], **kw: Any) -> ModelSpec:
@@ -237,36 +270,45 @@ def validate(config: TrainConfig, input_shape: tuple[int, int, int], n_train: in
         ConfigError: with one message per bad field, naming it and its allowed range.
     """
     problems = validate_model(config.model, input_shape)
-    _check_choice(problems, "optimizer", config.optimizer, OPTIMIZERS)
-    _check_range(problems, "learning rate", config.learning_rate, LEARNING_RATE_RANGE)
-    _check_choice(problems, "learning-rate schedule", config.lr_schedule, LR_SCHEDULES)
-    _check_range(problems, "momentum", config.momentum, MOMENTUM_RANGE)
-    _check_int(problems, "batch size", config.batch_size, BATCH_SIZE_RANGE)
-    _check_int(problems, "epochs", config.epochs, EPOCHS_RANGE)
-    _check_int(problems, "patience", config.patience, PATIENCE_RANGE)
+    optimizer, fit = config.optimizer, config.fit
+    _check_choice(problems, "optimizer", optimizer.name, OPTIMIZERS)
+    _check_range(problems, "learning rate", optimizer.learning_rate, LEARNING_RATE_RANGE)
+    _check_choice(problems, "learning-rate schedule", optimizer.schedule, LR_SCHEDULES)
+    _check_range(problems, "momentum", optimizer.momentum, MOMENTUM_RANGE)
+    _check_int(problems, "batch size", fit.batch_size, BATCH_SIZE_RANGE)
+    _check_int(problems, "epochs", fit.epochs, EPOCHS_RANGE)
+    _check_int(problems, "patience", fit.patience, PATIENCE_RANGE)
     _check_int(problems, "seed", config.seed, SEED_RANGE)
     _check_int(problems, "training subset", config.train_subset, (0, n_train))
-    used = config.train_subset or n_train
-    val = config.validation
-    if isinstance(val, float) and not val.is_integer():
-        _check_range(problems, "validation fraction", val, (0.01, 0.5))
-    else:
-        _check_int(problems, "validation count", val, (1, max(1, used // 2)))
-    if not problems and used - validation_count(config, n_train) < 1:
-        problems.append("the training split is empty: lower the validation size")
+    problems += split_problems(config.validation, config.train_subset or n_train)
     if problems:
         raise ConfigError(problems)
 
 
+def split_problems(validation: float, n_images: int) -> list[str]:
+    """What is wrong with a validation size for `n_images` training images, if anything.
+
+    Args:
+        validation: a fraction in [0.01, 0.5], or a whole count of at most half the images.
+        n_images: the images being split (the training subset, or the whole set).
+    """
+    problems: list[str] = []
+    if isinstance(validation, float) and not validation.is_integer():
+        _check_range(problems, "validation fraction", validation, (0.01, 0.5))
+    else:
+        _check_int(problems, "validation count", validation, (1, max(1, n_images // 2)))
+    if not problems and n_images - validation_size(validation, n_images) < 1:
+        problems.append("the training split is empty: lower the validation size")
+    return problems
+
+
 def validation_count(config: TrainConfig, n_train: int) -> int:
     """How many of the (possibly subset) training images go to validation."""
-    used = config.train_subset or n_train
-    val = config.validation
-    if isinstance(val, float) and not val.is_integer():
-        return max(1, round(used * val))
-    return int(val)
+    return validation_size(config.validation, config.train_subset or n_train)
 
 
-def with_model(config: TrainConfig, spec: ModelSpec) -> TrainConfig:
-    """A copy of `config` with another model spec (configs are frozen)."""
-    return replace(config, model=spec)
+def validation_size(validation: float, n_images: int) -> int:
+    """How many of `n_images` a validation fraction (< 1) or count (>= 1) holds out."""
+    if isinstance(validation, float) and not validation.is_integer():
+        return max(1, round(n_images * validation))
+    return int(validation)

@@ -1,26 +1,23 @@
-"""Test-set metrics from predicted probabilities: pure numpy, no TensorFlow.
+"""Test-set metrics: computing them (never storing them: that is `cnn_core.runs`).
 
-Also the questions the Evaluate page asks of a run's stored predictions: which
-test images fall in a confusion-matrix cell, which errors were the most
-confident, and the predictions as CSV.
+`evaluate_model` runs a model over the test images in batches; everything else
+is pure numpy on predicted probabilities: the `Evaluation` record, and the
+questions the Evaluate page asks of a run's predictions (which test images fall
+in a confusion-matrix cell, which errors were the most confident, the CSV).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import zipfile
-import zlib
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from cnn_core.errors import UserError
+from cnn_core.records import Evaluation, PerClass
 
-EVALUATION_KEYS = frozenset(
-    ("n", "correct", "accuracy", "loss", "class_names", "confusion_matrix", "per_class")
-)
+EVAL_BATCH = 512
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
@@ -29,7 +26,7 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> 
     return np.bincount(flat, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
 
-def per_class_metrics(matrix: np.ndarray) -> dict[str, list[float]]:
+def per_class_metrics(matrix: np.ndarray) -> PerClass:
     """Precision, recall, F1 and support per class from a confusion matrix.
 
     A class never predicted (or never present) gets 0.0 where the ratio is undefined.
@@ -41,16 +38,16 @@ def per_class_metrics(matrix: np.ndarray) -> dict[str, list[float]]:
     recall = np.divide(hits, support, out=np.zeros_like(hits), where=support > 0)
     denom = precision + recall
     f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(hits), where=denom > 0)
-    return {
-        "precision": precision.tolist(),
-        "recall": recall.tolist(),
-        "f1": f1.tolist(),
-        "support": support.astype(int).tolist(),
-    }
+    return PerClass(
+        precision=tuple(precision.tolist()),
+        recall=tuple(recall.tolist()),
+        f1=tuple(f1.tolist()),
+        support=tuple(support.astype(int).tolist()),
+    )
 
 
-def summarize(probs: np.ndarray, y_true: np.ndarray, class_names: list[str]) -> dict[str, Any]:
-    """The evaluation record stored with a run.
+def summarize(probs: np.ndarray, y_true: np.ndarray, class_names: Sequence[str]) -> Evaluation:
+    """The test metrics of predicted probabilities (the record stored with a run).
 
     Args:
         probs: float (n, n_classes) predicted probabilities, rows summing to 1.
@@ -62,71 +59,43 @@ def summarize(probs: np.ndarray, y_true: np.ndarray, class_names: list[str]) -> 
     picked = np.clip(probs[np.arange(len(y_true)), y_true], 1e-7, 1.0)
     matrix = confusion_matrix(y_true, y_pred, n_classes)
     correct = int(np.trace(matrix))
-    return {
-        "n": int(len(y_true)),
-        "correct": correct,
-        "accuracy": correct / max(1, len(y_true)),
-        "loss": float(-np.log(picked).mean()) if len(y_true) else 0.0,
-        "class_names": list(class_names),
-        "confusion_matrix": matrix.tolist(),
-        "per_class": per_class_metrics(matrix),
-    }
+    return Evaluation(
+        n=int(len(y_true)),
+        correct=correct,
+        accuracy=correct / max(1, len(y_true)),
+        loss=float(-np.log(picked).mean()) if len(y_true) else 0.0,
+        class_names=tuple(str(name) for name in class_names),
+        confusion_matrix=tuple(tuple(row) for row in matrix.tolist()),
+        per_class=per_class_metrics(matrix),
+    )
 
 
-def format_accuracy(evaluation: dict[str, Any]) -> str:
-    """'98.6% (9,861 / 10,000)'."""
-    return f"{100 * evaluation['accuracy']:.1f}% ({evaluation['correct']:,} / {evaluation['n']:,})"
+def predict_in_batches(model: Any, images: np.ndarray, batch: int = EVAL_BATCH) -> np.ndarray:
+    """Probabilities float32 (n, n_classes) for raw-pixel images (n, h, w, c), batched."""
+    out = [
+        np.asarray(model.predict_on_batch(images[i : i + batch].astype(np.float32)))
+        for i in range(0, len(images), batch)
+    ]
+    return np.concatenate(out) if out else np.zeros((0, model.output_shape[-1]), np.float32)
 
 
-def evaluation_complete(record: dict[str, Any] | None) -> bool:
-    """Whether a stored evaluation record has every field `summarize` writes."""
-    return isinstance(record, dict) and record.keys() >= EVALUATION_KEYS
-
-
-def load_predictions(
-    path: Path, n_classes: int | None = None, n_images: int | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Read a run's `predictions.npz` and check that it is whole.
+def evaluate_model(
+    model: Any, images: np.ndarray, labels: np.ndarray, class_names: Sequence[str]
+) -> tuple[Evaluation, np.ndarray]:
+    """Run `model` over the test set once.
 
     Args:
-        path: the `predictions.npz` file written by `cnn_core.train.store_evaluation`.
-        n_classes: when given, the number of probability columns expected.
-        n_images: when given, the number of test images expected.
+        model: a Keras model taking raw pixels in [0, 255].
+        images: uint8 (n, h, w, c) test images.
+        labels: int (n,) their classes.
+        class_names: names in label order.
 
     Returns:
-        (probs, y_true): float32 (n, n_classes) probabilities and int64 (n,) labels.
-
-    Raises:
-        UserError: the file is missing, unreadable, or its arrays do not fit together.
+        (evaluation, probs): the metrics and the float32 (n, n_classes)
+        probabilities they came from (`RunFolder.save_evaluation` stores both).
     """
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            probs, y_true = np.asarray(data["probs"]), np.asarray(data["y_true"])
-    except FileNotFoundError as error:
-        raise UserError(f"this run has no stored predictions ({path.name} is missing)") from error
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as error:
-        raise UserError(f"the predictions file {path} is damaged ({error})") from error
-    problem = _predictions_problem(probs, y_true, n_classes)
-    if not problem and n_images is not None and len(y_true) != n_images:
-        problem = f"{len(y_true)} predictions where the evaluation counted {n_images} images"
-    if problem:
-        raise UserError(f"the predictions file {path} is damaged: {problem}")
-    return probs.astype(np.float32), y_true.astype(np.int64)
-
-
-def _predictions_problem(probs: np.ndarray, y_true: np.ndarray, n_classes: int | None) -> str:
-    """What is wrong with stored predictions, or '' when they are usable."""
-    if probs.ndim != 2 or y_true.ndim != 1 or len(probs) != len(y_true):
-        return f"probs {probs.shape} and labels {y_true.shape} do not match"
-    if n_classes is not None and probs.shape[1] != n_classes:
-        return f"{probs.shape[1]} probability columns for {n_classes} classes"
-    if not np.issubdtype(probs.dtype, np.floating) or not np.issubdtype(y_true.dtype, np.integer):
-        return f"unexpected types {probs.dtype} and {y_true.dtype}"
-    if not np.isfinite(probs).all():
-        return "probabilities that are not finite numbers"
-    if y_true.size and (y_true.min() < 0 or y_true.max() >= probs.shape[1]):
-        return f"labels outside 0..{probs.shape[1] - 1}"
-    return ""
+    probs = predict_in_batches(model, images)
+    return summarize(probs, labels, class_names), probs
 
 
 def row_normalise(matrix: np.ndarray) -> np.ndarray:

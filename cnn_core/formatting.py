@@ -6,16 +6,17 @@ import time
 from typing import Any
 
 from cnn_core.data import DATASETS
+from cnn_core.records import EpochRecord, RunState
 from cnn_core.runs import RunSummary
 
 STATE_LABELS = {
-    "queued": "⏳ queued",
-    "running": "🏃 running",
-    "completed": "✅ completed",
-    "stopped": "⏹️ stopped",
-    "failed": "❌ failed",
-    "interrupted": "⚠️ interrupted",
-    "broken": "🚫 broken",
+    RunState.QUEUED: "⏳ queued",
+    RunState.RUNNING: "🏃 running",
+    RunState.COMPLETED: "✅ completed",
+    RunState.STOPPED: "⏹️ stopped",
+    RunState.FAILED: "❌ failed",
+    RunState.INTERRUPTED: "⚠️ interrupted",
+    RunState.BROKEN: "🚫 broken",
 }
 
 
@@ -38,13 +39,13 @@ SCHEDULE_LABELS = {  # the Train page's choices (capitalised) and the line under
 }
 
 
-def learning_rate_text(history: list[dict[str, Any]], schedule: str | None) -> str | None:
+def learning_rate_text(history: list[EpochRecord], schedule: str | None) -> str | None:
     """'Learning rate (cosine decay to 0) at the start of epochs 1-10: 0.001, 0.000976, …'.
 
     Long runs show the first three and last two epochs. None when the history
     holds no rates (runs recorded before rates were logged).
     """
-    rates = [(r["epoch"], r["learning_rate"]) for r in history if "learning_rate" in r]
+    rates = [(r.epoch, r.learning_rate) for r in history if r.learning_rate is not None]
     if not rates:
         return None
     shown = [f"{rate:.3g}" for _, rate in rates]
@@ -94,7 +95,7 @@ def run_row(run: RunSummary) -> dict[str, Any]:
     return {
         "run": run.run_id,
         "name": run.config.name if run.config else "",
-        "status": STATE_LABELS.get(run.state, run.state),
+        "status": STATE_LABELS[run.state],
         "dataset": run.config.dataset if run.config else "",
         "model": model_label(run),
         "epochs": run.epochs_done,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cnn_core.config import ModelSpec
+from cnn_core.config import ModelSpec, OptimizerSpec
 from cnn_core.errors import UserError
 
 if TYPE_CHECKING:
@@ -127,22 +127,23 @@ def build_model(
     return keras.Model(inputs, outputs, name=spec.kind)
 
 
-def make_optimizer(name: str, learning_rate: float, momentum: float, decay_steps: int = 0) -> Any:
-    """The Keras optimizer for a validated config.
+def make_optimizer(spec: OptimizerSpec, decay_steps: int = 0) -> Any:
+    """The Keras optimizer for a validated config's optimizer settings.
 
     Args:
-        decay_steps: > 0 decays the rate along a cosine from `learning_rate` to 0
-            over that many batches (the "cosine" schedule); 0 keeps it constant.
+        spec: the optimizer, its learning rate and (for SGD) momentum.
+        decay_steps: > 0 decays the rate along a cosine from `spec.learning_rate`
+            to 0 over that many batches (the "cosine" schedule); 0 keeps it constant.
     """
     from cnn_core.tf_runtime import import_keras
 
     keras = import_keras()
-    rate: Any = learning_rate
+    rate: Any = spec.learning_rate
     if decay_steps > 0:
-        rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate=rate, momentum=momentum)
-    if name == "rmsprop":
+        rate = keras.optimizers.schedules.CosineDecay(spec.learning_rate, decay_steps)
+    if spec.name == "sgd":
+        return keras.optimizers.SGD(learning_rate=rate, momentum=spec.momentum)
+    if spec.name == "rmsprop":
         return keras.optimizers.RMSprop(learning_rate=rate)
     return keras.optimizers.Adam(learning_rate=rate)
 

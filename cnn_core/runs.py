@@ -1,18 +1,20 @@
 """The run store: one folder per run under `runs/` (or `$CNN_RUNS_DIR`).
 
-Layout of `runs/<run_id>/`:
-    config.json      the TrainConfig (with schema version)
-    status.json      state, pid, heartbeat, timings, message
-    metrics.jsonl    one JSON line per finished epoch, append-only
-    progress.json    batch progress within the current epoch (throttled)
+This module is the only one that knows a run folder's file names:
+    config.json      the TrainConfig
+    status.json      state, pid, heartbeat, timings, message (`records.Status`)
+    metrics.jsonl    one `records.EpochRecord` per finished epoch, append-only
+    progress.json    batch progress within the current epoch (`records.Progress`)
     stop             present once Stop was pressed
-    model.keras      the trained model, written when training ends
-    evaluation.json  test metrics; predictions.npz the test-set probabilities
+    model.keras      the model, saved after every epoch and at the end
+    evaluation.json  test metrics (`records.Evaluation`); predictions.npz the
+                     test-set probabilities and labels
     tensorboard/     logs for `tensorboard --logdir runs`
     worker.log       the worker's stdout/stderr
 
 Every file except the metrics log is replaced atomically; a torn last line in
-the log is ignored. The store never imports TensorFlow.
+the log is ignored. The store never imports TensorFlow (a model is handed in
+to be saved, never loaded here).
 """
 
 from __future__ import annotations
@@ -23,22 +25,31 @@ import re
 import secrets
 import tempfile
 import time
-from dataclasses import dataclass
+import zipfile
+import zlib
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from cnn_core.config import TrainConfig
 from cnn_core.errors import UserError
+from cnn_core.records import (
+    EpochRecord,
+    Evaluation,
+    Progress,
+    RecordError,
+    RunState,
+    Status,
+    record_version,
+    stamped,
+)
 
-SCHEMA_VERSION = 1
-ACTIVE_STATES = ("queued", "running")
-FINAL_STATES = ("completed", "stopped", "failed")
-# Shown for runs whose files say more than their state does:
-INTERRUPTED = "interrupted"  # status says active, but the worker process is gone
-BROKEN = "broken"  # the folder cannot be read as a run
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}$")
 # Runs that ship with the project (the starter MNIST model), read-only.
 STARTER_ROOT = Path(__file__).resolve().parent / "starter"
+STARTING_GRACE_S = 30  # a queued run without a worker pid yet is still starting
 
 
 def runs_root() -> Path:
@@ -61,8 +72,8 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def atomic_write_json(path: Path, record: dict[str, Any]) -> None:
-    """`atomic_write_text` of a JSON record stamped with the schema version."""
-    atomic_write_text(path, json.dumps({"schema_version": SCHEMA_VERSION, **record}, indent=1))
+    """`atomic_write_text` of a JSON record."""
+    atomic_write_text(path, json.dumps(record, indent=1))
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
@@ -74,73 +85,276 @@ def read_json(path: Path) -> dict[str, Any] | None:
     return record if isinstance(record, dict) else None
 
 
+@dataclass(frozen=True)
+class RunFolder:
+    """One run's folder: where each of its files is, and typed reads and writes.
+
+    Every other module names a run's files through these properties.
+    """
+
+    path: Path
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def status_path(self) -> Path:
+        return self.path / "status.json"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def progress_path(self) -> Path:
+        return self.path / "progress.json"
+
+    @property
+    def stop_path(self) -> Path:
+        return self.path / "stop"
+
+    @property
+    def model_path(self) -> Path:
+        return self.path / "model.keras"
+
+    @property
+    def evaluation_path(self) -> Path:
+        return self.path / "evaluation.json"
+
+    @property
+    def predictions_path(self) -> Path:
+        return self.path / "predictions.npz"
+
+    @property
+    def tensorboard_dir(self) -> Path:
+        return self.path / "tensorboard"
+
+    @property
+    def log_path(self) -> Path:
+        return self.path / "worker.log"
+
+    @property
+    def has_model(self) -> bool:
+        return self.model_path.is_file()
+
+    def model_version(self) -> float:
+        """The model file's modification time (0.0 when there is none): a cache key."""
+        try:
+            return self.model_path.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    # config.json -------------------------------------------------------------
+
+    def write_config(self, config: TrainConfig) -> None:
+        atomic_write_json(self.config_path, stamped({"config": config.to_dict()}))
+
+    def read_config(self) -> TrainConfig:
+        """The run's config.
+
+        Raises:
+            UserError: missing, unreadable, from a newer CNN Studio, or malformed.
+        """
+        saved = read_json(self.config_path)
+        if saved is None or not isinstance(saved.get("config"), dict):
+            raise RecordError("config.json is missing or unreadable")
+        return TrainConfig.from_dict(saved["config"], record_version(saved, "config.json"))
+
+    # status.json -------------------------------------------------------------
+
+    def read_status(self) -> Status:
+        """The stored status.
+
+        Raises:
+            RecordError: missing, unreadable, newer, or an unknown state.
+        """
+        record = read_json(self.status_path)
+        if record is None:
+            raise RecordError("status.json is missing or unreadable")
+        return Status.from_dict(record)
+
+    def write_status(self, state: RunState, **fields: Any) -> Status:
+        """Replace `status.json` with `state` and `fields`, keeping earlier fields.
+
+        Raises:
+            TypeError: a field `Status` does not have (a programming error).
+        """
+        try:
+            status = self.read_status()
+        except RecordError:
+            status = Status(state=state)
+        status = replace(status, state=RunState(state), updated=time.time(), **fields)
+        atomic_write_json(self.status_path, status.to_dict())
+        return status
+
+    # metrics.jsonl -----------------------------------------------------------
+
+    def append_epoch(self, record: EpochRecord) -> None:
+        """Append one epoch's record as a JSON line, flushed to disk."""
+        line = json.dumps(record.to_dict(), separators=(",", ":")) + "\n"
+        with open(self.metrics_path, "a", encoding="utf-8") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def read_history(self) -> list[EpochRecord]:
+        """Every complete epoch record; a torn or garbled line is skipped.
+
+        Raises:
+            RecordError: a line written by a newer CNN Studio.
+        """
+        try:
+            text = self.metrics_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return []
+        history = []
+        for line in text.splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and isinstance(record.get("epoch"), int):
+                history.append(EpochRecord.from_dict(record))
+        return history
+
+    # progress.json and stop --------------------------------------------------
+
+    def write_progress(self, progress: Progress) -> None:
+        atomic_write_json(self.progress_path, progress.to_dict())
+
+    def read_progress(self) -> Progress | None:
+        """The latest batch progress of a running run; None when there is none (yet)."""
+        record = read_json(self.progress_path)
+        try:
+            return Progress.from_dict(record) if record else None
+        except RecordError:
+            return None
+
+    def clear_progress(self) -> None:
+        self.progress_path.unlink(missing_ok=True)
+
+    def request_stop(self) -> None:
+        """Ask the worker to stop at its next batch (it keeps the model so far)."""
+        atomic_write_text(self.stop_path, str(time.time()))
+
+    def stop_requested(self) -> bool:
+        return self.stop_path.exists()
+
+    # model.keras -------------------------------------------------------------
+
+    def save_model(self, model: Any) -> None:
+        """Write `model.keras` atomically (readers never see a half-written zip)."""
+        tmp_model = self.path / ".model.tmp.keras"
+        model.save(tmp_model)
+        os.replace(tmp_model, self.model_path)
+
+    # evaluation.json and predictions.npz -------------------------------------
+
+    def save_evaluation(
+        self, evaluation: Evaluation, probs: np.ndarray, y_true: np.ndarray
+    ) -> None:
+        """Store the test metrics and the predictions they came from.
+
+        Args:
+            evaluation: the metrics (`cnn_core.evaluate.summarize`).
+            probs: float (n, n_classes) test-set probabilities.
+            y_true: int (n,) test labels.
+        """
+        tmp_pred = self.path / ".predictions.tmp.npz"
+        with open(tmp_pred, "wb") as handle:
+            np.savez_compressed(handle, probs=probs.astype(np.float32), y_true=y_true)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_pred, self.predictions_path)
+        atomic_write_json(self.evaluation_path, evaluation.to_dict())
+
+    def read_evaluation(self) -> Evaluation | None:
+        """The stored test metrics; None before evaluation or when the file is unusable."""
+        record = read_json(self.evaluation_path)
+        try:
+            return Evaluation.from_dict(record) if record else None
+        except RecordError:
+            return None
+
+    def has_evaluation(self) -> bool:
+        """Both the metrics and the predictions they came from are stored."""
+        return self.read_evaluation() is not None and self.predictions_path.is_file()
+
+    def read_predictions(
+        self, n_classes: int | None = None, n_images: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The stored test-set predictions, checked to be whole.
+
+        Args:
+            n_classes: when given, the number of probability columns expected.
+            n_images: when given, the number of test images expected.
+
+        Returns:
+            (probs, y_true): float32 (n, n_classes) probabilities and int64 (n,) labels.
+
+        Raises:
+            UserError: the file is missing, unreadable, or its arrays do not fit together.
+        """
+        path = self.predictions_path
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                probs, y_true = np.asarray(data["probs"]), np.asarray(data["y_true"])
+        except FileNotFoundError as error:
+            raise UserError(
+                f"this run has no stored predictions ({path.name} is missing)"
+            ) from error
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+            raise UserError(f"the predictions file {path} is damaged ({error})") from error
+        problem = _predictions_problem(probs, y_true, n_classes)
+        if not problem and n_images is not None and len(y_true) != n_images:
+            problem = f"{len(y_true)} predictions where the evaluation counted {n_images} images"
+        if problem:
+            raise UserError(f"the predictions file {path} is damaged: {problem}")
+        return probs.astype(np.float32), y_true.astype(np.int64)
+
+
+def _predictions_problem(probs: np.ndarray, y_true: np.ndarray, n_classes: int | None) -> str:
+    """What is wrong with stored predictions, or '' when they are usable."""
+    if probs.ndim != 2 or y_true.ndim != 1 or len(probs) != len(y_true):
+        return f"probs {probs.shape} and labels {y_true.shape} do not match"
+    if n_classes is not None and probs.shape[1] != n_classes:
+        return f"{probs.shape[1]} probability columns for {n_classes} classes"
+    if not np.issubdtype(probs.dtype, np.floating) or not np.issubdtype(y_true.dtype, np.integer):
+        return f"unexpected types {probs.dtype} and {y_true.dtype}"
+    if not np.isfinite(probs).all():
+        return "probabilities that are not finite numbers"
+    if y_true.size and (y_true.min() < 0 or y_true.max() >= probs.shape[1]):
+        return f"labels outside 0..{probs.shape[1] - 1}"
+    return ""
+
+
 def new_run_id(config: TrainConfig) -> str:
     """A sortable, unique, filesystem-safe id such as `20261123-101500-mnist-cnn-3fa2`."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return f"{stamp}-{config.dataset}-{config.model.kind}-{secrets.token_hex(2)}"
 
 
-def run_dir(run_id: str, root: Path | None = None) -> Path:
+def run_folder(run_id: str, root: Path | None = None) -> RunFolder:
     """The folder of `run_id`; UserError for ids that could escape the store."""
-    if not RUN_ID_PATTERN.match(run_id):
+    if not isinstance(run_id, str) or not RUN_ID_PATTERN.match(run_id):
         raise UserError(f"not a valid run id: {run_id!r}")
-    return (root or runs_root()) / run_id
+    return RunFolder((root or runs_root()) / run_id)
 
 
-def create_run(config: TrainConfig, root: Path | None = None) -> Path:
+def create_run(config: TrainConfig, root: Path | None = None) -> RunFolder:
     """Make a run folder with its config and a `queued` status."""
     root = root or runs_root()
     root.mkdir(parents=True, exist_ok=True)
-    path = run_dir(new_run_id(config), root)
-    path.mkdir()
-    atomic_write_json(path / "config.json", {"config": config.to_dict()})
-    write_status(path, "queued", created=time.time())
-    return path
-
-
-def write_status(path: Path, state: str, **fields: Any) -> dict[str, Any]:
-    """Replace `status.json`, keeping earlier fields not given again."""
-    record = read_json(path / "status.json") or {}
-    record.pop("schema_version", None)
-    record.update(fields, state=state, updated=time.time())
-    atomic_write_json(path / "status.json", record)
-    return record
-
-
-def append_metrics(path: Path, record: dict[str, Any]) -> None:
-    """Append one epoch's record as a JSON line, flushed to disk."""
-    line = json.dumps(record, separators=(",", ":")) + "\n"
-    with open(path / "metrics.jsonl", "a", encoding="utf-8") as handle:
-        handle.write(line)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def read_history(path: Path) -> list[dict[str, Any]]:
-    """Every complete epoch record; a torn or garbled line is skipped."""
-    try:
-        text = (path / "metrics.jsonl").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return []
-    records = []
-    for line in text.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict) and isinstance(record.get("epoch"), int):
-            records.append(record)
-    return records
-
-
-def request_stop(path: Path) -> None:
-    """Ask the worker to stop at its next batch (it keeps the model so far)."""
-    atomic_write_text(path / "stop", str(time.time()))
-
-
-def stop_requested(path: Path) -> bool:
-    """Whether Stop was pressed for this run."""
-    return (path / "stop").exists()
+    folder = run_folder(new_run_id(config), root)
+    folder.path.mkdir()
+    folder.write_config(config)
+    folder.write_status(RunState.QUEUED, created=time.time())
+    return folder
 
 
 def process_start_time(pid: int) -> str | None:
@@ -173,22 +387,16 @@ def pid_alive(pid: Any, start_time: str | None = None) -> bool:
 
 
 @dataclass(frozen=True)
-class RunSummary:
+class RunSummary(RunFolder):
     """What lists and pages need to know about a run, read from its folder."""
 
-    run_id: str
-    path: Path
-    state: str  # queued, running, completed, stopped, failed, interrupted or broken
-    config: TrainConfig | None
-    status: dict[str, Any]
-    epochs_done: int
-    best_val_accuracy: float | None
-    test_accuracy: float | None
-    message: str
-
-    @property
-    def has_model(self) -> bool:
-        return (self.path / "model.keras").is_file()
+    state: RunState = RunState.BROKEN
+    config: TrainConfig | None = None
+    status: Status | None = None  # None for a broken folder
+    epochs_done: int = 0
+    best_val_accuracy: float | None = None
+    test_accuracy: float | None = None
+    message: str = ""
 
     @property
     def starter(self) -> bool:
@@ -197,45 +405,37 @@ class RunSummary:
 
     @property
     def active(self) -> bool:
-        return self.state in ACTIVE_STATES
+        return self.state.active
 
     @property
     def created(self) -> float:
-        return float(self.status.get("created") or 0.0)
+        return (self.status.created if self.status else None) or 0.0
 
 
 def load_run(path: Path) -> RunSummary:
     """Read one run folder; never raises for a broken folder (state `broken`)."""
-    status = read_json(path / "status.json") or {}
-    saved = read_json(path / "config.json")
-    config, message = None, str(status.get("message", ""))
+    folder = RunFolder(path)
     try:
-        if saved is None or status.get("schema_version") != SCHEMA_VERSION:
-            raise UserError("missing or unreadable config.json / status.json")
-        config = TrainConfig.from_dict(saved["config"])
-        state = str(status.get("state"))
-        if state not in ACTIVE_STATES + FINAL_STATES:
-            raise UserError(f"unknown state {state!r}")
-    except (UserError, KeyError, TypeError) as error:
-        state, message = BROKEN, f"broken run folder: {error}"
-    if state in ACTIVE_STATES and not pid_alive(status.get("pid"), status.get("pid_start")):
-        # A queued run without a pid yet is still starting; give it a moment.
-        just_created = time.time() - float(status.get("updated") or 0) < 30
-        if status.get("pid") is not None or not just_created:
-            state, message = INTERRUPTED, "the worker process ended without finishing"
-    history = read_history(path)
-    val = [r["val_accuracy"] for r in history if isinstance(r.get("val_accuracy"), int | float)]
-    evaluation = read_json(path / "evaluation.json") or {}
-    test_acc = evaluation.get("accuracy")
+        status, config = folder.read_status(), folder.read_config()
+        history = folder.read_history()
+    except UserError as error:
+        return RunSummary(path, message=f"broken run folder: {error}")
+    state, message = status.state, status.message
+    if state.active and not pid_alive(status.pid, status.pid_start):
+        starting = time.time() - (status.updated or 0.0) < STARTING_GRACE_S
+        if status.pid is not None or not starting:
+            state = RunState.INTERRUPTED
+            message = "the worker process ended without finishing"
+    val = [r.val_accuracy for r in history if r.val_accuracy is not None]
+    evaluation = folder.read_evaluation()
     return RunSummary(
-        run_id=path.name,
-        path=path,
+        path,
         state=state,
         config=config,
         status=status,
         epochs_done=len(history),
         best_val_accuracy=max(val) if val else None,
-        test_accuracy=float(test_acc) if isinstance(test_acc, int | float) else None,
+        test_accuracy=evaluation.accuracy if evaluation else None,
         message=message,
     )
 
@@ -246,31 +446,14 @@ def list_runs(root: Path | None = None) -> list[RunSummary]:
     if not root.is_dir():
         return []
     folders = [p for p in root.iterdir() if p.is_dir() and RUN_ID_PATTERN.match(p.name)]
-    runs = [load_run(p) for p in folders if not p.name.startswith(".")]
+    runs = [load_run(p) for p in folders]
     return sorted(runs, key=lambda r: (r.created, r.run_id), reverse=True)
 
 
 def model_runs(root: Path | None = None) -> list[RunSummary]:
     """Runs with a saved model that are not training any more, newest first,
     then the starter models that ship with the project."""
-    trained = [r for r in list_runs(root) if r.has_model and not r.active and r.state != BROKEN]
-    return trained + [r for r in list_runs(STARTER_ROOT) if r.has_model]
-
-
-def find_run(run_id: str, root: Path | None = None) -> RunSummary:
-    """A run of the store or a starter run, by id; UserError when there is none."""
-    for base in (root or runs_root(), STARTER_ROOT):
-        path = run_dir(run_id, base)
-        if path.is_dir():
-            return load_run(path)
-    raise UserError(f"run {run_id} does not exist (any more)")
-
-
-def read_evaluation(path: Path) -> dict[str, Any] | None:
-    """The stored test metrics of a run, or None before evaluation."""
-    return read_json(path / "evaluation.json")
-
-
-def read_progress(path: Path) -> dict[str, Any] | None:
-    """The latest batch progress of a running run."""
-    return read_json(path / "progress.json")
+    usable = [
+        r for r in list_runs(root) if r.has_model and not r.active and r.state != RunState.BROKEN
+    ]
+    return usable + [r for r in list_runs(STARTER_ROOT) if r.has_model]

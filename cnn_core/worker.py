@@ -27,8 +27,10 @@ from pathlib import Path
 from typing import IO
 
 from cnn_core import runs
-from cnn_core.config import TrainConfig
+from cnn_core.config import FIT_FIELDS, TrainConfig
 from cnn_core.errors import UserError
+from cnn_core.records import SCHEMA_VERSION, RunState, record_version
+from cnn_core.runs import RunFolder
 
 QUEUE_POLL_S = 1.0
 DUPLICATE_WINDOW_S = 5.0  # an identical launch this soon after another is a double click
@@ -58,7 +60,7 @@ def _locked(path: Path) -> Iterator[None]:
         yield
 
 
-def launch_run(config: TrainConfig, root: Path | None = None) -> tuple[Path, bool]:
+def launch_run(config: TrainConfig, root: Path | None = None) -> tuple[RunFolder, bool]:
     """Create a run for a validated config and start its worker process.
 
     Returns:
@@ -74,26 +76,26 @@ def launch_run(config: TrainConfig, root: Path | None = None) -> tuple[Path, boo
         now = time.time()
         for run in existing:
             if run.config == config and now - run.created < DUPLICATE_WINDOW_S:
-                return run.path, False
-        queued = [r for r in existing if r.state == "queued"]
+                return RunFolder(run.path), False
+        queued = [r for r in existing if r.state == RunState.QUEUED]
         if len(queued) >= MAX_QUEUED:
             raise UserError(
                 f"{len(queued)} runs are already waiting for a training slot: "
                 "stop one or wait for them to finish"
             )
-        path = runs.create_run(config, root)
-        start_worker(path)
-    return path, True
+        folder = runs.create_run(config, root)
+        start_worker(folder)
+    return folder, True
 
 
-def start_worker(path: Path) -> subprocess.Popen:
-    """Start `python -m cnn_core.worker <path>` detached, logging to worker.log."""
-    log = open(path / "worker.log", "ab")  # noqa: SIM115 - the child owns it from now on
+def start_worker(folder: RunFolder) -> subprocess.Popen:
+    """Start `python -m cnn_core.worker <folder>` detached, logging to its worker log."""
+    log = open(folder.log_path, "ab")  # noqa: SIM115 - the child owns it from now on
     project_root = Path(__file__).resolve().parent.parent
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(project_root), env.get("PYTHONPATH")]))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cnn_core.worker", str(path)],
+        [sys.executable, "-m", "cnn_core.worker", str(folder.path)],
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -102,7 +104,7 @@ def start_worker(path: Path) -> subprocess.Popen:
         start_new_session=True,
     )
     log.close()
-    runs.write_status(path, "queued", pid=proc.pid, pid_start=runs.process_start_time(proc.pid))
+    folder.write_status(RunState.QUEUED, pid=proc.pid, pid_start=runs.process_start_time(proc.pid))
     return proc
 
 
@@ -122,53 +124,50 @@ def _try_slot(root: Path) -> IO | None:
     return None
 
 
-def _first_in_queue(path: Path) -> bool:
+def _first_in_queue(folder: RunFolder) -> bool:
     """No older run is still waiting (runs are served in launch order)."""
-    for run in runs.list_runs(path.parent):
-        if run.state == "queued" and run.run_id != path.name and run.created < _created(path):
+    created = folder.read_status().created or 0.0
+    for run in runs.list_runs(folder.path.parent):
+        if run.state == RunState.QUEUED and run.run_id != folder.run_id and run.created < created:
             return False
     return True
 
 
-def _created(path: Path) -> float:
-    return float((runs.read_json(path / "status.json") or {}).get("created") or 0.0)
-
-
-def wait_for_slot(path: Path) -> IO | None:
+def wait_for_slot(folder: RunFolder) -> IO | None:
     """Block in the `queued` state until a slot is free; None if Stop came first."""
     while True:
-        if runs.stop_requested(path):
+        if folder.stop_requested():
             return None
-        if _first_in_queue(path):
-            slot = _try_slot(path.parent)
+        if _first_in_queue(folder):
+            slot = _try_slot(folder.path.parent)
             if slot is not None:
                 return slot
-        runs.write_status(path, "queued", heartbeat=time.time())
+        folder.write_status(RunState.QUEUED, heartbeat=time.time())
         time.sleep(QUEUE_POLL_S)
 
 
-def run_worker(path: Path) -> int:
-    """Train the run in `path` to the end, recording the outcome; the exit code."""
+def run_worker(folder: RunFolder) -> int:
+    """Train the run in `folder` to the end, recording the outcome; the exit code."""
     pid = os.getpid()
-    runs.write_status(path, "queued", pid=pid, pid_start=runs.process_start_time(pid))
-    slot = wait_for_slot(path)
+    folder.write_status(RunState.QUEUED, pid=pid, pid_start=runs.process_start_time(pid))
+    slot = wait_for_slot(folder)
     if slot is None:
-        runs.write_status(path, "stopped", ended=time.time(), message="stopped while queued")
+        folder.write_status(RunState.STOPPED, ended=time.time(), message="stopped while queued")
         return 0
     with slot:
-        runs.write_status(path, "running", started=time.time(), heartbeat=time.time())
+        folder.write_status(RunState.RUNNING, started=time.time(), heartbeat=time.time())
         try:
             from cnn_core.train import train_run
 
-            train_run(path)
+            train_run(folder)
         except UserError as error:
-            runs.write_status(path, "failed", ended=time.time(), message=str(error))
+            folder.write_status(RunState.FAILED, ended=time.time(), message=str(error))
             print(f"run failed: {error}", file=sys.stderr)
             return 1
         except Exception as error:  # noqa: BLE001 - recorded for the UI, traceback in the log
             traceback.print_exc()
-            message = f"{type(error).__name__}: {error} (details in worker.log)"
-            runs.write_status(path, "failed", ended=time.time(), message=message[:2000])
+            message = f"{type(error).__name__}: {error} (details in {folder.log_path.name})"
+            folder.write_status(RunState.FAILED, ended=time.time(), message=message[:2000])
             return 1
     return 0
 
@@ -181,17 +180,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs-dir", help="the run store for --config (default: runs/)")
     args = parser.parse_args(argv)
     if args.config:
-        with open(args.config, encoding="utf-8") as handle:
-            config = TrainConfig.from_dict(json.load(handle))
+        config = read_config_file(Path(args.config))
         root = Path(args.runs_dir).resolve() if args.runs_dir else runs.runs_root()
         _check_config(config)
-        path = runs.create_run(config, root)
-        print(f"run folder: {path}", flush=True)
+        folder = runs.create_run(config, root)
+        print(f"run folder: {folder.path}", flush=True)
     elif args.run_dir:
-        path = Path(args.run_dir).resolve()
+        folder = RunFolder(Path(args.run_dir).resolve())
     else:
         parser.error("give a run folder or --config FILE")
-    return run_worker(path)
+    return run_worker(folder)
+
+
+def read_config_file(path: Path) -> TrainConfig:
+    """A TrainConfig from a JSON file: a run's `config.json`, or its `config` field alone.
+
+    Raises:
+        UserError: unreadable, not JSON, from a newer CNN Studio, or malformed.
+    """
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise UserError(f"cannot read the config file {path}: {error}") from error
+    if not isinstance(record, dict):
+        raise UserError(f"the config file {path} does not hold a JSON object")
+    if isinstance(record.get("config"), dict):  # a whole config.json
+        return TrainConfig.from_dict(record["config"], record_version(record, str(path)))
+    record_version(record, str(path))  # refuses a newer one
+    flat = isinstance(record.get("optimizer"), str) or any(key in record for key in FIT_FIELDS)
+    return TrainConfig.from_dict(record, 1 if flat else SCHEMA_VERSION)
 
 
 def _check_config(config: TrainConfig) -> None:

@@ -102,9 +102,8 @@ def cached_model(model_path: str, mtime: float) -> Any:
 
 def require_model(run: RunSummary) -> Any:
     """The run's model, or a clear message and `st.stop()`."""
-    path = run.path / "model.keras"
     try:
-        return cached_model(str(path), path.stat().st_mtime if path.exists() else 0.0)
+        return cached_model(str(run.model_path), run.model_version())
     except UserError as error:
         st.error(str(error))
         st.stop()

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from cnn_core.charts import class_distribution_figure, pixel_tiles
-from cnn_core.config import TrainConfig, validation_count
+from cnn_core.config import split_problems, validation_size
 from cnn_core.data import class_counts, split_indices
 from pages.common import (
     dataset_picker,
@@ -33,14 +33,11 @@ def render_data() -> None:
         st.subheader("Split")
         validation = validation_size_input("data", n_train)
         seed = int(st.number_input("Shuffle seed", value=42, step=1, key="data_seed"))
-    config = TrainConfig(dataset=key, validation=validation, seed=seed)
-    n_val = validation_count(config, n_train)
-    if not 1 <= n_val <= n_train // 2:
-        st.error(
-            f"Validation size must leave most images for training: between 1 and "
-            f"{n_train // 2:,} images (or a fraction 0.01-0.5). Received: {validation}"
-        )
+    problems = split_problems(validation, n_train)
+    if problems:
+        st.error("\n\n".join(problems))
         st.stop()
+    n_val = validation_size(validation, n_train)
     train_idx, val_idx = split_indices(dataset.y_train, n_val, seed)
 
     cols = st.columns(3)

@@ -8,7 +8,6 @@ An evaluated run is shown from its files alone (`evaluation.json`,
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,10 +18,8 @@ from cnn_core.data import Dataset
 from cnn_core.errors import UserError
 from cnn_core.evaluate import (
     cell_indices,
-    evaluation_complete,
+    evaluate_model,
     first_errors,
-    format_accuracy,
-    load_predictions,
     most_confident_errors,
     most_confused_cell,
     prediction_caption,
@@ -30,8 +27,8 @@ from cnn_core.evaluate import (
 )
 from cnn_core.evaluation_charts import confusion_matrix_figure
 from cnn_core.formatting import model_label
-from cnn_core.runs import RunSummary, read_evaluation
-from cnn_core.train import store_evaluation
+from cnn_core.records import Evaluation
+from cnn_core.runs import RunFolder, RunSummary
 from pages.common import ensure_app_navigation, model_run_picker, require_dataset, require_model
 
 MATRIX_KEY = "eval_matrix"
@@ -47,8 +44,9 @@ TILE_PX = 84
 def cached_predictions(
     path: str, mtime: float, n_classes: int, n_images: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """probs (n, classes) and y_true (n,), read once per file version (`mtime` in the key)."""
-    return load_predictions(Path(path), n_classes, n_images)
+    """probs (n, classes) and y_true (n,) of the run in folder `path`, read once per
+    file version (`mtime` in the key)."""
+    return RunFolder(Path(path)).read_predictions(n_classes, n_images)
 
 
 @st.cache_data(max_entries=2, show_spinner=False)
@@ -58,22 +56,26 @@ def cached_csv(path: str, mtime: float, class_names: tuple[str, ...], n_images: 
     return predictions_csv(probs, y_true, list(class_names))
 
 
-def evaluate_now(run: RunSummary) -> dict[str, Any]:
+def evaluate_now(run: RunSummary) -> Evaluation:
     """Evaluate the run's model on the test set and store the result with the run."""
     model = require_model(run)
     dataset = require_dataset(run.config.dataset)
     with st.spinner("Evaluating the model on the test set (once; the result is stored)…"):
         try:
-            return store_evaluation(model, dataset, run.path)
+            evaluation, probs = evaluate_model(
+                model, dataset.x_test, dataset.y_test, dataset.info.class_names
+            )
+            run.save_evaluation(evaluation, probs, dataset.y_test)
         except (OSError, ValueError) as error:
             st.error(f"The model could not be evaluated or the result not stored: {error}")
             st.stop()
+    return evaluation
 
 
-def ensure_evaluation(run: RunSummary) -> dict[str, Any]:
+def ensure_evaluation(run: RunSummary) -> Evaluation:
     """The stored evaluation, computed first for a run that has none."""
-    evaluation = read_evaluation(run.path)
-    if evaluation_complete(evaluation) and (run.path / "predictions.npz").is_file():
+    evaluation = run.read_evaluation()
+    if evaluation is not None and run.predictions_path.is_file():
         return evaluation
     st.info(
         f"No test-set evaluation is stored for this run (it ended {run.state}): "
@@ -82,48 +84,52 @@ def ensure_evaluation(run: RunSummary) -> dict[str, Any]:
     return evaluate_now(run)
 
 
-def require_predictions(
-    run: RunSummary, evaluation: dict[str, Any]
-) -> tuple[np.ndarray, np.ndarray]:
-    """probs (n, classes) and y_true (n,), or an error with a way to redo the evaluation."""
-    path = run.path / "predictions.npz"
+def predictions_version(run: RunSummary) -> float:
+    """The predictions file's modification time (0.0 when missing): a cache key."""
     try:
-        mtime = path.stat().st_mtime if path.exists() else 0.0
+        return run.predictions_path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def require_predictions(run: RunSummary, evaluation: Evaluation) -> tuple[np.ndarray, np.ndarray]:
+    """probs (n, classes) and y_true (n,), or an error with a way to redo the evaluation."""
+    try:
         return cached_predictions(
-            str(path), mtime, len(evaluation["class_names"]), int(evaluation["n"])
+            str(run.path), predictions_version(run), len(evaluation.class_names), evaluation.n
         )
     except UserError as error:
-        st.error(f"{error}. The metrics above come from evaluation.json.")
+        st.error(f"{error}. The metrics above come from the stored evaluation.")
         if st.button("Evaluate again from the model", key="eval_redo"):
             evaluate_now(run)
             st.rerun()
         st.stop()
 
 
-def metrics_row(run: RunSummary, evaluation: dict[str, Any]) -> None:
+def metrics_row(run: RunSummary, evaluation: Evaluation) -> None:
     cols = st.columns([2, 1, 1, 1])
     cols[0].metric(
         "Test accuracy",
-        f"{100 * evaluation['accuracy']:.1f}%",
-        f"{evaluation['correct']:,} / {evaluation['n']:,} right",
+        f"{100 * evaluation.accuracy:.1f}%",
+        f"{evaluation.correct:,} / {evaluation.n:,} right",
         delta_color="off",
         delta_arrow="off",
-        help=format_accuracy(evaluation),
+        help=evaluation.accuracy_text(),
     )
-    cols[1].metric("Test loss", f"{evaluation['loss']:.4f}", help="Mean cross-entropy.")
-    cols[2].metric("Errors", f"{evaluation['n'] - evaluation['correct']:,}")
+    cols[1].metric("Test loss", f"{evaluation.loss:.4f}", help="Mean cross-entropy.")
+    cols[2].metric("Errors", f"{evaluation.errors:,}")
     cols[3].metric("Epochs trained", run.epochs_done)
 
 
-def per_class_table(evaluation: dict[str, Any]) -> None:
-    per_class = evaluation["per_class"]
+def per_class_table(evaluation: Evaluation) -> None:
+    per_class = evaluation.per_class
     frame = pd.DataFrame(
         {
-            "class": evaluation["class_names"],
-            "precision": 100 * np.asarray(per_class["precision"]),
-            "recall": 100 * np.asarray(per_class["recall"]),
-            "F1": 100 * np.asarray(per_class["f1"]),
-            "support": per_class["support"],
+            "class": evaluation.class_names,
+            "precision": 100 * np.asarray(per_class.precision),
+            "recall": 100 * np.asarray(per_class.recall),
+            "F1": 100 * np.asarray(per_class.f1),
+            "support": per_class.support,
         }
     )
     st.dataframe(
@@ -161,14 +167,14 @@ def pick_clicked_cell(class_names: list[str]) -> None:
         st.session_state["eval_pred"] = names.index(str(points[0]["x"]))
 
 
-def confusion_section(evaluation: dict[str, Any], selected: tuple[int, int]) -> None:
-    class_names = list(evaluation["class_names"])
+def confusion_section(evaluation: Evaluation, selected: tuple[int, int]) -> None:
+    class_names = list(evaluation.class_names)
     normalise = st.toggle(
         "Row-normalise (share of each true class)", key="eval_normalise", value=False
     )
     st.plotly_chart(
         confusion_matrix_figure(
-            np.asarray(evaluation["confusion_matrix"]), class_names, normalise, selected
+            np.asarray(evaluation.confusion_matrix), class_names, normalise, selected
         ),
         on_select=lambda: pick_clicked_cell(class_names),
         selection_mode="points",
@@ -256,13 +262,12 @@ def render_evaluate() -> None:
         "All numbers are on the held-out test set."
     )
     evaluation = ensure_evaluation(run)
-    class_names = [str(name) for name in evaluation["class_names"]]
+    class_names = list(evaluation.class_names)
     metrics_row(run, evaluation)
     probs, y_true = require_predictions(run, evaluation)
-    path = run.path / "predictions.npz"
     st.download_button(
         "Download predictions (CSV)",
-        cached_csv(str(path), path.stat().st_mtime, tuple(class_names), len(y_true)),
+        cached_csv(str(run.path), predictions_version(run), evaluation.class_names, len(y_true)),
         file_name=f"{run.run_id}-predictions.csv",
         mime="text/csv",
         icon=":material/download:",
@@ -270,7 +275,7 @@ def render_evaluate() -> None:
         on_click="ignore",
     )
 
-    matrix = np.asarray(evaluation["confusion_matrix"])
+    matrix = np.asarray(evaluation.confusion_matrix)
     selected = choose_cell(class_names, matrix, run.run_id)
     matrix_col, table_col = st.columns([3, 2], gap="large")
     with matrix_col:

@@ -293,8 +293,7 @@ def render_inside() -> None:
     with top[0]:
         run = model_run_picker("inside_run")
         model = require_model(run)  # a clear message for a missing or damaged model
-        model_file = run.path / "model.keras"
-        inspector = cached_inspector(str(model_file), model_file.stat().st_mtime)
+        inspector = cached_inspector(str(run.model_path), run.model_version())
         names = class_names(run, inspector.num_classes)
         image, caption = image_ui(run, inspector)
     with top[1]:

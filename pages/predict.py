@@ -144,13 +144,12 @@ def upload_detail(name: str, image, seen: np.ndarray, probs: np.ndarray, names: 
 def render_predict() -> None:
     st.title("Predict")
     run = model_run_picker("predict_run", prefer_dataset="mnist")
-    model_file = run.path / "model.keras"
     require_model(run)  # a clear message for a missing or damaged model
-    predictor = cached_predictor(str(model_file), model_file.stat().st_mtime)
+    predictor = cached_predictor(str(run.model_path), run.model_version())
     names = class_names(run, predictor.num_classes)
     if run.starter:
-        n_train = run.status.get("n_train")
-        n_train = f"{n_train:,}" if isinstance(n_train, int) else "?"
+        n_train = run.status.n_train if run.status else None
+        n_train = f"{n_train:,}" if n_train else "?"
         accuracy = f"{run.test_accuracy:.2%}" if run.test_accuracy else "?"
         st.caption(
             f"⭐ The starter model ships with CNN Studio: a small CNN trained on {n_train} MNIST "

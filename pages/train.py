@@ -18,12 +18,13 @@ from cnn_core.config import (
     ConfigError,
     ConvBlock,
     DenseLayer,
+    FitSpec,
     ModelSpec,
+    OptimizerSpec,
     TrainConfig,
     validate,
 )
 from cnn_core.errors import UserError
-from cnn_core.evaluate import format_accuracy
 from cnn_core.formatting import (
     SCHEDULE_LABELS,
     STATE_LABELS,
@@ -33,17 +34,8 @@ from cnn_core.formatting import (
     run_label,
 )
 from cnn_core.models import describe_model, estimate_batch_memory
-from cnn_core.runs import (
-    FINAL_STATES,
-    INTERRUPTED,
-    list_runs,
-    load_run,
-    read_evaluation,
-    read_history,
-    read_progress,
-    request_stop,
-    run_dir,
-)
+from cnn_core.records import Progress, RunState
+from cnn_core.runs import RunSummary, list_runs, load_run, run_folder
 from cnn_core.worker import launch_run, max_concurrent
 from pages.common import (
     dataset_picker,
@@ -53,7 +45,7 @@ from pages.common import (
 )
 
 SAVED_FORM = "train_saved_form"  # widget values kept across page changes
-WATCH = "train_watch_run"
+MONITORED = "train_monitor_run"  # the run the Runs section watches
 POLL_SECONDS = 1.0
 CNN_PRESETS = [name for name, spec in PRESETS.items() if spec.kind == "cnn"]
 FORM_DEFAULTS: dict[str, Any] = {
@@ -159,40 +151,48 @@ def model_inputs() -> ModelSpec:
     return ModelSpec(kind="cnn", conv_blocks=blocks, dense_layers=dense)
 
 
-def training_inputs() -> dict[str, Any]:
-    optimizer = st.selectbox(
+def optimizer_inputs() -> OptimizerSpec:
+    name = st.selectbox(
         "Optimizer",
         OPTIMIZERS,
         format_func={"adam": "Adam", "sgd": "SGD with momentum", "rmsprop": "RMSprop"}.get,
         key="train_optimizer",
     )
-    values: dict[str, Any] = {"optimizer": optimizer}
-    values["learning_rate"] = st.number_input(
-        "Learning rate", step=0.0005, format="%.5f", key="train_lr"
-    )
-    values["lr_schedule"] = st.selectbox(
+    learning_rate = st.number_input("Learning rate", step=0.0005, format="%.5f", key="train_lr")
+    schedule = st.selectbox(
         "Learning-rate schedule",
         LR_SCHEDULES,
-        format_func=lambda name: SCHEDULE_LABELS[name].capitalize(),
+        format_func=lambda choice: SCHEDULE_LABELS[choice].capitalize(),
         key="train_schedule",
         help=(
             "Cosine decay glides from the learning rate to 0 over all epochs; "
             "on plateau halves it whenever the validation loss did not improve for an epoch."
         ),
     )
-    if optimizer == "sgd":
-        values["momentum"] = st.number_input("Momentum", step=0.05, key="train_momentum")
+    momentum = OptimizerSpec.momentum
+    if name == "sgd":
+        momentum = st.number_input("Momentum", step=0.05, key="train_momentum")
+    return OptimizerSpec(name, float(learning_rate), schedule, float(momentum))
+
+
+def fit_inputs() -> FitSpec:
     cols = st.columns(2)
-    values["batch_size"] = int(cols[0].number_input("Batch size", step=16, key="train_batch"))
-    values["epochs"] = int(cols[1].number_input("Epochs", step=1, key="train_epochs"))
-    values["early_stopping"] = st.checkbox(
+    batch_size = int(cols[0].number_input("Batch size", step=16, key="train_batch"))
+    epochs = int(cols[1].number_input("Epochs", step=1, key="train_epochs"))
+    early = st.checkbox(
         "Early stopping", key="train_early", help="Stop when the validation loss stops improving."
     )
-    if values["early_stopping"]:
-        values["patience"] = int(st.number_input("Patience (epochs)", step=1, key="train_patience"))
-        values["restore_best_weights"] = st.checkbox("Restore best weights", key="train_restore")
-    values["seed"] = int(st.number_input("Random seed", step=1, key="train_seed"))
-    values["train_subset"] = int(
+    if not early:
+        return FitSpec(batch_size, epochs, early_stopping=False)
+    patience = int(st.number_input("Patience (epochs)", step=1, key="train_patience"))
+    restore = st.checkbox("Restore best weights", key="train_restore")
+    return FitSpec(batch_size, epochs, True, patience, restore)
+
+
+def run_inputs() -> tuple[int, int, str]:
+    """(seed, training subset, run name)."""
+    seed = int(st.number_input("Random seed", step=1, key="train_seed"))
+    subset = int(
         st.number_input(
             "Training subset (0 = all)",
             step=1000,
@@ -200,8 +200,8 @@ def training_inputs() -> dict[str, Any]:
             help="0 uses them all; a few thousand make a quick experiment.",
         )
     )
-    values["name"] = st.text_input("Run name (optional)", key="train_name", max_chars=60)
-    return values
+    name = st.text_input("Run name (optional)", key="train_name", max_chars=60)
+    return seed, subset, name
 
 
 def summary_table(config: TrainConfig, input_shape: tuple[int, int, int], n_classes: int) -> None:
@@ -218,7 +218,7 @@ def summary_table(config: TrainConfig, input_shape: tuple[int, int, int], n_clas
         ]
     )
     total = sum(r.params for r in rows)
-    memory = estimate_batch_memory(rows, config.batch_size, config.optimizer)
+    memory = estimate_batch_memory(rows, config.fit.batch_size, config.optimizer.name)
     cols = st.columns(3)
     cols[0].metric("Parameters", f"{total:,}")
     cols[1].metric("Trainable", f"{sum(r.trainable for r in rows):,}")
@@ -243,9 +243,19 @@ def setup_section() -> TrainConfig | None:
         spec = model_inputs()
     with fit_col:
         st.subheader("Training")
-        values = training_inputs()
+        optimizer, fit = optimizer_inputs(), fit_inputs()
+        seed, subset, name = run_inputs()
     save_form()
-    config = TrainConfig(dataset=key, model=spec, validation=validation, **values)
+    config = TrainConfig(
+        dataset=key,
+        model=spec,
+        optimizer=optimizer,
+        fit=fit,
+        validation=validation,
+        train_subset=subset,
+        seed=seed,
+        name=name,
+    )
     info = dataset.info
     try:
         validate(config, info.image_shape, len(dataset.y_train))
@@ -270,83 +280,80 @@ def launch_button(config: TrainConfig | None) -> None:
     if not clicked or config is None:
         return
     try:
-        path, created = launch_run(config)
+        folder, created = launch_run(config)
     except UserError as error:
         st.error(str(error))
         return
-    st.session_state[WATCH] = path.name
-    st.session_state["train_monitor_run"] = path.name
+    st.session_state[MONITORED] = folder.run_id
     if created:
-        st.toast(f"Run {path.name} started")
+        st.toast(f"Run {folder.run_id} started")
     else:
         st.info("That run was started a moment ago (double click): watching it below.")
 
 
-def progress_text(progress: dict[str, Any]) -> tuple[float, str]:
-    batch, batches = progress.get("batch", 0), max(1, progress.get("batches", 1))
-    epoch, epochs = progress.get("epoch", 1), progress.get("epochs", 1)
-    text = (
-        f"Epoch {epoch}/{epochs} · batch {batch}/{batches} · elapsed "
-        f"{format_duration(progress.get('elapsed'))} · ETA {format_duration(progress.get('eta'))}"
+def progress_text(progress: Progress) -> str:
+    return (
+        f"Epoch {progress.epoch}/{progress.epochs} · batch {progress.batch}/{progress.batches}"
+        f" · elapsed {format_duration(progress.elapsed)} · ETA {format_duration(progress.eta)}"
     )
-    return min(1.0, batch / batches), text
 
 
 def render_monitor(run_id: str, was_active: bool) -> None:
     """The live view of one run: status, progress, curves, Stop, results."""
-    run = load_run(run_dir(run_id))
+    run = load_run(run_folder(run_id).path)
     if was_active and not run.active:
         st.rerun()  # finished: redraw the page once, without polling
-    st.markdown(f"**Status:** {STATE_LABELS.get(run.state, run.state)} · `{run.run_id}`")
-    history = read_history(run.path)
-    epochs = run.config.epochs if run.config else None
-    if run.state == "queued":
+    st.markdown(f"**Status:** {STATE_LABELS[run.state]} · `{run.run_id}`")
+    history = run.read_history() if run.state != RunState.BROKEN else []
+    epochs = run.config.fit.epochs if run.config else None
+    if run.state == RunState.QUEUED:
         st.info(f"Waiting for a free training slot ({max_concurrent()} at a time)…")
-    elif run.state == "running":
-        progress = read_progress(run.path)
+    elif run.state == RunState.RUNNING:
+        progress = run.read_progress()
         if progress:
-            st.progress(*progress_text(progress))
+            st.progress(progress.fraction, text=progress_text(progress))
         else:
             st.progress(0.0, text="Loading data and building the model…")
-    elif run.state == "failed":
+    elif run.state == RunState.FAILED:
         st.error(f"Training failed: {run.message}")
-    elif run.state == INTERRUPTED:
+    elif run.state == RunState.INTERRUPTED:
         st.warning(
             f"Interrupted: the worker process ended after {run.epochs_done} epoch(s). "
             "The finished epochs are shown below."
         )
-    elif run.state == "broken":
+    elif run.state == RunState.BROKEN:
         st.error(run.message)
     if run.active and st.button("Stop", icon=":material/stop:", key="train_stop"):
-        request_stop(run.path)
+        run.request_stop()
         st.toast("Stopping at the next batch; the model so far is kept.")
-    if run.state in FINAL_STATES:
+    if run.state.final:
         results(run)
     if history:
         st.plotly_chart(training_curves_figure(history, epochs), key="train_curves")
-        rates = learning_rate_text(history, run.config.lr_schedule if run.config else None)
+        rates = learning_rate_text(history, run.config.optimizer.schedule if run.config else None)
         if rates:
             st.caption(rates)
     elif not run.active:
         st.caption("No finished epoch was recorded.")
 
 
-def results(run: Any) -> None:
-    evaluation = read_evaluation(run.path)
+def results(run: RunSummary) -> None:
+    evaluation = run.read_evaluation()
+    train_seconds = run.status.train_seconds if run.status else None
     cols = st.columns(3)
     if evaluation:
         cols[0].metric(
             "Test accuracy",
-            f"{100 * evaluation['accuracy']:.1f}%",
-            help=f"{evaluation['correct']:,} of {evaluation['n']:,} test images right",
+            f"{100 * evaluation.accuracy:.1f}%",
+            help=f"{evaluation.correct:,} of {evaluation.n:,} test images right",
         )
-    cols[1].metric("Training time", format_duration(run.status.get("train_seconds")))
+    cols[1].metric("Training time", format_duration(train_seconds))
     cols[2].metric("Epochs", run.epochs_done)
     if evaluation:
         st.success(
-            f"Test accuracy {format_accuracy(evaluation)} · trained in "
-            f"{format_duration(run.status.get('train_seconds'))}"
-            + (" (stopped early by the user)" if run.state == "stopped" else "")
+            f"Test accuracy {evaluation.accuracy_text()} · trained in "
+            f"{format_duration(train_seconds)}"
+            + (" (stopped early by the user)" if run.state == RunState.STOPPED else "")
         )
 
 
@@ -358,11 +365,11 @@ def monitor_section() -> None:
         return
     ids = [r.run_id for r in runs]
     labels = {r.run_id: run_label(r) for r in runs}
-    current = st.session_state.get("train_monitor_run")
+    current = st.session_state.get(MONITORED)
     if current not in ids:
         active = [r.run_id for r in runs if r.active]
-        st.session_state["train_monitor_run"] = active[0] if active else ids[0]
-    run_id = st.selectbox("Watch run", ids, format_func=labels.get, key="train_monitor_run")
+        st.session_state[MONITORED] = active[0] if active else ids[0]
+    run_id = st.selectbox("Watch run", ids, format_func=labels.get, key=MONITORED)
     active = next(r for r in runs if r.run_id == run_id).active
     st.fragment(render_monitor, run_every=POLL_SECONDS if active else None)(run_id, active)
 

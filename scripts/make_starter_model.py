@@ -24,11 +24,19 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from cnn_core import runs  # noqa: E402
-from cnn_core.config import PRESETS, STARTER_PRESET, TrainConfig  # noqa: E402
+from cnn_core.config import (  # noqa: E402
+    PRESETS,
+    STARTER_PRESET,
+    FitSpec,
+    OptimizerSpec,
+    TrainConfig,
+)
 from cnn_core.data import load_dataset, split_indices  # noqa: E402
-from cnn_core.models import build_model  # noqa: E402
+from cnn_core.evaluate import evaluate_model  # noqa: E402
+from cnn_core.models import build_model, make_optimizer  # noqa: E402
+from cnn_core.records import RunState  # noqa: E402
 from cnn_core.tf_runtime import import_keras  # noqa: E402
-from cnn_core.train import make_recorder, save_model, store_evaluation  # noqa: E402
+from cnn_core.train import make_recorder  # noqa: E402
 
 STARTER_SPEC = PRESETS[STARTER_PRESET]
 
@@ -45,10 +53,9 @@ def main() -> int:
     config = TrainConfig(
         dataset="mnist",
         model=STARTER_SPEC,
+        optimizer=OptimizerSpec("adam", 1e-3, "cosine"),
+        fit=FitSpec(batch_size=64, epochs=args.epochs, early_stopping=False),
         validation=500,
-        batch_size=64,
-        epochs=args.epochs,
-        early_stopping=False,
         seed=2026,
         name="Starter MNIST CNN",
     )
@@ -57,12 +64,12 @@ def main() -> int:
     keras = import_keras()
     import tensorflow as tf
 
-    out = Path(args.out)
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    runs.atomic_write_json(out / "config.json", {"config": config.to_dict()})
-    runs.write_status(out, "running", created=time.time(), pid=None)
+    out = runs.RunFolder(Path(args.out))
+    if out.path.exists():
+        shutil.rmtree(out.path)
+    out.path.mkdir(parents=True)
+    out.write_config(config)
+    out.write_status(RunState.RUNNING, created=time.time(), pid=None)
 
     augment = keras.Sequential(
         [
@@ -75,15 +82,14 @@ def main() -> int:
     train = (
         tf.data.Dataset.from_tensor_slices((x_train, dataset.y_train[train_idx]))
         .shuffle(len(train_idx), seed=config.seed)
-        .batch(config.batch_size)
+        .batch(config.fit.batch_size)
         .map(lambda x, y: (augment(x, training=True), y))
         .prefetch(2)
     )
     x_val = dataset.x_train[val_idx].astype("float32")
     model = build_model(config.model, dataset.info.image_shape, 10, config.seed)
-    schedule = keras.optimizers.schedules.CosineDecay(1e-3, args.epochs * len(train))
     model.compile(
-        optimizer=keras.optimizers.Adam(schedule),
+        optimizer=make_optimizer(config.optimizer, decay_steps=args.epochs * len(train)),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
@@ -101,22 +107,25 @@ def main() -> int:
     # A fresh copy without optimizer state: a third of the file size.
     shipped = build_model(config.model, dataset.info.image_shape, 10, config.seed)
     shipped.set_weights(model.get_weights())
-    save_model(shipped, out)
-    evaluation = store_evaluation(model, dataset, out)
-    (out / "progress.json").unlink(missing_ok=True)
-    runs.write_status(
-        out,
-        "completed",
+    out.save_model(shipped)
+    evaluation, probs = evaluate_model(
+        model, dataset.x_test, dataset.y_test, dataset.info.class_names
+    )
+    out.save_evaluation(evaluation, probs, dataset.y_test)
+    out.clear_progress()
+    out.write_status(
+        RunState.COMPLETED,
         train_seconds=seconds,
-        test_accuracy=evaluation["accuracy"],
+        test_accuracy=evaluation.accuracy,
         n_train=len(train_idx),
         n_val=len(val_idx),
         ended=time.time(),
-        message=f"made by scripts/make_starter_model.py from {dataset.source}",
+        # No path of this machine: the files are shipped to everyone.
+        message="made by scripts/make_starter_model.py from the 5,000-image MNIST sample",
     )
     print(
-        f"test accuracy {evaluation['accuracy']:.4f} ({evaluation['correct']} / {evaluation['n']})"
-        f" after {seconds:.0f} s on {len(train_idx)} training images; saved in {out}"
+        f"test accuracy {evaluation.accuracy_text()} after {seconds:.0f} s on "
+        f"{len(train_idx)} training images; saved in {out.path}"
     )
     return 0
 

@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 
 from cnn_core import runs
-from cnn_core.config import ConvBlock, ModelSpec, TrainConfig
+from cnn_core.config import ConvBlock, FitSpec, ModelSpec, TrainConfig
 from cnn_core.data import Dataset
+from cnn_core.evaluate import evaluate_model
 from cnn_core.models import build_model
-from cnn_core.train import save_model, store_evaluation
+from cnn_core.records import EpochRecord, RunState
 
 TINY_SPEC = ModelSpec(kind="cnn", conv_blocks=(ConvBlock(filters=4, kernel_size=3),))
 
@@ -19,7 +20,7 @@ def make_model_run(
     dataset: Dataset,
     *,
     root: Path | None = None,
-    state: str = "completed",
+    state: RunState = RunState.COMPLETED,
     evaluate: bool = True,
     epochs: int = 1,
     train_images: int = 100,
@@ -30,7 +31,7 @@ def make_model_run(
     Args:
         dataset: the (synthetic) dataset to train and evaluate on.
         root: the run store (default: `$CNN_RUNS_DIR`).
-        state: the status to record; "interrupted" writes a running status whose
+        state: the status to record; INTERRUPTED writes a running status whose
             worker pid does not exist, which the store reads as interrupted.
         evaluate: store `evaluation.json` and `predictions.npz` as training does.
         epochs: training epochs (0 leaves the model untrained).
@@ -40,21 +41,22 @@ def make_model_run(
         The run folder.
     """
     config = TrainConfig(
-        dataset=dataset.info.key, model=TINY_SPEC, epochs=max(1, epochs), name=name
+        dataset=dataset.info.key, model=TINY_SPEC, fit=FitSpec(epochs=max(1, epochs)), name=name
     )
-    path = runs.create_run(config, root)
+    folder = runs.create_run(config, root)
     info = dataset.info
     model = build_model(TINY_SPEC, info.image_shape, len(info.class_names), seed=0)
     if epochs:
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
         model.fit(dataset.x_train.astype(np.float32), dataset.y_train, epochs=epochs, verbose=0)
-    save_model(model, path)
+    folder.save_model(model)
     for epoch in range(1, epochs + 1):
-        runs.append_metrics(path, {"epoch": epoch, "loss": 1.0, "val_accuracy": 0.5})
+        folder.append_epoch(EpochRecord(epoch=epoch, loss=1.0, val_accuracy=0.5))
     if evaluate:
-        store_evaluation(model, dataset, path)
-    if state == runs.INTERRUPTED:
-        runs.write_status(path, "running", pid=999_999_999)  # no such process
+        evaluation, probs = evaluate_model(model, dataset.x_test, dataset.y_test, info.class_names)
+        folder.save_evaluation(evaluation, probs, dataset.y_test)
+    if state == RunState.INTERRUPTED:
+        folder.write_status(RunState.RUNNING, pid=999_999_999)  # no such process
     else:
-        runs.write_status(path, state)
-    return path
+        folder.write_status(state)
+    return folder.path

@@ -16,7 +16,7 @@ import pytest
 
 from cnn_core.data import load_dataset
 from cnn_core.evaluate import most_confused_cell
-from cnn_core.runs import read_evaluation
+from cnn_core.runs import RunFolder
 from tests.browser_support import (
     app_environment,
     browser_tab,
@@ -97,9 +97,9 @@ def click_cell(page: Page, true_class: int, pred_class: int, n_classes: int) -> 
 
 
 def test_clicking_a_cell_shows_exactly_its_images(page: Page, server: Server) -> None:
-    evaluation = read_evaluation(server.run)
-    names = evaluation["class_names"]
-    matrix = np.array(evaluation["confusion_matrix"])
+    evaluation = RunFolder(server.run).read_evaluation()
+    names = evaluation.class_names
+    matrix = np.array(evaluation.confusion_matrix)
     default = most_confused_cell(matrix)
     # A cell with images that is not the one chosen when the page opens.
     candidates = [tuple(c) for c in np.argwhere(matrix > 0) if tuple(c) != default]

@@ -12,8 +12,11 @@ from cnn_core.config import (
     ConfigError,
     ConvBlock,
     DenseLayer,
+    FitSpec,
     ModelSpec,
+    OptimizerSpec,
     TrainConfig,
+    split_problems,
     validate,
     validation_count,
 )
@@ -67,24 +70,41 @@ def test_network_shrinking_below_one_pixel_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    ("field", "value", "words"),
+    ("piece", "field", "value", "words"),
     [
-        ("batch_size", 0, "batch size must be between 1 and 4096"),
-        ("learning_rate", math.nan, "learning rate must be between"),
-        ("learning_rate", 5.0, "learning rate must be between"),
-        ("epochs", 0, "epochs must be between 1 and 500"),
-        ("optimizer", "adagrad", "optimizer must be one of adam, sgd, rmsprop"),
-        ("lr_schedule", "step", "learning-rate schedule must be one of constant, cosine, plateau"),
-        ("validation", 0.9, "validation fraction must be between 0.01 and 0.5"),
-        ("validation", 40000, "validation count must be between 1 and 30000"),
-        ("train_subset", 70000, "training subset must be between 0 and 60000"),
-        ("seed", -1, "seed must be between 0"),
+        ("fit", "batch_size", 0, "batch size must be between 1 and 4096"),
+        ("optimizer", "learning_rate", math.nan, "learning rate must be between"),
+        ("optimizer", "learning_rate", 5.0, "learning rate must be between"),
+        ("fit", "epochs", 0, "epochs must be between 1 and 500"),
+        ("fit", "patience", 0, "patience must be between 1 and 100"),
+        ("optimizer", "name", "adagrad", "optimizer must be one of adam, sgd, rmsprop"),
+        ("optimizer", "schedule", "step", "learning-rate schedule must be one of constant"),
+        ("optimizer", "momentum", 1.5, "momentum must be between 0 and 0.999"),
+        (None, "validation", 0.9, "validation fraction must be between 0.01 and 0.5"),
+        (None, "validation", 40000, "validation count must be between 1 and 30000"),
+        (None, "train_subset", 70000, "training subset must be between 0 and 60000"),
+        (None, "seed", -1, "seed must be between 0"),
     ],
 )
-def test_bad_training_values_name_the_field_and_range(field: str, value, words: str) -> None:
-    config = replace(TrainConfig(), **{field: value})
+def test_bad_training_values_name_the_field_and_range(
+    piece: str | None, field: str, value, words: str
+) -> None:
+    config = TrainConfig()
+    if piece is None:
+        config = replace(config, **{field: value})
+    else:
+        config = replace(config, **{piece: replace(getattr(config, piece), **{field: value})})
     problems = problems_of(config)
     assert any(words in p for p in problems), problems
+
+
+def test_split_problems_serve_the_data_page_too() -> None:
+    assert split_problems(0.1, 5000) == []
+    assert split_problems(2500, 5000) == []
+    (problem,) = split_problems(2501, 5000)
+    assert "validation count must be between 1 and 2500" in problem
+    (problem,) = split_problems(1, 1)
+    assert "training split is empty" in problem
 
 
 def test_dense_dropout_out_of_range() -> None:
@@ -102,21 +122,49 @@ def test_config_round_trips_through_its_dict() -> None:
     config = TrainConfig(
         model=PRESETS["Small RGB net: 3x3 conv 32 -> 32 -> 64 -> dense 128"],
         dataset="cifar10",
-        optimizer="sgd",
+        optimizer=OptimizerSpec("sgd", 0.05, "plateau", 0.8),
+        fit=FitSpec(batch_size=16, epochs=3, early_stopping=False),
         seed=7,
         name="x",
     )
-    assert TrainConfig.from_dict(config.to_dict()) == config
+    record = config.to_dict()
+    assert "schema_version" not in record  # the run store stamps config.json once
+    assert TrainConfig.from_dict(record) == config
 
 
-def test_a_record_from_before_schedules_reads_as_a_constant_rate() -> None:
-    record = TrainConfig().to_dict()
-    del record["lr_schedule"]
-    assert TrainConfig.from_dict(record).lr_schedule == "constant"
-    assert TrainConfig().lr_schedule == "cosine"  # new runs decay by default
+def test_a_flat_version_1_record_is_read_into_the_typed_pieces() -> None:
+    record = {  # config.json's "config" field as CNN Studio wrote it before version 2
+        "schema_version": 1,
+        "dataset": "fashion_mnist",
+        "model": {"kind": "softmax", "conv_blocks": [], "dense_layers": []},
+        "validation": 500,
+        "train_subset": 0,
+        "optimizer": "sgd",
+        "learning_rate": 0.01,
+        "momentum": 0.5,
+        "batch_size": 32,
+        "epochs": 7,
+        "early_stopping": False,
+        "patience": 2,
+        "restore_best_weights": True,
+        "seed": 3,
+        "name": "old",
+    }
+    config = TrainConfig.from_dict(record, version=1)
+    # runs recorded before learning-rate schedules trained at a constant rate
+    assert config.optimizer == OptimizerSpec("sgd", 0.01, "constant", 0.5)
+    assert config.fit == FitSpec(32, 7, False, 2, True)
+    assert (config.dataset, config.validation, config.seed, config.name) == (
+        "fashion_mnist",
+        500,
+        3,
+        "old",
+    )
+    assert config.model == PRESETS["Softmax regression"]
+    assert TrainConfig().optimizer.schedule == "cosine"  # new runs decay by default
 
 
-def test_unknown_schema_version_is_a_user_error() -> None:
-    record = TrainConfig().to_dict() | {"schema_version": 99}
-    with pytest.raises(UserError, match="schema version 99"):
+def test_a_malformed_config_record_is_a_user_error() -> None:
+    record = TrainConfig().to_dict() | {"optimiser": "adam"}
+    with pytest.raises(UserError, match="malformed"):
         TrainConfig.from_dict(record)

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from cnn_core.errors import UserError
 from cnn_core.evaluate import (
     cell_indices,
     confusion_matrix,
-    evaluation_complete,
     first_errors,
-    load_predictions,
     most_confident_errors,
     most_confused_cell,
     prediction_caption,
@@ -24,6 +20,7 @@ from cnn_core.evaluate import (
     summarize,
 )
 from cnn_core.evaluation_charts import CLICK_TRACE, confusion_matrix_figure
+from cnn_core.records import Evaluation
 
 N_CLASSES = 4
 NAMES = ["cat", "dog, big", 'say "hi"', "owl"]  # a comma and quotes survive the CSV
@@ -43,23 +40,23 @@ def predictions() -> tuple[np.ndarray, np.ndarray]:
 def test_confusion_matrix_counts_every_test_image_once(predictions) -> None:
     probs, y_true = predictions
     record = summarize(probs, y_true, NAMES)
-    matrix = np.array(record["confusion_matrix"])
-    assert matrix.sum() == len(y_true) == record["n"]
+    matrix = np.array(record.confusion_matrix)
+    assert matrix.sum() == len(y_true) == record.n
     y_pred = probs.argmax(axis=1)
     expected = np.zeros((N_CLASSES, N_CLASSES), int)
     for t, p in zip(y_true, y_pred, strict=True):  # brute force, one image at a time
         expected[t, p] += 1
     np.testing.assert_array_equal(matrix, expected)
-    assert record["correct"] == np.trace(matrix)
-    assert evaluation_complete(record) and not evaluation_complete({"n": 1})
+    assert record.correct == np.trace(matrix)
+    assert Evaluation.from_dict(record.to_dict()) == record  # what the run store keeps
 
 
 def test_recall_is_the_diagonal_over_row_sums(predictions) -> None:
     probs, y_true = predictions
     record = summarize(probs, y_true, NAMES)
-    matrix = np.array(record["confusion_matrix"])
+    matrix = np.array(record.confusion_matrix)
     recall = np.diag(matrix) / matrix.sum(axis=1)
-    np.testing.assert_allclose(record["per_class"]["recall"], recall)
+    np.testing.assert_allclose(record.per_class.recall, recall)
     np.testing.assert_allclose(np.diag(row_normalise(matrix)), recall)
     np.testing.assert_allclose(row_normalise(matrix).sum(axis=1), 1.0)
 
@@ -120,53 +117,6 @@ def test_csv_has_every_class_and_one_row_per_image(predictions) -> None:
 def test_caption_reads_like_a_sentence() -> None:
     names = ["Coat", "Shirt"]
     assert prediction_caption(names, 0, 1, 0.871) == "true: Coat, predicted: Shirt (87%)"
-
-
-def test_predictions_file_round_trip(tmp_path: Path, predictions) -> None:
-    probs, y_true = predictions
-    path = tmp_path / "predictions.npz"
-    np.savez_compressed(path, probs=probs, y_true=y_true.astype(np.uint8))
-    got_probs, got_true = load_predictions(path, N_CLASSES, len(y_true))
-    np.testing.assert_array_equal(got_probs, probs)
-    assert got_true.dtype == np.int64 and np.array_equal(got_true, y_true)
-
-
-@pytest.mark.parametrize(
-    ("damage", "words"),
-    [
-        ("missing", "missing"),
-        ("garbage", "damaged"),
-        ("truncated", "damaged"),
-        ("wrong_keys", "damaged"),
-        ("wrong_classes", "4 probability columns for 5 classes"),
-        ("wrong_count", "300 predictions where the evaluation counted 299"),
-        ("nan", "not finite"),
-    ],
-)
-def test_damaged_predictions_file_is_a_user_error(
-    tmp_path: Path, predictions, damage: str, words: str
-) -> None:
-    probs, y_true = predictions
-    path = tmp_path / "predictions.npz"
-    n_classes, n_images = N_CLASSES, len(y_true)
-    if damage != "missing":
-        np.savez_compressed(path, probs=probs, y_true=y_true)
-    if damage == "garbage":
-        path.write_bytes(b"not a zip at all")
-    elif damage == "truncated":
-        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    elif damage == "wrong_keys":
-        np.savez_compressed(path, something=probs)
-    elif damage == "wrong_classes":
-        n_classes = 5
-    elif damage == "wrong_count":
-        n_images = len(y_true) - 1
-    elif damage == "nan":
-        probs = probs.copy()
-        probs[3, 1] = np.nan
-        np.savez_compressed(path, probs=probs, y_true=y_true)
-    with pytest.raises(UserError, match=words):
-        load_predictions(path, n_classes, n_images)
 
 
 def test_confusion_figure_names_both_axes_and_outlines_the_choice(predictions) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cnn_core.formatting import format_duration, learning_rate_text
+from cnn_core.records import EpochRecord
 
 
 def test_durations_read_naturally() -> None:
@@ -14,13 +15,13 @@ def test_durations_read_naturally() -> None:
 
 
 def test_learning_rate_line_lists_each_epoch_of_a_short_run() -> None:
-    history = [{"epoch": 1, "learning_rate": 0.001}, {"epoch": 2, "learning_rate": 0.0005}]
+    history = [EpochRecord(1, learning_rate=0.001), EpochRecord(2, learning_rate=0.0005)]
     text = learning_rate_text(history, "cosine")
     assert text == "Learning rate (cosine decay to 0) at the start of epochs 1-2: 0.001, 0.0005"
 
 
 def test_learning_rate_line_elides_the_middle_of_a_long_run() -> None:
-    history = [{"epoch": e, "learning_rate": 0.01 / e} for e in range(1, 11)]
+    history = [EpochRecord(e, learning_rate=0.01 / e) for e in range(1, 11)]
     text = learning_rate_text(history, "plateau")
     assert text is not None
     assert text.endswith("epochs 1-10: 0.01, 0.005, 0.00333, …, 0.00111, 0.001")
@@ -28,5 +29,5 @@ def test_learning_rate_line_elides_the_middle_of_a_long_run() -> None:
 
 
 def test_no_line_for_runs_recorded_without_rates() -> None:
-    assert learning_rate_text([{"epoch": 1, "loss": 0.3}], "constant") is None
+    assert learning_rate_text([EpochRecord(1, loss=0.3)], "constant") is None
     assert learning_rate_text([], None) is None

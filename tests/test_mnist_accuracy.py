@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cnn_core import runs
-from cnn_core.config import ConvBlock, DenseLayer, ModelSpec, TrainConfig
+from cnn_core.config import ConvBlock, DenseLayer, FitSpec, ModelSpec, TrainConfig
 from cnn_core.worker import run_worker
 
 pytestmark = pytest.mark.slow
@@ -23,9 +23,9 @@ def test_small_cnn_reaches_95_percent_on_the_5000_image_sample(
         dense_layers=(DenseLayer(64, dropout=0.25),),
     )
     # 6 epochs: with the default cosine decay, 4 were too few (94.6%; 95.7% after 6).
-    config = TrainConfig(model=spec, epochs=6, batch_size=32, validation=500, seed=0)
-    path = runs.create_run(config)
-    assert run_worker(path) == 0
-    evaluation = runs.read_evaluation(path)
-    assert evaluation["n"] == 10_000  # the full official test set
-    assert evaluation["accuracy"] >= 0.95, evaluation["accuracy"]
+    config = TrainConfig(model=spec, fit=FitSpec(epochs=6, batch_size=32), validation=500, seed=0)
+    folder = runs.create_run(config)
+    assert run_worker(folder) == 0
+    evaluation = folder.read_evaluation()
+    assert evaluation.n == 10_000  # the full official test set
+    assert evaluation.accuracy >= 0.95, evaluation.accuracy

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from cnn_core import runs
 from cnn_core.config import ConvBlock, ModelSpec, TrainConfig
+from cnn_core.records import EpochRecord, RunState
 from tests.conftest import REPO
 from tests.waiting import wait_for
 
@@ -32,8 +33,8 @@ def texts(at: AppTest) -> str:
 
 def test_home_lists_runs_and_survives_a_broken_one(isolated_store: Path) -> None:
     done = runs.create_run(TrainConfig(name="finished one"))
-    runs.write_status(done, "completed")
-    runs.append_metrics(done, {"epoch": 1, "val_accuracy": 0.91})
+    done.write_status(RunState.COMPLETED)
+    done.append_epoch(EpochRecord(epoch=1, val_accuracy=0.91))
     broken = isolated_store / "20260101-000000-broken"
     broken.mkdir()
     (broken / "status.json").write_text("garbage")
@@ -62,7 +63,7 @@ def test_data_page_shows_splits_samples_and_distribution() -> None:
 def test_data_page_refuses_an_absurd_validation_fraction() -> None:
     at = open_page("pages/data.py")
     at.number_input(key="data_val_fraction").set_value(0.9).run()
-    assert any("between 1 and 300" in e.value for e in at.error)
+    assert any("validation fraction must be between 0.01 and 0.5" in e.value for e in at.error)
 
 
 def test_missing_dataset_gives_a_message_not_a_traceback(
@@ -137,8 +138,8 @@ def test_train_button_starts_a_run_and_the_page_follows_it() -> None:
 
 def test_interrupted_run_is_shown_with_its_epochs() -> None:
     config = TrainConfig(model=ModelSpec(kind="cnn", conv_blocks=(ConvBlock(4, 3),)))
-    path = runs.create_run(config)
-    runs.write_status(path, "running", pid=999_999_999)  # no such process
-    runs.append_metrics(path, {"epoch": 1, "loss": 1.0, "val_loss": 1.1})
+    folder = runs.create_run(config)
+    folder.write_status(RunState.RUNNING, pid=999_999_999)  # no such process
+    folder.append_epoch(EpochRecord(epoch=1, loss=1.0, val_loss=1.1))
     at = open_page("pages/train.py")
     assert "Interrupted" in texts(at) and "1 epoch" in texts(at)

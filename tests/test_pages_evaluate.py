@@ -17,15 +17,17 @@ from cnn_core import runs
 from cnn_core.config import TrainConfig
 from cnn_core.data import load_dataset
 from cnn_core.evaluate import summarize
+from cnn_core.records import Evaluation, RunState
+from cnn_core.runs import RunFolder
 from tests.conftest import REPO
 from tests.evaluation_support import TINY_SPEC, make_model_run
 
 PAGE = "pages/evaluate.py"
 
 
-def accuracy_shown(evaluation: dict) -> str:
+def accuracy_shown(evaluation: Evaluation) -> str:
     """The metric's value: the percentage (the counts sit under it)."""
-    return f"{100 * evaluation['accuracy']:.1f}%"
+    return f"{100 * evaluation.accuracy:.1f}%"
 
 
 @pytest.fixture(scope="module")
@@ -66,29 +68,29 @@ def test_evaluated_run_shows_accuracy_table_gallery_and_download(
     trained_run: Path, isolated_store: Path
 ) -> None:
     path = copy_run(trained_run, isolated_store)
-    evaluation = runs.read_evaluation(path)
+    evaluation = RunFolder(path).read_evaluation()
     at = open_evaluate()
     assert not at.error, [e.value for e in at.error]
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Test accuracy"] == accuracy_shown(evaluation)
     deltas = {m.label: m.delta for m in at.metric}
-    assert deltas["Test accuracy"] == f"{evaluation['correct']:,} / {evaluation['n']:,} right"
-    assert metrics["Test loss"] == f"{evaluation['loss']:.4f}"
+    assert deltas["Test accuracy"] == f"{evaluation.correct:,} / {evaluation.n:,} right"
+    assert metrics["Test loss"] == f"{evaluation.loss:.4f}"
 
     (table_element,) = at.dataframe
     table = table_element.value
-    assert list(table["class"]) == evaluation["class_names"]
+    assert list(table["class"]) == list(evaluation.class_names)
     assert list(table.columns) == ["class", "precision", "recall", "F1", "support"]
-    np.testing.assert_allclose(table["recall"], 100 * np.array(evaluation["per_class"]["recall"]))
-    assert table["support"].sum() == evaluation["n"]
+    np.testing.assert_allclose(table["recall"], 100 * np.array(evaluation.per_class.recall))
+    assert table["support"].sum() == evaluation.n
 
-    matrix = np.array(evaluation["confusion_matrix"])
+    matrix = np.array(evaluation.confusion_matrix)
     t = p = int(np.diag(matrix).argmax())  # right answers: shown in no error section
     at.selectbox(key="eval_true").set_value(int(t)).run()
     at.selectbox(key="eval_pred").set_value(int(p)).run()
     assert not at.exception
     assert f"{matrix[t, p]:,} test images" in texts(at)
-    name = evaluation["class_names"]
+    name = evaluation.class_names
     wanted = f"true: {name[t]}, predicted: {name[p]} ("
     assert sum(c.startswith(wanted) for c in image_captions(at)) == min(int(matrix[t, p]), 40)
 
@@ -106,7 +108,7 @@ def test_evaluated_run_shows_accuracy_table_gallery_and_download(
 
 def test_empty_cell_says_so(trained_run: Path, isolated_store: Path) -> None:
     path = copy_run(trained_run, isolated_store)
-    matrix = np.array(runs.read_evaluation(path)["confusion_matrix"])
+    matrix = np.array(RunFolder(path).read_evaluation().confusion_matrix)
     empty = np.argwhere(matrix == 0)
     if not len(empty):
         pytest.skip("every cell of this confusion matrix has images")
@@ -119,20 +121,20 @@ def test_empty_cell_says_so(trained_run: Path, isolated_store: Path) -> None:
 def test_interrupted_run_is_evaluated_once(
     synthetic_data_dir: Path, trained_run: Path, isolated_store: Path
 ) -> None:
-    path = copy_run(trained_run, isolated_store)
-    (path / "evaluation.json").unlink()
-    (path / "predictions.npz").unlink()
-    runs.write_status(path, "running", pid=999_999_999)  # the worker died mid-training
-    assert runs.load_run(path).state == runs.INTERRUPTED
+    folder = RunFolder(copy_run(trained_run, isolated_store))
+    folder.evaluation_path.unlink()
+    folder.predictions_path.unlink()
+    folder.write_status(RunState.RUNNING, pid=999_999_999)  # the worker died mid-training
+    assert runs.load_run(folder.path).state == RunState.INTERRUPTED
     at = open_evaluate()
     assert not at.error, [e.value for e in at.error]
-    evaluation = runs.read_evaluation(path)
-    assert evaluation is not None and (path / "predictions.npz").is_file()
+    evaluation = folder.read_evaluation()
+    assert evaluation is not None and folder.predictions_path.is_file()
     assert {m.label: m.value for m in at.metric}["Test accuracy"] == accuracy_shown(evaluation)
-    stamp = (path / "evaluation.json").stat().st_mtime_ns
+    stamp = folder.evaluation_path.stat().st_mtime_ns
     at.run()
     open_evaluate()
-    assert (path / "evaluation.json").stat().st_mtime_ns == stamp, "evaluated twice"
+    assert folder.evaluation_path.stat().st_mtime_ns == stamp, "evaluated twice"
 
 
 def test_corrupt_model_without_evaluation_is_an_error_not_a_crash(
@@ -171,14 +173,13 @@ def test_evaluated_run_opens_without_tensorflow_or_the_model(
     """Files only: the model file is garbage and TensorFlow must stay unloaded."""
     dataset = load_dataset("mnist")
     config = TrainConfig(model=TINY_SPEC)
-    path = runs.create_run(config)
-    runs.write_status(path, "completed")
-    (path / "model.keras").write_bytes(b"never loaded")
+    folder = runs.create_run(config)
+    folder.write_status(RunState.COMPLETED)
+    folder.model_path.write_bytes(b"never loaded")
     rng = np.random.default_rng(0)
     probs = rng.dirichlet(np.ones(10), len(dataset.y_test)).astype(np.float32)
-    np.savez_compressed(path / "predictions.npz", probs=probs, y_true=dataset.y_test)
-    record = summarize(probs, dataset.y_test, list(dataset.info.class_names))
-    runs.atomic_write_json(path / "evaluation.json", record)
+    record = summarize(probs, dataset.y_test, dataset.info.class_names)
+    folder.save_evaluation(record, probs, dataset.y_test)
     code = (
         "import json, sys\n"
         "from streamlit.testing.v1 import AppTest\n"

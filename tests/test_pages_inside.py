@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from cnn_core import concepts, runs
 from cnn_core.config import PRESETS, ConvBlock, DenseLayer, ModelSpec, TrainConfig
 from cnn_core.models import build_model
+from cnn_core.records import RunState
 from tests.conftest import REPO
 
 TINY_CNN = ModelSpec(
@@ -26,10 +27,10 @@ def make_run(
     spec: ModelSpec, name: str, dataset: str = "mnist", shape: tuple[int, int, int] = (28, 28, 1)
 ) -> Path:
     """A completed run folder with an untrained model of `spec`."""
-    path = runs.create_run(TrainConfig(dataset=dataset, model=spec, name=name))
-    build_model(spec, shape, 10).save(path / "model.keras")
-    runs.write_status(path, "completed")
-    return path
+    folder = runs.create_run(TrainConfig(dataset=dataset, model=spec, name=name))
+    folder.save_model(build_model(spec, shape, 10))
+    folder.write_status(RunState.COMPLETED)
+    return folder.path
 
 
 def open_inside(path: Path | None = None) -> AppTest:

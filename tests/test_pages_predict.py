@@ -9,15 +9,16 @@ from streamlit.testing.v1 import AppTest
 from cnn_core import runs
 from cnn_core.config import PRESETS, TrainConfig
 from cnn_core.models import build_model
+from cnn_core.records import RunState
 from tests.conftest import REPO
 
 
 def make_run(dataset: str, shape: tuple[int, int, int], name: str) -> Path:
     config = TrainConfig(dataset=dataset, model=PRESETS["Softmax regression"], name=name)
-    path = runs.create_run(config)
-    build_model(config.model, shape, 10).save(path / "model.keras")
-    runs.write_status(path, "completed")
-    return path
+    folder = runs.create_run(config)
+    folder.save_model(build_model(config.model, shape, 10))
+    folder.write_status(RunState.COMPLETED)
+    return folder.path
 
 
 def open_predict() -> AppTest:

@@ -93,7 +93,7 @@ def test_starter_model_accuracy_on_the_real_test_set(
         [predictor.probabilities(test.x_test[i : i + 1000] / 255.0) for i in range(0, 10000, 1000)]
     )
     accuracy = float((probs.argmax(axis=1) == test.y_test).mean())
-    stored = runs.read_evaluation(STARTER)["accuracy"]
+    stored = runs.RunFolder(STARTER).read_evaluation().accuracy
     assert accuracy >= 0.98
     assert abs(accuracy - stored) < 1e-3  # the README and status quote this figure
 

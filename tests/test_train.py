@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnn_core.config import TrainConfig
+from cnn_core.config import FitSpec, OptimizerSpec, TrainConfig
 from cnn_core.models import make_optimizer
+from cnn_core.runs import RunFolder
 from cnn_core.train import training_callbacks
 
 
@@ -18,7 +19,7 @@ def rate(optimizer) -> float:
 
 @pytest.mark.parametrize("name", ["adam", "sgd", "rmsprop"])
 def test_cosine_decay_glides_from_the_rate_to_zero(name: str) -> None:
-    optimizer = make_optimizer(name, 0.1, 0.9, decay_steps=100)
+    optimizer = make_optimizer(OptimizerSpec(name, 0.1, momentum=0.9), decay_steps=100)
     assert rate(optimizer) == pytest.approx(0.1)
     optimizer.iterations.assign(50)
     assert rate(optimizer) == pytest.approx(0.05, rel=1e-4)
@@ -27,7 +28,7 @@ def test_cosine_decay_glides_from_the_rate_to_zero(name: str) -> None:
 
 
 def test_a_constant_rate_stays_put() -> None:
-    optimizer = make_optimizer("adam", 0.01, 0.9)
+    optimizer = make_optimizer(OptimizerSpec("adam", 0.01))
     optimizer.iterations.assign(10_000)
     assert rate(optimizer) == pytest.approx(0.01)
 
@@ -37,8 +38,11 @@ def kinds(callbacks: list) -> list[str]:
 
 
 def test_plateau_schedule_halves_the_rate_on_a_stalled_validation_loss(tmp_path: Path) -> None:
-    config = TrainConfig(lr_schedule="plateau", learning_rate=0.01, early_stopping=False)
-    callbacks = training_callbacks(config, tmp_path)
+    config = TrainConfig(
+        optimizer=OptimizerSpec(learning_rate=0.01, schedule="plateau"),
+        fit=FitSpec(early_stopping=False),
+    )
+    callbacks = training_callbacks(config, RunFolder(tmp_path))
     assert kinds(callbacks) == ["TensorBoard", "ReduceLROnPlateau"]
     plateau = callbacks[1]
     assert plateau.monitor == "val_loss"
@@ -47,8 +51,10 @@ def test_plateau_schedule_halves_the_rate_on_a_stalled_validation_loss(tmp_path:
 
 
 def test_cosine_and_early_stopping_callbacks(tmp_path: Path) -> None:
-    config = TrainConfig(lr_schedule="cosine", early_stopping=True, patience=4)
-    callbacks = training_callbacks(config, tmp_path)
+    config = TrainConfig(
+        optimizer=OptimizerSpec(schedule="cosine"), fit=FitSpec(early_stopping=True, patience=4)
+    )
+    callbacks = training_callbacks(config, RunFolder(tmp_path))
     assert kinds(callbacks) == ["TensorBoard", "EarlyStopping"]
     assert callbacks[1].patience == 4
     assert callbacks[1].restore_best_weights is True
@@ -73,13 +79,16 @@ def test_a_short_batch_norm_run_settles_its_test_time_statistics() -> None:
         dense_layers=(DenseLayer(32),),
     )
     config = TrainConfig(
-        model=spec, epochs=2, batch_size=32, validation=100, seed=1, early_stopping=False
+        model=spec,
+        fit=FitSpec(epochs=2, batch_size=32, early_stopping=False),
+        validation=100,
+        seed=1,
     )
-    path = runs.create_run(config)
-    assert train_run(path) == "completed"
-    assert runs.read_evaluation(path)["accuracy"] > 0.3  # ten classes: chance is 0.1
+    folder = runs.create_run(config)
+    assert train_run(folder) == "completed"
+    assert folder.read_evaluation().accuracy > 0.3  # ten classes: chance is 0.1
 
-    model = load_trained_model(path / "model.keras")
+    model = load_trained_model(folder.model_path)
     keras = import_keras()
     conv1 = keras.Model(model.input, model.get_layer("conv1").output)
     images = load_dataset("mnist").x_train[:500].astype(np.float32)

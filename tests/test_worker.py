@@ -11,86 +11,98 @@ import numpy as np
 import pytest
 
 from cnn_core import runs
-from cnn_core.config import ConvBlock, DenseLayer, ModelSpec, TrainConfig
+from cnn_core.config import ConvBlock, DenseLayer, FitSpec, ModelSpec, OptimizerSpec, TrainConfig
+from cnn_core.records import RunState
+from cnn_core.runs import RunFolder
 from cnn_core.worker import launch_run
 from tests.conftest import REPO
 from tests.waiting import wait_for
 
 TINY_CNN = ModelSpec(kind="cnn", conv_blocks=(ConvBlock(8, 3),), dense_layers=(DenseLayer(32),))
+LONG_FIT = FitSpec(epochs=300, batch_size=8, early_stopping=False)
 
 
-def finished(path: Path) -> bool:
-    return runs.load_run(path).state not in runs.ACTIVE_STATES
+def finished(folder: RunFolder) -> bool:
+    return not runs.load_run(folder.path).active
 
 
-def stop_and_wait(path: Path) -> None:
-    runs.request_stop(path)
-    wait_for(lambda: finished(path), timeout=120, what=f"{path.name} to stop")
+def state_of(folder: RunFolder) -> RunState:
+    return runs.load_run(folder.path).state
+
+
+def stop_and_wait(folder: RunFolder) -> None:
+    folder.request_stop()
+    wait_for(lambda: finished(folder), timeout=120, what=f"{folder.run_id} to stop")
 
 
 def test_worker_trains_and_stores_history_model_and_test_accuracy() -> None:
     config = TrainConfig(
-        model=TINY_CNN, epochs=2, batch_size=32, validation=100, seed=1, lr_schedule="cosine"
+        model=TINY_CNN,
+        optimizer=OptimizerSpec(schedule="cosine"),
+        fit=FitSpec(epochs=2, batch_size=32),
+        validation=100,
+        seed=1,
     )
-    path, created = launch_run(config)
+    folder, created = launch_run(config)
     assert created
-    wait_for(lambda: finished(path), timeout=180, what="the run to finish")
-    run = runs.load_run(path)
-    assert run.state == "completed", run.message
-    history = runs.read_history(path)
-    assert [r["epoch"] for r in history] == [1, 2]
-    assert all({"loss", "accuracy", "val_loss", "val_accuracy"} <= set(r) for r in history)
+    wait_for(lambda: finished(folder), timeout=180, what="the run to finish")
+    run = runs.load_run(folder.path)
+    assert run.state == RunState.COMPLETED, run.message
+    history = folder.read_history()
+    assert [r.epoch for r in history] == [1, 2]
+    assert all(None not in (r.loss, r.accuracy, r.val_loss, r.val_accuracy) for r in history)
     # Cosine decay: epoch 1 starts at the chosen rate, epoch 2 of 2 halfway down.
-    assert history[0]["learning_rate"] == pytest.approx(config.learning_rate)
-    assert history[1]["learning_rate"] == pytest.approx(config.learning_rate / 2, rel=0.05)
-    evaluation = runs.read_evaluation(path)
-    assert evaluation["n"] == 200  # the synthetic test set
-    assert evaluation["accuracy"] > 0.3  # ten classes: chance is 0.1
-    assert np.asarray(evaluation["confusion_matrix"]).sum() == 200
-    with np.load(path / "predictions.npz") as predictions:
-        assert predictions["probs"].shape == (200, 10)
-    assert any((path / "tensorboard").rglob("events.out.tfevents.*"))
-    status = runs.read_json(path / "status.json")
-    assert status["n_train"] == 500 and status["n_val"] == 100
-    assert status["train_seconds"] > 0
+    rate = config.optimizer.learning_rate
+    assert history[0].learning_rate == pytest.approx(rate)
+    assert history[1].learning_rate == pytest.approx(rate / 2, rel=0.05)
+    evaluation = folder.read_evaluation()
+    assert evaluation.n == 200  # the synthetic test set
+    assert evaluation.accuracy > 0.3  # ten classes: chance is 0.1
+    assert np.asarray(evaluation.confusion_matrix).sum() == 200
+    probs, y_true = folder.read_predictions(10, 200)
+    assert probs.shape == (200, 10) and y_true.shape == (200,)
+    assert any(folder.tensorboard_dir.rglob("events.out.tfevents.*"))
+    status = folder.read_status()
+    assert status.n_train == 500 and status.n_val == 100
+    assert status.train_seconds > 0
+    assert status.test_accuracy == evaluation.accuracy
 
     from cnn_core.tf_runtime import import_keras
 
-    model = import_keras().saving.load_model(path / "model.keras")
+    model = import_keras().saving.load_model(folder.model_path)
     x = np.zeros((1, 28, 28, 1), np.float32)
     assert np.asarray(model(x)).shape == (1, 10)
 
 
 def test_stop_ends_training_and_keeps_the_model() -> None:
-    config = TrainConfig(model=TINY_CNN, epochs=300, batch_size=8, early_stopping=False)
-    path, _ = launch_run(config)
-    wait_for(lambda: runs.load_run(path).epochs_done >= 1, timeout=120, what="one epoch")
-    stop_and_wait(path)
-    run = runs.load_run(path)
-    assert run.state == "stopped"
+    folder, _ = launch_run(TrainConfig(model=TINY_CNN, fit=LONG_FIT))
+    wait_for(lambda: runs.load_run(folder.path).epochs_done >= 1, timeout=120, what="one epoch")
+    stop_and_wait(folder)
+    run = runs.load_run(folder.path)
+    assert run.state == RunState.STOPPED
     assert 1 <= run.epochs_done < 300
     assert run.has_model
-    assert runs.read_evaluation(path)["n"] == 200
+    assert folder.read_evaluation().n == 200
 
 
 def test_a_second_launch_waits_in_the_queue(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CNN_MAX_TRAININGS", "1")
-    first, _ = launch_run(TrainConfig(model=TINY_CNN, epochs=300, batch_size=8, seed=1))
-    second, _ = launch_run(TrainConfig(model=TINY_CNN, epochs=300, batch_size=8, seed=2))
+    first, _ = launch_run(TrainConfig(model=TINY_CNN, fit=LONG_FIT, seed=1))
+    second, _ = launch_run(TrainConfig(model=TINY_CNN, fit=LONG_FIT, seed=2))
     try:
-        wait_for(lambda: runs.load_run(first).state == "running", timeout=60, what="first running")
+        wait_for(lambda: state_of(first) == RunState.RUNNING, timeout=60, what="first running")
         for _ in range(10):  # the second keeps waiting while the first trains
-            assert runs.load_run(second).state == "queued"
+            assert state_of(second) == RunState.QUEUED
             __import__("time").sleep(0.2)
         stop_and_wait(first)
-        wait_for(lambda: runs.load_run(second).state == "running", timeout=60, what="its turn")
+        wait_for(lambda: state_of(second) == RunState.RUNNING, timeout=60, what="its turn")
     finally:
         stop_and_wait(second)
         stop_and_wait(first)
 
 
 def test_double_launch_creates_one_run(isolated_store: Path) -> None:
-    config = TrainConfig(model=TINY_CNN, epochs=300, batch_size=8)
+    config = TrainConfig(model=TINY_CNN, fit=LONG_FIT)
     path_a, created_a = launch_run(config)
     path_b, created_b = launch_run(config)
     try:
@@ -109,10 +121,10 @@ def test_failed_run_records_a_readable_message(
     for name in runs_files():
         (bad / name).write_bytes(b"garbage")
     monkeypatch.setenv("CNN_DATA_DIR", str(tmp_path / "bad"))
-    path, _ = launch_run(TrainConfig(model=TINY_CNN, epochs=1))
-    wait_for(lambda: finished(path), timeout=120, what="the run to fail")
-    run = runs.load_run(path)
-    assert run.state == "failed"
+    folder, _ = launch_run(TrainConfig(model=TINY_CNN, fit=FitSpec(epochs=1)))
+    wait_for(lambda: finished(folder), timeout=120, what="the run to fail")
+    run = runs.load_run(folder.path)
+    assert run.state == RunState.FAILED
     assert "unreadable" in run.message and "MNIST" in run.message
 
 
@@ -123,7 +135,7 @@ def runs_files() -> list[str]:
 
 
 def test_headless_cli_trains_from_a_config_file(tmp_path: Path) -> None:
-    config = TrainConfig(model=TINY_CNN, epochs=1, batch_size=64, name="headless")
+    config = TrainConfig(model=TINY_CNN, fit=FitSpec(epochs=1, batch_size=64), name="headless")
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config.to_dict()))
     store = tmp_path / "store"
@@ -133,11 +145,11 @@ def test_headless_cli_trains_from_a_config_file(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     (run,) = runs.list_runs(store)
-    assert run.state == "completed" and run.config.name == "headless" and run.has_model
+    assert run.state == RunState.COMPLETED and run.config == config and run.has_model
 
 
 def test_headless_cli_refuses_an_absurd_config(tmp_path: Path) -> None:
-    record = TrainConfig(model=TINY_CNN, batch_size=0).to_dict()
+    record = TrainConfig(model=TINY_CNN, fit=FitSpec(batch_size=0)).to_dict()
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(record))
     done = subprocess.run(

@@ -1,0 +1,280 @@
+"""The typed records a run folder stores, with one schema version and migration on read.
+
+Every JSON record of a run (`config.json`, `status.json`, `progress.json`,
+`evaluation.json` and each line of `metrics.jsonl`) carries `schema_version`.
+Readers go through `from_dict`, which accepts older versions (migrating them)
+and refuses newer ones with a message a user can act on. Version history:
+
+    1  (CNN Studio before December 2026) epoch lines had no version, the config
+       was flat and repeated the version inside `config`, runs recorded before
+       learning-rate schedules had neither `lr_schedule` nor `learning_rate`.
+    2  one version per file, the config in typed pieces (`optimizer`, `fit`),
+       a version on every epoch line.
+
+Which file holds which record, and where run folders live, is `cnn_core.runs`'
+business; this module is pure data and never touches the disk.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from enum import StrEnum
+from typing import Any
+
+from cnn_core.errors import UserError
+
+SCHEMA_VERSION = 2
+
+
+class RecordError(UserError):
+    """A stored record that cannot be read: malformed, or from a newer CNN Studio."""
+
+
+def record_version(record: dict[str, Any], what: str) -> int:
+    """The schema version of a stored record (1 when it has none).
+
+    Raises:
+        RecordError: the version is not a whole number >= 1, or is newer than
+            this code reads.
+    """
+    version = record.get("schema_version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise RecordError(f"{what} has an invalid schema version {version!r}")
+    if version > SCHEMA_VERSION:
+        raise RecordError(
+            f"{what} was written by a newer CNN Studio (schema version {version}; this one "
+            f"reads versions up to {SCHEMA_VERSION}): update CNN Studio to open it"
+        )
+    return version
+
+
+def stamped(record: dict[str, Any]) -> dict[str, Any]:
+    """`record` with the current schema version first, ready for JSON."""
+    return {"schema_version": SCHEMA_VERSION, **record}
+
+
+def _number(value: Any) -> float | None:
+    """A finite float, or None for anything else (missing, NaN, text)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _known(cls: type, record: dict[str, Any]) -> dict[str, Any]:
+    """The entries of `record` that are fields of the dataclass `cls`."""
+    names = {f.name for f in fields(cls)}
+    return {key: value for key, value in record.items() if key in names}
+
+
+class RunState(StrEnum):
+    """Where a run stands. The first five are stored in `status.json`; the last
+    two are derived when a folder is read: INTERRUPTED (stored as active, but its
+    worker process is gone) and BROKEN (the folder cannot be read as a run)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+    BROKEN = "broken"
+
+    @property
+    def active(self) -> bool:
+        """Waiting for or holding a training slot."""
+        return self in (RunState.QUEUED, RunState.RUNNING)
+
+    @property
+    def final(self) -> bool:
+        """Ended as the worker recorded it (with or without a model)."""
+        return self in (RunState.COMPLETED, RunState.STOPPED, RunState.FAILED)
+
+    @property
+    def stored(self) -> bool:
+        """A state the worker writes (the derived ones never are)."""
+        return self.active or self.final
+
+
+@dataclass(frozen=True)
+class Status:
+    """`status.json`: the run's state and the facts the worker learned on the way.
+
+    Times are Unix seconds; None where not known (yet).
+    """
+
+    state: RunState
+    created: float | None = None
+    updated: float | None = None
+    heartbeat: float | None = None
+    started: float | None = None  # got a training slot
+    train_started: float | None = None  # model.fit began
+    ended: float | None = None
+    train_seconds: float | None = None
+    test_accuracy: float | None = None
+    n_train: int | None = None
+    n_val: int | None = None
+    pid: int | None = None
+    pid_start: str | None = None  # the kernel's start time of pid, to spot a reused pid
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return stamped(asdict(self))
+
+    @staticmethod
+    def from_dict(record: dict[str, Any]) -> Status:
+        """Read a stored status (any version up to SCHEMA_VERSION).
+
+        Raises:
+            RecordError: newer version, or a state this code does not know.
+        """
+        record_version(record, "status.json")
+        try:
+            state = RunState(record.get("state"))
+        except ValueError as error:
+            raise RecordError(
+                f"status.json has an unknown state {record.get('state')!r}"
+            ) from error
+        if not state.stored:
+            raise RecordError(f"status.json holds the derived state {state!r}")
+        values = _known(Status, record)
+        values["state"] = state
+        values["message"] = str(values.get("message") or "")
+        return Status(**values)
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One line of `metrics.jsonl`: what one finished epoch measured.
+
+    `learning_rate` is the rate the epoch started with (None for runs recorded
+    before rates were logged); `partial` marks an epoch cut short by Stop.
+    """
+
+    epoch: int
+    seconds: float | None = None
+    loss: float | None = None
+    accuracy: float | None = None
+    val_loss: float | None = None
+    val_accuracy: float | None = None
+    learning_rate: float | None = None
+    partial: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return stamped({k: v for k, v in asdict(self).items() if v is not None})
+
+    @staticmethod
+    def from_dict(record: dict[str, Any]) -> EpochRecord:
+        """Read one stored epoch line (version 1 lines have no version).
+
+        Raises:
+            RecordError: newer version, or no whole epoch number.
+        """
+        record_version(record, "an epoch record")
+        epoch = record.get("epoch")
+        if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 1:
+            raise RecordError(f"an epoch record has no valid epoch number: {epoch!r}")
+        values = {name: _number(value) for name, value in _known(EpochRecord, record).items()}
+        values.update(epoch=epoch, partial=bool(record.get("partial", False)))
+        return EpochRecord(**values)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """`progress.json`: where the running epoch is, written every ~0.5 s."""
+
+    epoch: int  # 1-based, the epoch under way
+    epochs: int
+    batch: int  # batches done in this epoch
+    batches: int
+    elapsed: float  # seconds since training began
+    eta: float | None = None  # seconds left, None until a rate is known
+    loss: float | None = None  # running training loss of this epoch
+
+    def to_dict(self) -> dict[str, Any]:
+        return stamped(asdict(self))
+
+    @property
+    def fraction(self) -> float:
+        """Share of this epoch's batches done, in [0, 1]."""
+        return min(1.0, max(0, self.batch) / max(1, self.batches))
+
+    @staticmethod
+    def from_dict(record: dict[str, Any]) -> Progress:
+        record_version(record, "progress.json")
+        try:
+            return Progress(**_known(Progress, record))
+        except TypeError as error:
+            raise RecordError(f"progress.json is incomplete: {error}") from error
+
+
+@dataclass(frozen=True)
+class PerClass:
+    """Per-class test metrics, in label order; ratios in [0, 1]."""
+
+    precision: tuple[float, ...]
+    recall: tuple[float, ...]
+    f1: tuple[float, ...]
+    support: tuple[int, ...]  # test images of each class
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """`evaluation.json`: the test-set metrics of a run's final model."""
+
+    n: int  # test images
+    correct: int
+    accuracy: float  # correct / n
+    loss: float  # mean cross-entropy
+    class_names: tuple[str, ...]
+    confusion_matrix: tuple[tuple[int, ...], ...]  # rows: true class, columns: predicted
+    per_class: PerClass
+
+    @property
+    def errors(self) -> int:
+        return self.n - self.correct
+
+    def to_dict(self) -> dict[str, Any]:
+        record = asdict(self)
+        record["class_names"] = list(self.class_names)
+        record["confusion_matrix"] = [list(row) for row in self.confusion_matrix]
+        record["per_class"] = {k: list(v) for k, v in asdict(self.per_class).items()}
+        return stamped(record)
+
+    @staticmethod
+    def from_dict(record: dict[str, Any]) -> Evaluation:
+        """Read a stored evaluation (versions 1 and 2 share one layout).
+
+        Raises:
+            RecordError: newer version, a missing field, or sizes that disagree.
+        """
+        record_version(record, "evaluation.json")
+        try:
+            names = tuple(str(name) for name in record["class_names"])
+            matrix = tuple(tuple(int(c) for c in row) for row in record["confusion_matrix"])
+            per_class = PerClass(
+                **{
+                    key: tuple(float(v) for v in record["per_class"][key])
+                    for key in ("precision", "recall", "f1")
+                },
+                support=tuple(int(v) for v in record["per_class"]["support"]),
+            )
+            evaluation = Evaluation(
+                n=int(record["n"]),
+                correct=int(record["correct"]),
+                accuracy=float(record["accuracy"]),
+                loss=float(record["loss"]),
+                class_names=names,
+                confusion_matrix=matrix,
+                per_class=per_class,
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise RecordError(f"evaluation.json is incomplete or malformed ({error!r})") from error
+        k = len(names)
+        if len(matrix) != k or any(len(row) != k for row in matrix) or len(per_class.recall) != k:
+            raise RecordError(f"evaluation.json: its tables do not fit its {k} classes")
+        return evaluation
+
+    def accuracy_text(self) -> str:
+        """'98.6% (9,861 / 10,000)'."""
+        return f"{100 * self.accuracy:.1f}% ({self.correct:,} / {self.n:,})"
