@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from cnn_core.charts import training_curves_figure
+from cnn_core.charts.training import training_curves_figure
 from cnn_core.config import (
     ACTIVATIONS,
     DEFAULT_PRESET,
@@ -45,7 +45,7 @@ from cnn_core.runs import (
     run_dir,
 )
 from cnn_core.worker import launch_run, max_concurrent
-from pages.common import (
+from pages._shared.common import (
     dataset_picker,
     ensure_app_navigation,
     require_dataset,
