@@ -4,7 +4,7 @@ Each function mirrors what Keras does so the page can show it on a real image
 and the tests can check it against Keras: ``conv2d`` is a sliding dot product
 (cross-correlation, no kernel flip) with TensorFlow's padding rule,
 ``pool2d`` is valid-padding pooling, ``dropout`` is inverted dropout.
-Nothing here imports TensorFlow.
+Only ``keras_output_size`` uses Keras, imported when it is called.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from cnn_core.errors import UserError
+from cnn_core.tf_runtime import import_keras
 
 PADDINGS = ("valid", "same", "full")
 POOL_MODES = ("max", "avg")
+PIXEL_SCALE = np.float32(1.0 / 255)  # what the models' Rescaling(1/255) layer multiplies by
 
 
 def _kernel(rows: list[list[float]], scale: float = 1.0) -> np.ndarray:
@@ -88,6 +90,39 @@ def output_size(n: int, k: int, s: int = 1, padding: str = "valid") -> int:
     return 0 if k > n else (n - k) // s + 1
 
 
+def keras_output_size(n: int, k: int, s: int = 1, padding: str = "valid") -> int | None:
+    """The output side a real Keras ``Conv2D`` computes for an n x n input.
+
+    Reads ``compute_output_shape`` of a Conv2D layer (no weights are built).
+    Keras has no "full" padding: ``ZeroPadding2D(k - 1)`` then a valid
+    Conv2D is the same thing.
+
+    Args:
+        n, k, s: input side, kernel side and stride, each >= 1.
+        padding: "valid", "same" or "full".
+
+    Returns:
+        The output side, or None when Keras refuses the layer (a kernel
+        larger than a "valid" input).
+
+    Raises:
+        UserError: for a non-positive size or an unknown padding.
+    """
+    for value, field in ((n, "n"), (k, "k"), (s, "stride")):
+        _check_positive_int(value, field)
+    _check_choice(padding, PADDINGS, "padding")
+    keras = import_keras()
+    shape = (1, n, n, 1)
+    try:
+        if padding == "full":
+            shape = keras.layers.ZeroPadding2D(k - 1).compute_output_shape(shape)
+            padding = "valid"
+        out = keras.layers.Conv2D(1, k, strides=s, padding=padding).compute_output_shape(shape)
+    except ValueError:
+        return None
+    return int(out[1])
+
+
 def _pad_amounts(n: int, k: int, s: int, padding: str) -> tuple[int, int]:
     """Zeros added (before, after) one axis; "same" puts the odd one after, as TF does."""
     if padding == "full":
@@ -148,6 +183,26 @@ def conv2d(
     else:
         out = np.einsum("ijckl,klc->ij", windows, kernel)
     return out.astype(np.float32)
+
+
+def strongest_response(image: np.ndarray, kernel_name: str) -> tuple[int, int]:
+    """Where a named kernel answers most strongly on an image.
+
+    Args:
+        image: (H, W) grey image, any range, at least 3x3.
+        kernel_name: a key of ``KERNELS``.
+
+    Returns:
+        (row, col) of the largest absolute value of the valid, stride-1
+        output (H - 2, W - 2); the first one on a tie.
+
+    Raises:
+        UserError: for an unknown kernel name or a too small image.
+    """
+    _check_choice(kernel_name, tuple(KERNELS), "kernel_name")
+    out = np.abs(conv2d(image, KERNELS[kernel_name]))
+    row, col = np.unravel_index(int(out.argmax()), out.shape)
+    return int(row), int(col)
 
 
 def pool2d(
@@ -259,3 +314,21 @@ def to_grayscale(image: np.ndarray) -> np.ndarray:
     if image.ndim == 3 and image.shape[2] == 3:
         return image @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
     raise UserError(f"image must be (H, W), (H, W, 1) or (H, W, 3). Received: shape {image.shape}")
+
+
+def rescaled_grayscale(image: np.ndarray) -> np.ndarray:
+    """The grey image scaled as the models see it: raw pixels times 1/255.
+
+    The models take raw pixels and rescale them in their first layer
+    (``Rescaling(1/255)``); this applies the same factor to the grey version.
+
+    Args:
+        image: (H, W), (H, W, 1) or (H, W, 3) raw pixels in [0, 255].
+
+    Returns:
+        float32 (H, W) in [0, 1].
+
+    Raises:
+        UserError: for any other shape.
+    """
+    return to_grayscale(image) * PIXEL_SCALE

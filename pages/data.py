@@ -3,10 +3,10 @@
 import numpy as np
 import streamlit as st
 
-from cnn_core.charts import class_distribution_figure, pixel_tiles
+from cnn_core.charts.data import class_distribution_figure, pixel_tiles
 from cnn_core.config import split_problems, validation_size
 from cnn_core.data import class_counts, split_indices
-from pages.common import (
+from pages._shared.common import (
     dataset_picker,
     ensure_app_navigation,
     require_dataset,

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from cnn_core.charts import pixel_tiles
+from cnn_core.charts.data import pixel_tiles
+from cnn_core.charts.evaluation import confusion_matrix_figure
 from cnn_core.data import Dataset
 from cnn_core.errors import UserError
 from cnn_core.evaluate import (
@@ -25,11 +26,15 @@ from cnn_core.evaluate import (
     prediction_caption,
     predictions_csv,
 )
-from cnn_core.evaluation_charts import confusion_matrix_figure
 from cnn_core.formatting import model_label
 from cnn_core.records import Evaluation
 from cnn_core.runs import RunFolder, RunSummary
-from pages.common import ensure_app_navigation, model_run_picker, require_dataset, require_model
+from pages._shared.common import (
+    ensure_app_navigation,
+    model_run_picker,
+    require_dataset,
+    require_model,
+)
 
 MATRIX_KEY = "eval_matrix"
 CELL_OF = "eval_cell_of"  # the run whose classes `eval_true` / `eval_pred` refer to

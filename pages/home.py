@@ -8,7 +8,7 @@ import streamlit as st
 
 from cnn_core.formatting import run_row
 from cnn_core.runs import list_runs, runs_root
-from pages.common import ensure_app_navigation
+from pages._shared.common import ensure_app_navigation
 
 RECENT_RUNS = 15
 # (title, what it offers, page, link label, icon): one card each, in workflow order.

@@ -1,7 +1,7 @@
 """Inside the CNN: what a trained network does with one image, layer by layer.
 
 Layer shapes and filters, feature maps and Grad-CAM for a chosen image, and a
-Concepts tab (``pages/inside_concepts.py``) that replays the operations a CNN is
+Concepts tab (``pages/_shared/concepts_tab.py``) that replays the operations a CNN is
 made of on that image. Only the open tab is computed (lazy tabs); widgets
 inside the tabs keep their values while another tab is open.
 """
@@ -14,27 +14,27 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from cnn_core.charts import pixel_tiles
-from cnn_core.errors import UserError
-from cnn_core.formatting import class_names
-from cnn_core.images import decode_image, to_model_input
-from cnn_core.inspect import Inspector, filter_weights, format_shape, layer_flow, softmax_templates
-from cnn_core.inspect_charts import (
+from cnn_core.charts.data import pixel_tiles
+from cnn_core.charts.model_views import (
     feature_map_grid_figure,
     filter_grid_figure,
     gradcam_overlay_figure,
     layer_flow_figure,
     probability_bar_figure,
 )
+from cnn_core.errors import UserError
+from cnn_core.formatting import class_names
+from cnn_core.images import decode_image, to_model_input
+from cnn_core.inspect import Inspector, filter_weights, format_shape, layer_flow, softmax_templates
 from cnn_core.runs import RunSummary
-from pages.common import (
+from pages._shared.common import (
     cached_model,
     ensure_app_navigation,
     model_run_picker,
     require_dataset,
     require_model,
 )
-from pages.inside_concepts import render_concepts
+from pages._shared.concepts_tab import render_concepts
 
 DRAWN = "last_drawn_digit"  # set by the Predict page: float32 (28, 28) in [0, 1]
 SOURCES = {"test": "Test image", "upload": "Upload", "drawn": "Last drawing"}

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from cnn_core.charts import pixel_tiles
+from cnn_core.charts.data import pixel_tiles
+from cnn_core.charts.model_views import probability_bar_figure
 from cnn_core.errors import UserError
 from cnn_core.formatting import class_names
 from cnn_core.images import (
@@ -15,9 +16,13 @@ from cnn_core.images import (
     center_digit,
     is_blank,
 )
-from cnn_core.inspect_charts import probability_bar_figure
 from cnn_core.predict import Predictor, prepare_uploads
-from pages.common import cached_model, ensure_app_navigation, model_run_picker, require_model
+from pages._shared.common import (
+    cached_model,
+    ensure_app_navigation,
+    model_run_picker,
+    require_model,
+)
 
 CANVAS_SIZE = 280  # px; ten canvas pixels per MNIST pixel
 STROKE_WIDTH = 18  # px on the 280 px canvas: about a pen stroke of MNIST digits

@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from cnn_core.charts import training_curves_figure
+from cnn_core.charts.training import training_curves_figure
 from cnn_core.config import (
     ACTIVATIONS,
     DEFAULT_PRESET,
@@ -37,7 +37,7 @@ from cnn_core.models import describe_model, estimate_batch_memory
 from cnn_core.records import Progress, RunState
 from cnn_core.runs import RunSummary, list_runs, load_run, run_folder
 from cnn_core.worker import launch_run, max_concurrent
-from pages.common import (
+from pages._shared.common import (
     dataset_picker,
     ensure_app_navigation,
     require_dataset,

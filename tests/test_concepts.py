@@ -7,7 +7,9 @@ import pytest
 from scipy import signal, special
 
 from cnn_core import concepts
+from cnn_core.config import ModelSpec
 from cnn_core.errors import UserError
+from cnn_core.models import build_model
 from cnn_core.tf_runtime import import_keras
 
 # (n, k, stride): odd and even sizes, strides that do and do not divide n,
@@ -128,6 +130,51 @@ def test_to_grayscale_weights_channels() -> None:
     assert concepts.to_grayscale(np.ones((4, 5, 1))).shape == (4, 5)
 
 
+def test_rescaled_grayscale_is_what_the_model_rescaling_layer_gives() -> None:
+    image = np.random.default_rng(3).integers(0, 256, (6, 5, 1)).astype(np.uint8)
+    model = build_model(ModelSpec(kind="softmax"), (6, 5, 1), 3)
+    rescaled = np.asarray(model.get_layer("rescale")(image[None].astype(np.float32)))[0, :, :, 0]
+    grey = concepts.rescaled_grayscale(image)
+    assert grey.dtype == np.float32 and grey.shape == (6, 5)
+    np.testing.assert_array_equal(grey, rescaled)
+    white = concepts.rescaled_grayscale(np.full((2, 2, 3), 255, np.uint8))
+    np.testing.assert_allclose(white, 1.0, rtol=1e-6)  # [0, 255] -> [0, 1], colour too
+
+
+@pytest.mark.parametrize("padding", ["valid", "same", "full"])
+@pytest.mark.parametrize(("n", "k", "stride"), [(28, 3, 1), (9, 3, 2), (7, 2, 3), (5, 5, 1)])
+def test_keras_output_size_agrees_with_a_real_layer(
+    n: int, k: int, stride: int, padding: str
+) -> None:
+    keras = import_keras()
+    image = np.zeros((1, n, n, 1), np.float32)
+    if padding == "full":  # Keras' way of writing full padding
+        image = keras.layers.ZeroPadding2D(k - 1)(image)
+    layer = keras.layers.Conv2D(
+        1, k, strides=stride, padding="valid" if padding == "full" else padding
+    )
+    assert concepts.keras_output_size(n, k, stride, padding) == layer(image).shape[1]
+
+
+def test_keras_output_size_is_none_where_keras_refuses() -> None:
+    assert concepts.output_size(3, 5, 1, "valid") == 0
+    assert concepts.keras_output_size(3, 5, 1, "valid") is None
+    assert concepts.keras_output_size(3, 5, 1, "full") == concepts.output_size(3, 5, 1, "full")
+
+
+def test_strongest_response_is_the_largest_absolute_output() -> None:
+    image = np.random.default_rng(4).uniform(0, 1, (9, 8)).astype(np.float32)
+    for name, kernel in concepts.KERNELS.items():
+        out = signal.correlate2d(image, kernel, mode="valid")  # independent of conv2d
+        row, col = concepts.strongest_response(image, name)
+        assert abs(out[row, col]) == pytest.approx(np.abs(out).max(), rel=1e-5), name
+    step = np.zeros((6, 6), np.float32)
+    step[:, 3:] = 1.0  # dark left, light right: a vertical edge between columns 2 and 3
+    assert concepts.strongest_response(step, "vertical edges")[1] in (1, 2)
+    with pytest.raises(UserError, match="kernel_name"):
+        concepts.strongest_response(step, "blur")
+
+
 @pytest.mark.parametrize(
     ("call", "field"),
     [
@@ -141,6 +188,8 @@ def test_to_grayscale_weights_channels() -> None:
         (lambda: concepts.dropout(np.ones(3), rate=1.0), "rate"),
         (lambda: concepts.dropout(np.ones(3), rate=-0.1), "rate"),
         (lambda: concepts.softmax(np.array([1.0, np.inf])), "logits"),
+        (lambda: concepts.keras_output_size(5, 3, 0), "stride"),
+        (lambda: concepts.keras_output_size(5, 3, 1, "circular"), "padding"),
     ],
 )
 def test_bad_arguments_raise_user_error_naming_the_field(call, field: str) -> None:

@@ -19,7 +19,6 @@ from cnn_core.evaluate import (
     row_normalise,
     summarize,
 )
-from cnn_core.evaluation_charts import CLICK_TRACE, confusion_matrix_figure
 from cnn_core.records import Evaluation
 
 N_CLASSES = 4
@@ -117,20 +116,3 @@ def test_csv_has_every_class_and_one_row_per_image(predictions) -> None:
 def test_caption_reads_like_a_sentence() -> None:
     names = ["Coat", "Shirt"]
     assert prediction_caption(names, 0, 1, 0.871) == "true: Coat, predicted: Shirt (87%)"
-
-
-def test_confusion_figure_names_both_axes_and_outlines_the_choice(predictions) -> None:
-    probs, y_true = predictions
-    matrix = confusion_matrix(y_true, probs.argmax(axis=1), N_CLASSES)
-    fig = confusion_matrix_figure(matrix, NAMES, normalise=False, selected=(2, 1))
-    heatmap, clicks = fig.data[0], fig.data[CLICK_TRACE]
-    assert list(heatmap.x) == NAMES and list(heatmap.y) == NAMES
-    assert np.array(heatmap.text).astype(int).sum() == len(y_true)
-    assert len(clicks.x) == N_CLASSES**2  # one clickable marker per cell
-    assert (clicks.y[N_CLASSES * 2 + 1], clicks.x[N_CLASSES * 2 + 1]) == (NAMES[2], NAMES[1])
-    assert fig.layout.xaxis.type == fig.layout.yaxis.type == "category"
-    (shape,) = fig.layout.shapes
-    assert (shape.x0, shape.y0) == (0.5, 1.5)
-    normalised = confusion_matrix_figure(matrix, NAMES, normalise=True)
-    np.testing.assert_allclose(np.array(normalised.data[0].z).sum(axis=1), 1.0)
-    assert str(normalised.data[0].text[0][0]).endswith("%")

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from cnn_core import concepts, inspect_charts
+from cnn_core import concepts
+from cnn_core.charts.model_views import gradcam_overlay_figure, layer_flow_figure
 from cnn_core.errors import UserError
 from cnn_core.inspect import (
     Inspector,
@@ -224,39 +225,10 @@ def test_inspector_rejects_bad_requests(half_model, call, message: str) -> None:
         call(half_model[1])
 
 
-def test_filter_grid_uses_one_symmetric_scale_and_shows_the_range() -> None:
-    weights = np.array([[[-0.31, 0.1]], [[0.42, 0.0]], [[0.2, -0.1]]], np.float32)  # (3, 1, 2)
-    fig = inspect_charts.filter_grid_figure(weights, "conv1")
-    heatmap = fig.data[0]
-    assert len(fig.data) == 1 and heatmap.zmin == -heatmap.zmax == pytest.approx(-0.42)
-    assert "min -0.31" in fig.layout.title.text and "max 0.42" in fig.layout.title.text
-    assert np.asarray(heatmap.z).shape == (2 * 1 + 1, 2 * 2 + 1)  # 2 columns, 1-cell gaps
-
-
-def test_feature_map_grid_pages_channels() -> None:
-    maps = np.random.default_rng(5).uniform(0, 3, (5, 5, 70)).astype(np.float32)
-    second = inspect_charts.feature_map_grid_figure(maps, "conv2", max_channels=64, page=1)
-    assert "channels 64-69 of 70" in second.layout.title.text
-    assert np.nanmax(np.asarray(second.data[0].z)) == pytest.approx(1.0)
-    with pytest.raises(UserError, match="page"):
-        inspect_charts.feature_map_grid_figure(maps, "conv2", max_channels=64, page=2)
-
-
-def test_probability_bars_are_sorted_and_cut_to_top_k() -> None:
-    fig = inspect_charts.probability_bar_figure(np.array([0.1, 0.6, 0.3]), ["a", "b", "c"], 2)
-    assert list(fig.data[0].y) == ["b", "c"]
-    with pytest.raises(UserError, match="class_names"):
-        inspect_charts.probability_bar_figure(np.array([0.5, 0.5]), ["a"])
-
-
-def test_other_figures_build(half_model) -> None:
+def test_layer_flow_and_gradcam_feed_their_figures(half_model) -> None:
     image = np.full((16, 16, 1), 128, np.float32)
     heat = half_model[1].gradcam(image)[0]
-    overlay = inspect_charts.gradcam_overlay_figure(image, heat, "Grad-CAM")
+    overlay = gradcam_overlay_figure(image, heat, "Grad-CAM")
     assert [trace.type for trace in overlay.data] == ["image", "heatmap"]
-    flow = inspect_charts.layer_flow_figure(layer_flow(half_model[0]), per_row=4)
+    flow = layer_flow_figure(layer_flow(half_model[0]), per_row=4)
     assert len(flow.layout.shapes) == len(half_model[0].layers)
-    out = concepts.conv2d(image[:, :, 0], concepts.KERNELS["laplacian"])
-    demo = inspect_charts.kernel_demo_figure(image[:, :, 0], concepts.KERNELS["laplacian"], out)
-    assert len(demo.data) == 3
-    assert inspect_charts.image_figure(image).data[0].type == "image"

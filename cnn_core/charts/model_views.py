@@ -1,10 +1,10 @@
-"""Pure Plotly figure builders for the "Inside the CNN" page and its Concepts section.
+"""What a trained model does, drawn: filters, feature maps, Grad-CAM, layers, probabilities.
 
-Every function takes numpy arrays and returns a new ``go.Figure``; none reads
-files or touches Keras. Image-like panels share one look: no ticks, equal
-aspect, row 0 at the top, small margins. Grids of tiles are drawn as ONE
-heatmap (tiles separated by blank gaps), which keeps a 512-filter layer light
-for the browser.
+Every function takes numpy arrays (or plain records) and returns a new
+``go.Figure``; none reads files or touches Keras. Grids of tiles are drawn as
+ONE heatmap (tiles separated by blank gaps), which keeps a 512-filter layer
+light for the browser. ``probability_bar_figure`` serves the Predict page and
+the Concepts tab's softmax as well as "Inside the CNN".
 """
 
 from __future__ import annotations
@@ -15,19 +15,20 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
+from cnn_core.charts.style import (
+    BAR_COLOUR,
+    COLORBAR,
+    HEAT,
+    KIND_COLOURS,
+    MARGIN,
+    TEXT_COLOUR,
+    TOP_COLOUR,
+    checked_array,
+    diverging_heatmap,
+    image_layout,
+)
 from cnn_core.errors import UserError
-
-DIVERGING = "RdBu_r"  # negative blue, zero white, positive red
-HEAT = "Jet"
-MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
-COLORBAR = {"thickness": 10, "len": 0.8}
-# no tick marks or labels: Streamlit's Plotly theme would draw tick marks otherwise
-NO_TICKS = {"showticklabels": False, "ticks": "", "showgrid": False, "zeroline": False}
-TEXT_COLOUR = "#262730"  # Streamlit's text colour; its theme greys annotations
-KIND_COLOURS = {"Conv2D": "#9ecae1", "MaxPooling2D": "#a1d99b", "AveragePooling2D": "#a1d99b"}
-KIND_COLOURS |= {"Dense": "#fdae6b", "InputLayer": "#d9d9d9", "Flatten": "#dadaeb"}
 
 
 def _mosaic(tiles: np.ndarray, gap: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -49,31 +50,6 @@ def _mosaic(tiles: np.ndarray, gap: int = 1) -> tuple[np.ndarray, np.ndarray]:
     return values, index
 
 
-def _image_layout(fig: go.Figure, title: str, height: int | None = None) -> go.Figure:
-    """Hides ticks, fixes equal aspect with row 0 on top, and tightens margins."""
-    fig.update_xaxes(**NO_TICKS, constrain="domain")
-    fig.update_yaxes(**NO_TICKS, autorange="reversed")
-    for axis in fig.select_yaxes():
-        # each y axis keeps its own x axis' scale: "y2" follows "x2"
-        anchor = axis.anchor or "x"
-        axis.update(scaleanchor=anchor, scaleratio=1)
-    fig.update_layout(
-        title={"text": title, "font": {"size": 14}},
-        margin=MARGIN,
-        height=height,
-        plot_bgcolor="rgba(0,0,0,0)",  # tile gaps and letterboxing stay blank
-    )
-    return fig
-
-
-def _check_ndim(array: np.ndarray, ndim: int, name: str, layout: str) -> np.ndarray:
-    """Returns ``array`` as float32, or raises UserError if it is not ``ndim``-D."""
-    array = np.asarray(array, dtype=np.float32)
-    if array.ndim != ndim or array.size == 0:
-        raise UserError(f"{name} must be a non-empty {layout} array. Received: shape {array.shape}")
-    return array
-
-
 def filter_grid_figure(
     weights: np.ndarray, title: str, labels: Sequence[str] | None = None
 ) -> go.Figure:
@@ -83,7 +59,7 @@ def filter_grid_figure(
     really has small weights. Also draws softmax templates (n = classes).
 
     Args:
-        weights: (n, kh, kw) from ``inspect.filter_weights`` or ``softmax_templates``.
+        weights: (n, kh, kw) from ``filter_weights`` or ``softmax_templates``.
         title: figure title; the value range is appended.
         labels: optional name per tile for the hover text (e.g. class names).
 
@@ -93,13 +69,13 @@ def filter_grid_figure(
     Raises:
         UserError: for a wrongly shaped array or label list.
     """
-    weights = _check_ndim(weights, 3, "weights", "(n, kh, kw)")
+    weights = checked_array(weights, 3, "weights", "(n, kh, kw)")
     if labels is not None and len(labels) != len(weights):
         raise UserError(f"labels must name all {len(weights)} tiles. Received: {len(labels)}")
     values, index = _mosaic(weights)
     low, high = float(weights.min()), float(weights.max())
     names = [str(i) if labels is None else f"{i}: {labels[i]}" for i in range(len(weights))]
-    heatmap = _diverging(
+    heatmap = diverging_heatmap(
         values,
         customdata=np.where(index >= 0, np.array(names)[index], ""),
         hoverongaps=False,
@@ -108,7 +84,7 @@ def filter_grid_figure(
     )
     kh, kw = weights.shape[1:]
     full_title = f"{title}: {len(weights)} x {kh}x{kw}, min {low:.3g}, max {high:.3g}"
-    return _image_layout(go.Figure(heatmap), full_title)
+    return image_layout(go.Figure(heatmap), full_title)
 
 
 def feature_map_grid_figure(
@@ -131,7 +107,7 @@ def feature_map_grid_figure(
     Raises:
         UserError: for a bad shape, max_channels or page.
     """
-    maps = _check_ndim(maps, 3, "maps", "(h, w, c)")
+    maps = checked_array(maps, 3, "maps", "(h, w, c)")
     if max_channels < 1:
         raise UserError(f"max_channels must be >= 1. Received: max_channels={max_channels}")
     pages = math.ceil(maps.shape[2] / max_channels)
@@ -153,7 +129,7 @@ def feature_map_grid_figure(
     note = f"channels {first}-{last - 1} of {maps.shape[2]}, each scaled to its own range"
     if step > 1:
         note += f", every {step}th pixel"
-    return _image_layout(go.Figure(heatmap), f"{title}: {note}")
+    return image_layout(go.Figure(heatmap), f"{title}: {note}")
 
 
 def _rgb(image: np.ndarray) -> np.ndarray:
@@ -168,24 +144,19 @@ def _rgb(image: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
-def image_figure(image: np.ndarray, title: str = "") -> go.Figure:
-    """Shows an image of raw pixels in [0, 255], grey or RGB, at its true aspect."""
-    return _image_layout(go.Figure(go.Image(z=_rgb(image), hoverinfo="skip")), title)
-
-
 def gradcam_overlay_figure(image: np.ndarray, heatmap: np.ndarray, title: str) -> go.Figure:
     """The (H, W[, C]) image in [0, 255] under its (H, W) Grad-CAM heat map in [0, 1].
 
     Red marks the most evidence. Raises UserError when the two shapes differ.
     """
     rgb = _rgb(image)
-    heatmap = _check_ndim(heatmap, 2, "heatmap", "(H, W)")
+    heatmap = checked_array(heatmap, 2, "heatmap", "(H, W)")
     if heatmap.shape != rgb.shape[:2]:
         raise UserError(f"heatmap {heatmap.shape} must match the image {rgb.shape[:2]}.")
     fig = go.Figure(go.Image(z=rgb, hoverinfo="skip"))
     heat = {"colorscale": HEAT, "zmin": 0, "zmax": 1, "opacity": 0.45, "colorbar": COLORBAR}
     fig.add_trace(go.Heatmap(z=heatmap, hovertemplate="heat %{z:.2f}<extra></extra>", **heat))
-    return _image_layout(fig, title)
+    return image_layout(fig, title)
 
 
 def probability_bar_figure(
@@ -204,13 +175,13 @@ def probability_bar_figure(
     Raises:
         UserError: when names and probabilities differ in length, or top_k < 1.
     """
-    probs = _check_ndim(probs, 1, "probs", "(num_classes,)")
+    probs = checked_array(probs, 1, "probs", "(num_classes,)")
     if len(class_names) != len(probs):
         raise UserError(f"class_names must have {len(probs)} entries. Received: {len(class_names)}")
     if top_k is not None and top_k < 1:
         raise UserError(f"top_k must be >= 1. Received: top_k={top_k}")
     order = np.argsort(-probs, kind="stable")[:top_k]
-    colours = ["#d62728"] + ["#1f77b4"] * (len(order) - 1)
+    colours = [TOP_COLOUR] + [BAR_COLOUR] * (len(order) - 1)
     bar = go.Bar(
         x=probs[order],
         y=[str(class_names[i]) for i in order],
@@ -231,7 +202,7 @@ def layer_flow_figure(flow: Sequence[dict[str, Any]], per_row: int = 6) -> go.Fi
     """A left-to-right chart of boxes, one per layer, wrapping after ``per_row``.
 
     Args:
-        flow: from ``inspect.layer_flow`` (name, kind, shape_text, params).
+        flow: from ``layer_flow`` (name, kind, shape_text, params).
         per_row: boxes per row, >= 1.
 
     Returns:
@@ -280,51 +251,3 @@ def layer_flow_figure(flow: Sequence[dict[str, Any]], per_row: int = 6) -> go.Fi
         margin=MARGIN, height=50 + 100 * rows, title="Layer by layer", plot_bgcolor="white"
     )
     return fig
-
-
-def _diverging(z: np.ndarray, **options: Any) -> go.Heatmap:
-    """A heatmap on the red/blue scale, symmetric about 0 (any all-zero z: +-1)."""
-    bound = float(np.nanmax(np.abs(z))) or 1.0
-    return go.Heatmap(z=z, colorscale=DIVERGING, zmin=-bound, zmax=bound, zmid=0, **options)
-
-
-def kernel_demo_figure(
-    image: np.ndarray, kernel: np.ndarray, output: np.ndarray, title: str = ""
-) -> go.Figure:
-    """Input, kernel and result of a convolution side by side.
-
-    Args:
-        image: (H, W) input, any range (grey levels).
-        kernel: (kh, kw) weights; its values are printed in the cells.
-        output: (H', W') from ``concepts.conv2d`` (or a pooling result).
-        title: figure title.
-
-    Returns:
-        Three panels: the input in grey, the kernel and the output on a
-        diverging scale centred on 0 (grey when the output is never negative).
-
-    Raises:
-        UserError: when an array is not 2-D.
-    """
-    panels = [
-        _check_ndim(array, 2, name, "2-D")
-        for array, name in ((image, "image"), (kernel, "kernel"), (output, "output"))
-    ]
-    titles = [
-        f"{name} {a.shape[0]}x{a.shape[1]}"
-        for name, a in zip(("input", "kernel", "output"), panels, strict=True)
-    ]
-    fig = make_subplots(
-        1, 3, column_widths=[0.42, 0.16, 0.42], subplot_titles=titles, horizontal_spacing=0.04
-    )
-    image, kernel, output = panels
-    fig.add_trace(go.Heatmap(z=image, colorscale="gray", showscale=False), 1, 1)
-    kernel_trace = _diverging(kernel, texttemplate="%{z:.2g}", textfont_size=12, showscale=False)
-    fig.add_trace(kernel_trace, 1, 2)
-    if output.min() >= 0:
-        fig.add_trace(go.Heatmap(z=output, colorscale="gray", showscale=False), 1, 3)
-    else:
-        fig.add_trace(_diverging(output, colorbar=COLORBAR), 1, 3)
-    fig.update_annotations(font_size=12)  # the subplot titles
-    fig = _image_layout(fig, title, height=320)
-    return fig.update_layout(margin={**MARGIN, "t": 70})

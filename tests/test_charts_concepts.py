@@ -1,4 +1,4 @@
-"""cnn_core.concept_charts: the Concepts section's figures and worked sums."""
+"""cnn_core.charts.concepts: the Concepts tab's figures and worked sums."""
 
 from __future__ import annotations
 
@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from cnn_core import concepts
-from cnn_core.concept_charts import dot_product_text, mark_cells, panels_figure
+from cnn_core.charts.concepts import (
+    dot_product_text,
+    kernel_demo_figure,
+    mark_cells,
+    panels_figure,
+)
 from cnn_core.errors import UserError
 
 
@@ -38,12 +43,28 @@ def test_panels_figure_refuses_bad_input(panels) -> None:
         panels_figure(panels)
 
 
-def test_mark_cells_outlines_the_window_on_the_named_panel() -> None:
+def test_mark_cells_outlines_the_window_on_a_copy() -> None:
     fig = panels_figure([("a", np.ones((5, 5))), ("b", np.ones((3, 3)))])
-    mark_cells(fig, 2, row=1, col=0, height=2, width=3)
-    (shape,) = fig.layout.shapes
+    marked = mark_cells(fig, 2, row=1, col=0, height=2, width=3)
+    (shape,) = marked.layout.shapes
     assert (shape.xref, shape.yref) == ("x2", "y2")
     assert (shape.x0, shape.x1, shape.y0, shape.y1) == (-0.5, 2.5, 0.5, 2.5)
+    assert fig.layout.shapes == ()  # the argument is left as it was
+    twice = mark_cells(marked, 1, row=0, col=0)
+    assert [s.xref for s in twice.layout.shapes] == ["x2", "x"] and len(marked.layout.shapes) == 1
+
+
+def test_kernel_demo_shows_signed_output_on_the_diverging_scale() -> None:
+    image = np.random.default_rng(1).uniform(0, 1, size=(7, 7)).astype(np.float32)
+    kernel = concepts.KERNELS["laplacian"]
+    out = concepts.conv2d(image, kernel)
+    demo = kernel_demo_figure(image, kernel, out, title="laplacian")
+    assert [a.text for a in demo.layout.annotations] == ["input 7x7", "kernel 3x3", "output 5x5"]
+    grey, weights, result = demo.data
+    assert weights.zmin == -weights.zmax == -4.0  # symmetric about 0, from the -4 centre
+    assert out.min() < 0 and result.zmid == 0 and grey.colorscale != result.colorscale
+    with pytest.raises(UserError, match="kernel"):
+        kernel_demo_figure(image, np.ones(3), out)
 
 
 def test_dot_product_text_adds_up_to_the_convolution_output() -> None:

@@ -1,8 +1,8 @@
-"""Figures and number strings for the Concepts section of "Inside the CNN".
+"""Figures and number strings for the Concepts tab of "Inside the CNN".
 
-Pure functions of numpy arrays; nothing here reads files or imports Keras.
-Panels are drawn the way ``inspect_charts`` draws images: no ticks, equal
-aspect, row 0 at the top.
+Pure functions of numpy arrays that return new figures; nothing here reads
+files or imports Keras. Panels are drawn like every image in the app (see
+``style.image_layout``): no ticks, equal aspect, row 0 at the top.
 """
 
 from __future__ import annotations
@@ -13,24 +13,27 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from cnn_core.charts.style import (
+    COLORBAR,
+    HIGHLIGHT,
+    MARGIN,
+    checked_array,
+    diverging_heatmap,
+    image_layout,
+)
 from cnn_core.errors import UserError
 
-DIVERGING = "RdBu_r"  # negative blue, zero white, positive red
-MARGIN = {"l": 10, "r": 10, "t": 60, "b": 10}
-MARK_COLOUR = "#ff7f0e"
-NO_TICKS = {"showticklabels": False, "ticks": "", "showgrid": False, "zeroline": False}
+HOVER = "row %{y}, col %{x}<br>%{z:.3f}<extra></extra>"
 
 
 def _panel(array: np.ndarray, low: float, high: float) -> go.Heatmap:
     """One heatmap: grey (black = low) for non-negative data, red/blue about 0 otherwise."""
-    hover = "row %{y}, col %{x}<br>%{z:.3f}<extra></extra>"
     if low >= 0:
         return go.Heatmap(
-            z=array, colorscale="gray", zmin=low, zmax=high, showscale=False, hovertemplate=hover
+            z=array, colorscale="gray", zmin=low, zmax=high, showscale=False, hovertemplate=HOVER
         )
-    bound = max(abs(low), abs(high)) or 1.0
-    return go.Heatmap(
-        z=array, colorscale=DIVERGING, zmin=-bound, zmax=bound, showscale=False, hovertemplate=hover
+    return diverging_heatmap(
+        array, bound=max(abs(low), abs(high)), showscale=False, hovertemplate=HOVER
     )
 
 
@@ -59,14 +62,7 @@ def panels_figure(
     """
     if not panels:
         raise UserError("panels_figure needs at least one (title, array) panel.")
-    arrays = []
-    for name, array in panels:
-        array = np.asarray(array, dtype=np.float32)
-        if array.ndim != 2 or array.size == 0:
-            raise UserError(
-                f"panel {name!r} must be a non-empty 2-D array. Received: {array.shape}"
-            )
-        arrays.append(array)
+    arrays = [checked_array(array, 2, f"panel {name!r}", "2-D") for name, array in panels]
     widths = np.array([a.shape[1] for a in arrays], dtype=float)
     fig = make_subplots(
         1,
@@ -82,30 +78,73 @@ def panels_figure(
     for column, array in enumerate(arrays, start=1):
         low, high = overall if shared_scale else (float(array.min()), float(array.max()))
         fig.add_trace(_panel(array, low, high), 1, column)
-    fig.update_xaxes(**NO_TICKS, constrain="domain")
-    fig.update_yaxes(**NO_TICKS, autorange="reversed")
-    for axis in fig.select_yaxes():
-        axis.update(scaleanchor=axis.anchor or "x", scaleratio=1)  # square pixels
     fig.update_annotations(font_size=12)  # the panel titles
-    fig.update_layout(
-        title={"text": title, "font": {"size": 14}},
-        margin=MARGIN if title else {**MARGIN, "t": 30},
-        height=height,
-        plot_bgcolor="rgba(0,0,0,0)",
+    return image_layout(fig, title, height, margin={**MARGIN, "t": 60 if title else 30})
+
+
+def kernel_demo_figure(
+    image: np.ndarray, kernel: np.ndarray, output: np.ndarray, title: str = ""
+) -> go.Figure:
+    """Input, kernel and result of a convolution side by side.
+
+    Args:
+        image: (H, W) input, any range (grey levels).
+        kernel: (kh, kw) weights; its values are printed in the cells.
+        output: (H', W') from ``concepts.conv2d`` (or a pooling result).
+        title: figure title.
+
+    Returns:
+        Three panels: the input in grey, the kernel and the output on a
+        diverging scale centred on 0 (grey when the output is never negative).
+
+    Raises:
+        UserError: when an array is not 2-D.
+    """
+    panels = [
+        checked_array(array, 2, name, "2-D")
+        for array, name in ((image, "image"), (kernel, "kernel"), (output, "output"))
+    ]
+    titles = [
+        f"{name} {a.shape[0]}x{a.shape[1]}"
+        for name, a in zip(("input", "kernel", "output"), panels, strict=True)
+    ]
+    fig = make_subplots(
+        1, 3, column_widths=[0.42, 0.16, 0.42], subplot_titles=titles, horizontal_spacing=0.04
     )
-    return fig
+    image, kernel, output = panels
+    fig.add_trace(go.Heatmap(z=image, colorscale="gray", showscale=False), 1, 1)
+    kernel_trace = diverging_heatmap(
+        kernel, texttemplate="%{z:.2g}", textfont_size=12, showscale=False
+    )
+    fig.add_trace(kernel_trace, 1, 2)
+    if output.min() >= 0:
+        fig.add_trace(go.Heatmap(z=output, colorscale="gray", showscale=False), 1, 3)
+    else:
+        fig.add_trace(diverging_heatmap(output, colorbar=COLORBAR), 1, 3)
+    fig.update_annotations(font_size=12)  # the subplot titles
+    return image_layout(fig, title, height=320, margin={**MARGIN, "t": 70})
 
 
 def mark_cells(
     fig: go.Figure, column: int, row: int, col: int, height: int = 1, width: int = 1
 ) -> go.Figure:
-    """Outlines cells [row, row + height) x [col, col + width) of panel ``column`` (1-based).
+    """A copy of ``fig`` with cells [row, row + height) x [col, col + width) outlined.
 
-    Works on figures from ``panels_figure`` and ``inspect_charts.kernel_demo_figure``
-    (one row of panels); returns ``fig`` for chaining.
+    Works on figures from ``panels_figure`` and ``kernel_demo_figure`` (one row
+    of panels). ``fig`` itself is left as it was.
+
+    Args:
+        fig: the figure to copy.
+        column: which panel, 1-based from the left.
+        row, col: the top-left cell of the outline, 0-based.
+        height, width: the outline's size in cells.
+
+    Returns:
+        A new figure: ``fig`` plus one rectangle in the highlight colour.
     """
+    marked = go.Figure(fig)  # a deep copy
     suffix = "" if column == 1 else str(column)
-    fig.add_shape(
+    marked.add_shape(
         type="rect",
         xref=f"x{suffix}",
         yref=f"y{suffix}",
@@ -113,9 +152,9 @@ def mark_cells(
         x1=col + width - 0.5,
         y0=row - 0.5,
         y1=row + height - 0.5,
-        line={"color": MARK_COLOUR, "width": 2},
+        line={"color": HIGHLIGHT, "width": 2},
     )
-    return fig
+    return marked
 
 
 def dot_product_text(window: np.ndarray, kernel: np.ndarray) -> str:

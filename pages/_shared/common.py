@@ -1,5 +1,7 @@
 """Streamlit helpers shared by the pages: cached loading and shared widgets.
 
+Not a page: ``pages/_shared/`` is a package of page helpers, out of reach of
+Streamlit's legacy ``pages/`` listing (which takes only ``pages/*.py``).
 Pages render; these helpers only read widgets, cache, and show messages.
 """
 
@@ -143,7 +145,8 @@ def ensure_app_navigation() -> None:
     TensorFlow settings. Switching that mode off and rerunning sends the request
     through app.py, which resolves the same URL to the same page. Only a session's
     first run may rerun (a rerun drops a button click; AppTest re-enters the legacy
-    mode on every run).
+    mode on every run). tests/test_navigation.py fails when a Streamlit upgrade
+    changes the behaviour this patches.
     """
     from streamlit.runtime.pages_manager import PagesManager
 

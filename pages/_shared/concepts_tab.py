@@ -1,9 +1,10 @@
 """The Concepts tab of "Inside the CNN": the classic CNN tutorial ideas on a real image.
 
-Convolution as a sliding dot product, the output-size rule for stride and
-padding (checked against a real Keras layer), ReLU, pooling, softmax and
-dropout, each with the numbers behind it. Renders only; the operations are
-``cnn_core.concepts``, the figures ``cnn_core.concept_charts``.
+A helper of ``pages/inside.py``, not a page. Convolution as a sliding dot
+product, the output-size rule for stride and padding (checked against a real
+Keras layer), ReLU, pooling, softmax and dropout, each with the numbers behind
+it. Renders only; the operations are ``cnn_core.concepts``, the figures
+``cnn_core.charts``.
 """
 
 from __future__ import annotations
@@ -13,9 +14,13 @@ import pandas as pd
 import streamlit as st
 
 from cnn_core import concepts
-from cnn_core.concept_charts import dot_product_text, mark_cells, panels_figure
-from cnn_core.inspect_charts import kernel_demo_figure, probability_bar_figure
-from cnn_core.tf_runtime import import_keras
+from cnn_core.charts.concepts import (
+    dot_product_text,
+    kernel_demo_figure,
+    mark_cells,
+    panels_figure,
+)
+from cnn_core.charts.model_views import probability_bar_figure
 
 DEFAULT_LOGITS = (2.0, 1.0, 0.1, -1.0, 0.5)
 SIZE_RULES = {  # LaTeX for the output length along one axis
@@ -26,35 +31,12 @@ SIZE_RULES = {  # LaTeX for the output length along one axis
     "full": r"\left\lfloor \frac{{n + k - 2}}{{s}} \right\rfloor + 1"
     r" = \left\lfloor \frac{{{n} + {k} - 2}}{{{s}}} \right\rfloor + 1",
 }
-
-
-def keras_output_size(n: int, k: int, s: int, padding: str) -> str:
-    """The output side a real Keras Conv2D computes for an n x n input.
-
-    Keras has no "full" padding: ZeroPadding2D(k - 1) then a valid Conv2D is the same.
-    """
-    keras = import_keras()
-    shape = (1, n, n, 1)
-    try:
-        if padding == "full":
-            shape = keras.layers.ZeroPadding2D(k - 1).compute_output_shape(shape)
-            padding = "valid"
-        out = keras.layers.Conv2D(1, k, strides=s, padding=padding).compute_output_shape(shape)
-    except ValueError:
-        return "0 (refused)"
-    return str(out[1])
-
-
-def strongest_response(gray: np.ndarray, kernel_name: str) -> tuple[int, int]:
-    """(row, col) of the largest absolute output of a named kernel on the (H, W) image."""
-    out = concepts.conv2d(gray, concepts.KERNELS[kernel_name])
-    row, col = np.unravel_index(int(np.abs(out).argmax()), out.shape)
-    return int(row), int(col)
+REFUSED = "0 (refused)"  # what Keras' answer reads when it refuses the layer
 
 
 def go_to_strongest(gray: np.ndarray) -> None:
     """Points the dot-product example at the chosen kernel's strongest output."""
-    row, col = strongest_response(gray, st.session_state["concept_kernel"])
+    row, col = concepts.strongest_response(gray, st.session_state["concept_kernel"])
     st.session_state["concept_row"], st.session_state["concept_col"] = row, col
 
 
@@ -81,7 +63,7 @@ def convolution_section(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     )
     kernel = concepts.KERNELS[name]
     out = concepts.conv2d(gray, kernel)
-    strongest = strongest_response(gray, name)
+    strongest = concepts.strongest_response(gray, name)
     row = cols[1].number_input(
         f"Output row (0-{out.shape[0] - 1})",
         min_value=0,
@@ -107,7 +89,7 @@ def convolution_section(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         help="Move to the output pixel with the largest absolute value.",
     )
     fig = kernel_demo_figure(gray, kernel, out, title=f"{name} kernel, stride 1, valid padding")
-    mark_cells(mark_cells(fig, 1, row, col, 3, 3), 3, row, col)
+    fig = mark_cells(mark_cells(fig, 1, row, col, 3, 3), 3, row, col)
     st.plotly_chart(fig, key="concept_conv_figure")
     window = gray[row : row + 3, col : col + 3]
     st.markdown(f"output[{row}, {col}] = {dot_product_text(window, kernel)}")
@@ -138,9 +120,10 @@ def stride_padding_section(gray: np.ndarray, kernel: np.ndarray) -> None:
         st.caption("k > n: the kernel fits nowhere in the input, so there is no output.")
     results = st.columns(3)
     results[0].metric("Output size", size)
+    keras_size = concepts.keras_output_size(n, k, s, padding)
     results[1].metric(
         "Keras Conv2D says",
-        keras_output_size(n, k, s, padding),
+        REFUSED if keras_size is None else keras_size,
         help="compute_output_shape of a real keras.layers.Conv2D (full: ZeroPadding2D(k-1) first)",
     )
     out = concepts.conv2d(gray, kernel, stride=s, padding=padding)
@@ -189,7 +172,7 @@ def relu_pool_section(feature: np.ndarray) -> np.ndarray:
         [("after ReLU", rectified), ("max pool", pooled["max"]), ("average pool", pooled["avg"])],
         height=260,
     )
-    mark_cells(mark_cells(fig, 1, r * size, c * size, size, size), 2, r, c)
+    fig = mark_cells(mark_cells(fig, 1, r * size, c * size, size, size), 2, r, c)
     st.plotly_chart(mark_cells(fig, 3, r, c), key="concept_pool_figure")
     return rectified
 
@@ -269,8 +252,12 @@ def dropout_section(feature: np.ndarray) -> None:
 
 
 def render_concepts(image: np.ndarray) -> None:
-    """The classic tutorial ideas, on the chosen image in grey."""
-    gray = concepts.to_grayscale(image) / 255.0  # (H, W) in [0, 1]
+    """The classic tutorial ideas, on the chosen image in grey.
+
+    Args:
+        image: (H, W, C) raw pixels in [0, 255], as the model takes them.
+    """
+    gray = concepts.rescaled_grayscale(image)  # float32 (H, W) in [0, 1]
     kernel, out = convolution_section(gray)
     st.divider()
     stride_padding_section(gray, kernel)

@@ -1,4 +1,4 @@
-"""Plotly figure builders for the Evaluate page: pure functions of plain data.
+"""The confusion matrix of the Evaluate page: a pure function of plain data.
 
 The confusion matrix is a heatmap for the colours and numbers, with one
 invisible square marker per cell on top: Plotly selects scatter points on a
@@ -13,9 +13,9 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from cnn_core.charts.style import HIGHLIGHT, MARGIN
 from cnn_core.evaluate import row_normalise
 
-HIGHLIGHT = "#f97316"  # the outline of the chosen cell
 CELL_PX = 44  # height of one row of the matrix
 FRAME_PX = 150  # title, axis labels and margins around the cells
 CLICK_TRACE = 1  # index of the clickable marker trace in the figure
@@ -37,7 +37,7 @@ def confusion_matrix_figure(
         selected: (true, predicted) of a cell to outline, if any.
 
     Returns:
-        The figure; its trace `CLICK_TRACE` holds one marker per cell whose x and y
+        A new figure; its trace `CLICK_TRACE` holds one marker per cell whose x and y
         are the predicted and true class names.
     """
     counts = np.asarray(matrix, dtype=np.int64)
@@ -91,7 +91,7 @@ def confusion_matrix_figure(
         )
     fig.update_layout(
         height=FRAME_PX + CELL_PX * n,
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        margin={**MARGIN, "t": 30},
         hovermode="closest",
         hoverdistance=-1,  # a click anywhere in a cell picks that cell's marker
         dragmode=False,

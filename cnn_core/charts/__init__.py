@@ -1,0 +1,11 @@
+"""Plotly figure builders, grouped by idea: pure functions that return new figures.
+
+- ``style``: the shared look (colours, margins, colour scales, image panels).
+- ``data``: images per class in each split, enlarged sample images.
+- ``training``: loss and accuracy curves.
+- ``evaluation``: the clickable confusion matrix.
+- ``model_views``: filters, feature maps, Grad-CAM, layer flow, class probabilities.
+- ``concepts``: the Concepts tab's panels, kernel demo, marked cells, worked sums.
+
+None of them reads files, imports Streamlit or touches Keras.
+"""

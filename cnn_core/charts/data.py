@@ -1,0 +1,48 @@
+"""Data figures: images per class in each split, and crisp enlarged sample images."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from cnn_core.charts.style import MARGIN, SPLIT_COLOURS
+
+
+def class_distribution_figure(counts: dict[str, np.ndarray], class_names: list[str]) -> go.Figure:
+    """Grouped bars: images per class in each split (e.g. train, validation, test).
+
+    Args:
+        counts: split name -> int (n_classes,) image counts, in class-index order.
+        class_names: n_classes names for the x axis.
+    """
+    fig = go.Figure()
+    for split, values in counts.items():
+        fig.add_trace(
+            go.Bar(
+                x=class_names,
+                y=np.asarray(values).tolist(),
+                name=split,
+                marker_color=SPLIT_COLOURS.get(split),
+            )
+        )
+    fig.update_layout(
+        barmode="group",
+        height=320,
+        margin={**MARGIN, "t": 30},
+        yaxis_title="images",
+        legend={"orientation": "h", "y": 1.12},
+    )
+    fig.update_xaxes(type="category")  # class names such as "0".."9" are labels, not numbers
+    return fig
+
+
+def pixel_tiles(images: np.ndarray, scale: int) -> list[np.ndarray]:
+    """Enlarge uint8 images (n, h, w, c) by whole pixels for crisp display.
+
+    Returns:
+        A list of uint8 arrays (h*scale, w*scale) for grey or (.., .., 3) for colour.
+    """
+    big = images.repeat(scale, axis=1).repeat(scale, axis=2)
+    if big.shape[-1] == 1:
+        big = big[..., 0]
+    return list(big)

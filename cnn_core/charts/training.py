@@ -1,0 +1,46 @@
+"""Training curves: loss and accuracy per epoch, a pure function of the run's history."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from cnn_core.charts.style import MARGIN, TRAIN_COLOUR, VAL_COLOUR
+from cnn_core.records import EpochRecord
+
+
+def training_curves_figure(history: list[EpochRecord], epochs: int | None = None) -> go.Figure:
+    """Loss and accuracy per epoch, train and validation, side by side.
+
+    Args:
+        history: a run's epoch records, in order.
+        epochs: the planned number of epochs, to fix the x range while training.
+
+    Returns:
+        A new figure of two panels; accuracy on a percent axis.
+    """
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"))
+    x = [r.epoch for r in history]
+    for col, metric in ((1, "loss"), (2, "accuracy")):
+        for key, name, color in (
+            (metric, "train", TRAIN_COLOUR),
+            (f"val_{metric}", "validation", VAL_COLOUR),
+        ):
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=[getattr(r, key) for r in history],
+                    mode="lines+markers",
+                    name=name,
+                    legendgroup=name,
+                    showlegend=col == 1,
+                    line={"color": color},
+                ),
+                row=1,
+                col=col,
+            )
+    last = max(epochs or 1, x[-1] if x else 1)
+    fig.update_xaxes(title_text="epoch", range=[0.8, last + 0.2], dtick=max(1, last // 10))
+    fig.update_yaxes(tickformat=".0%", row=1, col=2)
+    fig.update_layout(height=320, margin=MARGIN, legend={"orientation": "h", "y": -0.25})
+    return fig

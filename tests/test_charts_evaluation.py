@@ -1,0 +1,25 @@
+"""cnn_core.charts.evaluation: the clickable confusion matrix."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cnn_core.charts.evaluation import CLICK_TRACE, confusion_matrix_figure
+
+NAMES = ["cat", "dog, big", 'say "hi"', "owl"]
+
+
+def test_confusion_figure_names_both_axes_and_outlines_the_choice() -> None:
+    matrix = np.random.default_rng(7).integers(0, 30, (4, 4))  # rows: true classes
+    fig = confusion_matrix_figure(matrix, NAMES, normalise=False, selected=(2, 1))
+    heatmap, clicks = fig.data[0], fig.data[CLICK_TRACE]
+    assert list(heatmap.x) == NAMES and list(heatmap.y) == NAMES
+    assert np.array(heatmap.text).astype(int).sum() == matrix.sum()
+    assert len(clicks.x) == len(NAMES) ** 2  # one clickable marker per cell
+    assert (clicks.y[4 * 2 + 1], clicks.x[4 * 2 + 1]) == (NAMES[2], NAMES[1])
+    assert fig.layout.xaxis.type == fig.layout.yaxis.type == "category"
+    (shape,) = fig.layout.shapes
+    assert (shape.x0, shape.y0) == (0.5, 1.5)
+    normalised = confusion_matrix_figure(matrix, NAMES, normalise=True)
+    np.testing.assert_allclose(np.array(normalised.data[0].z).sum(axis=1), 1.0)
+    assert str(normalised.data[0].text[0][0]).endswith("%")

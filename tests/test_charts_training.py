@@ -1,0 +1,35 @@
+"""cnn_core.charts.training: loss and accuracy curves."""
+
+from __future__ import annotations
+
+from cnn_core.charts.training import training_curves_figure
+from cnn_core.records import EpochRecord
+
+
+def _history(epochs: int) -> list[EpochRecord]:
+    return [
+        EpochRecord(e, loss=1 / e, accuracy=1 - 0.5 / e, val_loss=1.2 / e)
+        for e in range(1, epochs + 1)
+    ]
+
+
+def test_curves_show_train_and_validation_per_metric() -> None:
+    fig = training_curves_figure(_history(3))
+    assert [(t.name, t.xaxis) for t in fig.data] == [
+        ("train", "x"),
+        ("validation", "x"),
+        ("train", "x2"),
+        ("validation", "x2"),
+    ]
+    assert list(fig.data[2].y) == [0.5, 0.75, 1 - 0.5 / 3]
+    assert list(fig.data[3].y) == [None] * 3  # no val_accuracy recorded: a gap, not a zero
+    assert [t.showlegend for t in fig.data] == [True, True, False, False]  # one legend entry
+
+
+def test_x_range_covers_the_planned_epochs_while_training() -> None:
+    running = training_curves_figure(_history(2), epochs=20)
+    assert tuple(running.layout.xaxis.range) == (0.8, 20.2)
+    assert running.layout.xaxis.dtick == 2
+    done = training_curves_figure(_history(5))
+    assert tuple(done.layout.xaxis.range) == (0.8, 5.2)
+    assert tuple(training_curves_figure([]).layout.xaxis.range) == (0.8, 1.2)
