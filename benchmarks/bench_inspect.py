@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cnn_core.config import DEFAULT_PRESET, PRESETS  # noqa: E402
-from cnn_core.inspect import Inspector  # noqa: E402
+from cnn_core.inspection import Inspector  # noqa: E402
 from cnn_core.models import build_model  # noqa: E402
 from cnn_core.tf_runtime import import_keras  # noqa: E402
 
@@ -59,7 +59,7 @@ def main() -> None:
     inspector = Inspector(model)
     print(f"Inspector(model): {(time.perf_counter() - start) * 1000:.1f} ms")
     first = {  # the first call of each traces its graph once
-        "probabilities": lambda: inspector.probabilities(one),
+        "image_probabilities": lambda: inspector.image_probabilities(one),
         "feature_maps": lambda: inspector.feature_maps("conv1", one),
         "gradcam": lambda: inspector.gradcam(one),
     }
@@ -71,7 +71,7 @@ def main() -> None:
     rows = [
         ("eager model(x)", lambda image: model(image[None], training=False)),
         ("model.predict (10 calls)", lambda image: model.predict(image[None], verbose=0)),
-        ("Inspector.probabilities", inspector.probabilities),
+        ("Inspector.image_probabilities", inspector.image_probabilities),
     ]
     for layer in inspector.conv_layers:
         rows.append(

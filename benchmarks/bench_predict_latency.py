@@ -2,8 +2,8 @@
 
 Loads the starter MNIST model once, then for 100 synthetic drawings (random
 pen strokes on a 280x280 RGBA canvas, as streamlit-drawable-canvas returns
-them) times the whole path the page runs: `canvas_to_gray` -> `center_digit`
-(the MNIST recipe) -> one compiled `Predictor` call. Prints the median and
+them) times the whole path the page runs: `canvas_to_digit` (the MNIST
+recipe, raw pixels in [0, 255]) -> one compiled `Predictor` call. Prints the median and
 90th percentile (target: median <= 5 ms on 2 cores), the same model through
 `model.predict` and an eager `model(x)` for comparison, and 100 uploaded
 28x28 PNGs prepared and predicted in one batched call.
@@ -26,7 +26,7 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cnn_core.images import canvas_to_gray, center_digit  # noqa: E402
+from cnn_core.images import canvas_to_digit  # noqa: E402
 from cnn_core.models import load_trained_model  # noqa: E402
 from cnn_core.predict import Predictor, prepare_uploads  # noqa: E402
 from cnn_core.runs import STARTER_ROOT  # noqa: E402
@@ -60,12 +60,11 @@ def main() -> int:
     canvases = [drawing(rng) for _ in range(n)]
 
     def canvas_to_probs(canvas: np.ndarray) -> np.ndarray:
-        digit = center_digit(canvas_to_gray(canvas))
-        return predictor.probabilities(digit[np.newaxis, ..., np.newaxis])
+        return predictor.image_probabilities(canvas_to_digit(canvas))
 
     canvas_to_probs(canvases[0])  # builds the compiled graph once, as the first draw does
     end_to_end = [timed_ms(canvas_to_probs, c) for c in canvases]
-    preprocess = [timed_ms(lambda c: center_digit(canvas_to_gray(c)), c) for c in canvases]
+    preprocess = [timed_ms(canvas_to_digit, c) for c in canvases]
     x = np.zeros((1, 28, 28, 1), np.float32)
     eager = [timed_ms(lambda: model(x, training=False)) for _ in range(20)]
     predict = [timed_ms(lambda: model.predict(x, verbose=0)) for _ in range(10)]

@@ -1,8 +1,9 @@
 """Safe image decoding and preprocessing for prediction (uploads and the drawing canvas).
 
-Everything here is numpy + Pillow; TensorFlow is never imported. Arrays returned
-to callers are float32 in [0, 1]; models in this project rescale raw [0, 255]
-pixels themselves, so callers multiply by 255 before calling a model.
+Everything here is numpy + Pillow; TensorFlow is never imported. Every array
+returned to callers is float32 raw pixels in [0, 255], the scale training feeds
+the models (they rescale with their own ``Rescaling(1/255)`` layer), so it goes
+to a model as it is. For ink maps and digits, 0 is no ink and 255 full ink.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ MIN_SIDE = 8  # px; smaller images carry nothing a classifier can use
 MAX_CANVAS_SIDE = 2000  # px; the app's canvas is 280 px (x device pixel ratio)
 
 WHITE = (255, 255, 255)
-INK_THRESHOLD = 0.1  # grey values below this are faint noise, not ink
+FULL = 255.0  # full ink / white, in raw pixel units
+INK_THRESHOLD = 0.1 * FULL  # grey values (in [0, 255]) below this are faint noise, not ink
 DIGIT_BOX = 20  # MNIST: the longer side of the digit is scaled to 20 px...
 DIGIT_FIELD = 28  # ...and the digit placed in a 28 x 28 field
 DIGIT_CENTRE = 14.0  # where the centre of mass goes, in (row, column) index units
@@ -29,6 +31,7 @@ NOTHING_DRAWN = "nothing drawn: draw a digit"
 _NOT_AN_IMAGE = f"not an image Pillow can read safely (allowed: {', '.join(ALLOWED_FORMATS)})"
 _ALPHA_MODES = ("LA", "La", "RGBA", "RGBa")
 _MAX_WORK_SIDE = 560  # px; photos are shrunk to this before digit extraction
+_UNIT_INK_THRESHOLD = INK_THRESHOLD / FULL  # the same threshold for ink weights in [0, 1]
 
 
 def decode_image(
@@ -77,8 +80,8 @@ def decode_image(
     return _to_l_or_rgb(_upright(image), background, label)
 
 
-def canvas_to_gray(image_data: object) -> np.ndarray:
-    """Turn the drawing canvas' RGBA array into a grey ink map.
+def canvas_to_digit(image_data: object) -> np.ndarray | None:
+    """Turn the drawing canvas' payload into an MNIST-style digit.
 
     Args:
         image_data: what ``st_canvas(..., return_image_data=True).image_data``
@@ -86,32 +89,17 @@ def canvas_to_gray(image_data: object) -> np.ndarray:
             accepted as opaque). It comes from the browser, so it is checked.
 
     Returns:
-        float32 array (H, W) in [0, 1]; 1 is full ink. Ink is the brightest
-        colour channel times alpha, so a transparent background counts as black.
+        float32 (28, 28, 1) in [0, 255], the digit bright on black and centred
+        the MNIST way (``center_digit``); None when nothing is drawn (no pixel
+        reaches ``INK_THRESHOLD``).
 
     Raises:
         UserError: a missing or malformed payload ("canvas: ...").
     """
-    pixels = _checked_canvas(image_data)  # (H, W, C) in 0..255
-    # Element-wise maxima: much faster than a max over the short channel axis.
-    ink = np.maximum(np.maximum(pixels[..., 0], pixels[..., 1]), pixels[..., 2])
-    ink = ink.astype(np.float32) * (1 / 255)  # (H, W) in [0, 1]
-    if pixels.shape[-1] == 4:
-        ink *= pixels[..., 3].astype(np.float32) * (1 / 255)
-    return ink
-
-
-def is_blank(gray: np.ndarray, threshold: float = INK_THRESHOLD) -> bool:
-    """Say whether a grey ink map holds no ink.
-
-    Args:
-        gray: float array (H, W), ink bright, in [0, 1].
-        threshold: values below this count as noise, not ink.
-
-    Returns:
-        True when no pixel reaches ``threshold`` (NaN never counts as ink).
-    """
-    return not bool(np.any(np.asarray(gray) >= threshold))
+    ink = _canvas_ink(image_data)  # (H, W) in [0, 255]
+    if not (ink >= INK_THRESHOLD).any():
+        return None
+    return center_digit(ink)[..., np.newaxis]
 
 
 def center_digit(gray: np.ndarray) -> np.ndarray:
@@ -120,13 +108,14 @@ def center_digit(gray: np.ndarray) -> np.ndarray:
     Faint noise is zeroed, the ink is cropped to its bounding box, the longer
     side is scaled to 20 px (aspect kept, antialiased), and the result is placed
     in a 28 x 28 field with its centre of mass at (14, 14). Where that would push
-    ink off the field (very lopsided shapes), the digit stops at the edge.
+    ink off the field (very lopsided shapes), the digit stops at the edge. The
+    geometry works on ink weights in [0, 1] (see ``_centre_ink``).
 
     Args:
-        gray: float array (H, W) of any size in [0, 1], digit bright.
+        gray: float array (H, W) of any size in [0, 255], digit bright.
 
     Returns:
-        float32 array (28, 28) in [0, 1].
+        float32 array (28, 28) in [0, 255].
 
     Raises:
         UserError: when there is no ink.
@@ -135,13 +124,7 @@ def center_digit(gray: np.ndarray) -> np.ndarray:
     ink = np.asarray(gray, dtype=np.float32)
     if ink.ndim != 2:
         raise ValueError(f"gray must be a 2-D array. Received: shape={ink.shape}")
-    ink = np.clip(np.nan_to_num(ink), 0.0, 1.0)
-    ink[ink < INK_THRESHOLD] = 0.0
-    if not ink.any():
-        raise UserError(NOTHING_DRAWN)
-    rows, cols = np.nonzero(ink)
-    box = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
-    return _place_by_mass(_fit_longer_side(box, DIGIT_BOX))
+    return _centre_ink(np.clip(np.nan_to_num(ink), 0.0, FULL) * (1 / FULL)) * FULL
 
 
 def to_digit_input(image: Image.Image) -> np.ndarray:
@@ -149,13 +132,13 @@ def to_digit_input(image: Image.Image) -> np.ndarray:
 
     The image is made grey; a light background (judged by the median of the
     border pixels) is inverted to dark; the background level is subtracted and
-    the contrast stretched so the strongest ink is 1; then ``center_digit``.
+    the contrast stretched so the strongest ink is 255; then centred like ``center_digit``.
 
     Args:
         image: any Pillow image, typically from ``decode_image``.
 
     Returns:
-        float32 array (28, 28) in [0, 1], digit bright on black.
+        float32 array (28, 28) in [0, 255], digit bright on black.
 
     Raises:
         UserError: when no digit stands out from the background.
@@ -165,15 +148,15 @@ def to_digit_input(image: Image.Image) -> np.ndarray:
         scale = _MAX_WORK_SIDE / max(grey.size)
         size = (max(1, round(grey.width * scale)), max(1, round(grey.height * scale)))
         grey = grey.resize(size, Image.Resampling.BOX)
-    values = np.asarray(grey, dtype=np.float32) / 255  # (H, W) in [0, 1]
+    values = np.asarray(grey, dtype=np.float32) / FULL  # (H, W) ink weights in [0, 1]
     border = np.concatenate([values[0], values[-1], values[:, 0], values[:, -1]])
     background = float(np.median(border))
     if background > 0.5:
         values, background = 1.0 - values, 1.0 - background
     contrast = float(values.max()) - background
-    if contrast < INK_THRESHOLD:
+    if contrast < _UNIT_INK_THRESHOLD:
         raise UserError("no digit found: the image has no marks that stand out")
-    return center_digit(np.clip((values - background) / contrast, 0.0, 1.0))
+    return _centre_ink(np.clip((values - background) / contrast, 0.0, 1.0)) * FULL
 
 
 def to_item_input(image: Image.Image) -> np.ndarray:
@@ -184,18 +167,18 @@ def to_item_input(image: Image.Image) -> np.ndarray:
     scaled so its longer side is 28 px (aspect kept), centred on black.
 
     Returns:
-        float32 array (28, 28) in [0, 1].
+        float32 array (28, 28) in [0, 255].
     """
     grey = _to_l_or_rgb(image, WHITE, "image").convert("L")
-    values = np.asarray(grey, dtype=np.float32) / 255  # (H, W) in [0, 1]
+    values = np.asarray(grey, dtype=np.float32)  # (H, W) in [0, 255]
     border = np.concatenate([values[0], values[-1], values[:, 0], values[:, -1]])
-    if float(np.median(border)) > 0.5:
-        values = 1.0 - values
-    fitted = _fit_longer_side(values, DIGIT_FIELD)  # (<= 28, <= 28)
+    if float(np.median(border)) > FULL / 2:
+        values = FULL - values
+    fitted = _fit_longer_side(values, DIGIT_FIELD)  # (<= 28, <= 28), clipped below
     out = np.zeros((DIGIT_FIELD, DIGIT_FIELD), np.float32)
     top, left = (DIGIT_FIELD - fitted.shape[0]) // 2, (DIGIT_FIELD - fitted.shape[1]) // 2
     out[top : top + fitted.shape[0], left : left + fitted.shape[1]] = fitted
-    return np.clip(out, 0.0, 1.0)
+    return np.clip(out, 0.0, FULL)
 
 
 def to_model_input(
@@ -214,11 +197,12 @@ def to_model_input(
         digits: whether a 28 x 28 x 1 model reads handwritten digits.
 
     Returns:
-        float32 array (height, width, channels) in [0, 1].
+        float32 array (height, width, channels) in [0, 255].
 
     Raises:
-        UserError: for a shape this cannot feed (channels not 1 or 3, or
-            unknown / non-positive / huge sides), or a digit image without ink.
+        UserError: a digit image without ink, or an unsupported colour mode.
+        ValueError: for a shape this cannot feed (channels not 1 or 3, or
+            unknown / non-positive / huge sides).
     """
     height, width, channels = _checked_shape(input_shape)
     if (height, width, channels) == (DIGIT_FIELD, DIGIT_FIELD, 1):
@@ -227,7 +211,7 @@ def to_model_input(
     mode = "L" if channels == 1 else "RGB"
     converted = _to_l_or_rgb(image, WHITE, "image").convert(mode)
     resized = converted.resize((width, height), Image.Resampling.BILINEAR)
-    values = np.asarray(resized, dtype=np.float32) / 255
+    values = np.asarray(resized, dtype=np.float32)  # 0..255
     return values.reshape(height, width, channels)
 
 
@@ -316,6 +300,21 @@ def _rescale_to_l(values: np.ndarray, full_scale: float) -> Image.Image:
     return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8))
 
 
+def _canvas_ink(image_data: object) -> np.ndarray:
+    """The canvas payload as an ink map: float32 (H, W) in [0, 255], 255 full ink.
+
+    Ink is the brightest colour channel times alpha, so a transparent
+    background counts as black. Raises UserError for a malformed payload.
+    """
+    pixels = _checked_canvas(image_data)  # (H, W, C) in 0..255
+    # Element-wise maxima: much faster than a max over the short channel axis.
+    ink = np.maximum(np.maximum(pixels[..., 0], pixels[..., 1]), pixels[..., 2])
+    ink = ink.astype(np.float32)  # (H, W) in [0, 255]
+    if pixels.shape[-1] == 4:
+        ink *= pixels[..., 3].astype(np.float32) * (1 / FULL)  # alpha as a weight in [0, 1]
+    return ink
+
+
 def _checked_canvas(image_data: object) -> np.ndarray:
     """Validate a canvas payload; returns it as an (H, W, 3 or 4) array in 0..255."""
     if image_data is None:
@@ -336,13 +335,32 @@ def _checked_canvas(image_data: object) -> np.ndarray:
     return image_data
 
 
+def _centre_ink(ink: np.ndarray) -> np.ndarray:
+    """``center_digit`` on ink weights: float32 (H, W) in [0, 1] -> (28, 28) in [0, 1].
+
+    The centring rounds the centre of mass to whole pixels, so it runs on one
+    fixed scale: every caller gets the same placement for the same drawing.
+    """
+    ink = ink.copy()
+    ink[ink < _UNIT_INK_THRESHOLD] = 0.0
+    if not ink.any():
+        raise UserError(NOTHING_DRAWN)
+    rows, cols = np.nonzero(ink)
+    box = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    fitted = np.clip(_fit_longer_side(box, DIGIT_BOX), 0.0, 1.0)
+    return _place_by_mass(fitted)
+
+
 def _fit_longer_side(box: np.ndarray, side: int) -> np.ndarray:
-    """Resize float (h, w) so its longer side is ``side`` px, aspect kept, antialiased."""
+    """Resize float (h, w) so its longer side is ``side`` px, aspect kept, antialiased.
+
+    Lanczos overshoots a little past the input's range; callers clip.
+    """
     height, width = box.shape
     scale = side / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))  # Pillow: (w, h)
     resized = Image.fromarray(box.astype(np.float32)).resize(size, Image.Resampling.LANCZOS)
-    return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)  # Lanczos overshoots
+    return np.asarray(resized, dtype=np.float32)
 
 
 def _place_by_mass(digit: np.ndarray) -> np.ndarray:
@@ -359,13 +377,13 @@ def _place_by_mass(digit: np.ndarray) -> np.ndarray:
 
 
 def _checked_shape(input_shape: tuple[int, int, int]) -> tuple[int, int, int]:
-    """Validate a model's (h, w, c) input shape for feeding one image."""
+    """Validate a model's (h, w, c) input shape for feeding one image (ValueError if not)."""
     shape = tuple(input_shape)
     if len(shape) != 3 or not all(isinstance(n, (int, np.integer)) for n in shape):
-        raise UserError(f"model input shape {shape} is not supported (need height, width, 1 or 3)")
+        raise ValueError(f"model input shape {shape} is not supported (need height, width, 1 or 3)")
     height, width, channels = (int(n) for n in shape)
     if channels not in (1, 3):
-        raise UserError(f"model input shape {shape}: expected 1 or 3 channels, got {channels}")
+        raise ValueError(f"model input shape {shape}: expected 1 or 3 channels, got {channels}")
     if not (0 < height <= 4096 and 0 < width <= 4096):
-        raise UserError(f"model input shape {shape}: sides must be 1..4096 px")
+        raise ValueError(f"model input shape {shape}: sides must be 1..4096 px")
     return height, width, channels

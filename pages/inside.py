@@ -25,7 +25,14 @@ from cnn_core.charts.model_views import (
 from cnn_core.errors import UserError
 from cnn_core.formatting import class_names
 from cnn_core.images import decode_image, to_model_input
-from cnn_core.inspect import Inspector, filter_weights, format_shape, layer_flow, softmax_templates
+from cnn_core.inspection import (
+    Inspector,
+    filter_weights,
+    format_shape,
+    layer_flow,
+    softmax_templates,
+)
+from cnn_core.predict import reads_digits
 from cnn_core.runs import RunSummary
 from pages._shared.common import (
     cached_model,
@@ -36,7 +43,7 @@ from pages._shared.common import (
 )
 from pages._shared.concepts_tab import render_concepts
 
-DRAWN = "last_drawn_digit"  # set by the Predict page: float32 (28, 28) in [0, 1]
+DRAWN = "last_drawn_digit"  # set by the Predict page: float32 (28, 28, 1) in [0, 255]
 SOURCES = {"test": "Test image", "upload": "Upload", "drawn": "Last drawing"}
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
 TABS = ["Layers and filters", "Feature maps", "Grad-CAM", "Concepts"]
@@ -54,9 +61,7 @@ def cached_inspector(model_path: str, mtime: float) -> Inspector:
 def drawn_digit() -> np.ndarray | None:
     """The Predict page's last drawing as raw pixels (28, 28, 1) in [0, 255], if any."""
     digit = st.session_state.get(DRAWN)
-    if not isinstance(digit, np.ndarray) or digit.shape != (28, 28):
-        return None
-    return (np.clip(digit, 0.0, 1.0) * 255).astype(np.float32)[..., np.newaxis]
+    return digit if isinstance(digit, np.ndarray) and digit.shape == (28, 28, 1) else None
 
 
 def dataset_image_ui(run: RunSummary, shape: tuple[int, ...]) -> tuple[np.ndarray | None, str]:
@@ -99,12 +104,12 @@ def upload_ui(run: RunSummary, shape: tuple[int, int, int]) -> tuple[np.ndarray 
     if upload is None:
         return None, ""
     try:
-        digits = run.config is None or run.config.dataset == "mnist"
+        digits = reads_digits(shape, run.config.dataset if run.config else None)
         image = to_model_input(decode_image(upload.getvalue(), upload.name), shape, digits)
     except UserError as error:
         st.error(str(error))
         return None, ""
-    return image * 255, f"{upload.name}, as the model sees it"
+    return image, f"{upload.name}, as the model sees it"
 
 
 def image_ui(run: RunSummary, inspector: Inspector) -> tuple[np.ndarray | None, str]:
@@ -135,7 +140,7 @@ def image_summary(
         return
     scale = max(1, PREVIEW_PX // image.shape[0])
     pixels = np.clip(np.rint(image), 0, 255).astype(np.uint8)
-    probs = inspector.probabilities(image)
+    probs = inspector.image_probabilities(image)
     best = int(probs.argmax())
     cols = st.columns([1, 1.2], vertical_alignment="center")
     cols[0].image(pixel_tiles(pixels[np.newaxis], scale)[0], caption=caption)
@@ -251,7 +256,7 @@ def gradcam_tab(inspector: Inspector, image: np.ndarray, names: list[str]) -> No
             "its class templates are on the Layers and filters tab."
         )
         return
-    probs = inspector.probabilities(image)
+    probs = inspector.image_probabilities(image)
     predicted = names[int(probs.argmax())]
     cols = st.columns(2)
     choice = cols[0].selectbox(

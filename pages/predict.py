@@ -10,13 +10,8 @@ from cnn_core.charts.data import pixel_tiles
 from cnn_core.charts.model_views import probability_bar_figure
 from cnn_core.errors import UserError
 from cnn_core.formatting import class_names
-from cnn_core.images import (
-    ALLOWED_FORMATS,
-    canvas_to_gray,
-    center_digit,
-    is_blank,
-)
-from cnn_core.predict import Predictor, prepare_uploads
+from cnn_core.images import ALLOWED_FORMATS, canvas_to_digit
+from cnn_core.predict import Predictor, prepare_uploads, reads_digits
 from pages._shared.common import (
     cached_model,
     ensure_app_navigation,
@@ -63,16 +58,15 @@ def draw_tab(predictor: Predictor, names: list[str]) -> None:
             st.info(DRAW_HINT)
             return
         try:
-            gray = canvas_to_gray(result.image_data)
+            digit = canvas_to_digit(result.image_data)  # (28, 28, 1) in [0, 255], MNIST-style
         except UserError as error:
             st.error(str(error))
             return
-        if is_blank(gray):
+        if digit is None:  # nothing drawn yet
             st.info(DRAW_HINT)
             return
-        digit = center_digit(gray)  # (28, 28) in [0, 1], MNIST-style
         st.session_state["last_drawn_digit"] = digit  # the Inside page can open it
-        probs = predictor.probabilities(digit[np.newaxis, ..., np.newaxis])[0]
+        probs = predictor.image_probabilities(digit)
         best = int(probs.argmax())
         cols = st.columns([1, 1])
         cols[0].metric(
@@ -83,7 +77,7 @@ def draw_tab(predictor: Predictor, names: list[str]) -> None:
             delta_arrow="off",
         )
         cols[1].image(
-            pixel_tiles((digit[np.newaxis, ..., np.newaxis] * 255).astype(np.uint8), 4)[0],
+            pixel_tiles(digit[np.newaxis].astype(np.uint8), 4)[0],
             caption="What the network sees (28x28)",
         )
         st.plotly_chart(
@@ -138,7 +132,7 @@ def upload_detail(name: str, image, seen: np.ndarray, probs: np.ndarray, names: 
         cols = st.columns([1, 1, 2])
         cols[0].image(image, caption=f"{name} as uploaded", width=160)
         scale = max(1, 112 // seen.shape[0])
-        tile = pixel_tiles((seen[np.newaxis] * 255).astype(np.uint8), scale)[0]
+        tile = pixel_tiles(seen[np.newaxis].astype(np.uint8), scale)[0]
         cols[1].image(tile, caption="as the network sees it")
         cols[2].plotly_chart(
             probability_bar_figure(probs, names, top_k=min(TOP_K, len(names))),
@@ -160,14 +154,14 @@ def render_predict() -> None:
             f"⭐ The starter model ships with CNN Studio: a small CNN trained on {n_train} MNIST "
             f"images by `scripts/make_starter_model.py`; {accuracy} on the 10,000 test images."
         )
-    digits = predictor.input_shape == (28, 28, 1) and run.config and run.config.dataset == "mnist"
+    digits = reads_digits(predictor.input_shape, run.config.dataset if run.config else None)
     tabs = ["Draw", "Upload"] if digits else ["Upload"]
     chosen = st.tabs(tabs, key="predict_tabs")
     if digits:
         with chosen[0]:
             draw_tab(predictor, names)
     with chosen[-1]:
-        upload_tab(predictor, names, bool(digits))
+        upload_tab(predictor, names, digits)
 
 
 ensure_app_navigation()

@@ -70,8 +70,8 @@ def centre_of_mass(values: np.ndarray) -> tuple[float, float]:
 
 
 def naive_28(grey: Image.Image) -> np.ndarray:
-    """The whole canvas squashed to 28 x 28, float in [0, 1] (what not to do)."""
-    return np.asarray(grey.resize((28, 28), Image.Resampling.BOX), dtype=np.float32) / 255
+    """The whole canvas squashed to 28 x 28, float in [0, 255] (what not to do)."""
+    return np.asarray(grey.resize((28, 28), Image.Resampling.BOX), dtype=np.float32)
 
 
 # --- decode_image: rejections -------------------------------------------------------------
@@ -228,9 +228,9 @@ def high_depth_images() -> list[Image.Image]:
 
 @pytest.mark.parametrize("image", high_depth_images(), ids=lambda image: image.mode)
 def test_high_depth_grey_is_scaled_to_full_range(image):
-    row = images.to_model_input(image, (8, 32, 1))[0, :, 0]
+    row = images.to_model_input(image, (8, 32, 1))[0, :, 0]  # raw pixels in [0, 255]
     assert (np.diff(row) > 0).all()
-    assert row[0] <= 0.01 and row[-1] >= 0.99
+    assert row[0] <= 0.01 * 255 and row[-1] >= 0.99 * 255
 
 
 def test_cmyk_jpeg_becomes_rgb():
@@ -252,7 +252,7 @@ def test_one_bit_becomes_greyscale_zero_and_255():
 @pytest.mark.parametrize(("mode", "colour"), [("HSV", (0, 255, 255)), ("YCbCr", (76, 85, 255))])
 def test_other_colour_spaces_become_rgb(mode, colour):
     values = images.to_model_input(Image.new(mode, (16, 16), colour), (16, 16, 3))
-    assert np.allclose(values.reshape(-1, 3).mean(axis=0), (1, 0, 0), atol=0.02)
+    assert np.allclose(values.reshape(-1, 3).mean(axis=0), (255, 0, 0), atol=0.02 * 255)
 
 
 def test_animated_gif_gives_first_frame():
@@ -285,22 +285,45 @@ def test_webp_with_alpha_is_composited():
 # --- canvas ------------------------------------------------------------------------------
 
 
-def test_canvas_to_gray_reads_bright_ink_and_transparent_background_as_black():
-    payload = np.zeros((20, 30, 4), dtype=np.uint8)
-    payload[..., :3] = 255  # white but fully transparent background
-    payload[5:10, 5:10] = (255, 255, 255, 255)  # white stroke
-    payload[12:15, 20:25] = (255, 0, 0, 255)  # a red stroke is ink too
-    gray = images.canvas_to_gray(payload)
-    assert gray.shape == (20, 30) and gray.dtype == np.float32
-    assert (gray[5:10, 5:10] == 1).all() and (gray[12:15, 20:25] == 1).all()
-    assert gray.sum() == 25 + 15
+def test_canvas_to_digit_gives_an_mnist_style_raw_pixel_digit():
+    digit = images.canvas_to_digit(as_canvas_payload(draw_seven((60, 50, 220, 230))))
+    assert digit.shape == (28, 28, 1) and digit.dtype == np.float32
+    assert digit.min() >= 0 and digit.max() <= 255
+    assert digit.max() > 0.9 * 255  # full ink is 255, the scale training feeds the model
+    assert 20 < (digit > images.INK_THRESHOLD).sum() < 28 * 28 / 2
+
+
+def test_blank_or_faint_canvas_gives_no_digit():
+    blank = as_canvas_payload(Image.new("L", (CANVAS, CANVAS), 0))
+    faint = as_canvas_payload(Image.new("L", (CANVAS, CANVAS), int(images.INK_THRESHOLD) - 1))
+    assert images.canvas_to_digit(blank) is None
+    assert images.canvas_to_digit(faint) is None
+    assert images.canvas_to_digit(as_canvas_payload(draw_seven((9, 9, 40, 40)))) is not None
+
+
+def test_transparent_background_is_black_and_any_bright_colour_is_ink():
+    stroke = np.asarray(draw_seven((60, 50, 220, 230))) > 0  # (H, W) where the pen went
+    reference = images.canvas_to_digit(as_canvas_payload(draw_seven((60, 50, 220, 230))))
+    transparent = np.zeros((CANVAS, CANVAS, 4), dtype=np.uint8)
+    transparent[..., :3] = 255  # white but fully transparent background
+    transparent[stroke] = (255, 255, 255, 255)
+    red = np.zeros((CANVAS, CANVAS, 4), dtype=np.uint8)
+    red[..., 3] = 255  # opaque black background
+    red[stroke] = (255, 0, 0, 255)  # a red stroke is ink too
+    for payload in (transparent, red):
+        np.testing.assert_allclose(images.canvas_to_digit(payload), reference, atol=1e-3)
+    half = transparent.copy()
+    half[stroke, 3] = 128  # half-transparent white ink is grey ink
+    grey_ink = images.canvas_to_digit(as_canvas_payload(draw_seven((60, 50, 220, 230), ink=128)))
+    np.testing.assert_allclose(images.canvas_to_digit(half), grey_ink, atol=1e-3)
+    assert grey_ink.max() < 0.7 * reference.max()
 
 
 @pytest.mark.parametrize("dtype", [np.int64, np.float64])
 def test_canvas_accepts_wider_numeric_types_in_range(dtype):
     payload = as_canvas_payload(draw_seven((60, 60, 220, 220)))
-    expected = images.canvas_to_gray(payload)
-    assert np.array_equal(images.canvas_to_gray(payload.astype(dtype)), expected)
+    expected = images.canvas_to_digit(payload)
+    assert np.array_equal(images.canvas_to_digit(payload.astype(dtype)), expected)
 
 
 def forged_payloads() -> list[object]:
@@ -333,25 +356,28 @@ def forged_payloads() -> list[object]:
 @pytest.mark.parametrize("payload", forged_payloads())
 def test_forged_canvas_payloads_are_rejected(payload):
     with pytest.raises(UserError, match=r"^canvas: [^\n]+$"):
-        images.canvas_to_gray(payload)
-
-
-def test_blank_canvas_is_blank_and_cannot_be_centred():
-    blank = images.canvas_to_gray(as_canvas_payload(Image.new("L", (CANVAS, CANVAS), 0)))
-    faint = np.full((CANVAS, CANVAS), 0.05, dtype=np.float32)
-    assert images.is_blank(blank) and images.is_blank(faint)
-    assert not images.is_blank(images.canvas_to_gray(as_canvas_payload(draw_seven((9, 9, 40, 40)))))
-    for gray in (blank, faint):
-        with pytest.raises(UserError, match=images.NOTHING_DRAWN):
-            images.center_digit(gray)
+        images.canvas_to_digit(payload)
 
 
 # --- center_digit ------------------------------------------------------------------------
 
 
+def ink_map(grey: Image.Image) -> np.ndarray:
+    """A white-on-black drawing as an ink map: float32 (H, W) in [0, 255]."""
+    return np.asarray(grey, dtype=np.float32)
+
+
 def centred(grey: Image.Image) -> np.ndarray:
-    """Canvas drawing -> 28 x 28 through the real canvas path."""
-    return images.center_digit(images.canvas_to_gray(as_canvas_payload(grey)))
+    """Canvas drawing -> (28, 28) in [0, 255] through the real canvas path."""
+    return images.canvas_to_digit(as_canvas_payload(grey))[..., 0]
+
+
+def test_center_digit_needs_ink():
+    for ink in (np.zeros((CANVAS, CANVAS)), np.full((CANVAS, CANVAS), images.INK_THRESHOLD - 1)):
+        with pytest.raises(UserError, match=images.NOTHING_DRAWN):
+            images.center_digit(ink)
+    with pytest.raises(ValueError, match="2-D"):
+        images.center_digit(np.zeros((28, 28, 1)))
 
 
 def test_small_corner_digit_matches_large_centre_digit():
@@ -359,26 +385,27 @@ def test_small_corner_digit_matches_large_centre_digit():
     small = draw_seven((8, 10, 68, 77))  # about 3 x smaller, top-left corner
     difference = np.abs(centred(large) - centred(small)).mean()
     naive_difference = np.abs(naive_28(large) - naive_28(small)).mean()
-    assert difference < 0.05
+    assert difference < 0.05 * 255
     assert difference < naive_difference / 3
 
 
 def test_centred_digit_has_mnist_geometry():
-    digit = centred(draw_seven((180, 170, 270, 275)))  # off in the bottom-right corner
+    digit = images.center_digit(ink_map(draw_seven((180, 170, 270, 275))))  # bottom-right
     assert digit.shape == (28, 28) and digit.dtype == np.float32
-    assert digit.min() >= 0 and digit.max() <= 1 and digit.max() > 0.9
+    assert digit.min() >= 0 and digit.max() <= 255 and digit.max() > 0.9 * 255
     row, col = centre_of_mass(digit)
     assert abs(row - images.DIGIT_CENTRE) <= 1 and abs(col - images.DIGIT_CENTRE) <= 1
-    rows, cols = np.nonzero(digit > 0.1)
+    rows, cols = np.nonzero(digit > images.INK_THRESHOLD)
     longer = max(rows.max() - rows.min(), cols.max() - cols.min()) + 1
     assert images.DIGIT_BOX - 1 <= longer <= images.DIGIT_BOX + 1
 
 
 def test_center_digit_ignores_faint_noise():
     rng = np.random.default_rng(RNG_SEED)
-    clean = images.canvas_to_gray(as_canvas_payload(draw_seven((60, 50, 220, 230))))
-    noisy = clean + rng.uniform(0, 0.09, clean.shape).astype(np.float32) * (clean == 0)
-    assert np.abs(images.center_digit(noisy) - images.center_digit(clean)).max() < 1e-6
+    clean = ink_map(draw_seven((60, 50, 220, 230)))
+    noise = rng.uniform(0, 0.9 * images.INK_THRESHOLD, clean.shape).astype(np.float32)
+    noisy = clean + noise * (clean == 0)
+    assert np.abs(images.center_digit(noisy) - images.center_digit(clean)).max() < 1e-3
 
 
 # --- to_digit_input and to_model_input ---------------------------------------------------
@@ -395,8 +422,8 @@ def test_light_background_photo_is_inverted():
     light_on_dark = images.to_digit_input(photo(ink=255, paper=0))
     assert dark_on_light.shape == (28, 28) and dark_on_light.dtype == np.float32
     assert dark_on_light[0].max() == 0 and dark_on_light[:, 0].max() == 0  # background black
-    assert dark_on_light.max() > 0.9
-    assert np.abs(dark_on_light - light_on_dark).mean() < 0.05
+    assert dark_on_light.max() > 0.9 * 255  # raw pixels in [0, 255]
+    assert np.abs(dark_on_light - light_on_dark).mean() < 0.05 * 255
 
 
 def test_uniform_photo_has_no_digit():
@@ -411,16 +438,16 @@ def test_model_input_for_mnist_shape_is_the_digit_recipe():
     assert np.array_equal(values[..., 0], images.to_digit_input(source))
 
 
-@pytest.mark.parametrize(("shape", "expected"), [((32, 32, 3), (1, 0, 0)), ((24, 40, 1), (0.299,))])
+@pytest.mark.parametrize(("shape", "expected"), [((32, 32, 3), (255, 0, 0)), ((24, 40, 1), (76,))])
 def test_model_input_resizes_to_shape_and_channels(shape, expected):
     values = images.to_model_input(Image.new("RGB", (300, 200), (255, 0, 0)), shape)
-    assert values.shape == shape and values.dtype == np.float32
-    assert np.allclose(values.reshape(-1, shape[2]).mean(axis=0), expected, atol=0.01)
+    assert values.shape == shape and values.dtype == np.float32  # raw pixels, not [0, 1]
+    assert np.allclose(values.reshape(-1, shape[2]).mean(axis=0), expected, atol=1)
 
 
 @pytest.mark.parametrize("shape", [(32, 32, 2), (32, 32, 4), (None, None, 3), (0, 32, 3), (32, 32)])
 def test_model_input_rejects_unsupported_shapes(shape):
-    with pytest.raises(UserError, match="model input shape"):
+    with pytest.raises(ValueError, match="model input shape"):
         images.to_model_input(Image.new("RGB", (32, 32)), shape)
 
 

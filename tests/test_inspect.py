@@ -1,4 +1,4 @@
-"""cnn_core.inspect (and its figures) on tiny Keras models built like cnn_core.models'."""
+"""cnn_core.inspection (and its figures) on tiny Keras models built like cnn_core.models'."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from scipy import signal
 from cnn_core import concepts
 from cnn_core.charts.model_views import gradcam_overlay_figure, layer_flow_figure
 from cnn_core.errors import UserError
-from cnn_core.inspect import (
+from cnn_core.inspection import (
     Inspector,
     conv_layer_names,
     filter_weights,
@@ -117,7 +117,7 @@ def test_gradcam_defaults_to_the_predicted_class_and_last_conv(half_model) -> No
     model, inspector = half_model
     image = _left_half_images(np.random.default_rng(2), 1)[0][0]
     heat, explained = inspector.gradcam(image)
-    assert explained == int(inspector.probabilities(image).argmax())
+    assert explained == int(inspector.image_probabilities(image).argmax())
     np.testing.assert_allclose(heat, inspector.gradcam(image, explained, "conv2")[0])
     assert inspector.gradcam(image, layer_name="conv1")[0].shape == (16, 16)
 
@@ -125,7 +125,7 @@ def test_gradcam_defaults_to_the_predicted_class_and_last_conv(half_model) -> No
 def test_probabilities_and_feature_maps_match_the_model(half_model) -> None:
     model, inspector = half_model
     image = _left_half_images(np.random.default_rng(3), 1)[0][0]
-    probs = inspector.probabilities(image)
+    probs = inspector.image_probabilities(image)
     np.testing.assert_allclose(probs, np.asarray(model(image[None]))[0], rtol=1e-5, atol=1e-6)
     assert probs.shape == (2,) and probs.sum() == pytest.approx(1.0, abs=1e-5)
     keras = import_keras()
@@ -152,7 +152,7 @@ def test_filter_weights_slice_the_kernel_by_input_channel() -> None:
     [("conv1", 3, "input_channel"), ("conv1", -1, "input_channel"), ("flatten", 0, "Flatten")],
 )
 def test_filter_weights_rejects_bad_requests(layer: str, channel: int, message: str) -> None:
-    with pytest.raises(UserError, match=message):
+    with pytest.raises(ValueError, match=message):
         filter_weights(_cnn((8, 8, 3), (4,)), layer, channel)
 
 
@@ -177,7 +177,7 @@ def test_softmax_templates_explain_the_grey_model_scores() -> None:
 def test_softmax_model_has_no_conv_and_cnn_has_no_templates() -> None:
     baseline = _softmax_model((6, 6, 1), 4)
     assert conv_layer_names(baseline) == []
-    with pytest.raises(UserError, match="convolution"):
+    with pytest.raises(ValueError, match="convolution"):
         Inspector(baseline).gradcam(np.zeros((6, 6, 1), np.float32))
     with pytest.raises(UserError, match="softmax baseline"):
         softmax_templates(_cnn((8, 8, 1), (2,)))
@@ -217,11 +217,14 @@ def test_layer_flow_gives_each_output_shape() -> None:
         (lambda i: i.gradcam(np.zeros((16, 16, 1), np.float32), layer_name="dense1"), "h x w"),
         (lambda i: i.feature_maps("flatten", np.zeros((16, 16, 1), np.float32)), "feature maps"),
         (lambda i: i.feature_maps("conv9", np.zeros((16, 16, 1), np.float32)), "no layer"),
-        (lambda i: i.probabilities(np.zeros((28, 28, 1), np.float32)), "expects 16x16x1"),
+        (lambda i: i.gradcam(np.zeros((16, 16, 1), np.float32), class_index=True), "class_index"),
+        (lambda i: i.feature_maps("conv1", np.zeros((16, 16), np.float32)), r"16, 16, 1\)"),
+        (lambda i: i.image_probabilities(np.zeros((28, 28, 1), np.float32)), r"16, 16, 1\)"),
+        (lambda i: i.probabilities(np.zeros((16, 16, 1), np.float32)), r"\(n, 16, 16, 1\)"),
     ],
 )
-def test_inspector_rejects_bad_requests(half_model, call, message: str) -> None:
-    with pytest.raises(UserError, match=message):
+def test_inspector_rejects_bad_requests_from_our_code(half_model, call, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
         call(half_model[1])
 
 

@@ -12,7 +12,8 @@ from streamlit.testing.v1 import AppTest
 
 from cnn_core import concepts, runs
 from cnn_core.config import PRESETS, ConvBlock, DenseLayer, ModelSpec, TrainConfig
-from cnn_core.models import build_model
+from cnn_core.models import build_model, load_trained_model
+from cnn_core.predict import Predictor
 from cnn_core.records import RunState
 from tests.conftest import REPO
 
@@ -142,15 +143,22 @@ def test_uploads_bad_and_good() -> None:
 
 
 def test_last_drawing_is_offered_for_digit_models() -> None:
-    path = make_run(TINY_CNN, "drawing")
-    at = open_inside(path)
+    starter = runs.STARTER_ROOT / "mnist-starter"
+    at = open_inside(starter)
     assert "Last drawing" not in at.radio(key="inside_source").options
-    at.session_state["last_drawn_digit"] = np.eye(28, dtype=np.float32)
+    # what the Predict page stores: float32 (28, 28, 1) raw pixels in [0, 255]
+    drawing = np.zeros((28, 28, 1), np.float32)
+    drawing[4:24, 13:16] = 255  # a "1"
+    at.session_state["last_drawn_digit"] = drawing
     at.run()
     at.radio(key="inside_source").set_value("drawn").run()
     assert not at.exception
     (image,) = at.get("image")
     assert "last drawing" in image.captions[0]
+    probs = Predictor(load_trained_model(starter / "model.keras")).image_probabilities(drawing)
+    (metric,) = at.metric
+    assert metric.value == str(int(probs.argmax()))  # the page fed the raw drawing as it is
+    assert f"{probs.max():.1%} sure" in str(metric.proto.delta)
 
 
 def test_concepts_controls_and_output_size_rule() -> None:

@@ -52,6 +52,14 @@ def test_colour_model_offers_upload_only() -> None:
     assert [t.label for t in at.tabs] == ["Upload"]
 
 
+def test_other_28x28_grey_model_offers_upload_only() -> None:
+    path = make_run("fashion_mnist", (28, 28, 1), "clothes")  # same shape, not digits
+    at = open_predict()
+    at.selectbox(key="predict_run").select(path.name).run()
+    assert not at.exception
+    assert [t.label for t in at.tabs] == ["Upload"]
+
+
 def test_damaged_model_file_is_a_message_not_a_crash() -> None:
     path = make_run("mnist", (28, 28, 1), "damaged")
     (path / "model.keras").write_bytes(b"PK\x03\x04 this is not a keras archive")

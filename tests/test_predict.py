@@ -12,9 +12,10 @@ from PIL import Image, ImageDraw
 from cnn_core import runs
 from cnn_core.config import PRESETS
 from cnn_core.data import load_dataset
-from cnn_core.images import canvas_to_gray, center_digit
+from cnn_core.images import canvas_to_digit
+from cnn_core.inspection import Inspector
 from cnn_core.models import build_model, load_trained_model
-from cnn_core.predict import Predictor, prepare_uploads
+from cnn_core.predict import Predictor, prepare_uploads, reads_digits
 
 STARTER = runs.STARTER_ROOT / "mnist-starter"
 
@@ -52,16 +53,53 @@ def test_rgb_models_get_resized_colour_input() -> None:
     prepared = prepare_uploads([("red.png", png_bytes(photo))], (32, 32, 3))
     (seen,) = prepared.inputs
     assert seen.shape == (32, 32, 3)
-    assert seen[..., 0].mean() > 0.7 and seen[..., 1].mean() < 0.2
+    np.testing.assert_allclose(seen.reshape(-1, 3).mean(axis=0), (200, 30, 30), atol=1)
 
 
 def test_predictor_matches_the_model_on_raw_pixels() -> None:
     model = build_model(PRESETS[next(iter(PRESETS))], (28, 28, 1), 10, seed=3)
     predictor = Predictor(model)
-    images = np.random.default_rng(0).random((5, 28, 28, 1)).astype(np.float32)
-    expected = np.asarray(model(images * 255.0, training=False))
+    images = np.random.default_rng(0).uniform(0, 255, (5, 28, 28, 1)).astype(np.float32)
+    expected = np.asarray(model(images, training=False))
     np.testing.assert_allclose(predictor.probabilities(images), expected, rtol=1e-5, atol=1e-6)
-    assert predictor.top_k(expected[0], 3)[0][0] == int(expected[0].argmax())
+    np.testing.assert_allclose(
+        predictor.image_probabilities(images[2]), expected[2], rtol=1e-5, atol=1e-6
+    )
+
+
+def test_predictor_rejects_images_of_another_shape() -> None:
+    predictor = Predictor(build_model(PRESETS["Softmax regression"], (28, 28, 1), 10, seed=0))
+    for call, images in [
+        (predictor.probabilities, np.zeros((2, 32, 32, 1), np.float32)),
+        (predictor.probabilities, np.zeros((28, 28, 1), np.float32)),  # one image, not a batch
+        (predictor.image_probabilities, np.zeros((28, 28), np.float32)),
+    ]:
+        with pytest.raises(ValueError, match=r"\(n, 28, 28, 1\)"):
+            call(images)
+
+
+def test_predictor_and_inspector_agree_on_a_raw_image() -> None:
+    model = build_model(PRESETS[next(iter(PRESETS))], (28, 28, 1), 10, seed=5)
+    image = np.random.default_rng(1).uniform(0, 255, (28, 28, 1)).astype(np.float32)
+    predicted = Predictor(model).image_probabilities(image)
+    inspected = Inspector(model).image_probabilities(image)
+    np.testing.assert_allclose(inspected, predicted, rtol=1e-5, atol=1e-7)
+    assert predicted.shape == (10,) and predicted.max() > predicted.min()
+
+
+@pytest.mark.parametrize(
+    ("shape", "dataset", "expected"),
+    [
+        ((28, 28, 1), "mnist", True),
+        ([28, 28, 1], "mnist", True),
+        ((28, 28, 1), "fashion_mnist", False),
+        ((28, 28, 1), None, False),
+        ((32, 32, 3), "mnist", False),
+        ((32, 32, 1), "mnist", False),
+    ],
+)
+def test_one_rule_says_which_models_read_digits(shape, dataset, expected) -> None:
+    assert reads_digits(shape, dataset) is expected
 
 
 def test_starter_model_ships_small_and_listed_as_a_model_run() -> None:
@@ -76,9 +114,9 @@ def test_starter_model_recognises_a_drawn_one() -> None:
     canvas = np.zeros((280, 280, 4), np.uint8)
     image = Image.fromarray(canvas, "RGBA")
     ImageDraw.Draw(image).line([(140, 50), (140, 230)], fill=(255, 255, 255, 255), width=18)
-    digit = center_digit(canvas_to_gray(np.asarray(image)))
+    digit = canvas_to_digit(np.asarray(image))  # (28, 28, 1) in [0, 255]
     predictor = Predictor(load_trained_model(STARTER / "model.keras"))
-    probs = predictor.probabilities(digit[np.newaxis, ..., np.newaxis])[0]
+    probs = predictor.image_probabilities(digit)
     assert int(probs.argmax()) == 1, probs
 
 
@@ -90,7 +128,7 @@ def test_starter_model_accuracy_on_the_real_test_set(
     test = load_dataset("mnist")
     predictor = Predictor(load_trained_model(STARTER / "model.keras"))
     probs = np.concatenate(
-        [predictor.probabilities(test.x_test[i : i + 1000] / 255.0) for i in range(0, 10000, 1000)]
+        [predictor.probabilities(test.x_test[i : i + 1000]) for i in range(0, 10000, 1000)]
     )
     accuracy = float((probs.argmax(axis=1) == test.y_test).mean())
     stored = runs.RunFolder(STARTER).read_evaluation().accuracy
@@ -103,7 +141,7 @@ def test_fashion_models_get_the_whole_item_not_the_digit_recipe() -> None:
     ImageDraw.Draw(shirt).rectangle([10, 10, 89, 49], fill=30)
     (item,) = prepare_uploads([("shirt.png", png_bytes(shirt))], (28, 28, 1), digits=False).inputs
     (digit,) = prepare_uploads([("shirt.png", png_bytes(shirt))], (28, 28, 1)).inputs
-    columns_used = (item[..., 0] > 0.5).any(axis=0).sum()
-    assert item[14, 14, 0] > 0.8  # inverted: the item is bright on black
+    columns_used = (item[..., 0] > 127.5).any(axis=0).sum()
+    assert item[14, 14, 0] > 0.8 * 255  # inverted: the item is bright on black
     assert columns_used >= 21  # scaled to fill the frame (about 22 px), not a 20 px digit box
-    assert columns_used > (digit[..., 0] > 0.5).any(axis=0).sum()
+    assert columns_used > (digit[..., 0] > 127.5).any(axis=0).sum()

@@ -6,6 +6,11 @@ and whose output is a softmax ``Dense``. Conv layers are found by type, never
 by name, so VGG16's "block1_conv1" works like "conv1". Only top-level layers
 are inspected (a base model nested as one layer shows as that one layer).
 
+The ``Inspector`` is a ``cnn_core.predict.Predictor`` (the same compiled
+model call) with compiled feature-map and Grad-CAM views added; every view takes
+raw pixels in [0, 255]. Bad arguments from our own code (an unknown layer, a
+class index out of range, an image of the wrong shape) raise ValueError.
+
 TensorFlow and Keras are imported inside the functions that need them, so
 importing this module is cheap.
 """
@@ -18,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cnn_core.errors import UserError
+from cnn_core.predict import Predictor
 from cnn_core.tf_runtime import import_keras
 
 if TYPE_CHECKING:
@@ -69,12 +75,12 @@ def conv_layer_names(model: keras.Model) -> list[str]:
 
 
 def _get_layer(model: keras.Model, layer_name: str) -> keras.layers.Layer:
-    """Finds a layer by name, or raises UserError listing what exists."""
+    """Finds a layer by name, or raises ValueError listing what exists."""
     for layer in model.layers:
         if layer.name == layer_name:
             return layer
     names = ", ".join(layer.name for layer in model.layers)
-    raise UserError(f"This model has no layer named {layer_name!r}. Layers: {names}")
+    raise ValueError(f"This model has no layer named {layer_name!r}. Layers: {names}")
 
 
 def filter_weights(model: keras.Model, layer_name: str, input_channel: int = 0) -> np.ndarray:
@@ -89,18 +95,18 @@ def filter_weights(model: keras.Model, layer_name: str, input_channel: int = 0) 
         float32 (n_filters, kh, kw): filter f's weights on that channel.
 
     Raises:
-        UserError: for an unknown or non-conv layer, or a bad channel.
+        ValueError: for an unknown or non-conv layer, or a bad channel.
     """
     layer = _get_layer(model, layer_name)
     if not _is_conv(layer):
-        raise UserError(
+        raise ValueError(
             f"Layer {layer_name!r} is a {type(layer).__name__}, not a convolution; "
             f"conv layers: {', '.join(conv_layer_names(model)) or 'none'}"
         )
     kernel = np.asarray(layer.kernel.numpy(), dtype=np.float32)  # (kh, kw, C_in, n_filters)
     channels = kernel.shape[2]
     if isinstance(input_channel, bool) or not 0 <= int(input_channel) < channels:
-        raise UserError(
+        raise ValueError(
             f"input_channel must be in [0, {channels - 1}] for layer {layer_name!r}. "
             f"Received: input_channel={input_channel!r}"
         )
@@ -148,16 +154,18 @@ def _image_key(image: np.ndarray) -> bytes:
     return hashlib.blake2b(image.tobytes() + str(image.shape).encode(), digest_size=16).digest()
 
 
-class Inspector:
+class Inspector(Predictor):
     """Compiled views into one loaded model; build once per model and reuse.
 
-    The constructor builds a feature extractor (one multi-output model over
-    every layer with an (h, w, c) output) and wraps the model and extractor in
-    ``tf.function`` with a fixed input signature, so each call after the first
-    is a single graph run. The last image's feature maps are kept, so drawing
-    every conv layer for one image runs the network once.
+    A ``Predictor`` (``probabilities``, ``image_probabilities``: the compiled
+    model call) plus a feature extractor (one multi-output model over every
+    layer with an (h, w, c) output) and Grad-CAM graphs, each a ``tf.function``
+    with a fixed input signature, so each call after the first is a single
+    graph run. The last image's feature maps are kept, so drawing every conv
+    layer for one image runs the network once.
 
     Attributes:
+        model: the wrapped model.
         input_shape: (H, W, C) the model expects.
         num_classes: size of the softmax output.
         conv_layers: Conv2D layer names, input to output.
@@ -166,12 +174,10 @@ class Inspector:
 
     def __init__(self, model: keras.Model) -> None:
         """Wraps ``model``, a built functional Keras model (see the module docstring)."""
+        super().__init__(model)
         keras = import_keras()
         import tensorflow as tf
 
-        self._model = model
-        self.input_shape = tuple(int(d) for d in model.inputs[0].shape[1:])
-        self.num_classes = int(model.outputs[0].shape[-1])
         self.conv_layers = conv_layer_names(model)
         skip = ("InputLayer", "Rescaling")  # their "maps" are just the image
         spatial = [
@@ -180,36 +186,15 @@ class Inspector:
             if type(layer).__name__ not in skip and len(layer.output.shape) == 4
         ]
         self.spatial_layers = [layer.name for layer in spatial]
-        spec = tf.TensorSpec((None, *self.input_shape), tf.float32)
-        self._predict = tf.function(lambda x: model(x, training=False), input_signature=[spec])
         self._extract = None
         if spatial:
             extractor = keras.Model(model.input, [layer.output for layer in spatial])
             self._extract = tf.function(
-                lambda x: tf.nest.flatten(extractor(x, training=False)), input_signature=[spec]
+                lambda x: tf.nest.flatten(extractor(x, training=False)),
+                input_signature=[self._signature],
             )
         self._gradcam_fns: dict[str, Any] = {}
         self._last_maps: tuple[bytes, list[np.ndarray]] | None = None
-
-    def _batch(self, image: np.ndarray) -> np.ndarray:
-        """Checks an (H, W, C) raw-pixel image and returns it as a (1, H, W, C) batch."""
-        image = np.asarray(image, dtype=np.float32)
-        if image.ndim == 2 and self.input_shape[2] == 1:
-            image = image[:, :, None]
-        if image.shape != self.input_shape:
-            raise UserError(
-                f"The image is {format_shape(image.shape)} but the model expects "
-                f"{format_shape(self.input_shape)}; resize it first."
-            )
-        return image[None]
-
-    def probabilities(self, image: np.ndarray) -> np.ndarray:
-        """Class probabilities, float32 (num_classes,), for one (H, W, C) image in [0, 255].
-
-        Raises:
-            UserError: when the image shape does not match the model.
-        """
-        return self._predict(self._batch(image)).numpy()[0]
 
     def feature_maps(self, layer_name: str, image: np.ndarray) -> np.ndarray:
         """What one layer outputs for one image.
@@ -222,15 +207,15 @@ class Inspector:
             float32 (h, w, c): the layer's activations, one map per channel.
 
         Raises:
-            UserError: for a layer without an (h, w, c) output or a bad image.
+            ValueError: for a layer without an (h, w, c) output or a bad image.
         """
         if layer_name not in self.spatial_layers:
-            _get_layer(self._model, layer_name)  # unknown name: lists the layers
-            raise UserError(
+            _get_layer(self.model, layer_name)  # unknown name: lists the layers
+            raise ValueError(
                 f"Layer {layer_name!r} has no feature maps (its output is not h x w x c); "
                 f"choose one of: {', '.join(self.spatial_layers) or 'none'}"
             )
-        batch = self._batch(image)
+        batch = self._batch_of_one(image)
         key = _image_key(batch)
         cached = self._last_maps  # read once: another thread may replace it
         if cached is None or cached[0] != key:
@@ -247,7 +232,7 @@ class Inspector:
         keras = import_keras()
         import tensorflow as tf
 
-        model, head = self._model, self._model.layers[-1]
+        model, head = self.model, self.model.layers[-1]
         # Explain the class logit, not its probability: a confident softmax
         # saturates near 1 and its gradient vanishes (Grad-CAM uses y^c).
         use_logits = (
@@ -257,7 +242,7 @@ class Inspector:
         )
         score_source = head.input if use_logits else model.outputs[0]
         grad_model = keras.Model(
-            model.input, [self._model.get_layer(layer_name).output, score_source]
+            model.input, [self.model.get_layer(layer_name).output, score_source]
         )
         height, width = self.input_shape[:2]
 
@@ -300,25 +285,25 @@ class Inspector:
             nothing in the layer supports the class), and the class explained.
 
         Raises:
-            UserError: for a model without conv layers, a bad layer, class or image.
+            ValueError: for a model without conv layers, a bad layer, class or image.
         """
         if not self.conv_layers:
-            raise UserError(
+            raise ValueError(
                 "Grad-CAM needs a convolution layer and this model has none "
                 "(the softmax baseline); see its class templates instead."
             )
         layer_name = self.conv_layers[-1] if layer_name is None else layer_name
         if layer_name not in self.spatial_layers:
-            raise UserError(
+            raise ValueError(
                 f"Grad-CAM needs a layer with an h x w x c output. Received: {layer_name!r}; "
                 f"choose one of: {', '.join(self.spatial_layers)}"
             )
         if class_index is None:
             class_index = -1
         elif isinstance(class_index, bool) or not 0 <= int(class_index) < self.num_classes:
-            raise UserError(
+            raise ValueError(
                 f"class_index must be in [0, {self.num_classes - 1}]. "
                 f"Received: class_index={class_index!r}"
             )
-        heat, index = self._gradcam_fn(layer_name)(self._batch(image), np.int32(class_index))
+        heat, index = self._gradcam_fn(layer_name)(self._batch_of_one(image), np.int32(class_index))
         return heat.numpy().astype(np.float32), int(index)
