@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cnn_core.images import canvas_to_digit  # noqa: E402
 from cnn_core.models import load_trained_model  # noqa: E402
 from cnn_core.predict import Predictor, prepare_uploads  # noqa: E402
-from cnn_core.runs import STARTER_ROOT  # noqa: E402
+from cnn_core.runs import STARTER_ROOT, RunFolder  # noqa: E402
 
 TARGET_MS = 5.0
 
@@ -54,7 +54,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--drawings", type=int, default=100)
     n = parser.parse_args().drawings
-    model = load_trained_model(STARTER_ROOT / "mnist-starter" / "model.keras")
+    model = load_trained_model(RunFolder(STARTER_ROOT / "mnist-starter").model_path)
     predictor = Predictor(model)
     rng = np.random.default_rng(0)
     canvases = [drawing(rng) for _ in range(n)]

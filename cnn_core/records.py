@@ -1,9 +1,10 @@
 """The typed records a run folder stores, with one schema version and migration on read.
 
-Every JSON record of a run (`config.json`, `status.json`, `progress.json`,
-`evaluation.json` and each line of `metrics.jsonl`) carries `schema_version`.
-Readers go through `from_dict`, which accepts older versions (migrating them)
-and refuses newer ones with a message a user can act on. Version history:
+Every JSON record of a run (its config, status, progress, evaluation and each
+line of its epoch log) carries `schema_version`. Readers go through
+`from_dict`, which accepts older versions (migrating them) and refuses newer
+ones with a message a user can act on; `source` names the record in messages
+(the run store passes the file's name). Version history:
 
     1  (CNN Studio before December 2026) epoch lines had no version, the config
        was flat and repeated the version inside `config`, runs recorded before
@@ -68,7 +69,7 @@ def _known(cls: type, record: dict[str, Any]) -> dict[str, Any]:
 
 
 class RunState(StrEnum):
-    """Where a run stands. The first five are stored in `status.json`; the last
+    """Where a run stands. The first five are stored in the status record; the last
     two are derived when a folder is read: INTERRUPTED (stored as active, but its
     worker process is gone) and BROKEN (the folder cannot be read as a run)."""
 
@@ -98,7 +99,7 @@ class RunState(StrEnum):
 
 @dataclass(frozen=True)
 class Status:
-    """`status.json`: the run's state and the facts the worker learned on the way.
+    """The status record: the run's state and the facts the worker learned on the way.
 
     Times are Unix seconds; None where not known (yet).
     """
@@ -122,21 +123,19 @@ class Status:
         return stamped(asdict(self))
 
     @staticmethod
-    def from_dict(record: dict[str, Any]) -> Status:
+    def from_dict(record: dict[str, Any], source: str = "the status record") -> Status:
         """Read a stored status (any version up to SCHEMA_VERSION).
 
         Raises:
             RecordError: newer version, or a state this code does not know.
         """
-        record_version(record, "status.json")
+        record_version(record, source)
         try:
             state = RunState(record.get("state"))
         except ValueError as error:
-            raise RecordError(
-                f"status.json has an unknown state {record.get('state')!r}"
-            ) from error
+            raise RecordError(f"{source} has an unknown state {record.get('state')!r}") from error
         if not state.stored:
-            raise RecordError(f"status.json holds the derived state {state!r}")
+            raise RecordError(f"{source} holds the derived state {state!r}")
         values = _known(Status, record)
         values["state"] = state
         values["message"] = str(values.get("message") or "")
@@ -145,7 +144,7 @@ class Status:
 
 @dataclass(frozen=True)
 class EpochRecord:
-    """One line of `metrics.jsonl`: what one finished epoch measured.
+    """One line of the epoch log: what one finished epoch measured.
 
     `learning_rate` is the rate the epoch started with (None for runs recorded
     before rates were logged); `partial` marks an epoch cut short by Stop.
@@ -164,16 +163,16 @@ class EpochRecord:
         return stamped({k: v for k, v in asdict(self).items() if v is not None})
 
     @staticmethod
-    def from_dict(record: dict[str, Any]) -> EpochRecord:
+    def from_dict(record: dict[str, Any], source: str = "an epoch record") -> EpochRecord:
         """Read one stored epoch line (version 1 lines have no version).
 
         Raises:
             RecordError: newer version, or no whole epoch number.
         """
-        record_version(record, "an epoch record")
+        record_version(record, source)
         epoch = record.get("epoch")
         if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 1:
-            raise RecordError(f"an epoch record has no valid epoch number: {epoch!r}")
+            raise RecordError(f"{source} has no valid epoch number: {epoch!r}")
         values = {name: _number(value) for name, value in _known(EpochRecord, record).items()}
         values.update(epoch=epoch, partial=bool(record.get("partial", False)))
         return EpochRecord(**values)
@@ -181,7 +180,7 @@ class EpochRecord:
 
 @dataclass(frozen=True)
 class Progress:
-    """`progress.json`: where the running epoch is, written every ~0.5 s."""
+    """The progress record: where the running epoch is, written every ~0.5 s."""
 
     epoch: int  # 1-based, the epoch under way
     epochs: int
@@ -200,12 +199,12 @@ class Progress:
         return min(1.0, max(0, self.batch) / max(1, self.batches))
 
     @staticmethod
-    def from_dict(record: dict[str, Any]) -> Progress:
-        record_version(record, "progress.json")
+    def from_dict(record: dict[str, Any], source: str = "the progress record") -> Progress:
+        record_version(record, source)
         try:
             return Progress(**_known(Progress, record))
         except TypeError as error:
-            raise RecordError(f"progress.json is incomplete: {error}") from error
+            raise RecordError(f"{source} is incomplete: {error}") from error
 
 
 @dataclass(frozen=True)
@@ -220,7 +219,7 @@ class PerClass:
 
 @dataclass(frozen=True)
 class Evaluation:
-    """`evaluation.json`: the test-set metrics of a run's final model."""
+    """The evaluation record: the test-set metrics of a run's final model."""
 
     n: int  # test images
     correct: int
@@ -242,13 +241,13 @@ class Evaluation:
         return stamped(record)
 
     @staticmethod
-    def from_dict(record: dict[str, Any]) -> Evaluation:
+    def from_dict(record: dict[str, Any], source: str = "the evaluation record") -> Evaluation:
         """Read a stored evaluation (versions 1 and 2 share one layout).
 
         Raises:
             RecordError: newer version, a missing field, or sizes that disagree.
         """
-        record_version(record, "evaluation.json")
+        record_version(record, source)
         try:
             names = tuple(str(name) for name in record["class_names"])
             matrix = tuple(tuple(int(c) for c in row) for row in record["confusion_matrix"])
@@ -269,10 +268,10 @@ class Evaluation:
                 per_class=per_class,
             )
         except (KeyError, TypeError, ValueError) as error:
-            raise RecordError(f"evaluation.json is incomplete or malformed ({error!r})") from error
+            raise RecordError(f"{source} is incomplete or malformed ({error!r})") from error
         k = len(names)
         if len(matrix) != k or any(len(row) != k for row in matrix) or len(per_class.recall) != k:
-            raise RecordError(f"evaluation.json: its tables do not fit its {k} classes")
+            raise RecordError(f"{source}: its tables do not fit its {k} classes")
         return evaluation
 
     def accuracy_text(self) -> str:

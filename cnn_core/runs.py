@@ -162,8 +162,9 @@ class RunFolder:
         """
         saved = read_json(self.config_path)
         if saved is None or not isinstance(saved.get("config"), dict):
-            raise RecordError("config.json is missing or unreadable")
-        return TrainConfig.from_dict(saved["config"], record_version(saved, "config.json"))
+            raise RecordError(f"{self.config_path.name} is missing or unreadable")
+        version = record_version(saved, self.config_path.name)
+        return TrainConfig.from_dict(saved["config"], version)
 
     # status.json -------------------------------------------------------------
 
@@ -175,8 +176,8 @@ class RunFolder:
         """
         record = read_json(self.status_path)
         if record is None:
-            raise RecordError("status.json is missing or unreadable")
-        return Status.from_dict(record)
+            raise RecordError(f"{self.status_path.name} is missing or unreadable")
+        return Status.from_dict(record, self.status_path.name)
 
     def write_status(self, state: RunState, **fields: Any) -> Status:
         """Replace `status.json` with `state` and `fields`, keeping earlier fields.
@@ -219,7 +220,7 @@ class RunFolder:
             except ValueError:
                 continue
             if isinstance(record, dict) and isinstance(record.get("epoch"), int):
-                history.append(EpochRecord.from_dict(record))
+                history.append(EpochRecord.from_dict(record, f"{self.metrics_path.name} line"))
         return history
 
     # progress.json and stop --------------------------------------------------
@@ -231,7 +232,7 @@ class RunFolder:
         """The latest batch progress of a running run; None when there is none (yet)."""
         record = read_json(self.progress_path)
         try:
-            return Progress.from_dict(record) if record else None
+            return Progress.from_dict(record, self.progress_path.name) if record else None
         except RecordError:
             return None
 
@@ -277,7 +278,7 @@ class RunFolder:
         """The stored test metrics; None before evaluation or when the file is unusable."""
         record = read_json(self.evaluation_path)
         try:
-            return Evaluation.from_dict(record) if record else None
+            return Evaluation.from_dict(record, self.evaluation_path.name) if record else None
         except RecordError:
             return None
 

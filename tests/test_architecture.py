@@ -63,3 +63,106 @@ def test_home_page_renders_without_tensorflow() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "False False"
+
+
+def _python_files(*folders: str) -> list[Path]:
+    return [p for folder in folders for p in sorted((REPO / folder).rglob("*.py"))]
+
+
+def _from_imports(path: Path) -> list[tuple[str, list[str]]]:
+    """(module, imported names) of every import in `path`; plain imports list no names."""
+    found: list[tuple[str, list[str]]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, []) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.append((node.module, [alias.name for alias in node.names]))
+    return found
+
+
+LAUNCHING = {"launch_run", "max_concurrent"}  # what pages may use of the worker
+
+
+def test_pages_never_import_the_training_loop_or_worker_internals() -> None:
+    offenders = []
+    for path in _python_files("pages"):
+        for module, names in _from_imports(path):
+            if module == "cnn_core.train" or (module == "cnn_core" and "train" in names):
+                offenders.append(f"{path.relative_to(REPO)}: {module}")
+            if module == "cnn_core.worker" and not set(names) <= LAUNCHING:
+                offenders.append(f"{path.relative_to(REPO)}: {module} {sorted(names)}")
+            if module == "cnn_core" and "worker" in names:
+                offenders.append(f"{path.relative_to(REPO)}: cnn_core.worker")
+    assert offenders == [], f"pages may only launch runs, not train them: {offenders}"
+
+
+RUN_FILES = (
+    "config.json",
+    "status.json",
+    "metrics.jsonl",
+    "progress.json",
+    "model.keras",
+    "evaluation.json",
+    "predictions.npz",
+    "worker.log",
+    "tensorboard",
+)
+
+
+def _string_constants(path: Path) -> list[ast.Constant]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+
+
+def test_only_the_run_store_names_the_files_of_a_run_folder() -> None:
+    offenders = [
+        f"{path.relative_to(REPO)}:{node.lineno} {node.value!r}"
+        for path in _python_files("cnn_core", "pages", "scripts", "benchmarks")
+        if path != REPO / "cnn_core" / "runs.py"
+        for node in _string_constants(path)
+        if node.value.strip("/") in RUN_FILES or node.value.endswith(RUN_FILES[:-1])
+    ]
+    assert offenders == [], f"name run files through cnn_core.runs.RunFolder: {offenders}"
+
+
+def _scales_by_255(node: ast.AST) -> bool:
+    """`x * 255`, `x / 255.0`, `x *= 255` and the like."""
+    if isinstance(node, ast.BinOp):
+        operands = (node.left, node.right)
+    elif isinstance(node, ast.AugAssign):
+        operands = (node.value,)
+    else:
+        return False
+    return isinstance(node.op, ast.Mult | ast.Div) and any(
+        isinstance(o, ast.Constant) and o.value in (255, 255.0) for o in operands
+    )
+
+
+def test_no_page_rescales_pixels() -> None:
+    """Models take raw [0, 255] pixels and rescale themselves; pages never scale by 255."""
+    offenders = [
+        f"{path.relative_to(REPO)}:{node.lineno}"
+        for path in _python_files("pages")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if _scales_by_255(node)
+    ]
+    assert offenders == [], f"pages must not multiply or divide by 255: {offenders}"
+
+
+def test_scripts_and_benchmarks_never_import_the_tests() -> None:
+    offenders = [
+        f"{path.relative_to(REPO)}: {module}"
+        for path in _python_files("scripts", "benchmarks")
+        for module, _ in _from_imports(path)
+        if module.split(".")[0] == "tests"
+    ]
+    assert offenders == [], f"tests import tools, never the other way round: {offenders}"
+
+
+def test_no_module_shadows_the_standard_library() -> None:
+    clashes = [
+        str(p.relative_to(REPO))
+        for p in _python_files("cnn_core", "pages")
+        if p.stem in sys.stdlib_module_names
+    ]
+    assert clashes == [], f"these module names hide standard-library modules: {clashes}"
