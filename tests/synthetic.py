@@ -79,3 +79,15 @@ def write_all(root: Path) -> Path:
     write_mnist_like(root / "fashion-mnist", seed=2)
     write_cifar_like(root / "cifar-10-batches-py", seed=3)
     return root
+
+
+def random_predictions(
+    n_classes: int = 4, n: int = 300, seed: int = 7
+) -> tuple[np.ndarray, np.ndarray]:
+    """probs float32 (n, n_classes) that are right about 60% of the time, and y_true (n,)."""
+    rng = np.random.default_rng(seed)
+    y_true = rng.integers(0, n_classes, n)
+    logits = rng.normal(size=(n, n_classes))
+    logits[np.arange(n), y_true] += 1.0
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    return probs.astype(np.float32), y_true

@@ -20,6 +20,7 @@ from cnn_core.evaluate import (
     summarize,
 )
 from cnn_core.records import Evaluation
+from tests.synthetic import random_predictions
 
 N_CLASSES = 4
 NAMES = ["cat", "dog, big", 'say "hi"', "owl"]  # a comma and quotes survive the CSV
@@ -28,12 +29,7 @@ NAMES = ["cat", "dog, big", 'say "hi"', "owl"]  # a comma and quotes survive the
 @pytest.fixture
 def predictions() -> tuple[np.ndarray, np.ndarray]:
     """probs float32 (300, 4) that are right about 60% of the time, and y_true (300,)."""
-    rng = np.random.default_rng(7)
-    y_true = rng.integers(0, N_CLASSES, 300)
-    logits = rng.normal(size=(300, N_CLASSES))
-    logits[np.arange(300), y_true] += 1.0
-    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    return probs.astype(np.float32), y_true
+    return random_predictions(N_CLASSES)
 
 
 def test_confusion_matrix_counts_every_test_image_once(predictions) -> None:

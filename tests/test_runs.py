@@ -16,6 +16,7 @@ from cnn_core import runs
 from cnn_core.config import ConvBlock, FitSpec, ModelSpec, TrainConfig
 from cnn_core.errors import UserError
 from cnn_core.records import SCHEMA_VERSION, EpochRecord, Evaluation, RunState
+from tests.synthetic import random_predictions
 from tests.waiting import wait_for
 
 N_CLASSES = 4
@@ -24,12 +25,7 @@ N_CLASSES = 4
 @pytest.fixture
 def predictions() -> tuple[np.ndarray, np.ndarray]:
     """probs float32 (300, 4) that are right about 60% of the time, and y_true (300,)."""
-    rng = np.random.default_rng(7)
-    y_true = rng.integers(0, N_CLASSES, 300)
-    logits = rng.normal(size=(300, N_CLASSES))
-    logits[np.arange(300), y_true] += 1.0
-    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    return probs.astype(np.float32), y_true
+    return random_predictions(N_CLASSES)
 
 
 def test_atomic_write_leaves_old_content_when_the_write_fails(
