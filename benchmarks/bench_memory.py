@@ -24,20 +24,20 @@ import time
 from pathlib import Path
 
 from common import (
-    ROOT,
     SHARED_DATA,
     RssPoller,
-    StreamlitServer,
     bench_env,
-    chromium,
     loaded_libraries,
     print_machine,
     print_table,
     proc_status_kb,
+    script_settled,
     train_with_worker_cli,
     verdict,
-    wait_script_settled,
 )
+
+from scripts.app_server import StreamlitServer
+from scripts.browser import chromium
 
 WORKER_TARGET_MB = 1.5 * 1024
 CLOUD_RANGE = "about 1-2.7 GB"
@@ -81,7 +81,7 @@ def measure_server() -> tuple[list[tuple], dict]:
         tmpdir = Path(tmp)
         (tmpdir / "runs").mkdir()
         env = data_env(CNN_RUNS_DIR=str(tmpdir / "runs"))
-        with StreamlitServer(ROOT / "app.py", env=env) as server:
+        with StreamlitServer("app.py", env) as server:
             pid = server.pid
 
             def row(label: str, seconds: float | str, settled: bool, errors: int) -> None:
@@ -102,14 +102,14 @@ def measure_server() -> tuple[list[tuple], dict]:
                 page = browser.new_page(viewport={"width": 1400, "height": 900})
                 start = time.perf_counter()
                 page.goto(server.url, wait_until="commit", timeout=120_000)
-                waited, settled = wait_script_settled(page, 1.5, SETTLE_TIMEOUT_S)
+                settled = script_settled(page, SETTLE_TIMEOUT_S)
                 errors = page.locator('[data-testid="stException"]').count()
                 row("Home (first visit)", time.perf_counter() - start, settled, errors)
                 links = sidebar_links(page)
                 for label, href in links:
                     start = time.perf_counter()
                     page.locator(f'[data-testid="stSidebarNavLink"][href="{href}"]').first.click()
-                    waited, settled = wait_script_settled(page, 1.5, SETTLE_TIMEOUT_S)
+                    settled = script_settled(page, SETTLE_TIMEOUT_S)
                     errors = page.locator('[data-testid="stException"]').count()
                     row(label, time.perf_counter() - start, settled, errors)
                 page.close()

@@ -1,7 +1,9 @@
 """Shared helpers for the benchmark scripts (they print figures; nothing here asserts).
 
 Importing this module puts the project root on `sys.path`, so the scripts can
-import `cnn_core` when run as `.venv/bin/python benchmarks/<name>.py`.
+import `cnn_core` and `scripts` when run as `.venv/bin/python benchmarks/<name>.py`
+(import `common` first). The Streamlit server and headless Chromium are the ones
+tests and scripts use: `scripts.app_server` and `scripts.browser`.
 """
 
 from __future__ import annotations
@@ -9,27 +11,25 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from scripts.app_server import stop_process_group  # noqa: E402 - needs ROOT on sys.path
+from scripts.browser import wait_until_idle  # noqa: E402
+
 # The offline datasets (../shared/data from the project root); override with $CNN_DATA_DIR.
 SHARED_DATA = Path(os.environ.get("CNN_DATA_DIR") or ROOT.parent / "shared" / "data")
 PYTHON = sys.executable
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 MB = 1024 * 1024
 
 
@@ -196,20 +196,6 @@ def bench_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> None:
-    """End a child started with `start_new_session=True` (its whole group), by pid."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout)
-
-
 def train_with_worker_cli(config: object, env: dict[str, str], timeout: float) -> dict:
     """Train `config` (a TrainConfig) through `python -m cnn_core.worker` in a temp run store.
 
@@ -243,7 +229,7 @@ def train_with_worker_cli(config: object, env: dict[str, str], timeout: float) -
                 with RssPoller(proc.pid) as poller:
                     code, peak_mb = wait_peak_rss(proc, timeout=timeout)
             finally:
-                stop_process(proc)
+                stop_process_group(proc)
             wall = time.perf_counter() - start
             log.seek(0)
             output = log.read().decode(errors="replace")
@@ -271,82 +257,6 @@ def train_with_worker_cli(config: object, env: dict[str, str], timeout: float) -
         return result
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class StreamlitServer:
-    """`streamlit run <script>` on a free port, headless, in its own process group.
-
-    Use as a context manager; the server is stopped (SIGTERM to its group) on exit.
-    """
-
-    def __init__(self, script: Path, env: dict[str, str] | None = None, cwd: Path = ROOT):
-        self.script, self.cwd = Path(script), cwd
-        self.env = env or bench_env()
-        self.port = free_port()
-        self.proc: subprocess.Popen | None = None
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def start(self, timeout: float = 90.0) -> StreamlitServer:
-        cmd = [
-            PYTHON, "-m", "streamlit", "run", str(self.script),
-            "--server.headless", "true",
-            "--server.port", str(self.port),
-            "--server.address", "127.0.0.1",
-            "--browser.gatherUsageStats", "false",
-            "--server.fileWatcherType", "none",
-        ]  # fmt: skip
-        self.proc = subprocess.Popen(
-            cmd,
-            cwd=self.cwd,
-            env=self.env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited early:\n{self.log_tail()}")
-            with (
-                contextlib.suppress(OSError),
-                urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as reply,
-            ):
-                if reply.status == 200:
-                    return self
-            time.sleep(0.25)
-        self.stop()
-        raise RuntimeError(f"streamlit did not answer within {timeout:.0f} s:\n{self.log_tail()}")
-
-    def log_tail(self, chars: int = 3000) -> str:
-        self._log.seek(0)
-        return self._log.read().decode(errors="replace")[-chars:]
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            stop_process(self.proc)
-        self._log.close()
-
-    def __enter__(self) -> StreamlitServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
 def loaded_libraries(pid: int, needle: str) -> list[str]:
     """Mapped files of a live process whose path contains `needle`."""
     try:
@@ -357,46 +267,15 @@ def loaded_libraries(pid: int, needle: str) -> list[str]:
     return sorted(found)
 
 
-@contextlib.contextmanager
-def chromium() -> Iterator[object]:
-    """A headless Chromium (Playwright) with the project's flags."""
-    from playwright.sync_api import sync_playwright
+def script_settled(page: object, timeout_s: float = 180.0, settle_s: float = 1.5) -> bool:
+    """Whether the app's script run ended (quiet for `settle_s`) within `timeout_s`.
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=list(CHROMIUM_ARGS)
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def wait_script_settled(
-    page: object, quiet_s: float = 1.0, timeout_s: float = 180.0
-) -> tuple[float, bool]:
-    """Wait until the Streamlit app has stopped running its script for `quiet_s`.
-
-    Returns (seconds waited, whether it settled before `timeout_s`). Uses the app
-    root's `data-test-script-state` attribute (initial / running / notRunning) and
-    `data-test-connection-state` that Streamlit's frontend sets.
+    `scripts.browser.wait_until_idle`, answering instead of raising.
     """
-    start = time.monotonic()
-    quiet_since: float | None = None
-    while time.monotonic() - start < timeout_s:
-        state = page.evaluate(  # type: ignore[attr-defined]
-            "() => document.querySelector('[data-testid=stApp]')"
-            "?.getAttribute('data-test-script-state') ?? 'none'"
-        )
-        connected = page.evaluate(  # type: ignore[attr-defined]
-            "() => document.querySelector('[data-testid=stApp]')"
-            "?.getAttribute('data-test-connection-state') ?? 'none'"
-        )
-        if state == "notRunning" and connected == "CONNECTED":
-            quiet_since = quiet_since or time.monotonic()
-            if time.monotonic() - quiet_since >= quiet_s:
-                return time.monotonic() - start, True
-        else:
-            quiet_since = None
-        time.sleep(0.1)
-    return time.monotonic() - start, False
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        wait_until_idle(page, timeout_ms=timeout_s * 1000, settle_ms=settle_s * 1000)
+    except (TimeoutError, PlaywrightTimeout):
+        return False
+    return True

@@ -35,7 +35,7 @@ def render_data() -> None:
         seed = int(st.number_input("Shuffle seed", value=42, step=1, key="data_seed"))
     problems = split_problems(validation, n_train)
     if problems:
-        st.error("\n\n".join(problems))
+        st.error("Fix the validation size:\n\n" + "\n".join(f"- {p}" for p in problems))
         st.stop()
     n_val = validation_size(validation, n_train)
     train_idx, val_idx = split_indices(dataset.y_train, n_val, seed)

@@ -1,14 +1,12 @@
 """Home: what CNN Studio does, recent runs, and where to go next.
 
-Renders without TensorFlow: it reads only the run store.
+Renders without TensorFlow: it reads only the run store. The first visit to a
+fresh server paints quickly because nothing but Streamlit is imported before the
+title and cards are sent: the run store, its formatting (numpy) and pandas load
+after them, for the runs table (`benchmarks/bench_home_paint.py` measures it).
 """
 
-import pandas as pd
 import streamlit as st
-
-from cnn_core.formatting import run_row
-from cnn_core.runs import list_runs, runs_root
-from pages._shared.common import ensure_app_navigation
 
 RECENT_RUNS = 15
 # (title, what it offers, page, link label, icon): one card each, in workflow order.
@@ -55,7 +53,8 @@ STEPS = [
 ]
 
 
-def render_home() -> None:
+def render_intro() -> None:
+    """The title, what the app does, and one card per step."""
     st.title("CNN Studio")
     st.markdown(
         "Build, train, inspect and use **convolutional image classifiers** in your "
@@ -69,11 +68,19 @@ def render_home() -> None:
             st.caption(text)
             st.page_link(page, label=label, icon=icon)
 
+
+def render_recent_runs() -> None:
+    """The newest runs as a table, or how to start one."""
+    from cnn_core.formatting import run_row
+    from cnn_core.runs import list_runs, runs_root
+
     st.subheader("Recent runs")
     runs = list_runs()
     if not runs:
         st.info(f"No runs yet. Runs are stored in `{runs_root()}`. Start one on the Train page.")
         return
+    import pandas as pd
+
     frame = pd.DataFrame([run_row(r) for r in runs[:RECENT_RUNS]])
     st.dataframe(
         frame,
@@ -91,5 +98,11 @@ def render_home() -> None:
     )
 
 
+render_intro()  # on its way to the browser while the imports below run
+# After the intro, not first as on the other pages: importing pages._shared.common loads
+# numpy, and here it can only rerun a legacy deep link to /home on a fresh server
+# (which then shows this page again, through app.py).
+from pages._shared.common import ensure_app_navigation  # noqa: E402
+
 ensure_app_navigation()
-render_home()
+render_recent_runs()

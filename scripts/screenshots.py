@@ -22,12 +22,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.browser_support import (  # noqa: E402 - needs the repo on sys.path
-    DEFAULT_CHROMIUM,
+from scripts.app_server import StreamlitServer, app_environment  # noqa: E402 - after sys.path
+from scripts.browser import (  # noqa: E402
+    MISSING_CHROMIUM,
+    chromium,
     chromium_path,
     full_page_screenshot,
-    launch_browser,
-    running_app,
     wait_until_idle,
 )
 
@@ -51,7 +51,7 @@ def data_dir(chosen: Path | None, scratch: Path) -> Path:
         return chosen.resolve()
     if SHARED_DATA.is_dir():
         return SHARED_DATA
-    from tests.synthetic import write_all
+    from scripts.synthetic_data import write_all
 
     print(f"no {SHARED_DATA}: using generated look-alike datasets")
     return write_all(scratch / "data")
@@ -81,45 +81,37 @@ def settle(page) -> None:
 
 
 def capture(outdir: Path, url: str, width: int) -> list[Path]:
-    from playwright.sync_api import sync_playwright
-
     written = []
-    with sync_playwright() as playwright:
-        browser = launch_browser(playwright)
-        try:
-            page = browser.new_page(viewport={"width": width, "height": 1000})
-            page.goto(url)
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": width, "height": 1000})
+        page.goto(url)
+        settle(page)
+        for number, (title, href) in enumerate(sidebar_pages(page), start=1):
+            started = time.monotonic()
+            page.goto(href)
             settle(page)
-            for number, (title, href) in enumerate(sidebar_pages(page), start=1):
-                started = time.monotonic()
-                page.goto(href)
-                settle(page)
-                path = outdir / f"{number:02d}-{slug(title)}.png"
-                full_page_screenshot(page, path)
-                written.append(path)
-                print(f"{path}  ({title}, {time.monotonic() - started:.1f} s)")
-        finally:
-            browser.close()
+            path = outdir / f"{number:02d}-{slug(title)}.png"
+            full_page_screenshot(page, path)
+            written.append(path)
+            print(f"{path}  ({title}, {time.monotonic() - started:.1f} s)")
     return written
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if chromium_path() is None:
-        print(f"Chromium not found at {DEFAULT_CHROMIUM}: apt-get install chromium")
+        print(MISSING_CHROMIUM)
         return 2
     args.outdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="cnn-screens-") as scratch:
         scratch_dir = Path(scratch)
-        runs = args.runs_dir.resolve() if args.runs_dir else scratch_dir / "runs"
-        env = dict(
-            os.environ,
-            CNN_DATA_DIR=str(data_dir(args.data_dir, scratch_dir)),
-            CNN_RUNS_DIR=str(runs),
-            KERAS_HOME=os.environ.get("KERAS_HOME", str(scratch_dir / "keras_home")),
-        )
-        with running_app(env) as (url, _):
-            capture(args.outdir, f"{url}/", args.width)
+        env = app_environment(scratch_dir, data_dir(args.data_dir, scratch_dir))
+        if args.runs_dir:
+            env["CNN_RUNS_DIR"] = str(args.runs_dir.resolve())
+        if "KERAS_HOME" in os.environ:  # its cache may hold the datasets
+            env["KERAS_HOME"] = os.environ["KERAS_HOME"]
+        with StreamlitServer("app.py", env) as server:
+            capture(args.outdir, f"{server.url}/", args.width)
     return 0
 
 

@@ -1,4 +1,10 @@
-"""Shared fixtures: every test gets its own run store and generated datasets."""
+"""Shared fixtures: every test gets its own run store and generated datasets.
+
+Browser tests get one Chromium (`browser`) and one served app (`server`) per
+module, and a fresh tab per test (`page`). A module changes what is served by
+overriding `served_env` (extra environment); `served_runs` is the served app's
+run store, which a module may fill before its tests open pages.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +15,10 @@ from typing import Any
 
 import pytest
 
-from tests.browser_support import launch_browser, skip_unless_browser
-from tests.synthetic import write_all
+from scripts.app_server import StreamlitServer, app_environment
+from scripts.browser import chromium
+from scripts.synthetic_data import write_all
+from tests.browser_support import browser_tab, skip_unless_browser
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = Path(__file__).resolve().parent.parent
@@ -48,11 +56,45 @@ def shared_mnist() -> Path:
 def browser() -> Iterator[Any]:
     """One headless Chromium per browser-test module (each test opens its own context)."""
     skip_unless_browser()
-    from playwright.sync_api import sync_playwright
+    with chromium() as browser:
+        yield browser
 
-    with sync_playwright() as playwright:
-        chromium = launch_browser(playwright)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+
+@pytest.fixture(scope="module")
+def served_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The served app's scratch folder: its run store and Keras cache."""
+    return tmp_path_factory.mktemp("served")
+
+
+@pytest.fixture(scope="module")
+def served_runs(served_root: Path) -> Path:
+    """The served app's run store (`CNN_RUNS_DIR`)."""
+    return served_root / "runs"
+
+
+@pytest.fixture(scope="module")
+def served_env() -> dict[str, str]:
+    """Extra environment for the served app; override it in a module to change it."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def server(
+    served_root: Path, served_env: dict[str, str], synthetic_data_dir: Path
+) -> Iterator[StreamlitServer]:
+    """`streamlit run app.py` for one module, on the synthetic datasets and its own store."""
+    env = app_environment(served_root, synthetic_data_dir, **served_env)
+    with StreamlitServer("app.py", env) as running:
+        yield running
+
+
+@pytest.fixture
+def page(
+    browser: Any, server: StreamlitServer, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Any]:
+    """A tab in a fresh browser session (new Streamlit session state), not yet opened.
+
+    On failure it saves a screenshot in the test's tmp_path and prints the server's output.
+    """
+    with browser_tab(browser, request, tmp_path, server) as tab:
+        yield tab

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.apptest_support import open_in_fresh_process
 from tests.conftest import REPO
 
 
@@ -50,19 +51,10 @@ def test_cnn_core_modules_import_without_tensorflow() -> None:
 
 
 def test_home_page_renders_without_tensorflow() -> None:
-    code = (
-        "import sys\n"
-        "from streamlit.testing.v1 import AppTest\n"
-        "at = AppTest.from_file('app.py', default_timeout=60).run()\n"
-        "assert not at.exception, [e.value for e in at.exception]\n"
-        "assert 'CNN Studio' in at.title[0].value\n"
-        "print('tensorflow' in sys.modules, 'keras' in sys.modules)\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip().splitlines()[-1] == "False False"
+    result = open_in_fresh_process()
+    assert result["exceptions"] == [], result
+    assert "CNN Studio" in result["titles"][0]
+    assert result["tf"] == [], f"the Home page loaded {result['tf']}"
 
 
 def _python_files(*folders: str) -> list[Path]:

@@ -1,8 +1,8 @@
 """The app in a real browser: navigation, live training charts, double clicks, refreshes.
 
-One Streamlit server for the module, on the synthetic datasets, with its own run
-store; Debian's Chromium driven by Playwright. Skipped when either is missing.
-Run alone with `pytest tests/test_browser.py -m browser`.
+One Streamlit server for the module (conftest's `server`), on the synthetic
+datasets, with its own run store; Debian's Chromium driven by Playwright. Skipped
+when either is missing. Run alone with `pytest tests/test_browser.py -m browser`.
 """
 
 from __future__ import annotations
@@ -16,13 +16,9 @@ from typing import Any
 import pytest
 
 from cnn_core.runs import RUN_ID_PATTERN, load_run
-from tests.browser_support import (
-    app_environment,
-    browser_tab,
-    running_app,
-    skip_unless_browser,
-    wait_until_idle,
-)
+from scripts.app_server import StreamlitServer
+from scripts.browser import wait_until_idle
+from tests.browser_support import skip_unless_browser
 
 pytestmark = pytest.mark.browser
 
@@ -30,7 +26,6 @@ skip_unless_browser()
 from playwright.sync_api import Page, expect  # noqa: E402 - after the skip
 
 TRAINING_TIMEOUT_MS = 120_000
-PAGE_TIMEOUT_MS = 30_000
 CHART = '[data-testid="stPlotlyChart"] .js-plotly-plot'
 # How many epochs the live chart plots: points of its first trace (null: no chart yet).
 CHART_POINTS_JS = """() => {
@@ -39,33 +34,18 @@ CHART_POINTS_JS = """() => {
 }"""
 
 
-class Server:
-    """The running app: its address and its run store."""
-
-    def __init__(self, url: str, runs: Path, proc: Any) -> None:
-        self.url, self.runs, self.proc = url, runs, proc
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Path) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("browser")
-    runs = root / "runs"
-    env = app_environment(root, synthetic_data_dir, CNN_MAX_TRAININGS="1")
-    with running_app(env) as (url, proc):
-        try:
-            yield Server(url, runs, proc)
-        finally:
-            for folder in run_folders(runs):  # leave no training worker behind
-                stop_run(folder)
+def served_env() -> dict[str, str]:
+    """One training at a time (the default, pinned): later runs wait in the queue."""
+    return {"CNN_MAX_TRAININGS": "1"}
 
 
-@pytest.fixture
-def page(
-    browser: Any, server: Server, request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[Page]:
-    """A fresh browser session (new Streamlit session state); a screenshot if the test fails."""
-    with browser_tab(browser, request, tmp_path, server.proc, timeout_ms=PAGE_TIMEOUT_MS) as tab:
-        yield tab
+@pytest.fixture(scope="module", autouse=True)
+def no_worker_left_behind(server: StreamlitServer, served_runs: Path) -> Iterator[None]:
+    """After the module's tests, and before its server stops, stop every run's worker."""
+    yield
+    for folder in run_folders(served_runs):
+        stop_run(folder)
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -136,7 +116,9 @@ def watched_run(page: Page) -> Any:
 # -- tests -----------------------------------------------------------------------------
 
 
-def test_home_then_train_streams_a_live_chart(page: Page, server: Server) -> None:
+def test_home_then_train_streams_a_live_chart(
+    page: Page, server: StreamlitServer, served_runs: Path
+) -> None:
     open_page(page, server.url, "CNN Studio")
     nav = page.get_by_test_id("stSidebarNav")
     for name in ("Home", "Data", "Train"):
@@ -167,27 +149,31 @@ def test_home_then_train_streams_a_live_chart(page: Page, server: Server) -> Non
     expect(page.get_by_text("Test accuracy").first).to_be_visible()
     print(f"chart point counts seen while training: {seen}")
 
-    folders = run_folders(server.runs)
+    folders = run_folders(served_runs)
     assert len(folders) == 1, folders
     run = load_run(folders[0])
     assert run.has_model and run.state == "completed"
 
 
-def test_double_click_on_train_starts_one_run(page: Page, server: Server) -> None:
+def test_double_click_on_train_starts_one_run(
+    page: Page, server: StreamlitServer, served_runs: Path
+) -> None:
     open_page(page, f"{server.url}/train", "Train")
     set_up_run(page, subset=300, epochs=1, batch=32, seed=2)
-    before = set(run_folders(server.runs))
+    before = set(run_folders(served_runs))
 
     train_button(page).dblclick()
     page.wait_for_timeout(3000)  # both clicks reach the server and are handled
     wait_until_idle(page)
-    new = set(run_folders(server.runs)) - before
+    new = set(run_folders(served_runs)) - before
     for folder in new:  # the run itself is not under test: free the training slot
         stop_run(folder)
     assert len(new) == 1, sorted(p.name for p in new)
 
 
-def test_data_page_shows_samples_and_rejects_a_bad_split(page: Page, server: Server) -> None:
+def test_data_page_shows_samples_and_rejects_a_bad_split(
+    page: Page, server: StreamlitServer
+) -> None:
     open_page(page, f"{server.url}/data", "Data")
     expect(page.get_by_test_id("stImage").first).to_be_visible()
     assert page.get_by_test_id("stImage").count() >= 10
@@ -197,22 +183,24 @@ def test_data_page_shows_samples_and_rejects_a_bad_split(page: Page, server: Ser
     set_number(page, "Validation fraction", 0.9)
     error = page.get_by_test_id("stAlertContentError")
     expect(error).to_be_visible()
-    expect(error).to_contain_text("0.01-0.5")
+    expect(error).to_contain_text("between 0.01 and 0.5")
     expect(page.get_by_test_id("stImage")).to_have_count(0)  # the page stopped at the error
 
 
-def test_refresh_during_a_run_keeps_it_and_stop_ends_it(page: Page, server: Server) -> None:
+def test_refresh_during_a_run_keeps_it_and_stop_ends_it(
+    page: Page, server: StreamlitServer, served_runs: Path
+) -> None:
     open_page(page, f"{server.url}/train", "Train")
     page.locator(".st-key-train_early label").click()
     expect(page.get_by_role("checkbox", name="Early stopping")).not_to_be_checked()
     wait_until_idle(page)
     set_up_run(page, subset=300, epochs=40, batch=8, seed=3)
-    before = set(run_folders(server.runs))
+    before = set(run_folders(served_runs))
     train_button(page).click()
     deadline = time.monotonic() + 30  # the click is handled by the next script run
-    while not set(run_folders(server.runs)) - before and time.monotonic() < deadline:
+    while not set(run_folders(served_runs)) - before and time.monotonic() < deadline:
         time.sleep(0.2)
-    (folder,) = set(run_folders(server.runs)) - before
+    (folder,) = set(run_folders(served_runs)) - before
     expect(watched_run(page)).to_have_value(re.compile(folder.name))
     first = wait_for_points(page, 0, TRAINING_TIMEOUT_MS)
 

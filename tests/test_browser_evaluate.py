@@ -1,15 +1,13 @@
 """The Evaluate page in a real browser: click a confusion-matrix cell, see its images.
 
-A run with a tiny trained model is prepared in a temporary store before the server
-starts. Skipped, like tests/test_browser.py, when Chromium or Playwright is missing.
+A run with a tiny trained model is put in the served app's run store before the
+page opens. Skipped, like tests/test_browser.py, when Chromium or Playwright is missing.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -17,13 +15,9 @@ import pytest
 from cnn_core.data import load_dataset
 from cnn_core.evaluate import most_confused_cell
 from cnn_core.runs import RunFolder
-from tests.browser_support import (
-    app_environment,
-    browser_tab,
-    running_app,
-    skip_unless_browser,
-    wait_until_idle,
-)
+from scripts.app_server import StreamlitServer
+from scripts.browser import wait_until_idle
+from tests.browser_support import skip_unless_browser
 from tests.evaluation_support import make_model_run
 
 pytestmark = pytest.mark.browser
@@ -31,7 +25,6 @@ pytestmark = pytest.mark.browser
 skip_unless_browser()
 from playwright.sync_api import Page, expect  # noqa: E402 - after the skip
 
-PAGE_TIMEOUT_MS = 30_000
 FIRST_PAINT_MS = 120_000  # the first page that imports the run's modules takes a while
 MATRIX = '[data-testid="stPlotlyChart"] .js-plotly-plot'
 # Where the plot area of the confusion matrix is on the page, in CSS pixels.
@@ -43,34 +36,15 @@ PLOT_AREA_JS = """(selector) => {
 }"""
 
 
-class Server:
-    """The running app, and the run folder it shows."""
-
-    def __init__(self, url: str, run: Path, proc: Any) -> None:
-        self.url, self.run, self.proc = url, run, proc
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Path) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("browser_evaluate")
+def evaluated_run(served_runs: Path, synthetic_data_dir: Path) -> Path:
+    """A tiny CNN trained and evaluated on synthetic MNIST, in the served app's store."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CNN_DATA_DIR", str(synthetic_data_dir))
-        run = make_model_run(load_dataset("mnist"), root=root / "runs")
-    env = app_environment(root, synthetic_data_dir)
-    with running_app(env) as (url, proc):
-        yield Server(url, run, proc)
+        return make_model_run(load_dataset("mnist"), root=served_runs)
 
 
-@pytest.fixture
-def page(
-    browser: Any, server: Server, request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[Page]:
-    """A fresh browser session; a screenshot and the server's output if the test fails."""
-    with browser_tab(browser, request, tmp_path, server.proc, timeout_ms=PAGE_TIMEOUT_MS) as tab:
-        yield tab
-
-
-def open_evaluate(page: Page, server: Server) -> None:
+def open_evaluate(page: Page, server: StreamlitServer) -> None:
     """Home first (the app's navigation is set up by its first run), then Evaluate."""
     page.goto(server.url)
     expect(page.get_by_role("heading", name="CNN Studio").first).to_be_visible()
@@ -96,8 +70,10 @@ def click_cell(page: Page, true_class: int, pred_class: int, n_classes: int) -> 
     wait_until_idle(page)
 
 
-def test_clicking_a_cell_shows_exactly_its_images(page: Page, server: Server) -> None:
-    evaluation = RunFolder(server.run).read_evaluation()
+def test_clicking_a_cell_shows_exactly_its_images(
+    evaluated_run: Path, page: Page, server: StreamlitServer
+) -> None:
+    evaluation = RunFolder(evaluated_run).read_evaluation()
     names = evaluation.class_names
     matrix = np.array(evaluation.confusion_matrix)
     default = most_confused_cell(matrix)

@@ -6,20 +6,14 @@ Uses the starter model that ships in cnn_core/starter (no training needed).
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image, ImageDraw
 
-from tests.browser_support import (
-    app_environment,
-    browser_tab,
-    running_app,
-    skip_unless_browser,
-    wait_until_idle,
-)
+from scripts.app_server import StreamlitServer
+from scripts.browser import wait_until_idle
+from tests.browser_support import skip_unless_browser
 
 pytestmark = pytest.mark.browser
 
@@ -29,26 +23,14 @@ from playwright.sync_api import Page, expect  # noqa: E402 - after the skip
 PREDICTION = '[data-testid="stMetricValue"]'
 
 
-@pytest.fixture(scope="module")
-def app(
-    tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Path
-) -> Iterator[tuple[str, Any]]:
-    root = tmp_path_factory.mktemp("predict")
-    with running_app(app_environment(root, synthetic_data_dir)) as running:
-        yield running
-
-
 @pytest.fixture
-def page(
-    browser: Any, app: tuple[str, Any], request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[Page]:
-    """The Predict page in a fresh browser session; a screenshot if the test fails."""
-    url, proc = app
-    with browser_tab(browser, request, tmp_path, proc, width=1300, timeout_ms=60_000) as tab:
-        tab.goto(f"{url}/predict")
-        expect(tab.get_by_role("heading", name="Predict").first).to_be_visible()
-        wait_until_idle(tab)
-        yield tab
+def page(page: Page, server: StreamlitServer) -> Page:
+    """conftest's fresh tab, opened on the Predict page (which loads TensorFlow)."""
+    page.context.set_default_timeout(60_000)
+    page.goto(f"{server.url}/predict")
+    expect(page.get_by_role("heading", name="Predict").first).to_be_visible()
+    wait_until_idle(page)
+    return page
 
 
 def drawing_surface(page: Page) -> Any:

@@ -18,7 +18,7 @@ from cnn_core.data import (
     stratified_order,
 )
 from cnn_core.errors import UserError
-from tests.synthetic import synthetic_images, write_idx, write_mnist_like
+from scripts.synthetic_data import synthetic_images, write_idx, write_mnist_like
 
 
 def test_reads_generated_idx_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,7 +20,7 @@ from cnn_core.evaluate import (
     summarize,
 )
 from cnn_core.records import Evaluation
-from tests.synthetic import random_predictions
+from scripts.synthetic_data import random_predictions
 
 N_CLASSES = 4
 NAMES = ["cat", "dog, big", 'say "hi"', "owl"]  # a comma and quotes survive the CSV

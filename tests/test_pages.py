@@ -5,30 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from cnn_core import runs
 from cnn_core.config import ConvBlock, ModelSpec, TrainConfig
 from cnn_core.records import EpochRecord, RunState
-from tests.conftest import REPO
+from tests.apptest_support import open_app, texts
 from tests.waiting import wait_for
-
-
-def open_page(page: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90).run()
-    if page:
-        at.switch_page(page).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def texts(at: AppTest) -> str:
-    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
-    parts += (
-        [e.value for e in at.error] + [w.value for w in at.warning] + [i.value for i in at.info]
-    )
-    parts += [s.value for s in at.success]
-    return "\n".join(str(p) for p in parts)
 
 
 def test_home_lists_runs_and_survives_a_broken_one(isolated_store: Path) -> None:
@@ -38,7 +20,7 @@ def test_home_lists_runs_and_survives_a_broken_one(isolated_store: Path) -> None
     broken = isolated_store / "20260101-000000-broken"
     broken.mkdir()
     (broken / "status.json").write_text("garbage")
-    at = open_page()
+    at = open_app()
     assert "CNN Studio" in at.title[0].value
     frame = at.dataframe[0].value
     assert set(frame["name"]) >= {"finished one"}
@@ -46,12 +28,12 @@ def test_home_lists_runs_and_survives_a_broken_one(isolated_store: Path) -> None
 
 
 def test_home_without_runs_says_how_to_start() -> None:
-    at = open_page()
+    at = open_app()
     assert "No runs yet" in texts(at)
 
 
 def test_data_page_shows_splits_samples_and_distribution() -> None:
-    at = open_page("pages/data.py")
+    at = open_app("pages/data.py")
     labels = {m.label: m.value for m in at.metric}
     assert labels == {"Training images": "540", "Validation images": "60", "Test images": "200"}
     assert len(at.get("imgs")) >= 30 or len(at.get("image")) >= 1
@@ -61,7 +43,7 @@ def test_data_page_shows_splits_samples_and_distribution() -> None:
 
 
 def test_data_page_refuses_an_absurd_validation_fraction() -> None:
-    at = open_page("pages/data.py")
+    at = open_app("pages/data.py")
     at.number_input(key="data_val_fraction").set_value(0.9).run()
     assert any("validation fraction must be between 0.01 and 0.5" in e.value for e in at.error)
 
@@ -70,13 +52,13 @@ def test_missing_dataset_gives_a_message_not_a_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CNN_DATA_DIR", str(tmp_path / "empty"))
-    at = open_page("pages/data.py")
+    at = open_app("pages/data.py")
     assert "not on this machine" in texts(at)
     assert any(b.label.startswith("Download") for b in at.button)
 
 
 def test_train_page_has_its_widgets_and_a_summary() -> None:
-    at = open_page("pages/train.py")
+    at = open_app("pages/train.py")
     for key in ("train_dataset", "train_preset", "train_optimizer", "train_schedule"):
         assert at.selectbox(key=key) is not None
     assert at.selectbox(key="train_schedule").value == "cosine"
@@ -101,7 +83,7 @@ def test_train_page_has_its_widgets_and_a_summary() -> None:
 def test_train_page_refuses_bad_values_and_creates_no_run(
     key: str, value: int, words: str, isolated_store: Path
 ) -> None:
-    at = open_page("pages/train.py")
+    at = open_app("pages/train.py")
     at.number_input(key=key).set_value(value).run()
     assert any(words in e.value for e in at.error), [e.value for e in at.error]
     assert at.button(key="train_start").disabled  # a browser cannot click it
@@ -109,7 +91,7 @@ def test_train_page_refuses_bad_values_and_creates_no_run(
 
 
 def test_presets_fill_the_layer_widgets() -> None:
-    at = open_page("pages/train.py")
+    at = open_app("pages/train.py")
     at.selectbox(key="train_preset").select(
         "TF Deep MNIST: 5x5 conv 32 -> 5x5 conv 64 -> dense 1024 + dropout 0.5"
     ).run()
@@ -119,7 +101,7 @@ def test_presets_fill_the_layer_widgets() -> None:
 
 
 def test_train_button_starts_a_run_and_the_page_follows_it() -> None:
-    at = open_page("pages/train.py")
+    at = open_app("pages/train.py")
     at.radio(key="train_kind").set_value("softmax").run()
     at.number_input(key="train_epochs").set_value(1).run()
     at.button(key="train_start").click().run()
@@ -141,5 +123,5 @@ def test_interrupted_run_is_shown_with_its_epochs() -> None:
     folder = runs.create_run(config)
     folder.write_status(RunState.RUNNING, pid=999_999_999)  # no such process
     folder.append_epoch(EpochRecord(epoch=1, loss=1.0, val_loss=1.1))
-    at = open_page("pages/train.py")
+    at = open_app("pages/train.py")
     assert "Interrupted" in texts(at) and "1 epoch" in texts(at)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +16,7 @@ from cnn_core.data import load_dataset
 from cnn_core.evaluate import summarize
 from cnn_core.records import Evaluation, RunState
 from cnn_core.runs import RunFolder
-from tests.conftest import REPO
+from tests.apptest_support import open_app, open_in_fresh_process, texts
 from tests.evaluation_support import TINY_SPEC, make_model_run
 
 PAGE = "pages/evaluate.py"
@@ -47,17 +44,7 @@ def copy_run(run: Path, store: Path) -> Path:
 
 
 def open_evaluate() -> AppTest:
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120).run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def texts(at: AppTest) -> str:
-    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
-    parts += [e.value for e in at.error] + [w.value for w in at.warning]
-    parts += [i.value for i in at.info] + [s.value for s in at.success]
-    return "\n".join(str(p) for p in parts)
+    return open_app(PAGE)
 
 
 def image_captions(at: AppTest) -> list[str]:
@@ -180,21 +167,7 @@ def test_evaluated_run_opens_without_tensorflow_or_the_model(
     probs = rng.dirichlet(np.ones(10), len(dataset.y_test)).astype(np.float32)
     record = summarize(probs, dataset.y_test, dataset.info.class_names)
     folder.save_evaluation(record, probs, dataset.y_test)
-    code = (
-        "import json, sys\n"
-        "from streamlit.testing.v1 import AppTest\n"
-        "at = AppTest.from_file('app.py', default_timeout=60).run()\n"
-        f"at.switch_page({PAGE!r}).run()\n"
-        "print(json.dumps({'exceptions': [e.value for e in at.exception],\n"
-        "    'errors': [e.value for e in at.error], 'metrics': [m.value for m in at.metric],\n"
-        "    'tf': sorted(m for m in sys.modules\n"
-        "                 if m.split('.')[0] in ('tensorflow', 'keras'))}))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=180
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = open_in_fresh_process(PAGE)
     assert result["exceptions"] == [] and result["errors"] == [], result
     assert accuracy_shown(record) in result["metrics"]
     assert result["tf"] == [], "opening an evaluated run loaded TensorFlow"

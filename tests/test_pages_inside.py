@@ -11,11 +11,10 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from cnn_core import concepts, runs
-from cnn_core.config import PRESETS, ConvBlock, DenseLayer, ModelSpec, TrainConfig
-from cnn_core.models import build_model, load_trained_model
+from cnn_core.config import PRESETS, ConvBlock, DenseLayer, ModelSpec
+from cnn_core.models import load_trained_model
 from cnn_core.predict import Predictor
-from cnn_core.records import RunState
-from tests.conftest import REPO
+from tests.apptest_support import assert_no_exception, open_app, texts, untrained_model_run
 
 TINY_CNN = ModelSpec(
     kind="cnn",
@@ -24,35 +23,20 @@ TINY_CNN = ModelSpec(
 )
 
 
-def make_run(
-    spec: ModelSpec, name: str, dataset: str = "mnist", shape: tuple[int, int, int] = (28, 28, 1)
-) -> Path:
-    """A completed run folder with an untrained model of `spec`."""
-    folder = runs.create_run(TrainConfig(dataset=dataset, model=spec, name=name))
-    folder.save_model(build_model(spec, shape, 10))
-    folder.write_status(RunState.COMPLETED)
-    return folder.path
-
-
 def open_inside(path: Path | None = None) -> AppTest:
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90).run()
-    at.switch_page("pages/inside.py").run()
+    """The Inside page, on the run at `path` when given."""
+    at = open_app("pages/inside.py")
     if path is not None:
         at.selectbox(key="inside_run").select(path.name).run()
-    assert not at.exception, [e.value for e in at.exception]
+        assert_no_exception(at)
     return at
 
 
 def open_tab(at: AppTest, label: str) -> AppTest:
     at.session_state["inside_tab"] = label  # what clicking the tab does
     at.run()
-    assert not at.exception, [e.value for e in at.exception]
+    assert_no_exception(at)
     return at
-
-
-def messages(at: AppTest) -> str:
-    parts = [e.value for e in at.error] + [i.value for i in at.info]
-    return "\n".join(str(p) for p in parts + [c.value for c in at.caption])
 
 
 def png(pixels: np.ndarray) -> bytes:
@@ -62,7 +46,7 @@ def png(pixels: np.ndarray) -> bytes:
 
 
 def test_cnn_run_shows_layers_filters_maps_and_gradcam() -> None:
-    path = make_run(TINY_CNN, "tiny cnn")
+    path = untrained_model_run(TINY_CNN, "tiny cnn")
     at = open_inside(path)
     assert at.radio(key="inside_source").options == ["Test image", "Upload"]
     assert at.number_input(key="inside_index").value == 0
@@ -78,7 +62,7 @@ def test_cnn_run_shows_layers_filters_maps_and_gradcam() -> None:
     at.selectbox(key="inside_fmap_layer").select("conv2").run()
     at.number_input(key="inside_index").set_value(17).run()
     assert not at.exception
-    assert "conv2 outputs 14x14x6" in messages(at)
+    assert "conv2 outputs 14x14x6" in texts(at)
 
     open_tab(at, "Grad-CAM")
     at.selectbox(key="inside_cam_class").select(3).run()
@@ -91,7 +75,7 @@ def test_cnn_run_shows_layers_filters_maps_and_gradcam() -> None:
 
 def test_wide_layers_page_their_feature_maps() -> None:
     wide = ModelSpec(kind="cnn", conv_blocks=(ConvBlock(70, 3),), dense_layers=())
-    at = open_tab(open_inside(make_run(wide, "wide")), "Feature maps")
+    at = open_tab(open_inside(untrained_model_run(wide, "wide")), "Feature maps")
     pages = at.selectbox(key="inside_fmap_page_conv1")
     assert pages.options == ["0-63", "64-69"]
     pages.select(1).run()
@@ -99,7 +83,7 @@ def test_wide_layers_page_their_feature_maps() -> None:
 
 
 def test_colour_model_picks_input_channels_and_greys_the_concepts() -> None:
-    path = make_run(TINY_CNN, "photos", dataset="cifar10", shape=(32, 32, 3))
+    path = untrained_model_run(TINY_CNN, "photos", dataset="cifar10", shape=(32, 32, 3))
     at = open_inside(path)
     assert at.number_input(key="inside_filter_channel_conv1").max == 2  # R, G, B
     at.number_input(key="inside_filter_channel_conv1").set_value(2).run()
@@ -110,7 +94,7 @@ def test_colour_model_picks_input_channels_and_greys_the_concepts() -> None:
 
 
 def test_softmax_run_shows_templates_and_explains_gradcam() -> None:
-    path = make_run(PRESETS["Softmax regression"], "baseline")
+    path = untrained_model_run(PRESETS["Softmax regression"], "baseline")
     at = open_inside(path)
     assert any("no convolutions" in c.value for c in at.caption)
     assert len(at.get("plotly_chart")) == 2  # the layer flow and the class templates
@@ -121,7 +105,7 @@ def test_softmax_run_shows_templates_and_explains_gradcam() -> None:
 
 
 def test_damaged_model_is_a_message_not_a_crash() -> None:
-    path = make_run(PRESETS["Softmax regression"], "damaged")
+    path = untrained_model_run(PRESETS["Softmax regression"], "damaged")
     (path / "model.keras").write_bytes(b"PK\x03\x04 not a keras archive")
     at = open_inside(path)
     assert any("damaged" in e.value for e in at.error)
@@ -129,7 +113,7 @@ def test_damaged_model_is_a_message_not_a_crash() -> None:
 
 
 def test_uploads_bad_and_good() -> None:
-    path = make_run(TINY_CNN, "uploads")
+    path = untrained_model_run(TINY_CNN, "uploads")
     at = open_inside(path)
     at.radio(key="inside_source").set_value("upload").run()
     at.file_uploader(key="inside_upload").set_value(("notes.png", b"hello", "image/png")).run()
@@ -143,8 +127,8 @@ def test_uploads_bad_and_good() -> None:
 
 
 def test_last_drawing_is_offered_for_digit_models() -> None:
-    starter = runs.STARTER_ROOT / "mnist-starter"
-    at = open_inside(starter)
+    starter = runs.RunFolder(runs.STARTER_ROOT / "mnist-starter")
+    at = open_inside(starter.path)
     assert "Last drawing" not in at.radio(key="inside_source").options
     # what the Predict page stores: float32 (28, 28, 1) raw pixels in [0, 255]
     drawing = np.zeros((28, 28, 1), np.float32)
@@ -155,14 +139,14 @@ def test_last_drawing_is_offered_for_digit_models() -> None:
     assert not at.exception
     (image,) = at.get("image")
     assert "last drawing" in image.captions[0]
-    probs = Predictor(load_trained_model(starter / "model.keras")).image_probabilities(drawing)
+    probs = Predictor(load_trained_model(starter.model_path)).image_probabilities(drawing)
     (metric,) = at.metric
     assert metric.value == str(int(probs.argmax()))  # the page fed the raw drawing as it is
     assert f"{probs.max():.1%} sure" in str(metric.proto.delta)
 
 
 def test_concepts_controls_and_output_size_rule() -> None:
-    path = make_run(TINY_CNN, "concepts")
+    path = untrained_model_run(TINY_CNN, "concepts")
     at = open_tab(open_inside(path), "Concepts")
     at.selectbox(key="concept_kernel").select("sobel horizontal").run()
     row, col = at.number_input(key="concept_row").value, at.number_input(key="concept_col").value

@@ -6,26 +6,16 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from cnn_core import runs
-from cnn_core.config import PRESETS, TrainConfig
-from cnn_core.models import build_model
-from cnn_core.records import RunState
-from tests.conftest import REPO
+from cnn_core.config import PRESETS
+from tests.apptest_support import open_app, untrained_model_run
 
 
 def make_run(dataset: str, shape: tuple[int, int, int], name: str) -> Path:
-    config = TrainConfig(dataset=dataset, model=PRESETS["Softmax regression"], name=name)
-    folder = runs.create_run(config)
-    folder.save_model(build_model(config.model, shape, 10))
-    folder.write_status(RunState.COMPLETED)
-    return folder.path
+    return untrained_model_run(PRESETS["Softmax regression"], name, dataset, shape)
 
 
 def open_predict() -> AppTest:
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90).run()
-    at.switch_page("pages/predict.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_app("pages/predict.py")
 
 
 def test_mnist_model_offers_draw_and_upload() -> None:

@@ -16,7 +16,7 @@ from cnn_core import runs
 from cnn_core.config import ConvBlock, FitSpec, ModelSpec, TrainConfig
 from cnn_core.errors import UserError
 from cnn_core.records import SCHEMA_VERSION, EpochRecord, Evaluation, RunState
-from tests.synthetic import random_predictions
+from scripts.synthetic_data import random_predictions
 from tests.waiting import wait_for
 
 N_CLASSES = 4

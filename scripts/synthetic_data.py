@@ -1,4 +1,4 @@
-"""Tiny generated datasets in the real on-disk formats, for tests without downloads.
+"""Tiny generated datasets in the real on-disk formats, for tests and screenshots without downloads.
 
 Class k of the digit-like sets is a bright horizontal band at a class-specific
 height plus noise, so a small model learns it in an epoch or two (well above

@@ -1,0 +1,103 @@
+"""AppTest helpers for the page tests: open the app on a page, read what it says.
+
+Pages are always opened through app.py (its navigation and page config), as a
+browser opens them. The run store and datasets are the test's own (conftest's
+autouse `isolated_store`).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from cnn_core import runs
+from cnn_core.config import ModelSpec, TrainConfig
+from cnn_core.models import build_model
+from cnn_core.records import RunState
+from tests.conftest import REPO
+
+APP = REPO / "app.py"
+TIMEOUT_S = 120  # a page's first run may import TensorFlow on a loaded 2-core machine
+
+# Run in a fresh interpreter by `open_in_fresh_process`: the app, then argv[1] if given.
+FRESH_PROCESS_CODE = """
+import json, sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file("app.py", default_timeout=float(sys.argv[1])).run()
+if len(sys.argv) > 2:
+    at.switch_page(sys.argv[2]).run()
+print(json.dumps({
+    "exceptions": [e.value for e in at.exception],
+    "errors": [e.value for e in at.error],
+    "titles": [t.value for t in at.title],
+    "metrics": [m.value for m in at.metric],
+    "tf": sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras")),
+}))
+"""
+
+
+def open_app(page: str | None = None, timeout: float = TIMEOUT_S) -> AppTest:
+    """Run app.py (Home), then switch to `page` ("pages/train.py") if given.
+
+    Fails the test when the script raised.
+    """
+    at = AppTest.from_file(str(APP), default_timeout=timeout).run()
+    if page:
+        at.switch_page(page).run()
+    assert_no_exception(at)
+    return at
+
+
+def assert_no_exception(at: AppTest) -> None:
+    """Fail with the exceptions' messages when the last run raised."""
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def texts(at: AppTest) -> str:
+    """Every markdown, caption, error, warning, info and success text, one a line."""
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [e.value for e in at.error] + [w.value for w in at.warning]
+    parts += [i.value for i in at.info] + [s.value for s in at.success]
+    return "\n".join(str(p) for p in parts)
+
+
+def untrained_model_run(
+    spec: ModelSpec,
+    name: str,
+    dataset: str = "mnist",
+    shape: tuple[int, int, int] = (28, 28, 1),
+) -> Path:
+    """A completed run in the test's store holding an untrained model of `spec`.
+
+    Args:
+        spec: the model's layers.
+        name: the run's name.
+        dataset: the dataset key in its config.
+        shape: the model's input shape (h, w, c), the dataset's image shape.
+
+    Returns:
+        The run folder.
+    """
+    folder = runs.create_run(TrainConfig(dataset=dataset, model=spec, name=name))
+    folder.save_model(build_model(spec, shape, 10))
+    folder.write_status(RunState.COMPLETED)
+    return folder.path
+
+
+def open_in_fresh_process(page: str | None = None, timeout: float = TIMEOUT_S) -> dict:
+    """Open the app (and `page`) with AppTest in a new interpreter; what it showed.
+
+    For checks on what a page imports (a test process may have TensorFlow loaded).
+
+    Returns:
+        {"exceptions", "errors", "titles", "metrics": lists of their values,
+        "tf": the tensorflow/keras modules loaded, sorted}.
+    """
+    command = [sys.executable, "-c", FRESH_PROCESS_CODE, str(timeout), *([page] if page else [])]
+    out = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout + 60)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
