@@ -64,21 +64,16 @@ def convolution_section(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     kernel = concepts.KERNELS[name]
     out = concepts.conv2d(gray, kernel)
     strongest = concepts.strongest_response(gray, name)
-    row = cols[1].number_input(
-        f"Output row (0-{out.shape[0] - 1})",
-        min_value=0,
-        max_value=out.shape[0] - 1,
-        value=strongest[0],
-        key="concept_row",
-        persist_state="page",
-    )
-    col = cols[2].number_input(
-        f"Output column (0-{out.shape[1] - 1})",
-        min_value=0,
-        max_value=out.shape[1] - 1,
-        value=strongest[1],
-        key="concept_col",
-        persist_state="page",
+    row, col = (
+        cols[1 + axis].number_input(
+            f"Output {label} (0-{out.shape[axis] - 1})",
+            min_value=0,
+            max_value=out.shape[axis] - 1,
+            value=strongest[axis],
+            key=f"concept_{key}",
+            persist_state="page",
+        )
+        for axis, (label, key) in enumerate((("row", "row"), ("column", "col")))
     )
     cols[3].button(
         "Strongest output",
