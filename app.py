@@ -9,7 +9,7 @@ import streamlit as st
 from cnn_core.tf_runtime import configure_environment
 
 configure_environment()  # before any page imports TensorFlow
-st.set_page_config(page_title="CNN Studio", page_icon="🧠", layout="wide")
+st.set_page_config(page_title="CNN Studio", page_icon=":material/neurology:", layout="wide")
 
 PAGES = {
     "CNN Studio": [
