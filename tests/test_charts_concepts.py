@@ -12,7 +12,6 @@ from cnn_core.charts.concepts import (
     mark_cells,
     panels_figure,
 )
-from cnn_core.errors import UserError
 
 
 def test_panels_are_as_wide_as_their_arrays_and_coloured_by_sign() -> None:
@@ -39,7 +38,7 @@ def test_shared_scale_uses_one_range() -> None:
 
 @pytest.mark.parametrize("panels", [[], [("flat", np.ones(4))], [("empty", np.ones((0, 3)))]])
 def test_panels_figure_refuses_bad_input(panels) -> None:
-    with pytest.raises(UserError):
+    with pytest.raises(ValueError):
         panels_figure(panels)
 
 
@@ -63,7 +62,7 @@ def test_kernel_demo_shows_signed_output_on_the_diverging_scale() -> None:
     grey, weights, result = demo.data
     assert weights.zmin == -weights.zmax == -4.0  # symmetric about 0, from the -4 centre
     assert out.min() < 0 and result.zmid == 0 and grey.colorscale != result.colorscale
-    with pytest.raises(UserError, match="kernel"):
+    with pytest.raises(ValueError, match="kernel"):
         kernel_demo_figure(image, np.ones(3), out)
 
 
@@ -74,5 +73,5 @@ def test_dot_product_text_adds_up_to_the_convolution_output() -> None:
     text = dot_product_text(image[2:5, 1:4], kernel)
     assert text.count("×") == 9 and "×(-2)" in text
     assert float(text.rsplit("= ", 1)[1]) == pytest.approx(out[2, 1], abs=5e-4)
-    with pytest.raises(UserError):
+    with pytest.raises(ValueError):
         dot_product_text(np.ones((2, 2)), kernel)

@@ -13,7 +13,6 @@ from cnn_core.charts.model_views import (
     probability_bar_figure,
 )
 from cnn_core.charts.style import KIND_COLOURS
-from cnn_core.errors import UserError
 
 
 def test_filter_grid_uses_one_symmetric_scale_and_shows_the_range() -> None:
@@ -23,7 +22,7 @@ def test_filter_grid_uses_one_symmetric_scale_and_shows_the_range() -> None:
     assert len(fig.data) == 1 and heatmap.zmin == -heatmap.zmax == pytest.approx(-0.42)
     assert "min -0.31" in fig.layout.title.text and "max 0.42" in fig.layout.title.text
     assert np.asarray(heatmap.z).shape == (2 * 1 + 1, 2 * 2 + 1)  # 2 columns, 1-cell gaps
-    with pytest.raises(UserError, match="labels"):
+    with pytest.raises(ValueError, match="labels"):
         filter_grid_figure(weights, "conv1", labels=["a", "b"])
 
 
@@ -32,7 +31,7 @@ def test_feature_map_grid_pages_channels() -> None:
     second = feature_map_grid_figure(maps, "conv2", max_channels=64, page=1)
     assert "channels 64-69 of 70" in second.layout.title.text
     assert np.nanmax(np.asarray(second.data[0].z)) == pytest.approx(1.0)
-    with pytest.raises(UserError, match="page"):
+    with pytest.raises(ValueError, match="page"):
         feature_map_grid_figure(maps, "conv2", max_channels=64, page=2)
 
 
@@ -40,7 +39,7 @@ def test_probability_bars_are_sorted_and_cut_to_top_k() -> None:
     fig = probability_bar_figure(np.array([0.1, 0.6, 0.3]), ["a", "b", "c"], 2)
     assert list(fig.data[0].y) == ["b", "c"]
     assert fig.data[0].marker.color[0] != fig.data[0].marker.color[1]  # the top one stands out
-    with pytest.raises(UserError, match="class_names"):
+    with pytest.raises(ValueError, match="class_names"):
         probability_bar_figure(np.array([0.5, 0.5]), ["a"])
 
 
@@ -50,7 +49,7 @@ def test_gradcam_overlay_puts_the_heat_over_the_image() -> None:
     overlay = gradcam_overlay_figure(image, heat, "Grad-CAM")
     assert [trace.type for trace in overlay.data] == ["image", "heatmap"]
     assert np.asarray(overlay.data[0].z).shape == (6, 4, 3)  # grey shown as RGB
-    with pytest.raises(UserError, match="must match"):
+    with pytest.raises(ValueError, match="must match"):
         gradcam_overlay_figure(image, heat.T, "Grad-CAM")
 
 

@@ -21,7 +21,6 @@ from cnn_core.charts.style import (
     diverging_heatmap,
     image_layout,
 )
-from cnn_core.errors import UserError
 
 HOVER = "row %{y}, col %{x}<br>%{z:.3f}<extra></extra>"
 
@@ -58,10 +57,10 @@ def panels_figure(
         centred on 0 otherwise. Hover shows row, column and value.
 
     Raises:
-        UserError: for no panels, or an array that is not a non-empty 2-D array.
+        ValueError: for no panels, or an array that is not a non-empty 2-D array.
     """
     if not panels:
-        raise UserError("panels_figure needs at least one (title, array) panel.")
+        raise ValueError("panels_figure needs at least one (title, array) panel.")
     arrays = [checked_array(array, 2, f"panel {name!r}", "2-D") for name, array in panels]
     widths = np.array([a.shape[1] for a in arrays], dtype=float)
     fig = make_subplots(
@@ -98,7 +97,7 @@ def kernel_demo_figure(
         diverging scale centred on 0 (grey when the output is never negative).
 
     Raises:
-        UserError: when an array is not 2-D.
+        ValueError: when an array is not 2-D.
     """
     panels = [
         checked_array(array, 2, name, "2-D")
@@ -169,12 +168,12 @@ def dot_product_text(window: np.ndarray, kernel: np.ndarray) -> str:
         weights with 3 significant digits, the sum with 3 decimals.
 
     Raises:
-        UserError: when the two shapes differ.
+        ValueError: when the two shapes differ.
     """
     window = np.asarray(window, dtype=np.float32)
     kernel = np.asarray(kernel, dtype=np.float32)
     if window.shape != kernel.shape or window.size == 0:
-        raise UserError(f"window {window.shape} and kernel {kernel.shape} must have one shape.")
+        raise ValueError(f"window {window.shape} and kernel {kernel.shape} must have one shape.")
 
     def weight(value: float) -> str:
         text = f"{value:.3g}"

@@ -28,7 +28,6 @@ from cnn_core.charts.style import (
     diverging_heatmap,
     image_layout,
 )
-from cnn_core.errors import UserError
 
 
 def _mosaic(tiles: np.ndarray, gap: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -67,11 +66,11 @@ def filter_grid_figure(
         A heatmap grid of ceil(sqrt(n)) columns; red positive, blue negative.
 
     Raises:
-        UserError: for a wrongly shaped array or label list.
+        ValueError: for a wrongly shaped array or label list.
     """
     weights = checked_array(weights, 3, "weights", "(n, kh, kw)")
     if labels is not None and len(labels) != len(weights):
-        raise UserError(f"labels must name all {len(weights)} tiles. Received: {len(labels)}")
+        raise ValueError(f"labels must name all {len(weights)} tiles. Received: {len(labels)}")
     values, index = _mosaic(weights)
     low, high = float(weights.min()), float(weights.max())
     names = [str(i) if labels is None else f"{i}: {labels[i]}" for i in range(len(weights))]
@@ -105,14 +104,14 @@ def feature_map_grid_figure(
         shows the channel and its raw value.
 
     Raises:
-        UserError: for a bad shape, max_channels or page.
+        ValueError: for a bad shape, max_channels or page.
     """
     maps = checked_array(maps, 3, "maps", "(h, w, c)")
     if max_channels < 1:
-        raise UserError(f"max_channels must be >= 1. Received: max_channels={max_channels}")
+        raise ValueError(f"max_channels must be >= 1. Received: max_channels={max_channels}")
     pages = math.ceil(maps.shape[2] / max_channels)
     if not 0 <= page < pages:
-        raise UserError(f"page must be in [0, {pages - 1}]. Received: page={page}")
+        raise ValueError(f"page must be in [0, {pages - 1}]. Received: page={page}")
     first, last = page * max_channels, min((page + 1) * max_channels, maps.shape[2])
     step = max(1, math.ceil(max(maps.shape[:2]) / max_side))
     tiles = np.transpose(maps[::step, ::step, first:last], (2, 0, 1))  # (k, h', w')
@@ -140,19 +139,19 @@ def _rgb(image: np.ndarray) -> np.ndarray:
     if image.ndim == 2:
         image = np.repeat(image[:, :, None], 3, axis=2)
     if image.ndim != 3 or image.shape[2] != 3:
-        raise UserError(f"image must be (H, W), (H, W, 1) or (H, W, 3). Received: {image.shape}")
+        raise ValueError(f"image must be (H, W), (H, W, 1) or (H, W, 3). Received: {image.shape}")
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
 def gradcam_overlay_figure(image: np.ndarray, heatmap: np.ndarray, title: str) -> go.Figure:
     """The (H, W[, C]) image in [0, 255] under its (H, W) Grad-CAM heat map in [0, 1].
 
-    Red marks the most evidence. Raises UserError when the two shapes differ.
+    Red marks the most evidence. Raises ValueError when the two shapes differ.
     """
     rgb = _rgb(image)
     heatmap = checked_array(heatmap, 2, "heatmap", "(H, W)")
     if heatmap.shape != rgb.shape[:2]:
-        raise UserError(f"heatmap {heatmap.shape} must match the image {rgb.shape[:2]}.")
+        raise ValueError(f"heatmap {heatmap.shape} must match the image {rgb.shape[:2]}.")
     fig = go.Figure(go.Image(z=rgb, hoverinfo="skip"))
     heat = {"colorscale": HEAT, "zmin": 0, "zmax": 1, "opacity": 0.45, "colorbar": COLORBAR}
     fig.add_trace(go.Heatmap(z=heatmap, hovertemplate="heat %{z:.2f}<extra></extra>", **heat))
@@ -173,13 +172,15 @@ def probability_bar_figure(
         A bar chart with percentages printed on the bars.
 
     Raises:
-        UserError: when names and probabilities differ in length, or top_k < 1.
+        ValueError: when names and probabilities differ in length, or top_k < 1.
     """
     probs = checked_array(probs, 1, "probs", "(num_classes,)")
     if len(class_names) != len(probs):
-        raise UserError(f"class_names must have {len(probs)} entries. Received: {len(class_names)}")
+        raise ValueError(
+            f"class_names must have {len(probs)} entries. Received: {len(class_names)}"
+        )
     if top_k is not None and top_k < 1:
-        raise UserError(f"top_k must be >= 1. Received: top_k={top_k}")
+        raise ValueError(f"top_k must be >= 1. Received: top_k={top_k}")
     order = np.argsort(-probs, kind="stable")[:top_k]
     colours = [TOP_COLOUR] + [BAR_COLOUR] * (len(order) - 1)
     bar = go.Bar(

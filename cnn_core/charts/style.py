@@ -12,8 +12,6 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from cnn_core.errors import UserError
-
 # Series colours
 TRAIN_COLOUR = "#2563eb"
 VAL_COLOUR = "#f97316"
@@ -37,7 +35,7 @@ NO_TICKS = {"showticklabels": False, "ticks": "", "showgrid": False, "zeroline":
 
 
 def checked_array(array: np.ndarray, ndim: int, name: str, layout: str) -> np.ndarray:
-    """Returns ``array`` as float32, or raises UserError if it is not a non-empty ``ndim``-D array.
+    """Returns ``array`` as float32, or raises ValueError if it is not a non-empty ``ndim``-D array.
 
     Args:
         array: what a caller passed.
@@ -46,7 +44,9 @@ def checked_array(array: np.ndarray, ndim: int, name: str, layout: str) -> np.nd
     """
     array = np.asarray(array, dtype=np.float32)
     if array.ndim != ndim or array.size == 0:
-        raise UserError(f"{name} must be a non-empty {layout} array. Received: shape {array.shape}")
+        raise ValueError(
+            f"{name} must be a non-empty {layout} array. Received: shape {array.shape}"
+        )
     return array
 
 
