@@ -87,6 +87,9 @@ ALLOWED_OBJECTS = {
     "keras.src.models.functional": frozenset({"Functional"}),
     "keras": frozenset({"DTypePolicy", "FloatDTypePolicy"}),
     "keras.initializers": frozenset({"GlorotUniform", "Zeros", "Ones"}),
+    # the compile settings a trained model keeps (`cnn_core.train.compile_for_run`)
+    "keras.optimizers": frozenset({"Adam", "SGD", "RMSprop"}),
+    "keras.optimizers.schedules": frozenset({"CosineDecay"}),
     None: frozenset({"__keras_tensor__"}),  # a functional model's links between layers
 }
 

@@ -528,6 +528,7 @@ def delete_run(folder: RunFolder, stop_timeout: float = 60.0) -> None:
                 os.kill(status.pid, signal.SIGTERM)
         if not _wait_inactive(folder.path, 10.0):
             raise UserError(f"run {folder.run_id} is still training and could not be stopped")
+        _wait_exited(folder.read_status(), 10.0)  # it may still be closing its files
     shutil.rmtree(folder.path)
 
 
@@ -539,3 +540,10 @@ def _wait_inactive(path: Path, timeout: float) -> bool:
             return False
         time.sleep(0.2)
     return True
+
+
+def _wait_exited(status: Status, timeout: float) -> None:
+    """Wait up to `timeout` s for the worker process of `status` to end."""
+    deadline = time.monotonic() + timeout
+    while pid_alive(status.pid, status.pid_start) and time.monotonic() < deadline:
+        time.sleep(0.1)
