@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from cnn_core.bundles import config_file_text
 from cnn_core.charts.training import training_curves_figure
 from cnn_core.config import (
     ACTIVATIONS,
@@ -270,12 +271,25 @@ def setup_section() -> TrainConfig | None:
 
 
 def launch_button(config: TrainConfig | None) -> None:
-    clicked = st.button(
+    train_col, export_col = st.columns([1, 4])
+    clicked = train_col.button(
         "Train",
         type="primary",
         icon=":material/play_arrow:",
         disabled=config is None,
         key="train_start",
+    )
+    export_col.download_button(
+        "Export config (JSON)",
+        data=config_file_text(config) if config else "",
+        file_name=f"cnn-studio-{config.dataset if config else 'run'}-config.json",
+        mime="application/json",
+        icon=":material/file_download:",
+        disabled=config is None,
+        on_click="ignore",
+        key="train_export_config",
+        help="Train this setup headless on another machine: "
+        "python -m cnn_core.worker --config FILE",
     )
     if not clicked or config is None:
         return
