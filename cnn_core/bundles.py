@@ -175,6 +175,11 @@ def bundle_file_name(run_id: str) -> str:
     return f"{run_id}.cnnrun.zip"
 
 
+def config_file_name(config: TrainConfig | None) -> str:
+    """'train-mnist-cnn.json': the exported config's file name."""
+    return f"train-{config.dataset}-{config.model.kind}.json" if config else "train.json"
+
+
 def config_file_text(config: TrainConfig) -> str:
     """A config as the JSON file the headless worker reads (`--config FILE`)."""
     return json.dumps(stamped({"config": config.to_dict()}), indent=1)

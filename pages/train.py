@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from cnn_core.bundles import config_file_text
+from cnn_core.bundles import config_file_name, config_file_text
 from cnn_core.charts.training import training_curves_figure
 from cnn_core.config import (
     ACTIVATIONS,
@@ -282,7 +282,7 @@ def launch_button(config: TrainConfig | None) -> None:
     export_col.download_button(
         "Export config (JSON)",
         data=config_file_text(config) if config else "",
-        file_name=f"cnn-studio-{config.dataset if config else 'run'}-config.json",
+        file_name=config_file_name(config),
         mime="application/json",
         icon=":material/file_download:",
         disabled=config is None,
