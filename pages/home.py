@@ -51,7 +51,7 @@ STEPS = [
         ":material/draw:",
     ),
     (
-        "6 · Keep and share",
+        "6 · Runs",
         "Rename, tag, filter and delete runs; download a model (.keras, .tflite) "
         "or a whole run as a bundle, and import bundles.",
         "pages/runs.py",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from cnn_core.bundles import bundle_file_name, export_bundle, import_bundle
+from cnn_core.bundles import MB, BundleLimits, bundle_file_name, export_bundle, import_bundle
 from cnn_core.data import DATASETS
 from cnn_core.errors import UserError
 from cnn_core.formatting import STATE_LABELS, run_row
@@ -238,7 +238,12 @@ def import_section() -> None:
         "A bundle downloaded from this or another CNN Studio. It is checked completely "
         "before anything is stored, and gets a new run id."
     )
-    upload = st.file_uploader("Run bundle (.zip)", type=["zip"], key="runs_import_file")
+    upload = st.file_uploader(
+        "Run bundle (.zip)",
+        type=["zip"],
+        max_upload_size=BundleLimits().total // MB,
+        key="runs_import_file",
+    )
     if upload is not None and st.button(
         "Import", icon=":material/upload:", key="runs_import", type="primary"
     ):

@@ -271,15 +271,15 @@ def setup_section() -> TrainConfig | None:
 
 
 def launch_button(config: TrainConfig | None) -> None:
-    train_col, export_col = st.columns([1, 4])
-    clicked = train_col.button(
+    row = st.container(horizontal=True)
+    clicked = row.button(
         "Train",
         type="primary",
         icon=":material/play_arrow:",
         disabled=config is None,
         key="train_start",
     )
-    export_col.download_button(
+    row.download_button(
         "Export config (JSON)",
         data=config_file_text(config) if config else "",
         file_name=config_file_name(config),
