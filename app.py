@@ -18,6 +18,7 @@ PAGES = {
     "Build and train": [
         st.Page("pages/data.py", title="Data", icon=":material/photo_library:"),
         st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+        st.Page("pages/runs.py", title="Runs", icon=":material/folder_managed:"),
     ],
     "Evaluate and inspect": [
         st.Page("pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),

@@ -19,6 +19,7 @@ business; this module is pure data and never touches the disk.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 from typing import Any
@@ -277,3 +278,79 @@ class Evaluation:
     def accuracy_text(self) -> str:
         """'98.6% (9,861 / 10,000)'."""
         return f"{100 * self.accuracy:.1f}% ({self.correct:,} / {self.n:,})"
+
+
+MAX_TAGS = 12
+MAX_TAG_CHARS = 30
+MAX_NOTE_CHARS = 5000
+TAG_PATTERN = re.compile(r"^[\w][\w .+-]*$")
+
+
+def clean_tags(tags: Any) -> tuple[str, ...]:
+    """Tags as stored: stripped, lower-cased, unique, in the order given.
+
+    Raises:
+        RecordError: more than MAX_TAGS, or a tag that is too long or has
+            characters other than letters, digits, space and `_ . + -`.
+    """
+    if isinstance(tags, str) or not isinstance(tags, list | tuple):
+        raise RecordError(f"tags must be a list of words. Received: tags={tags!r}")
+    cleaned: list[str] = []
+    for tag in tags:
+        text = str(tag).strip().lower()
+        if not text or text in cleaned:
+            continue
+        if len(text) > MAX_TAG_CHARS or not TAG_PATTERN.match(text):
+            raise RecordError(
+                f"a tag is up to {MAX_TAG_CHARS} letters, digits, spaces or _ . + - "
+                f"Received: tag={text[:60]!r}"
+            )
+        cleaned.append(text)
+    if len(cleaned) > MAX_TAGS:
+        raise RecordError(f"a run has at most {MAX_TAGS} tags. Received: {len(cleaned)} tags")
+    return tuple(cleaned)
+
+
+@dataclass(frozen=True)
+class RunNotes:
+    """The notes record: what people add to a run after it was launched.
+
+    (The run's name lives in its config, next to what was trained.)
+    """
+
+    tags: tuple[str, ...] = ()  # `clean_tags` form
+    text: str = ""  # free notes, up to MAX_NOTE_CHARS
+    imported_from: str | None = None  # the run id in the bundle this run came from
+
+    def to_dict(self) -> dict[str, Any]:
+        return stamped(
+            {"tags": list(self.tags), "text": self.text, "imported_from": self.imported_from}
+        )
+
+    @staticmethod
+    def create(tags: Any = (), text: str = "", imported_from: str | None = None) -> RunNotes:
+        """Checked notes.
+
+        Raises:
+            RecordError: bad tags (see `clean_tags`) or a text over MAX_NOTE_CHARS.
+        """
+        if not isinstance(text, str) or len(text) > MAX_NOTE_CHARS:
+            raise RecordError(f"notes are text of at most {MAX_NOTE_CHARS:,} characters")
+        if imported_from is not None and not isinstance(imported_from, str):
+            raise RecordError(f"imported_from must be a run id. Received: {imported_from!r}")
+        return RunNotes(clean_tags(tags), text, imported_from)
+
+    @staticmethod
+    def from_dict(record: dict[str, Any], source: str = "the notes record") -> RunNotes:
+        """Read stored notes (new in schema version 2; no migration needed).
+
+        Raises:
+            RecordError: newer version, or tags/text that `create` refuses.
+        """
+        record_version(record, source)
+        try:
+            return RunNotes.create(
+                record.get("tags", []), record.get("text", ""), record.get("imported_from")
+            )
+        except RecordError as error:
+            raise RecordError(f"{source}: {error}") from error

@@ -11,6 +11,7 @@ This module is the only one that knows a run folder's file names:
                      test-set probabilities and labels
     tensorboard/     logs for `tensorboard --logdir runs`
     worker.log       the worker's stdout/stderr
+    notes.json       tags and notes added after launch (`records.RunNotes`)
 
 Every file except the metrics log is replaced atomically; a torn last line in
 the log is ignored. The store never imports TensorFlow (a model is handed in
@@ -23,6 +24,8 @@ import json
 import os
 import re
 import secrets
+import shutil
+import signal
 import tempfile
 import time
 import zipfile
@@ -40,6 +43,7 @@ from cnn_core.records import (
     Evaluation,
     Progress,
     RecordError,
+    RunNotes,
     RunState,
     Status,
     record_version,
@@ -50,6 +54,7 @@ RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}$")
 # Runs that ship with the project (the starter MNIST model), read-only.
 STARTER_ROOT = Path(__file__).resolve().parent / "starter"
 STARTING_GRACE_S = 30  # a queued run without a worker pid yet is still starting
+MAX_NAME_CHARS = 60
 
 
 def runs_root() -> Path:
@@ -139,6 +144,10 @@ class RunFolder:
         return self.path / "worker.log"
 
     @property
+    def notes_path(self) -> Path:
+        return self.path / "notes.json"
+
+    @property
     def has_model(self) -> bool:
         return self.model_path.is_file()
 
@@ -165,6 +174,44 @@ class RunFolder:
             raise RecordError(f"{self.config_path.name} is missing or unreadable")
         version = record_version(saved, self.config_path.name)
         return TrainConfig.from_dict(saved["config"], version)
+
+    def rename(self, name: str) -> TrainConfig:
+        """Give the run a new name (stored in its config; '' shows the run id).
+
+        Raises:
+            UserError: a starter run, a name over MAX_NAME_CHARS, or an unreadable config.
+        """
+        self._check_editable()
+        name = name.strip()
+        if len(name) > MAX_NAME_CHARS:
+            raise UserError(f"a run name has at most {MAX_NAME_CHARS} characters")
+        config = replace(self.read_config(), name=name)
+        self.write_config(config)
+        return config
+
+    def _check_editable(self) -> None:
+        if self.path.parent == STARTER_ROOT:
+            raise UserError("the starter models ship with CNN Studio and cannot be changed")
+
+    # notes.json --------------------------------------------------------------
+
+    def read_notes(self) -> RunNotes:
+        """The run's tags and notes (empty when none were written).
+
+        Raises:
+            RecordError: from a newer CNN Studio, or malformed.
+        """
+        record = read_json(self.notes_path)
+        return RunNotes() if record is None else RunNotes.from_dict(record, self.notes_path.name)
+
+    def write_notes(self, notes: RunNotes) -> None:
+        """Replace the run's tags and notes.
+
+        Raises:
+            UserError: a starter run.
+        """
+        self._check_editable()
+        atomic_write_json(self.notes_path, notes.to_dict())
 
     # status.json -------------------------------------------------------------
 
@@ -311,7 +358,7 @@ class RunFolder:
             ) from error
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as error:
             raise UserError(f"the predictions file {path} is damaged ({error})") from error
-        problem = _predictions_problem(probs, y_true, n_classes)
+        problem = predictions_problem(probs, y_true, n_classes)
         if not problem and n_images is not None and len(y_true) != n_images:
             problem = f"{len(y_true)} predictions where the evaluation counted {n_images} images"
         if problem:
@@ -319,7 +366,7 @@ class RunFolder:
         return probs.astype(np.float32), y_true.astype(np.int64)
 
 
-def _predictions_problem(probs: np.ndarray, y_true: np.ndarray, n_classes: int | None) -> str:
+def predictions_problem(probs: np.ndarray, y_true: np.ndarray, n_classes: int | None) -> str:
     """What is wrong with stored predictions, or '' when they are usable."""
     if probs.ndim != 2 or y_true.ndim != 1 or len(probs) != len(y_true):
         return f"probs {probs.shape} and labels {y_true.shape} do not match"
@@ -398,6 +445,7 @@ class RunSummary(RunFolder):
     best_val_accuracy: float | None = None
     test_accuracy: float | None = None
     message: str = ""
+    notes: RunNotes = RunNotes()
 
     @property
     def starter(self) -> bool:
@@ -418,7 +466,7 @@ def load_run(path: Path) -> RunSummary:
     folder = RunFolder(path)
     try:
         status, config = folder.read_status(), folder.read_config()
-        history = folder.read_history()
+        history, notes = folder.read_history(), folder.read_notes()
     except UserError as error:
         return RunSummary(path, message=f"broken run folder: {error}")
     state, message = status.state, status.message
@@ -438,6 +486,7 @@ def load_run(path: Path) -> RunSummary:
         best_val_accuracy=max(val) if val else None,
         test_accuracy=evaluation.accuracy if evaluation else None,
         message=message,
+        notes=notes,
     )
 
 
@@ -458,3 +507,43 @@ def model_runs(root: Path | None = None) -> list[RunSummary]:
         r for r in list_runs(root) if r.has_model and not r.active and r.state != RunState.BROKEN
     ]
     return usable + [r for r in list_runs(STARTER_ROOT) if r.has_model]
+
+
+def delete_run(folder: RunFolder, stop_timeout: float = 60.0) -> None:
+    """Delete a run folder, stopping its worker first when it is queued or training.
+
+    The worker is asked to stop (it ends at its next batch); one that has not
+    ended after `stop_timeout` seconds is terminated.
+
+    Raises:
+        UserError: a starter run, or a worker that would not end.
+    """
+    folder._check_editable()
+    run = load_run(folder.path)
+    if run.active:
+        folder.request_stop()
+        if not _wait_inactive(folder.path, stop_timeout):
+            status = folder.read_status()
+            if pid_alive(status.pid, status.pid_start):
+                os.kill(status.pid, signal.SIGTERM)
+        if not _wait_inactive(folder.path, 10.0):
+            raise UserError(f"run {folder.run_id} is still training and could not be stopped")
+        _wait_exited(folder.read_status(), 10.0)  # it may still be closing its files
+    shutil.rmtree(folder.path)
+
+
+def _wait_inactive(path: Path, timeout: float) -> bool:
+    """Wait up to `timeout` s for the run in `path` to stop being active; whether it did."""
+    deadline = time.monotonic() + timeout
+    while load_run(path).active:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def _wait_exited(status: Status, timeout: float) -> None:
+    """Wait up to `timeout` s for the worker process of `status` to end."""
+    deadline = time.monotonic() + timeout
+    while pid_alive(status.pid, status.pid_start) and time.monotonic() < deadline:
+        time.sleep(0.1)

@@ -50,6 +50,14 @@ STEPS = [
         "Predict",
         ":material/draw:",
     ),
+    (
+        "6 · Runs",
+        "Rename, tag, filter and delete runs; download a model (.keras, .tflite) "
+        "or a whole run as a bundle, and import bundles.",
+        "pages/runs.py",
+        "Manage",
+        ":material/folder_managed:",
+    ),
 ]
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from cnn_core.bundles import config_file_name, config_file_text
 from cnn_core.charts.training import training_curves_figure
 from cnn_core.config import (
     ACTIVATIONS,
@@ -270,12 +271,25 @@ def setup_section() -> TrainConfig | None:
 
 
 def launch_button(config: TrainConfig | None) -> None:
-    clicked = st.button(
+    row = st.container(horizontal=True)
+    clicked = row.button(
         "Train",
         type="primary",
         icon=":material/play_arrow:",
         disabled=config is None,
         key="train_start",
+    )
+    row.download_button(
+        "Export config (JSON)",
+        data=config_file_text(config) if config else "",
+        file_name=config_file_name(config),
+        mime="application/json",
+        icon=":material/file_download:",
+        disabled=config is None,
+        on_click="ignore",
+        key="train_export_config",
+        help="Train this setup headless on another machine: "
+        "python -m cnn_core.worker --config FILE",
     )
     if not clicked or config is None:
         return

@@ -16,10 +16,12 @@ from cnn_core.data import DATASETS, Dataset, DatasetMissing, find_local, load_da
 from cnn_core.errors import UserError
 from cnn_core.formatting import run_label
 from cnn_core.models import load_trained_model
-from cnn_core.runs import RunSummary, model_runs
+from cnn_core.runs import RUN_ID_PATTERN, RunSummary, model_runs
 
 CHOSEN_DATASET = "chosen_dataset"  # survives page changes (widget keys do not)
 NAVIGATION_CHECKED = "navigation_checked"
+RUN_PARAM = "run"  # the URL query parameter naming a page's run: /evaluate?run=<id>
+LINKED = "_linked"  # suffix of the session key remembering the run last put in the URL
 
 
 @st.cache_resource(show_spinner="Loading the dataset…", max_entries=2)
@@ -116,7 +118,9 @@ def model_run_picker(
 ) -> RunSummary:
     """Choose one of the runs that have a model (starter models included).
 
-    Defaults to the most accurate run on `prefer_dataset` when given, else the newest.
+    The choice is the page's `?run=<id>` URL query parameter both ways, so a copied
+    link opens the same run (other query parameters are kept). Without one it
+    defaults to the most accurate run on `prefer_dataset` when given, else the newest.
     """
     choices = model_runs()
     if not choices:
@@ -126,14 +130,33 @@ def model_run_picker(
     default = max(preferred, key=lambda r: r.test_accuracy or 0.0) if preferred else choices[0]
     by_id = {r.run_id: r for r in choices}
     ids = list(by_id)
+    link = st.query_params.get(RUN_PARAM)
+    if link is not None and link != st.session_state.get(f"{key}{LINKED}"):
+        if link in by_id:
+            st.session_state[key] = link  # a link (or an edited URL) chooses the run
+        else:
+            st.warning(link_problem(link, RUN_ID_PATTERN.match(link) is not None))
+    if st.session_state.get(key) not in by_id:
+        st.session_state[key] = default.run_id
     run_id = st.selectbox(
         label,
         ids,
-        index=ids.index(default.run_id),
         format_func=lambda i: ("⭐ starter · " if by_id[i].starter else "") + run_label(by_id[i]),
         key=key,
     )
+    st.query_params[RUN_PARAM] = st.session_state[f"{key}{LINKED}"] = run_id
     return by_id[run_id]
+
+
+def link_problem(link: str, well_formed: bool) -> str:
+    """What to tell someone whose link names a run this page cannot show."""
+    shown = link if len(link) <= 80 else link[:80] + "…"
+    if not well_formed:
+        return f"The link's run id {shown!r} is not a valid run id: showing another run."
+    return (
+        f"The link's run `{shown}` is not here (deleted, still training, without a "
+        "model, or from another deployment): showing another run."
+    )
 
 
 def ensure_app_navigation() -> None:

@@ -1,0 +1,279 @@
+"""Runs: find, describe, download, share, import and delete runs.
+
+Renders only: the run store (`cnn_core.runs`) renames, tags and deletes;
+`cnn_core.bundles` packs and checks bundles; `cnn_core.export` converts to
+TensorFlow Lite. TensorFlow is imported only for the TensorFlow Lite export.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from cnn_core.bundles import MB, BundleLimits, bundle_file_name, export_bundle, import_bundle
+from cnn_core.data import DATASETS
+from cnn_core.errors import UserError
+from cnn_core.formatting import STATE_LABELS, run_row
+from cnn_core.records import RunNotes, RunState
+from cnn_core.run_filters import RunFilter, filter_choices
+from cnn_core.runs import RunSummary, delete_run, list_runs
+from pages._shared.common import RUN_PARAM, ensure_app_navigation, require_dataset, require_model
+
+SELECTED = "runs_selected"
+CONFIRM_DELETE = "runs_confirm_delete"  # the run id whose deletion awaits a yes
+TFLITE = "runs_tflite"  # {(run id, model version): TfliteExport}
+IMPORTED = "runs_imported"  # the id of the run the last import created
+SELECT_NEXT = "runs_select_next"  # a run id to select on the next run (set after the picker)
+PARITY_IMAGES = 64
+LINKED_PAGES = (  # where a run with a model opens: (page, label, icon)
+    ("pages/evaluate.py", "Evaluate", ":material/fact_check:"),
+    ("pages/inside.py", "Inside", ":material/neurology:"),
+    ("pages/predict.py", "Predict", ":material/draw:"),
+)
+
+
+def filters(runs: list[RunSummary]) -> RunFilter:
+    """Four multiselects; an empty one lets everything through."""
+    choices = filter_choices(runs)
+    cols = st.columns(4)
+    datasets = cols[0].multiselect(
+        "Dataset",
+        choices.datasets,
+        format_func=lambda k: DATASETS[k].title if k in DATASETS else k,
+        key="runs_filter_dataset",
+    )
+    models = cols[1].multiselect("Model", choices.models, key="runs_filter_model")
+    tags = cols[2].multiselect("Tag", choices.tags, key="runs_filter_tag")
+    states = cols[3].multiselect(
+        "State", choices.states, format_func=STATE_LABELS.get, key="runs_filter_state"
+    )
+    return RunFilter(frozenset(datasets), frozenset(models), frozenset(tags), frozenset(states))
+
+
+def runs_table(runs: list[RunSummary]) -> None:
+    rows = [{**run_row(r), "tags": ", ".join(r.notes.tags)} for r in runs]
+    st.dataframe(
+        pd.DataFrame(rows),
+        hide_index=True,
+        column_config={
+            "best val acc": st.column_config.NumberColumn(format="percent"),
+            "test acc": st.column_config.NumberColumn(format="percent"),
+        },
+        key="runs_table",
+    )
+
+
+def pick_run(runs: list[RunSummary]) -> RunSummary:
+    """The run to manage: the `?run=` link's on arrival, else the last choice or the newest."""
+    by_id = {r.run_id: r for r in runs}
+    link = st.query_params.get(RUN_PARAM)
+    if SELECTED not in st.session_state and link in by_id:
+        st.session_state[SELECTED] = link
+    if st.session_state.get(SELECT_NEXT) in by_id:
+        st.session_state[SELECTED] = st.session_state.pop(SELECT_NEXT)
+    if st.session_state.get(SELECTED) not in by_id:
+        st.session_state[SELECTED] = runs[0].run_id
+    run_id = st.selectbox("Run", list(by_id), key=SELECTED)
+    st.query_params[RUN_PARAM] = run_id
+    return by_id[run_id]
+
+
+def describe_form(run: RunSummary) -> None:
+    """Name, tags and notes, saved together."""
+    with st.form(key=f"runs_describe_{run.run_id}", border=True):
+        name = st.text_input(
+            "Name", value=run.config.name, max_chars=60, key=f"runs_name_{run.run_id}"
+        )
+        tags = st.text_input(
+            "Tags (comma-separated)",
+            value=", ".join(run.notes.tags),
+            key=f"runs_tags_{run.run_id}",
+            help="Up to 12 short words, e.g. baseline, lr-sweep.",
+        )
+        text = st.text_area(
+            "Notes", value=run.notes.text, height=100, key=f"runs_notes_{run.run_id}"
+        )
+        if not st.form_submit_button("Save", icon=":material/save:", key="runs_save"):
+            return
+    try:
+        notes = RunNotes.create(tags.split(","), text, run.notes.imported_from)
+        run.rename(name)
+        run.write_notes(notes)
+    except UserError as error:
+        st.error(str(error))
+        return
+    st.toast("Saved")
+    st.rerun()
+
+
+def open_links(run: RunSummary) -> None:
+    """Links to the pages that show this run (other query parameters kept)."""
+    if not run.has_model or run.active:
+        return
+    params = {**st.query_params.to_dict(), RUN_PARAM: run.run_id}
+    cols = st.columns(len(LINKED_PAGES))
+    for col, (page, label, icon) in zip(cols, LINKED_PAGES, strict=True):
+        with col:
+            st.page_link(page, label=label, icon=icon, query_params=params)
+
+
+def downloads(run: RunSummary) -> None:
+    """The model (.keras, .tflite) and the whole run as a bundle."""
+    if not run.has_model or run.active or run.state == RunState.BROKEN:
+        st.caption("Downloads are offered once the run has ended with a saved model.")
+        return
+    cols = st.columns(2)
+    cols[0].download_button(
+        "Model (.keras)",
+        data=run.model_path.read_bytes,
+        file_name=f"{run.run_id}.keras",
+        mime="application/zip",
+        icon=":material/download:",
+        on_click="ignore",
+        key="runs_download_keras",
+    )
+    cols[1].download_button(
+        "Whole run (bundle .zip)",
+        data=lambda: export_bundle(run),
+        file_name=bundle_file_name(run.run_id),
+        mime="application/zip",
+        icon=":material/folder_zip:",
+        on_click="ignore",
+        key="runs_download_bundle",
+        help="Config, metrics, evaluation, predictions, model and notes: import it on "
+        "any CNN Studio.",
+    )
+    tflite_section(run)
+
+
+def tflite_section(run: RunSummary) -> None:
+    """Convert on demand, check against Keras on test images, then offer the file."""
+    cache_key = (run.run_id, run.model_version())
+    results = st.session_state.setdefault(TFLITE, {})
+    if cache_key not in results:
+        if st.button(
+            "Convert to TensorFlow Lite",
+            icon=":material/phone_android:",
+            key="runs_tflite_convert",
+            help="For mobile and embedded apps; checked against the Keras model first.",
+        ):
+            from cnn_core.export import to_tflite
+
+            model = require_model(run)
+            images = require_dataset(run.config.dataset).x_test[:PARITY_IMAGES]
+            with st.spinner("Converting and checking on test images…"):
+                try:
+                    results[cache_key] = to_tflite(model, images)
+                except UserError as error:
+                    st.error(str(error))
+                    return
+        else:
+            return
+    export = results[cache_key]
+    check = (
+        f"Checked on {export.n_images} test images: largest difference in a class "
+        f"probability {export.max_difference:.2e}, same top class on {export.agree:.0%}."
+    )
+    if export.ok:
+        st.caption(f"✅ {check}")
+    else:
+        st.warning(f"The converted model does not match the Keras model closely. {check}")
+    st.download_button(
+        "Model (.tflite)",
+        data=export.content,
+        file_name=f"{run.run_id}.tflite",
+        mime="application/octet-stream",
+        icon=":material/download:",
+        on_click="ignore",
+        key="runs_download_tflite",
+    )
+
+
+def delete_section(run: RunSummary) -> None:
+    """Delete, after a second click that confirms it."""
+    if st.session_state.get(CONFIRM_DELETE) != run.run_id:
+        if st.button("Delete run…", icon=":material/delete:", key="runs_delete"):
+            st.session_state[CONFIRM_DELETE] = run.run_id
+            st.rerun()
+        return
+    training = " It is training: it will be stopped first." if run.active else ""
+    st.warning(f"Delete run `{run.run_id}` and all its files? This cannot be undone.{training}")
+    yes, no = st.columns(2)
+    if no.button("Cancel", key="runs_delete_cancel"):
+        st.session_state.pop(CONFIRM_DELETE, None)
+        st.rerun()
+    if yes.button("Yes, delete", type="primary", key="runs_delete_yes"):
+        st.session_state.pop(CONFIRM_DELETE, None)
+        try:
+            with st.spinner("Stopping and deleting…" if run.active else "Deleting…"):
+                delete_run(run)
+        except (UserError, OSError) as error:
+            st.error(f"The run could not be deleted: {error}")
+            return
+        st.toast(f"Deleted {run.run_id}")
+        st.rerun()
+
+
+def manage_section(run: RunSummary) -> None:
+    name = run.config.name if run.config and run.config.name else run.run_id
+    st.markdown(f"**{name}** · {STATE_LABELS[run.state]} · `{run.run_id}`")
+    if run.state == RunState.BROKEN:
+        st.error(run.message)
+    elif run.notes.imported_from:
+        st.caption(f"Imported from a bundle of run `{run.notes.imported_from}`.")
+    left, right = st.columns([1.2, 1], gap="large")
+    with left:
+        if run.config is not None:
+            describe_form(run)
+    with right:
+        open_links(run)
+        downloads(run)
+        st.divider()
+        delete_section(run)
+
+
+def import_section() -> None:
+    st.subheader("Import a run")
+    st.caption(
+        "A bundle downloaded from this or another CNN Studio. It is checked completely "
+        "before anything is stored, and gets a new run id."
+    )
+    upload = st.file_uploader(
+        "Run bundle (.zip)",
+        type=["zip"],
+        max_upload_size=BundleLimits().total // MB,
+        key="runs_import_file",
+    )
+    if upload is not None and st.button(
+        "Import", icon=":material/upload:", key="runs_import", type="primary"
+    ):
+        try:
+            with st.spinner("Checking the bundle…"):
+                folder = import_bundle(upload.getvalue())
+        except UserError as error:
+            st.error(f"The bundle was not imported: {error}")
+            return
+        st.session_state[IMPORTED] = st.session_state[SELECT_NEXT] = folder.run_id
+        st.rerun()
+    if st.session_state.get(IMPORTED):
+        st.success(f"Imported as run `{st.session_state[IMPORTED]}`.")
+
+
+def render_runs() -> None:
+    st.title("Runs")
+    runs = list_runs()
+    if not runs:
+        st.info("No runs yet: train one on the Train page, or import a bundle below.")
+    else:
+        shown = filters(runs).apply(runs)
+        runs_table(shown)
+        st.caption(f"{len(shown)} of {len(runs)} runs.")
+        if shown:
+            st.subheader("Manage a run")
+            manage_section(pick_run(shown))
+    st.divider()
+    import_section()
+
+
+ensure_app_navigation()
+render_runs()
