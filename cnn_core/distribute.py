@@ -1,8 +1,8 @@
 """Training beyond one device: the tf.distribute strategy a headless run uses.
 
     default       one device, as in the app (no strategy object)
-    mirrored      tf.distribute.MirroredStrategy: every GPU of this machine (or
-                  every logical device configured before it starts)
+    mirrored      tf.distribute.MirroredStrategy: every GPU of this machine (without
+                  GPUs, every logical CPU device configured before it starts)
     multiworker   tf.distribute.MultiWorkerMirroredStrategy over the machines
                   `$TF_CONFIG` names; the chief (worker 0) writes the run folder
 
@@ -100,8 +100,10 @@ def make_placement(name: str) -> Placement:
     import_keras()  # TensorFlow's environment first
     import tensorflow as tf
 
-    if name == "mirrored":
-        strategy = tf.distribute.MirroredStrategy()
+    if name == "mirrored":  # every GPU; without one, every logical CPU device
+        devices = [d.name for d in tf.config.list_logical_devices("GPU")]
+        devices = devices or [d.name for d in tf.config.list_logical_devices("CPU")]
+        strategy = tf.distribute.MirroredStrategy(devices=devices)
         devices = tuple(strategy.extended.worker_devices)
     elif name == "multiworker":
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
