@@ -203,3 +203,21 @@ def test_url_workspace_scopes_the_pages(
         assert workspaces.valid_workspace_id(fresh) and fresh not in (ALICE, BOB)
     finally:
         workspaces.set_resolver(None)
+
+
+def test_the_owner_makes_a_run_public_on_the_train_page(
+    isolated_store: Path, visitor: Visitor
+) -> None:
+    visitor(ALICE)
+    run = finished_run("to share")
+    visitor(None)
+    try:
+        at = open_with({"ws": ALICE}, "pages/train.py")
+        toggle = at.toggle(key=f"train_public_{run.run_id}")
+        assert toggle.value is False
+        toggle.set_value(True).run()
+        assert_no_exception(at)
+        assert run.public_path.is_file()
+    finally:
+        workspaces.set_resolver(lambda: BOB)  # the fixture restores the original at teardown
+    assert run.run_id in [r.run_id for r in runs.model_runs()]
