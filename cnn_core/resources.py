@@ -132,26 +132,25 @@ def cgroup_memory(root: Path = CGROUP) -> tuple[int, int, str] | None:
     return None
 
 
-def process_rss() -> int:
-    """This process's resident memory in bytes (0 where /proc is missing)."""
+def _proc_kb(path: str, key: str) -> int | None:
+    """A `key:  <n> kB` line of a /proc file, in bytes; None where it is missing."""
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
-
-
-def machine_available() -> int | None:
-    """`MemAvailable` from /proc/meminfo in bytes; None where it is unknown."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(f"{key}:"):
                 return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
     return None
+
+
+def process_rss() -> int:
+    """This process's resident memory in bytes (0 where /proc is missing)."""
+    return _proc_kb("/proc/self/status", "VmRSS") or 0
+
+
+def machine_available() -> int | None:
+    """`MemAvailable` from /proc/meminfo in bytes; None where it is unknown."""
+    return _proc_kb("/proc/meminfo", "MemAvailable")
 
 
 def available_memory(root: Path = CGROUP) -> MemoryAvailable | None:

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from cnn_core import runs
 from cnn_core.config import FitSpec, TrainConfig
 from cnn_core.records import RunState
@@ -64,20 +66,13 @@ def assert_normal_run_folder(run: runs.RunSummary, replicas: int, strategy: str)
     assert run.read_progress().batches == -(-500 // (32 * replicas))
 
 
-def test_mirrored_strategy_trains_on_two_logical_cpus(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("strategy", "devices"), [("mirrored", 2), ("default", 1)])
+def test_strategy_trains_on_logical_cpus(tmp_path: Path, strategy: str, devices: int) -> None:
     store = tmp_path / "store"
-    command = worker_command(config_file(tmp_path), store, "mirrored", 2)
+    command = worker_command(config_file(tmp_path), store, strategy, devices)
     out = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert_normal_run_folder(only_run(store), 2, "mirrored")
-
-
-def test_default_strategy_records_its_one_device(tmp_path: Path) -> None:
-    store = tmp_path / "store"
-    command = worker_command(config_file(tmp_path), store, "default", 1)
-    out = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert_normal_run_folder(only_run(store), 1, "default")
+    assert_normal_run_folder(only_run(store), devices, strategy)
 
 
 def test_multiworker_without_tf_config_is_refused(tmp_path: Path) -> None:
