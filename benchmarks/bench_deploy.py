@@ -13,9 +13,9 @@ store, loopback only) while one training worker (`python -m cnn_core.worker
     with its own `?ws=` workspace; a render is from navigation to the page's title
     drawn with the script finished;
 (d) the largest run `cnn_core.resources`' guard admits under a 2.7 GB and a 1 GB
-    memory limit, once the server's RSS from (b) is taken: the most training images
-    of the default CNN (batch 128) per dataset, and its estimate of the worker
-    measured in (a).
+    memory limit, once the server's RSS (after every page, and after Home alone) is
+    taken: the most training images of the default CNN per dataset, and the
+    guard's estimate of the worker measured in (a).
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ PAGE_TIMEOUT_S = 180.0
 
 def start_worker(store: Path, epochs: int, tmp: Path) -> subprocess.Popen:
     """One headless training in the server's store, in its own process group."""
-    config = TrainConfig(dataset="mnist", fit=FitSpec(epochs=epochs), name="bench_deploy")
+    fit = FitSpec(epochs=epochs, early_stopping=False)  # trains until stopped
+    config = TrainConfig(dataset="mnist", fit=fit, name="bench_deploy")
     path = tmp / "config.json"
     path.write_text(json.dumps(config.to_dict()))
     command = [PYTHON, "-m", "cnn_core.worker", "--config", str(path), "--runs-dir", str(store)]
@@ -61,18 +62,23 @@ def start_worker(store: Path, epochs: int, tmp: Path) -> subprocess.Popen:
     )
 
 
-def visit_every_page(url: str) -> list[tuple[str, str]]:
-    """One browser session: Home, then every sidebar link; (label, href) of the links."""
+def visit_every_page(url: str, pid: int) -> tuple[list[tuple[str, str]], float]:
+    """One browser session: Home, then every sidebar link.
+
+    Returns:
+        (label, href) of the links, and the server's RSS in MB after Home.
+    """
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.goto(url, wait_until="commit", timeout=120_000)
         wait_until_idle(page, PAGE_TIMEOUT_S * 1000)
+        home_mb = proc_status_kb(pid).get("VmRSS", 0) / 1024
         links = sidebar_links(page)
         for _, href in links:
             page.locator(f'[data-testid="stSidebarNavLink"][href="{href}"]').first.click()
             wait_until_idle(page, PAGE_TIMEOUT_S * 1000)
         page.close()
-    return links
+    return links, home_mb
 
 
 async def render_times(urls: list[str], sessions: int) -> list[float]:
@@ -156,7 +162,7 @@ def main() -> int:
             worker = start_worker(store, args.epochs, tmpdir)
             try:
                 with RssPoller(server.pid) as server_poll, RssPoller(worker.pid) as worker_poll:
-                    links = visit_every_page(server.url)
+                    links, home_mb = visit_every_page(server.url, server.pid)
                     after_pages_mb = proc_status_kb(server.pid).get("VmRSS", 0) / 1024
                     urls = [server.url] + [href for _, href in links]
                     single = asyncio.run(render_times(urls * 2, 1))
@@ -188,11 +194,14 @@ def main() -> int:
         )
     print_table(("load", "renders", "median s", "p95 s", "max s"), rows)
     print()
-    print(f"(d) memory guard, default CNN (batch 128), server at {after_pages_mb:.0f} MB")
-    print_table(
-        ("limit", "dataset", "free MB", "full-set estimate MB", "largest admitted train set"),
-        guard_rows(after_pages_mb),
-    )
+    for label, server_mb in (("every page", after_pages_mb), ("Home only", home_mb)):
+        batch = TrainConfig().fit.batch_size
+        print(f"(d) memory guard, default CNN (batch {batch}), server after {label}: ", end="")
+        print(f"{server_mb:.0f} MB")
+        print_table(
+            ("limit", "dataset", "free MB", "full-set estimate MB", "largest admitted train set"),
+            guard_rows(server_mb),
+        )
     sample = TrainConfig(dataset="mnist", train_subset=4500)
     estimate = resources.estimate_training_memory(sample, DATASETS["mnist"]).total / MB
     print(
