@@ -49,7 +49,7 @@ def start_worker(store: Path, epochs: int, tmp: Path) -> subprocess.Popen:
     """One headless training in the server's store, in its own process group."""
     fit = FitSpec(epochs=epochs, early_stopping=False)  # trains until stopped
     config = TrainConfig(dataset="mnist", fit=fit, name="bench_deploy")
-    path = tmp / "train-config.json"  # a headless config file, not a run folder's
+    path = tmp / "cfg.json"  # a headless config file
     path.write_text(json.dumps(config.to_dict()))
     command = [PYTHON, "-m", "cnn_core.worker", "--config", str(path), "--runs-dir", str(store)]
     return subprocess.Popen(
