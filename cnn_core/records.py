@@ -119,6 +119,9 @@ class Status:
     pid: int | None = None
     pid_start: str | None = None  # the kernel's start time of pid, to spot a reused pid
     message: str = ""
+    strategy: str = "default"  # cnn_core.distribute: default, mirrored or multiworker
+    devices: list[str] | None = None  # the devices it trained on ("/device:CPU:0", ...)
+    replicas: int | None = None  # model replicas in sync; global batch = batch x replicas
 
     def to_dict(self) -> dict[str, Any]:
         return stamped(asdict(self))

@@ -12,6 +12,7 @@ This module is the only one that knows a run folder's file names:
     tensorboard/     logs for `tensorboard --logdir runs`
     worker.log       the worker's stdout/stderr
     notes.json       tags and notes added after launch (`records.RunNotes`)
+    public           present when its owner shared it read-only (private workspaces)
 
 Every file except the metrics log is replaced atomically; a torn last line in
 the log is ignored. The store never imports TensorFlow (a model is handed in
@@ -58,8 +59,11 @@ MAX_NAME_CHARS = 60
 
 
 def runs_root() -> Path:
-    """Where runs live: `$CNN_RUNS_DIR`, or `runs/` in the working directory."""
-    return Path(os.environ.get("CNN_RUNS_DIR", "runs")).resolve()
+    """Where the current workspace's runs live: `$CNN_RUNS_DIR` (default `runs/` in the
+    working directory), or a private workspace's folder in it (`cnn_core.workspaces`)."""
+    from cnn_core.workspaces import current_root
+
+    return current_root()
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -148,6 +152,11 @@ class RunFolder:
         return self.path / "notes.json"
 
     @property
+    def public_path(self) -> Path:
+        """Present when the owner shared the run read-only (`cnn_core.workspaces`)."""
+        return self.path / "public"
+
+    @property
     def has_model(self) -> bool:
         return self.model_path.is_file()
 
@@ -190,8 +199,13 @@ class RunFolder:
         return config
 
     def _check_editable(self) -> None:
+        """Refuse changes to a starter model, or (private workspaces) another's run."""
         if self.path.parent == STARTER_ROOT:
             raise UserError("the starter models ship with CNN Studio and cannot be changed")
+        from cnn_core import workspaces
+
+        if workspaces.private_enabled():
+            workspaces.require_owner(self)
 
     # notes.json --------------------------------------------------------------
 
@@ -298,8 +312,11 @@ class RunFolder:
     def save_model(self, model: Any) -> None:
         """Write `model.keras` atomically (readers never see a half-written zip)."""
         tmp_model = self.path / ".model.tmp.keras"
-        model.save(tmp_model)
-        os.replace(tmp_model, self.model_path)
+        try:
+            model.save(tmp_model)
+            os.replace(tmp_model, self.model_path)
+        finally:  # a full disk leaves the previous model.keras and no partial file
+            tmp_model.unlink(missing_ok=True)
 
     # evaluation.json and predictions.npz -------------------------------------
 
@@ -314,11 +331,14 @@ class RunFolder:
             y_true: int (n,) test labels.
         """
         tmp_pred = self.path / ".predictions.tmp.npz"
-        with open(tmp_pred, "wb") as handle:
-            np.savez_compressed(handle, probs=probs.astype(np.float32), y_true=y_true)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_pred, self.predictions_path)
+        try:
+            with open(tmp_pred, "wb") as handle:
+                np.savez_compressed(handle, probs=probs.astype(np.float32), y_true=y_true)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp_pred, self.predictions_path)
+        finally:
+            tmp_pred.unlink(missing_ok=True)
         atomic_write_json(self.evaluation_path, evaluation.to_dict())
 
     def read_evaluation(self) -> Evaluation | None:
@@ -501,12 +521,20 @@ def list_runs(root: Path | None = None) -> list[RunSummary]:
 
 
 def model_runs(root: Path | None = None) -> list[RunSummary]:
-    """Runs with a saved model that are not training any more, newest first,
-    then the starter models that ship with the project."""
-    usable = [
-        r for r in list_runs(root) if r.has_model and not r.active and r.state != RunState.BROKEN
-    ]
-    return usable + [r for r in list_runs(STARTER_ROOT) if r.has_model]
+    """Runs with a saved model that are not training any more, newest first, then
+    runs other workspaces shared (private workspaces only), then the starter models
+    that ship with the project."""
+    from cnn_core.workspaces import public_runs
+
+    def usable(found: list[RunSummary]) -> list[RunSummary]:
+        return [r for r in found if r.has_model and not r.active and r.state != RunState.BROKEN]
+
+    shared = public_runs() if root is None else []
+    return (
+        usable(list_runs(root))
+        + usable(shared)
+        + [r for r in list_runs(STARTER_ROOT) if r.has_model]
+    )
 
 
 def delete_run(folder: RunFolder, stop_timeout: float = 60.0) -> None:

@@ -15,8 +15,10 @@ import numpy as np
 
 from cnn_core.config import TrainConfig, validate, validation_count
 from cnn_core.data import load_dataset, split_indices
+from cnn_core.distribute import Placement, make_placement
+from cnn_core.errors import UserError
 from cnn_core.evaluate import evaluate_model
-from cnn_core.models import build_model, make_optimizer
+from cnn_core.models import build_model, load_trained_model, make_optimizer
 from cnn_core.records import EpochRecord, Progress, RunState
 from cnn_core.runs import RunFolder
 from cnn_core.tf_runtime import import_keras
@@ -142,12 +144,36 @@ def training_callbacks(config: TrainConfig, folder: RunFolder) -> list[Any]:
     return callbacks
 
 
-def train_run(folder: RunFolder) -> RunState:
-    """Train, evaluate and save the run in `folder`; return its final state.
+def raise_known_strategy_failure(placement: Placement, error: ValueError) -> None:
+    """Turn Keras 3's known MultiWorkerMirroredStrategy failure into a clear message.
+
+    Keras 3's `Model.fit` hands per-replica batches to a function expecting tensors
+    under MultiWorkerMirroredStrategy (keras-team/keras#20585, open for Keras 3.15).
 
     Raises:
-        UserError: bad config or missing dataset (the worker records the message).
+        UserError: that failure, with what to use instead.
     """
+    if placement.name == "multiworker" and "PerReplica" in str(error):
+        raise UserError(
+            "Keras 3 cannot train with MultiWorkerMirroredStrategy yet (Model.fit fails "
+            "on per-replica batches: keras-team/keras#20585): train on one machine with "
+            "--strategy mirrored, which uses all of its GPUs"
+        ) from error
+
+
+def train_run(folder: RunFolder, strategy: str = "default") -> RunState:
+    """Train, evaluate and save the run in `folder`; return its final state.
+
+    Args:
+        folder: the run, holding its config.
+        strategy: a `cnn_core.distribute` strategy; the config's batch size is per
+            replica, so the global batch is batch size x replicas.
+
+    Raises:
+        UserError: bad config, missing dataset or unusable strategy (the worker
+            records the message).
+    """
+    placement = make_placement(strategy)  # before any other TensorFlow work
     config = folder.read_config()
     dataset = load_dataset(config.dataset, download=True)
     info = dataset.info
@@ -157,29 +183,43 @@ def train_run(folder: RunFolder) -> RunState:
     x_train, y_train = dataset.x_train[train_idx], dataset.y_train[train_idx]
     x_val, y_val = dataset.x_train[val_idx], dataset.y_train[val_idx]
 
-    model = build_model(config.model, info.image_shape, len(info.class_names), config.seed)
     fit = config.fit
-    batches = math.ceil(len(y_train) / fit.batch_size)
-    compile_for_run(model, config, batches)
+    global_batch = fit.batch_size * placement.replicas
+    batches = math.ceil(len(y_train) / global_batch)
+    with placement.scope():
+        model = build_model(config.model, info.image_shape, len(info.class_names), config.seed)
+        compile_for_run(model, config, batches)
     recorder = make_recorder(folder, fit.epochs, batches)
     callbacks = [recorder, *training_callbacks(config, folder)]
     folder.write_status(
-        RunState.RUNNING, n_train=len(y_train), n_val=len(y_val), train_started=time.time()
+        RunState.RUNNING,
+        n_train=len(y_train),
+        n_val=len(y_val),
+        train_started=time.time(),
+        strategy=placement.name,
+        devices=list(placement.devices),
+        replicas=placement.replicas,
     )
     start = time.perf_counter()
     # uint8 arrays go in as they are: the model's float32 input casts each batch,
     # which keeps a whole float32 copy of the training set (~200 MB) out of memory.
-    model.fit(
-        x_train,
-        y_train,
-        validation_data=(x_val, y_val),
-        batch_size=fit.batch_size,
-        epochs=fit.epochs,
-        callbacks=callbacks,
-        verbose=2,
-    )
+    try:
+        model.fit(
+            x_train,
+            y_train,
+            validation_data=(x_val, y_val),
+            batch_size=global_batch,
+            epochs=fit.epochs,
+            callbacks=callbacks,
+            verbose=2,
+        )
+    except ValueError as error:
+        raise_known_strategy_failure(placement, error)
+        raise
     train_seconds = time.perf_counter() - start
     folder.save_model(model)
+    if placement.strategy is not None:  # evaluate on one device: batched calls of a
+        model = load_trained_model(folder.model_path)  # mirrored model return every replica's
     evaluation, probs = evaluate_model(model, dataset.x_test, dataset.y_test, info.class_names)
     folder.save_evaluation(evaluation, probs, dataset.y_test)
     state = RunState.STOPPED if recorder.stopped else RunState.COMPLETED

@@ -3,22 +3,32 @@
     python -m cnn_core.worker runs/<run_id>          train an existing run folder
     python -m cnn_core.worker --config my.json       create a run from a config file
                               [--runs-dir DIR]       and train it (headless)
+                              [--strategy S]         default, mirrored (every GPU here)
+                                                     or multiworker (machines in TF_CONFIG)
 
 The worker is a separate process in its own session: a closed browser tab, a
 page change or a Streamlit restart never stops it, and an out-of-memory kill
 takes only the worker. At most `max_concurrent()` workers train at once
 (`$CNN_MAX_TRAININGS`, default 1); later ones wait in the `queued` state, in
 launch order, for a slot (an exclusive file lock the kernel releases even when
-a worker is SIGKILLed).
+a worker is SIGKILLed). The slots belong to the whole store, so private
+workspaces (`cnn_core.workspaces`) share them; each workspace may have at most
+`workspaces.max_queued()` runs waiting.
+
+Before training, the worker checks that the run fits in the memory left to it
+(`cnn_core.resources`), and a full disk ends a run as *failed* with a message
+that says so; both keep the run's earlier files.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Iterator
@@ -26,15 +36,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from cnn_core import runs
+from cnn_core import runs, workspaces
 from cnn_core.config import FIT_FIELDS, TrainConfig
+from cnn_core.distribute import STRATEGIES, check_strategy, is_chief
 from cnn_core.errors import UserError
 from cnn_core.records import SCHEMA_VERSION, RunState, record_version
 from cnn_core.runs import RunFolder
 
 QUEUE_POLL_S = 1.0
 DUPLICATE_WINDOW_S = 5.0  # an identical launch this soon after another is a double click
-MAX_QUEUED = 8
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 try:
     import fcntl
@@ -68,7 +79,7 @@ def launch_run(config: TrainConfig, root: Path | None = None) -> tuple[RunFolder
         less than DUPLICATE_WINDOW_S ago (a double click): that run is returned.
 
     Raises:
-        UserError: the queue is full.
+        UserError: this workspace's queue is full.
     """
     root = root or runs.runs_root()
     with _locked(root / ".launch.lock"):
@@ -78,7 +89,7 @@ def launch_run(config: TrainConfig, root: Path | None = None) -> tuple[RunFolder
             if run.config == config and now - run.created < DUPLICATE_WINDOW_S:
                 return RunFolder(run.path), False
         queued = [r for r in existing if r.state == RunState.QUEUED]
-        if len(queued) >= MAX_QUEUED:
+        if len(queued) >= workspaces.max_queued():
             raise UserError(
                 f"{len(queued)} runs are already waiting for a training slot: "
                 "stop one or wait for them to finish"
@@ -139,15 +150,47 @@ def wait_for_slot(folder: RunFolder) -> IO | None:
         if folder.stop_requested():
             return None
         if _first_in_queue(folder):
-            slot = _try_slot(folder.path.parent)
+            slot = _try_slot(workspaces.store_of(folder.path.parent))
             if slot is not None:
                 return slot
         folder.write_status(RunState.QUEUED, heartbeat=time.time())
         time.sleep(QUEUE_POLL_S)
 
 
-def run_worker(folder: RunFolder) -> int:
-    """Train the run in `folder` to the end, recording the outcome; the exit code."""
+def disk_full_message(error: OSError) -> str:
+    """What a user reads when the disk filled up while the run was writing."""
+    where = f" while writing {Path(error.filename).name}" if error.filename else ""
+    return (
+        f"the disk is full{where} ({os.strerror(error.errno or errno.ENOSPC)}): the run "
+        "ended here and its earlier epochs and files are kept. Free some space "
+        "(delete old runs) and train again."
+    )
+
+
+def _record_failure(folder: RunFolder, message: str) -> None:
+    """Mark the run failed; on a disk too full even for that, say so in the log."""
+    try:
+        folder.write_status(RunState.FAILED, ended=time.time(), message=message[:2000])
+    except OSError as error:
+        print(f"could not record the failure ({error}): {message}", file=sys.stderr)
+
+
+def check_memory(folder: RunFolder) -> None:
+    """Refuse (UserError) a run that would not fit in the memory left to this process."""
+    from cnn_core.data import dataset_info
+    from cnn_core.resources import check_training_memory
+
+    config = folder.read_config()
+    check_training_memory(config, dataset_info(config.dataset))
+
+
+def run_worker(folder: RunFolder, strategy: str = "default") -> int:
+    """Train the run in `folder` to the end, recording the outcome; the exit code.
+
+    Args:
+        folder: the run folder, with its config.
+        strategy: a `cnn_core.distribute` strategy name.
+    """
     pid = os.getpid()
     folder.write_status(RunState.QUEUED, pid=pid, pid_start=runs.process_start_time(pid))
     slot = wait_for_slot(folder)
@@ -157,17 +200,27 @@ def run_worker(folder: RunFolder) -> int:
     with slot:
         folder.write_status(RunState.RUNNING, started=time.time(), heartbeat=time.time())
         try:
+            check_memory(folder)  # before TensorFlow loads
             from cnn_core.train import train_run
 
-            train_run(folder)
+            train_run(folder, strategy)
         except UserError as error:
-            folder.write_status(RunState.FAILED, ended=time.time(), message=str(error))
+            _record_failure(folder, str(error))
             print(f"run failed: {error}", file=sys.stderr)
+            return 1
+        except OSError as error:
+            traceback.print_exc()
+            if error.errno not in DISK_FULL:
+                message = f"{type(error).__name__}: {error} (details in {folder.log_path.name})"
+            else:
+                message = disk_full_message(error)
+            _record_failure(folder, message)
             return 1
         except Exception as error:  # noqa: BLE001 - recorded for the UI, traceback in the log
             traceback.print_exc()
-            message = f"{type(error).__name__}: {error} (details in {folder.log_path.name})"
-            folder.write_status(RunState.FAILED, ended=time.time(), message=message[:2000])
+            _record_failure(
+                folder, f"{type(error).__name__}: {error} (details in {folder.log_path.name})"
+            )
             return 1
     return 0
 
@@ -178,10 +231,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", nargs="?", help="an existing run folder to train")
     parser.add_argument("--config", help="a JSON TrainConfig to create a new run from")
     parser.add_argument("--runs-dir", help="the run store for --config (default: runs/)")
+    parser.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="default",
+        help="mirrored: every GPU of this machine; multiworker: the machines in TF_CONFIG",
+    )
     args = parser.parse_args(argv)
+    check_strategy(args.strategy)
     if args.config:
         config = read_config_file(Path(args.config))
         root = Path(args.runs_dir).resolve() if args.runs_dir else runs.runs_root()
+        if args.strategy == "multiworker" and not is_chief():
+            # Every worker trains in step; only the chief's run folder is kept.
+            root = Path(tempfile.mkdtemp(prefix="cnn-worker-"))
         _check_config(config)
         folder = runs.create_run(config, root)
         print(f"run folder: {folder.path}", flush=True)
@@ -189,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         folder = RunFolder(Path(args.run_dir).resolve())
     else:
         parser.error("give a run folder or --config FILE")
-    return run_worker(folder)
+    return run_worker(folder, args.strategy)
 
 
 def read_config_file(path: Path) -> TrainConfig:

@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from cnn_core import workspaces
 from cnn_core.bundles import config_file_name, config_file_text
 from cnn_core.charts.training import training_curves_figure
 from cnn_core.config import (
@@ -342,6 +343,8 @@ def render_monitor(run_id: str, was_active: bool) -> None:
         st.toast("Stopping at the next batch; the model so far is kept.")
     if run.state.final:
         results(run)
+        if workspaces.private_enabled():
+            share_toggle(run)
     if history:
         st.plotly_chart(training_curves_figure(history, epochs), key="train_curves")
         rates = learning_rate_text(history, run.config.optimizer.schedule if run.config else None)
@@ -349,6 +352,21 @@ def render_monitor(run_id: str, was_active: bool) -> None:
             st.caption(rates)
     elif not run.active:
         st.caption("No finished epoch was recorded.")
+
+
+def share_toggle(run: RunSummary) -> None:
+    """Private workspaces: share the run read-only with every workspace, or stop sharing."""
+    shared = workspaces.is_public(run)
+    wanted = st.toggle(
+        "Public: every workspace may view and use this run (never change it)",
+        value=shared,
+        key=f"train_public_{run.run_id}",
+    )
+    if wanted != shared:
+        try:
+            workspaces.set_public(run, wanted)
+        except UserError as error:
+            st.error(str(error))
 
 
 def results(run: RunSummary) -> None:

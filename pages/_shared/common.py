@@ -12,6 +12,7 @@ from typing import Any
 
 import streamlit as st
 
+from cnn_core import workspaces
 from cnn_core.data import DATASETS, Dataset, DatasetMissing, find_local, load_dataset
 from cnn_core.errors import UserError
 from cnn_core.formatting import run_label
@@ -22,6 +23,7 @@ CHOSEN_DATASET = "chosen_dataset"  # survives page changes (widget keys do not)
 NAVIGATION_CHECKED = "navigation_checked"
 RUN_PARAM = "run"  # the URL query parameter naming a page's run: /evaluate?run=<id>
 LINKED = "_linked"  # suffix of the session key remembering the run last put in the URL
+WORKSPACE = "workspace"  # the session's private workspace id, also in the URL as ?ws=<id>
 
 
 @st.cache_resource(show_spinner="Loading the dataset…", max_entries=2)
@@ -179,3 +181,37 @@ def ensure_app_navigation() -> None:
         PagesManager.uses_pages_directory = False
         if first_run:
             st.rerun()
+    use_workspace()
+
+
+def _session_workspace() -> str | None:
+    """The workspace of the session whose script runs in this thread (None outside one)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    if get_script_run_ctx(suppress_warning=True) is None:
+        return None
+    return st.session_state.get(WORKSPACE)
+
+
+def use_workspace() -> None:
+    """With private workspaces (`$CNN_PRIVATE_WORKSPACES`), make `?ws=<id>` this session's
+    workspace: kept from the URL when valid, else the session's or a new one, written
+    back to the URL. Every run-store call of this session then sees that workspace only."""
+    if not workspaces.private_enabled():
+        return
+    workspaces.set_resolver(_session_workspace)
+    asked = st.query_params.get("ws")
+    current = st.session_state.get(WORKSPACE)
+    if workspaces.valid_workspace_id(asked):
+        current = asked
+    else:
+        if asked is not None:
+            st.warning("The workspace id in this link is not valid: this is a new workspace.")
+        current = current or workspaces.new_workspace_id()
+        st.query_params["ws"] = current
+    st.session_state[WORKSPACE] = current
+    link = f"{(st.context.url or '').split('?')[0]}?ws={current}"
+    st.sidebar.caption(
+        ":material/lock: **Private workspace**: its runs are yours alone (unless you make "
+        f"one public). **Bookmark this link to come back:** [{link}]({link})",
+    )

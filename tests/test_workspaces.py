@@ -1,0 +1,246 @@
+"""Private workspaces: each visitor sees and controls only their own runs.
+
+The attacks tried here are the ones a visitor can make without a shell: another
+workspace's run id (or a path-like id) in a URL or a form value, another
+workspace's id, and a public run they may read but never change.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cnn_core import runs, worker, workspaces
+from cnn_core.config import TrainConfig
+from cnn_core.errors import UserError
+from cnn_core.records import RunState
+from tests.apptest_support import APP, TIMEOUT_S, assert_no_exception
+
+ALICE = workspaces.new_workspace_id()
+BOB = workspaces.new_workspace_id()
+
+
+class Visitor:
+    """Which workspace the code under test sees as current (the resolver's answer)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.workspace: str | None = None
+        monkeypatch.setenv(workspaces.PRIVATE_ENV, "1")
+        monkeypatch.setattr(workspaces, "_resolver", lambda: self.workspace)
+
+    def __call__(self, workspace: str | None) -> Visitor:
+        self.workspace = workspace
+        return self
+
+
+@pytest.fixture
+def visitor(monkeypatch: pytest.MonkeyPatch) -> Visitor:
+    return Visitor(monkeypatch)
+
+
+def finished_run(name: str, public: bool = False) -> runs.RunFolder:
+    """A completed run of the current workspace with a (placeholder) model file."""
+    folder = runs.create_run(TrainConfig(name=name))
+    folder.model_path.write_bytes(b"model")
+    folder.write_status(RunState.COMPLETED)
+    if public:
+        workspaces.set_public(folder, True)
+    return folder
+
+
+def test_without_the_setting_there_is_one_workspace_the_store(
+    isolated_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(workspaces.PRIVATE_ENV, raising=False)
+    monkeypatch.setattr(workspaces, "_resolver", lambda: ALICE)  # ignored without the setting
+    folder = finished_run("legacy")
+    assert folder.path.parent == isolated_store.resolve()  # runs/<id>/ exactly as before
+    assert [r.run_id for r in runs.list_runs()] == [folder.run_id]
+    assert workspaces.owned_run(folder.run_id) == folder
+    assert workspaces.data_folder(Path("/data")) == Path("/data")
+
+
+def test_each_workspace_lists_only_its_own_runs(isolated_store: Path, visitor: Visitor) -> None:
+    visitor(ALICE)
+    alice_run = finished_run("alice's")
+    assert alice_run.path.parent == isolated_store.resolve() / ".workspaces" / ALICE
+    visitor(BOB)
+    bob_run = finished_run("bob's")
+    assert [r.run_id for r in runs.list_runs()] == [bob_run.run_id]
+    assert alice_run.run_id not in [r.run_id for r in runs.model_runs()]
+    visitor(ALICE)
+    assert [r.run_id for r in runs.list_runs()] == [alice_run.run_id]
+    # The store's own listing never mistakes the workspaces folder for a run.
+    visitor(None)
+    assert runs.list_runs() == []
+
+
+def test_a_foreign_run_id_cannot_be_stopped_read_or_shared(
+    isolated_store: Path, visitor: Visitor
+) -> None:
+    visitor(ALICE)
+    alice_run = runs.create_run(TrainConfig(name="training"))
+    visitor(BOB)
+    for attempt in (alice_run.run_id, f"../.workspaces/{ALICE}/{alice_run.run_id}", ALICE):
+        with pytest.raises(UserError, match="no run|not a valid run id"):
+            workspaces.owned_run(attempt).request_stop()
+        with pytest.raises(UserError, match="no run|not a valid run id"):
+            workspaces.readable_run(attempt)
+    assert not runs.run_folder(alice_run.run_id).path.exists()  # not in Bob's folder
+    with pytest.raises(UserError, match="not one of this workspace's runs"):
+        workspaces.set_public(alice_run, True)  # a folder handed in (e.g. from a bundle)
+    assert not workspaces.can_read(alice_run)
+    assert not alice_run.stop_path.exists() and not alice_run.public_path.exists()
+    visitor(ALICE)
+    workspaces.owned_run(alice_run.run_id).request_stop()  # the owner can
+    assert alice_run.stop_requested()
+
+
+def test_a_public_run_is_shared_read_only(isolated_store: Path, visitor: Visitor) -> None:
+    visitor(ALICE)
+    shared = finished_run("shared", public=True)
+    private = finished_run("private")
+    visitor(BOB)
+    visible = [r.run_id for r in runs.model_runs()]
+    assert shared.run_id in visible and private.run_id not in visible
+    assert visible[-1] == "mnist-starter"  # the starter model is everyone's
+    assert workspaces.readable_run(shared.run_id).path == shared.path
+    assert workspaces.readable_run("mnist-starter").starter
+    assert workspaces.can_read(shared) and not workspaces.can_read(private)
+    with pytest.raises(UserError, match="no run"):
+        workspaces.owned_run(shared.run_id)
+    with pytest.raises(UserError, match="never changed"):
+        workspaces.require_owner(shared)
+    with pytest.raises(UserError, match="never changed"):
+        workspaces.set_public(shared, False)
+    assert shared.public_path.is_file()
+    with pytest.raises(UserError, match="never changed"):
+        workspaces.require_owner(workspaces.readable_run("mnist-starter"))
+    visitor(ALICE)
+    workspaces.set_public(shared, False)
+    visitor(BOB)
+    assert shared.run_id not in [r.run_id for r in runs.model_runs()]
+
+
+def test_a_hostile_workspace_id_is_refused(isolated_store: Path, visitor: Visitor) -> None:
+    for hostile in ("../../etc", "a" * 10, ALICE + "/..", ".workspaces"):
+        visitor(hostile)
+        with pytest.raises(UserError, match="not a valid workspace id"):
+            runs.runs_root()
+    assert not workspaces.valid_workspace_id(None)
+
+
+def test_queued_runs_are_capped_per_workspace(
+    isolated_store: Path, visitor: Visitor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CNN_WORKSPACE_MAX_QUEUED", "2")
+    monkeypatch.setattr(worker, "start_worker", lambda folder: None)  # no processes here
+    visitor(ALICE)
+    for seed in (1, 2):
+        worker.launch_run(TrainConfig(seed=seed))
+    with pytest.raises(UserError, match="2 runs are already waiting"):
+        worker.launch_run(TrainConfig(seed=3))
+    visitor(BOB)  # another workspace is not starved by Alice's queue
+    folder, created = worker.launch_run(TrainConfig(seed=3))
+    assert created and folder.path.parent.name == BOB
+    # Training slots stay global: every workspace's workers lock the same ones.
+    assert workspaces.store_of(folder.path.parent) == isolated_store.resolve()
+
+
+def test_uploaded_data_is_per_workspace_and_capped(
+    tmp_path: Path, visitor: Visitor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CNN_WORKSPACE_DATA_MB", "1")
+    visitor(ALICE)
+    folder = workspaces.data_folder(tmp_path)
+    assert folder == tmp_path / ".workspaces" / ALICE
+    folder.mkdir(parents=True)
+    (folder / "images.zip").write_bytes(b"\0" * 700_000)
+    workspaces.check_data_quota(tmp_path, 300_000)
+    with pytest.raises(UserError, match="1 MB of uploaded data"):
+        workspaces.check_data_quota(tmp_path, 400_000)
+    visitor(BOB)
+    workspaces.check_data_quota(tmp_path, 1_000_000)  # Bob's folder is empty
+
+
+def open_with(query: dict[str, str], page: str) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
+    at.query_params.update(query)
+    at.run()
+    at.switch_page(page).run()
+    assert_no_exception(at)
+    return at
+
+
+def test_url_workspace_scopes_the_pages(
+    isolated_store: Path, visitor: Visitor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    visitor(ALICE)
+    alice_run = finished_run("alice only")
+    visitor(None)  # from here the app resolves the workspace from the URL itself
+    try:
+        at = open_with({"ws": ALICE}, "pages/train.py")
+        assert at.selectbox(key="train_monitor_run").value == alice_run.run_id
+        assert any("Bookmark this link" in c.value and ALICE in c.value for c in at.caption)
+
+        at = open_with({"ws": BOB}, "pages/train.py")
+        assert "alice only" not in str([s.options for s in at.selectbox])
+        # A form value naming Alice's run is not honoured either.
+        at.session_state["train_monitor_run"] = alice_run.run_id
+        at.run()
+        assert_no_exception(at)
+        assert alice_run.run_id not in str([s.value for s in at.selectbox])
+
+        at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
+        at.query_params["ws"] = "../../etc"
+        at.run()  # Home
+        assert_no_exception(at)
+        assert any("not valid" in w.value for w in at.warning)
+        fresh = at.query_params["ws"]
+        fresh = fresh[0] if isinstance(fresh, list) else fresh
+        assert workspaces.valid_workspace_id(fresh) and fresh not in (ALICE, BOB)
+    finally:
+        workspaces.set_resolver(None)
+
+
+def test_the_owner_makes_a_run_public_on_the_train_page(
+    isolated_store: Path, visitor: Visitor
+) -> None:
+    visitor(ALICE)
+    run = finished_run("to share")
+    visitor(None)
+    try:
+        at = open_with({"ws": ALICE}, "pages/train.py")
+        toggle = at.toggle(key=f"train_public_{run.run_id}")
+        assert toggle.value is False
+        toggle.set_value(True).run()
+        assert_no_exception(at)
+        assert run.public_path.is_file()
+    finally:
+        workspaces.set_resolver(lambda: BOB)  # the fixture restores the original at teardown
+    assert run.run_id in [r.run_id for r in runs.model_runs()]
+
+
+def test_a_shared_run_cannot_be_renamed_tagged_or_deleted_by_another_workspace(
+    isolated_store: Path, visitor: Visitor
+) -> None:
+    from cnn_core.records import RunNotes
+
+    visitor(ALICE)
+    shared = finished_run("shared", public=True)
+    visitor(BOB)
+    seen = workspaces.readable_run(shared.run_id)  # Bob may view it...
+    for change in (
+        lambda: seen.rename("mine now"),
+        lambda: seen.write_notes(RunNotes(tags=("taken",))),
+        lambda: runs.delete_run(seen),
+    ):
+        with pytest.raises(UserError, match="never changed"):  # ...never change it
+            change()
+    assert shared.path.is_dir() and shared.read_config().name == "shared"
+    assert not shared.notes_path.exists()
+    visitor(ALICE)
+    shared.rename("still Alice's")
+    assert shared.read_config().name == "still Alice's"
