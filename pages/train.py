@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from cnn_core.charts.training import training_curves_figure
+from cnn_core.charts.training import batch_loss_figure, training_curves_figure
 from cnn_core.config import (
     ACTIVATIONS,
     DEFAULT_PRESET,
@@ -335,6 +335,9 @@ def render_monitor(run_id: str, was_active: bool) -> None:
             st.caption(rates)
     elif not run.active:
         st.caption("No finished epoch was recorded.")
+    progress = run.read_progress() if run.state == RunState.RUNNING else None
+    if progress and progress.losses:  # below the epoch curves, which the browser tests read
+        st.plotly_chart(batch_loss_figure(progress), key="train_batch_loss")
 
 
 def results(run: RunSummary) -> None:
