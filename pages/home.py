@@ -44,7 +44,15 @@ STEPS = [
         ":material/neurology:",
     ),
     (
-        "5 · Predict",
+        "5 · Compare",
+        "Runs side by side: overlaid curves, settings and results, another model "
+        "on the same split in one click, repeats over seeds as mean ± std.",
+        "pages/compare.py",
+        "Compare",
+        ":material/compare:",
+    ),
+    (
+        "6 · Predict",
         "Upload images or draw a digit: a starter model works right away.",
         "pages/predict.py",
         "Predict",

@@ -43,6 +43,7 @@ from pages._shared.common import (
     require_dataset,
     validation_size_input,
 )
+from pages._shared.compare_actions import compare_with_control
 
 SAVED_FORM = "train_saved_form"  # widget values kept across page changes
 MONITORED = "train_monitor_run"  # the run the Runs section watches
@@ -358,6 +359,7 @@ def results(run: RunSummary) -> None:
             f"{format_duration(train_seconds)}"
             + (" (stopped early by the user)" if run.state == RunState.STOPPED else "")
         )
+    compare_with_control(run, "train")
 
 
 def monitor_section() -> None:
