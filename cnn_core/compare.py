@@ -487,7 +487,10 @@ class GroupSummary:
 
 
 def group_summaries(runs: Sequence[RunSummary], min_size: int = 2) -> list[GroupSummary]:
-    """The seed groups with at least `min_size` members among `runs`, in first-seen order."""
+    """The seed groups with at least `min_size` members among `runs`, in first-seen order.
+
+    A group's runs are in seed order.
+    """
     members: dict[str, list[RunSummary]] = {}
     for run in runs:
         if run.config and run.config.group:
@@ -496,6 +499,7 @@ def group_summaries(runs: Sequence[RunSummary], min_size: int = 2) -> list[Group
     for group, group_runs in members.items():
         if len(group_runs) < min_size:
             continue
+        group_runs.sort(key=lambda run: run.config.seed if run.config else 0)
         tests = [r.test_accuracy for r in group_runs if r.test_accuracy is not None]
         mean, std = mean_and_std([t for t in tests if math.isfinite(t)])
         summaries.append(GroupSummary(group, tuple(group_runs), mean, std))

@@ -186,7 +186,7 @@ def settings_section(chosen: list[RunSummary], histories: list[list[EpochRecord]
     if st.toggle("Differences only", key="compare_differences"):
         table = differences_only(table)
     frame = pd.DataFrame(list(table.values()), index=list(table), columns=titles)
-    st.dataframe(frame, key="compare_settings")
+    st.dataframe(frame, height="content", key="compare_settings")
     st.download_button(
         "Download the histories (CSV)",
         data=histories_csv(chosen, histories),

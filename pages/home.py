@@ -45,8 +45,8 @@ STEPS = [
     ),
     (
         "5 · Compare",
-        "Runs side by side: overlaid curves, settings and results, another model "
-        "on the same split in one click, repeats over seeds as mean ± std.",
+        "Any runs' curves and settings side by side; another model on the same "
+        "split in one click; repeats over seeds.",
         "pages/compare.py",
         "Compare",
         ":material/compare:",

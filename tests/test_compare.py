@@ -144,7 +144,7 @@ def test_a_group_shows_mean_and_std_of_test_accuracy_and_curves() -> None:
         make_run(configs[2], [0.4], test_accuracy=0.85),  # stopped early: one epoch
     ]
     loner = make_run(TrainConfig(group="g-2"), [0.5])
-    (summary,) = compare.group_summaries([*members, loner])  # g-2 has one member only
+    (summary,) = compare.group_summaries([loner, *reversed(members)])  # g-2: one member only
     assert summary.group == "g-1" and summary.seeds == [42, 43, 44]
     assert summary.label == "net (3 seeds)"
     assert summary.test_mean == pytest.approx(0.85)

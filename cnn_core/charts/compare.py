@@ -157,8 +157,8 @@ def curves_overlay_figure(
     fig.update_xaxes(title_text=X_TITLES.get(x_axis, x_axis))
     fig.update_yaxes(tickformat=".0%", row=1, col=2)
     fig.update_layout(
-        height=380,
-        margin=MARGIN,
+        height=400,
+        margin={**MARGIN, "t": 70},  # the note above the panels' titles
         legend={"orientation": "h", "y": -0.25},
         title={"text": "solid: validation · dashed: training · ★ best epoch", "font": {"size": 12}},
     )
