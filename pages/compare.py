@@ -75,7 +75,8 @@ def sync_table_selection(listed: list[str], chosen: list[str]) -> None:
     """Make the table show the URL's runs as selected (a link, a filter change)."""
     rows = [i for i, run_id in enumerate(listed) if run_id in chosen]
     state = st.session_state.get(TABLE)
-    if state is None or list(state["selection"]["rows"]) != rows:
+    shown = list(state["selection"]["rows"]) if state is not None else []
+    if shown != rows:  # only then: a push resets what the grid shows
         st.session_state[TABLE] = {"selection": {"rows": rows, "columns": []}}
 
 

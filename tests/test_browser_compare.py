@@ -64,7 +64,10 @@ def made_runs(served_runs: Path) -> list[str]:
 def tick_row(page: Page, row: int) -> None:
     """Click the selection box of the table's row `row` (0 = first below the header)."""
     box = page.locator(TABLE).bounding_box()
-    page.mouse.click(box["x"] + 18, box["y"] + ROW_PX * (row + 1) + ROW_PX / 2)
+    x, y = box["x"] + 18, box["y"] + ROW_PX * (row + 1) + ROW_PX / 2
+    page.mouse.move(x, y)  # the grid shows the row's box on hover; click it once drawn
+    page.wait_for_timeout(300)
+    page.mouse.click(x, y)
     page.wait_for_timeout(300)
     wait_until_idle(page)
 
@@ -72,21 +75,19 @@ def tick_row(page: Page, row: int) -> None:
 def test_ticking_two_runs_overlays_both_curves_and_puts_them_in_the_url(
     page: Page, server: StreamlitServer, made_runs: list[str]
 ) -> None:
-    page.goto(server.url)
-    expect(page.get_by_role("heading", name="CNN Studio").first).to_be_visible()
-    wait_until_idle(page)
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Compare").click()
+    page.goto(f"{server.url}/compare")  # a deep link, as a shared link is opened
     expect(page.get_by_role("heading", name="Compare", exact=True)).to_be_visible()
     expect(page.locator(TABLE)).to_be_visible(timeout=FIRST_PAINT_MS)
     wait_until_idle(page, timeout_ms=FIRST_PAINT_MS)
     expect(page.get_by_text("Tick two or more runs")).to_be_visible()
 
+    oldest, _, newest = made_runs
     tick_row(page, 0)  # the newest run
+    expect(page).to_have_url(re.compile(rf"runs={newest}$"))
     tick_row(page, 2)  # the oldest run
     expect(page.locator(CURVES)).to_be_visible()
     legend = page.evaluate(LEGEND_JS, CURVES)
     assert sorted(legend) == ["newest run", "oldest run"], legend
-    oldest, _, newest = made_runs
     expect(page).to_have_url(re.compile(rf"runs={newest}(,|%2C){oldest}$"))
 
     # The link opens the same view in a fresh session.
