@@ -23,6 +23,7 @@ PAGES = {
     "Evaluate and inspect": [
         st.Page("pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
         st.Page("pages/inside.py", title="Inside the CNN", icon=":material/neurology:"),
+        st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
     ],
     "Use": [
         st.Page("pages/predict.py", title="Predict", icon=":material/draw:"),

@@ -108,6 +108,7 @@ class TrainConfig:
     train_subset: int = 0  # 0 = every training image; else the first N after shuffling
     seed: int = 42
     name: str = ""  # optional label shown in run lists
+    group: str = ""  # the seed group a run belongs to ("" for none): cnn_core.compare
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the run store adds the schema version around it)."""

@@ -193,6 +193,9 @@ class Progress:
     elapsed: float  # seconds since training began
     eta: float | None = None  # seconds left, None until a rate is known
     loss: float | None = None  # running training loss of this epoch
+    # (batch, running loss) at each write of this epoch, batch ascending, at most
+    # MAX_LOSS_POINTS: what the live chart draws while an epoch takes minutes
+    losses: tuple[tuple[int, float], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return stamped(asdict(self))
@@ -205,10 +208,40 @@ class Progress:
     @staticmethod
     def from_dict(record: dict[str, Any], source: str = "the progress record") -> Progress:
         record_version(record, source)
+        values = _known(Progress, record)
         try:
-            return Progress(**_known(Progress, record))
-        except TypeError as error:
+            values["losses"] = tuple(
+                (int(batch), float(loss)) for batch, loss in values.get("losses", ())
+            )
+            return Progress(**values)
+        except (TypeError, ValueError) as error:
             raise RecordError(f"{source} is incomplete: {error}") from error
+
+
+MAX_LOSS_POINTS = 120  # the live loss series of one epoch keeps at most this many points
+
+
+def add_loss_point(
+    points: tuple[tuple[int, float], ...], batch: int, loss: float | None
+) -> tuple[tuple[int, float], ...]:
+    """`points` with (batch, loss) appended, thinned to at most MAX_LOSS_POINTS.
+
+    When full, every other point is dropped (the newest kept), so a long epoch
+    keeps an even sample of its whole course in a record of bounded size.
+
+    Args:
+        points: the epoch's (batch, running loss) series so far.
+        batch: batches done, >= 1; a repeated batch replaces the last point.
+        loss: the running loss, or None (then `points` is returned unchanged).
+    """
+    if loss is None or batch < 1:
+        return points
+    if points and points[-1][0] >= batch:
+        points = points[:-1]
+    points = (*points, (batch, loss))
+    if len(points) > MAX_LOSS_POINTS:
+        points = points[-1::-2][::-1]
+    return points
 
 
 @dataclass(frozen=True)

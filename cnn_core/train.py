@@ -19,7 +19,7 @@ from cnn_core.distribute import Placement, make_placement
 from cnn_core.errors import UserError
 from cnn_core.evaluate import evaluate_model
 from cnn_core.models import build_model, load_trained_model, make_optimizer
-from cnn_core.records import EpochRecord, Progress, RunState
+from cnn_core.records import EpochRecord, Progress, RunState, add_loss_point
 from cnn_core.runs import RunFolder
 from cnn_core.tf_runtime import import_keras
 
@@ -42,12 +42,14 @@ def make_recorder(folder: RunFolder, epochs: int, batches: int) -> Any:
             self.train_start = self.epoch_start = self.last_write = 0.0
             self.epoch = 0
             self.epoch_rate = math.nan
+            self.losses: tuple[tuple[int, float], ...] = ()  # this epoch's (batch, loss)
 
         def on_train_begin(self, logs: dict | None = None) -> None:
             self.train_start = time.perf_counter()
 
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
             self.epoch, self.epoch_start = epoch, time.perf_counter()
+            self.losses = ()
             # The rate the epoch starts with (a schedule moves it batch by batch).
             self.epoch_rate = float(np.asarray(self.model.optimizer.learning_rate))
             self._write_progress(0, {})
@@ -84,6 +86,8 @@ def make_recorder(folder: RunFolder, epochs: int, batches: int) -> Any:
             elapsed = now - self.train_start
             rate = done / elapsed if done and elapsed > 0 else 0.0
             eta = (epochs * batches - done) / rate if rate else None
+            loss = _number(logs.get("loss"))
+            self.losses = add_loss_point(self.losses, batch, loss)
             progress = Progress(
                 epoch=self.epoch + 1,
                 epochs=epochs,
@@ -91,7 +95,8 @@ def make_recorder(folder: RunFolder, epochs: int, batches: int) -> Any:
                 batches=batches,
                 elapsed=elapsed,
                 eta=eta,
-                loss=_number(logs.get("loss")),
+                loss=loss,
+                losses=self.losses,
             )
             folder.write_progress(progress)
             folder.write_status(RunState.RUNNING, heartbeat=time.time())

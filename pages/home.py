@@ -44,7 +44,15 @@ STEPS = [
         ":material/neurology:",
     ),
     (
-        "5 · Predict",
+        "5 · Compare",
+        "Any runs' curves and settings side by side; another model on the same "
+        "split in one click; repeats over seeds.",
+        "pages/compare.py",
+        "Compare",
+        ":material/compare:",
+    ),
+    (
+        "6 · Predict",
         "Upload images or draw a digit: a starter model works right away.",
         "pages/predict.py",
         "Predict",

@@ -9,7 +9,7 @@ import streamlit as st
 
 from cnn_core import workspaces
 from cnn_core.bundles import config_file_name, config_file_text
-from cnn_core.charts.training import training_curves_figure
+from cnn_core.charts.training import batch_loss_figure, training_curves_figure
 from cnn_core.config import (
     ACTIVATIONS,
     DEFAULT_PRESET,
@@ -45,6 +45,7 @@ from pages._shared.common import (
     require_dataset,
     validation_size_input,
 )
+from pages._shared.compare_actions import compare_with_control
 
 SAVED_FORM = "train_saved_form"  # widget values kept across page changes
 MONITORED = "train_monitor_run"  # the run the Runs section watches
@@ -352,6 +353,9 @@ def render_monitor(run_id: str, was_active: bool) -> None:
             st.caption(rates)
     elif not run.active:
         st.caption("No finished epoch was recorded.")
+    progress = run.read_progress() if run.state == RunState.RUNNING else None
+    if progress and progress.losses:  # below the epoch curves, which the browser tests read
+        st.plotly_chart(batch_loss_figure(progress), key="train_batch_loss")
 
 
 def share_toggle(run: RunSummary) -> None:
@@ -387,6 +391,7 @@ def results(run: RunSummary) -> None:
             f"{format_duration(train_seconds)}"
             + (" (stopped early by the user)" if run.state == RunState.STOPPED else "")
         )
+    compare_with_control(run, "train")
 
 
 def monitor_section() -> None:

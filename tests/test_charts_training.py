@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from cnn_core.charts.training import training_curves_figure
-from cnn_core.records import EpochRecord
+from cnn_core.charts.training import batch_loss_figure, training_curves_figure
+from cnn_core.records import EpochRecord, Progress
 
 
 def _history(epochs: int) -> list[EpochRecord]:
@@ -33,3 +33,19 @@ def test_x_range_covers_the_planned_epochs_while_training() -> None:
     done = training_curves_figure(_history(5))
     assert tuple(done.layout.xaxis.range) == (0.8, 5.2)
     assert tuple(training_curves_figure([]).layout.xaxis.range) == (0.8, 1.2)
+
+
+def test_batch_loss_chart_draws_the_running_epoch() -> None:
+    progress = Progress(
+        epoch=3,
+        epochs=5,
+        batch=40,
+        batches=100,
+        elapsed=9.0,
+        losses=((10, 0.9), (25, 0.7), (40, 0.6)),
+    )
+    fig = batch_loss_figure(progress)
+    (line,) = fig.data
+    assert list(line.x) == [10, 25, 40] and list(line.y) == [0.9, 0.7, 0.6]
+    assert tuple(fig.layout.xaxis.range) == (0, 100)  # the whole epoch, so the line grows
+    assert fig.layout.title.text.startswith("Epoch 3")

@@ -2,9 +2,10 @@
 
 - ``style``: the shared look (colours, margins, colour scales, image panels).
 - ``data``: images per class in each split, enlarged sample images.
-- ``training``: loss and accuracy curves.
+- ``training``: loss and accuracy curves, the running epoch's batch loss.
 - ``evaluation``: the clickable confusion matrix.
 - ``model_views``: filters, feature maps, Grad-CAM, layer flow, class probabilities.
+- ``compare``: several runs' curves overlaid, per-class accuracy side by side.
 - ``concepts``: the Concepts tab's panels, kernel demo, marked cells, worked sums.
 
 None of them reads files, imports Streamlit or touches Keras.

@@ -1,4 +1,4 @@
-"""Training curves: loss and accuracy per epoch, a pure function of the run's history."""
+"""Training curves: loss and accuracy per epoch, and the running loss of the epoch under way."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from cnn_core.charts.style import MARGIN, TRAIN_COLOUR, VAL_COLOUR
-from cnn_core.records import EpochRecord
+from cnn_core.records import EpochRecord, Progress
 
 
 def training_curves_figure(history: list[EpochRecord], epochs: int | None = None) -> go.Figure:
@@ -43,4 +43,34 @@ def training_curves_figure(history: list[EpochRecord], epochs: int | None = None
     fig.update_xaxes(title_text="epoch", range=[0.8, last + 0.2], dtick=max(1, last // 10))
     fig.update_yaxes(tickformat=".0%", row=1, col=2)
     fig.update_layout(height=320, margin=MARGIN, legend={"orientation": "h", "y": -0.25})
+    return fig
+
+
+def batch_loss_figure(progress: Progress) -> go.Figure:
+    """The running training loss of the epoch under way, batch by batch.
+
+    Keras' running loss is the mean over the epoch's batches so far, so the line
+    is already smoothed: it settles as the epoch goes on.
+
+    Args:
+        progress: a running run's progress record; its `losses` are (batch, loss) points.
+
+    Returns:
+        A new figure; the x axis spans the epoch's batches.
+    """
+    batches = [batch for batch, _ in progress.losses]
+    fig = go.Figure(
+        go.Scatter(
+            x=batches,
+            y=[loss for _, loss in progress.losses],
+            mode="lines",
+            name="running training loss",
+            line={"color": TRAIN_COLOUR},
+            hovertemplate="batch %{x}<br>loss %{y:.4f}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text="batch", range=[0, max(1, progress.batches)])
+    fig.update_yaxes(title_text="loss")
+    title = f"Epoch {progress.epoch}: running training loss (mean of its batches so far)"
+    fig.update_layout(height=240, margin=MARGIN, title={"text": title, "font": {"size": 14}})
     return fig

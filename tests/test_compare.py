@@ -1,0 +1,319 @@
+"""cnn_core.compare and its figures: pairs, seed groups, table, overlay, CSV (no training)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cnn_core import compare, runs
+from cnn_core.charts.compare import (
+    RUN_COLOURS,
+    curves_overlay_figure,
+    per_class_figure,
+    run_colours,
+)
+from cnn_core.config import PRESETS, ConvBlock, ModelSpec, TrainConfig
+from cnn_core.errors import UserError
+from cnn_core.models import describe_model
+from cnn_core.records import EpochRecord, Evaluation, PerClass, RunState
+
+SOFTMAX = ModelSpec(kind="softmax")
+
+
+def make_run(
+    config: TrainConfig,
+    val_accuracies: list[float],
+    seconds: float = 2.0,
+    test_accuracy: float | None = None,
+) -> runs.RunSummary:
+    """A finished run folder made by hand: its epochs and, if given, a test result."""
+    folder = runs.create_run(config)
+    for epoch, val in enumerate(val_accuracies, start=1):
+        folder.append_epoch(
+            EpochRecord(
+                epoch,
+                seconds=seconds,
+                loss=1.0 / epoch,
+                accuracy=val - 0.01,
+                val_loss=1.1 / epoch,
+                val_accuracy=val,
+            )
+        )
+    if test_accuracy is not None:
+        correct = round(100 * test_accuracy)
+        evaluation = Evaluation(
+            n=100,
+            correct=correct,
+            accuracy=correct / 100,
+            loss=0.5,
+            class_names=("a", "b"),
+            confusion_matrix=((50, 0), (100 - correct, correct - 50)),
+            per_class=PerClass((1.0, 1.0), (1.0, (correct - 50) / 50), (1.0, 1.0), (50, 50)),
+        )
+        folder.save_evaluation(evaluation, np.full((100, 2), 0.5), np.zeros(100, np.int64))
+    folder.write_status(RunState.COMPLETED, train_seconds=seconds * len(val_accuracies))
+    return runs.load_run(folder.path)
+
+
+# -- one-click pairs ---------------------------------------------------------------------
+
+
+def test_a_pair_shares_dataset_split_and_seed_with_another_model() -> None:
+    config = TrainConfig(
+        dataset="fashion_mnist", validation=0.2, train_subset=3000, seed=7, group="g1", name="cnn"
+    )
+    labels = compare.alternatives_for(config)
+    assert "Softmax regression (baseline)" in labels
+    assert "Studio default CNN" not in labels  # that is the run's own model
+    partner = compare.paired_config(config, "Softmax regression (baseline)", "cnn")
+    assert partner.model == SOFTMAX
+    assert (partner.dataset, partner.validation, partner.train_subset, partner.seed) == (
+        "fashion_mnist",
+        0.2,
+        3000,
+        7,
+    )
+    assert partner.optimizer == config.optimizer and partner.fit == config.fit
+    assert partner.group == "" and partner.name == "Softmax regression vs cnn"
+
+
+def test_every_alternative_keeps_the_split_whatever_it_returns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    moved = {"moves the data": lambda c: replace(c, model=SOFTMAX, seed=1, validation=0.5)}
+    monkeypatch.setattr(compare, "ALTERNATIVES", moved)
+    partner = compare.paired_config(TrainConfig(seed=3, validation=0.1), "moves the data", "x")
+    assert (partner.seed, partner.validation) == (3, 0.1)
+
+
+def test_an_alternative_that_does_not_fit_the_images_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    huge = ModelSpec(kind="cnn", conv_blocks=(ConvBlock(8, 15, padding="valid"),) * 2)
+    monkeypatch.setattr(compare, "ALTERNATIVES", {"huge": lambda c: replace(c, model=huge)})
+    assert compare.alternatives_for(TrainConfig(model=SOFTMAX)) == []
+    with pytest.raises(UserError, match="conv block 2 kernel size must be at most"):
+        compare.paired_config(TrainConfig(model=SOFTMAX), "huge", "x")
+    with pytest.raises(UserError, match="unknown model"):
+        compare.paired_config(TrainConfig(), "no such model", "x")
+
+
+# -- seed groups -------------------------------------------------------------------------
+
+
+def test_a_seed_group_varies_only_the_seed() -> None:
+    config = TrainConfig(seed=10, name="base")
+    group = compare.seed_group(config, 3, "g-test")
+    assert [c.seed for c in group] == [10, 11, 12]
+    assert {c.group for c in group} == {"g-test"}
+    assert [c.name for c in group] == ["base · seed 10", "base · seed 11", "base · seed 12"]
+    assert {replace(c, seed=0, name="") for c in group} == {
+        replace(config, seed=0, name="", group="g-test")
+    }
+    assert compare.seed_group(config, 2)[0].group.startswith("g")
+    for bad in (1, 9, 2.5, True):
+        with pytest.raises(UserError, match="2 to 8 runs"):
+            compare.seed_group(config, bad)
+
+
+def test_launch_all_stops_at_a_full_queue_and_says_how_many_went() -> None:
+    launched: list[TrainConfig] = []
+
+    def launch(config: TrainConfig) -> tuple[runs.RunFolder, bool]:
+        if len(launched) == 2:
+            raise UserError("8 runs are already waiting")
+        launched.append(config)
+        return runs.create_run(config), True
+
+    folders, problem = compare.launch_all(compare.seed_group(TrainConfig(), 4), launch)
+    assert len(folders) == 2 and [f.read_config() for f in folders] == launched
+    assert problem == "2 of 4 runs queued: 8 runs are already waiting"
+
+
+def test_a_group_shows_mean_and_std_of_test_accuracy_and_curves() -> None:
+    configs = compare.seed_group(TrainConfig(name="net"), 3, "g-1")
+    members = [
+        make_run(configs[0], [0.5, 0.7], test_accuracy=0.80),
+        make_run(configs[1], [0.6, 0.9], test_accuracy=0.90),
+        make_run(configs[2], [0.4], test_accuracy=0.85),  # stopped early: one epoch
+    ]
+    loner = make_run(TrainConfig(group="g-2"), [0.5])
+    (summary,) = compare.group_summaries([loner, *reversed(members)])  # g-2: one member only
+    assert summary.group == "g-1" and summary.seeds == [42, 43, 44]
+    assert summary.label == "net (3 seeds)"
+    assert summary.test_mean == pytest.approx(0.85)
+    assert summary.test_std == pytest.approx(statistics.stdev([0.8, 0.9, 0.85]))
+    assert summary.test_text() == "85.00% ± 5.00% (n = 3)"
+
+    curves = compare.group_curves("net", [m.read_history() for m in members])
+    assert curves.x == (1.0, 2.0)
+    assert curves.values["val_accuracy"] == pytest.approx((0.5, 0.8))
+    assert curves.spread["val_accuracy"] == pytest.approx((0.1, statistics.stdev([0.7, 0.9])))
+    assert curves.best_index == 1
+    seconds = compare.group_curves("net", [m.read_history() for m in members], "seconds")
+    assert seconds.x == (2.0, 4.0)
+
+
+# -- URL, filters, table, CSV ------------------------------------------------------------
+
+
+def test_run_ids_from_a_url_and_the_unknown_ones() -> None:
+    a = make_run(TrainConfig(name="a"), [0.5])
+    b = make_run(TrainConfig(name="b"), [0.6])
+    ids = compare.parse_run_ids(f" {b.run_id}, ,{a.run_id},{b.run_id},../etc,nope")
+    assert ids == [b.run_id, a.run_id, "../etc", "nope"]
+    found, unknown = compare.resolve_runs(ids, runs.list_runs())
+    assert [r.run_id for r in found] == [b.run_id, a.run_id]
+    assert unknown == ["../etc", "nope"]
+    assert compare.parse_run_ids(None) == []
+
+
+def test_filters_by_dataset_and_model() -> None:
+    cnn = make_run(TrainConfig(dataset="mnist"), [0.5])
+    soft = make_run(TrainConfig(dataset="mnist", model=SOFTMAX), [0.5])
+    cifar = make_run(TrainConfig(dataset="cifar10"), [0.5])
+    every = runs.list_runs()
+    assert {r.run_id for r in compare.filter_runs(every)} == {cnn.run_id, soft.run_id, cifar.run_id}
+    assert {r.run_id for r in compare.filter_runs(every, ["mnist"])} == {cnn.run_id, soft.run_id}
+    only = compare.filter_runs(every, ["mnist"], ["Softmax regression"])
+    assert [r.run_id for r in only] == [soft.run_id]
+
+
+def test_the_table_puts_settings_and_results_side_by_side() -> None:
+    cnn = make_run(TrainConfig(name="cnn", seed=1), [0.5, 0.8, 0.7], test_accuracy=0.75)
+    soft = make_run(TrainConfig(name="soft", model=SOFTMAX, seed=1), [0.6], seconds=0.5)
+    titles, table = compare.comparison_table([cnn, soft], [cnn.read_history(), soft.read_history()])
+    assert titles == ["cnn", "soft"]
+    assert table["model"] == ["CNN 2 conv / 1 dense", "Softmax regression"]
+    rows = describe_model(cnn.config.model, (28, 28, 1), 10)
+    cnn_total = f"{sum(r.params for r in rows):,}"
+    assert table["parameters"] == [cnn_total, "7,850"]  # softmax: 28 * 28 * 10 + 10
+    assert table["trainable parameters"] == [cnn_total, "7,850"]
+    assert table["epochs"] == ["3 of 10", "1 of 10"]
+    assert table["seconds per epoch"] == ["2.0 s", "0.5 s"]
+    assert table["total time"] == ["6 s", "0 s"]
+    assert table["best validation accuracy"] == ["80.00%", "60.00%"]
+    assert table["best epoch"] == ["2", "1"]
+    assert table["test accuracy"] == ["75.00%", "–"]
+    assert table["seed"] == ["1", "1"]
+
+    differences = compare.differences_only(table)
+    assert "seed" not in differences and "dataset" not in differences
+    assert {"run id", "model", "parameters", "test accuracy"} <= set(differences)
+    assert differences["model"] == table["model"]
+
+
+def test_a_run_without_config_still_gets_a_column(isolated_store: Path) -> None:
+    good = make_run(TrainConfig(name="good"), [0.5])
+    broken_path = isolated_store / "20260101-000000-broken"
+    broken_path.mkdir()
+    broken = runs.load_run(broken_path)
+    titles, table = compare.comparison_table([good, broken], [good.read_history(), []])
+    assert titles == ["good", broken.run_id]
+    assert table["seed"] == ["42", "–"] and table["parameters"][1] == "?"
+
+
+def test_same_names_get_unique_column_titles() -> None:
+    assert compare.unique_titles(["a", "b", "a", "a"]) == ["a", "b", "a (2)", "a (3)"]
+
+
+def test_histories_download_as_one_csv() -> None:
+    a = make_run(TrainConfig(name="a", seed=5), [0.5, 0.6], seconds=1.5)
+    b = make_run(TrainConfig(name="b", group="g-x"), [0.7])
+    rows = list(
+        csv.DictReader(
+            io.StringIO(compare.histories_csv([a, b], [a.read_history(), b.read_history()]))
+        )
+    )
+    assert [(r["run_id"], r["epoch"]) for r in rows] == [
+        (a.run_id, "1"),
+        (a.run_id, "2"),
+        (b.run_id, "1"),
+    ]
+    assert [r["elapsed_seconds"] for r in rows] == ["1.5", "3.0", "2.0"]
+    assert rows[1]["val_accuracy"] == "0.6" and rows[0]["seed"] == "5"
+    assert rows[2]["group"] == "g-x" and rows[0]["learning_rate"] == ""
+
+
+# -- curves and figures ------------------------------------------------------------------
+
+
+def test_run_curves_against_epochs_and_seconds_mark_the_best_epoch() -> None:
+    history = [
+        EpochRecord(1, seconds=3.0, val_accuracy=0.5, val_loss=1.0),
+        EpochRecord(2, seconds=4.0, val_accuracy=0.9, val_loss=0.5),
+        EpochRecord(3, seconds=None, val_accuracy=0.8, val_loss=0.6),
+    ]
+    by_epoch = compare.run_curves("r", history)
+    assert by_epoch.x == (1.0, 2.0, 3.0) and by_epoch.best_index == 1
+    by_time = compare.run_curves("r", history, "seconds")
+    assert by_time.x == (3.0, 7.0)  # the untimed epoch has no place on a time axis
+    assert by_time.values["val_accuracy"] == (0.5, 0.9)
+    with pytest.raises(ValueError, match="x_axis"):
+        compare.run_curves("r", history, "minutes")
+    assert compare.best_epoch([EpochRecord(1, val_loss=0.4), EpochRecord(2, val_loss=0.3)]) == 2
+    assert compare.best_epoch([EpochRecord(1)]) is None
+
+
+def test_overlay_draws_each_run_in_its_colour_with_its_best_epoch() -> None:
+    a = compare.run_curves(
+        "a",
+        [
+            EpochRecord(e, loss=1 / e, accuracy=0.5, val_loss=1 / e, val_accuracy=e / 10)
+            for e in (1, 2, 3)
+        ],
+    )
+    group = compare.group_curves(
+        "g", [[EpochRecord(1, val_accuracy=0.4)], [EpochRecord(1, val_accuracy=0.6)]]
+    )
+    fig = curves_overlay_figure([a, group], ["#4c78a8", "#f58518"], "epoch")
+    lines = [t for t in fig.data if t.mode and "lines" in t.mode and t.fill is None]
+    assert {(t.name, t.line.color) for t in lines} == {("a", "#4c78a8"), ("g", "#f58518")}
+    assert [t.name for t in fig.data if t.showlegend] == ["a", "g"]  # one legend entry per run
+    stars = [t for t in fig.data if t.marker and t.marker.symbol == "star"]
+    assert [(t.name, t.x[0], t.xaxis) for t in stars][:2] == [
+        ("a: best epoch", 3.0, "x"),
+        ("a: best epoch", 3.0, "x2"),
+    ]
+    assert stars[1].y[0] == pytest.approx(0.3)  # on the validation accuracy line
+    bands = [t for t in fig.data if t.fill == "toself"]
+    assert bands and all(t.legendgroup == "g" for t in bands)
+    (accuracy_band,) = [t for t in bands if t.xaxis == "x2" and t.name == "g ± std"][:1]
+    std = statistics.stdev([0.4, 0.6])
+    assert max(accuracy_band.y) == pytest.approx(0.5 + std)
+    assert min(accuracy_band.y) == pytest.approx(0.5 - std)
+    assert fig.layout.xaxis.title.text == "epoch"
+    assert curves_overlay_figure([a], ["#000000"], "seconds").layout.xaxis.title.text.startswith(
+        "wall-clock"
+    )
+    with pytest.raises(ValueError):
+        curves_overlay_figure([a], [], "epoch")
+
+
+def test_run_colours_are_stable_and_distinct() -> None:
+    ids = [f"20260101-00000{i}-mnist-cnn-ab{i}" for i in range(6)]
+    colours = run_colours(ids)
+    assert len(set(colours.values())) == 6 and set(colours.values()) <= set(RUN_COLOURS)
+    assert run_colours(list(reversed(ids))) == colours  # the order chosen does not matter
+    assert run_colours(ids[:1])[ids[0]] == run_colours([ids[0], "z"])[ids[0]]
+
+
+def test_per_class_bars_side_by_side() -> None:
+    fig = per_class_figure(["a", "b"], [(0.9, 0.5), (0.8, 0.7)], ["x", "y"], ["#111111", "#222222"])
+    assert [t.name for t in fig.data] == ["x", "y"] and fig.layout.barmode == "group"
+    assert list(fig.data[1].y) == [0.8, 0.7] and fig.data[0].marker.color == "#111111"
+    with pytest.raises(ValueError, match="2 recalls for 3 classes"):
+        per_class_figure(["a", "b", "c"], [(0.9, 0.5)], ["x"], ["#111111"])
+
+
+def test_old_configs_without_a_group_still_load() -> None:
+    data = TrainConfig().to_dict()
+    del data["group"]
+    assert TrainConfig.from_dict(data).group == ""
+    assert PRESETS["Softmax regression"] == SOFTMAX
