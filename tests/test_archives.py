@@ -14,10 +14,10 @@ from cnn_core.errors import UserError
 from tests.image_folder_support import zip_bytes
 
 
-def unpack(tmp_path: Path, data: bytes, limits: Limits = Limits()) -> Path:
+def unpack(tmp_path: Path, data: bytes, limits: Limits | None = None) -> Path:
     """Unpack into a fresh folder under tmp_path/up; the folder is removed on refusal."""
     with fresh_folder(tmp_path / "up") as dest:
-        extract_zip(io.BytesIO(data), dest, limits)
+        extract_zip(io.BytesIO(data), dest, limits or Limits())
         return dest
 
 
@@ -127,13 +127,11 @@ def test_uploaded_folder_files_are_checked_like_zip_entries(tmp_path: Path) -> N
         out = write_files(files, dest)
     assert (dest / "pics/cat/a.png").read_bytes() == b"a"
     assert out.files == 1 and out.skipped[0][0] == "pics/.DS_Store"
-    with pytest.raises(UserError, match="outside"):
-        with fresh_folder(tmp_path / "up2") as dest:
-            write_files([("pics/a.png", io.BytesIO(b"a")), ("../x.png", io.BytesIO(b"x"))], dest)
+    with pytest.raises(UserError, match="outside"), fresh_folder(tmp_path / "up2") as dest:
+        write_files([("pics/a.png", io.BytesIO(b"a")), ("../x.png", io.BytesIO(b"x"))], dest)
     assert list((tmp_path / "up2").iterdir()) == []
-    with pytest.raises(UserError, match="over 0 MiB"):
-        with fresh_folder(tmp_path / "up3") as dest:
-            write_files([("pics/a.png", io.BytesIO(b"a" * 100))], dest, Limits(entry_bytes=10))
+    with pytest.raises(UserError, match="over 0 MiB"), fresh_folder(tmp_path / "up3") as dest:
+        write_files([("pics/a.png", io.BytesIO(b"a" * 100))], dest, Limits(entry_bytes=10))
 
 
 def test_safe_parts_normalises_and_drops_dots() -> None:

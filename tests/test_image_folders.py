@@ -14,8 +14,8 @@ from PIL import Image
 from cnn_core import image_folders as folders
 from cnn_core import runs
 from cnn_core.archives import Limits
-from cnn_core.config import FitSpec, TrainConfig
 from cnn_core.config import PRESETS as MODEL_PRESETS
+from cnn_core.config import FitSpec, TrainConfig
 from cnn_core.data import all_datasets, dataset_info, load_dataset, split_indices
 from cnn_core.errors import UserError
 from cnn_core.image_folders import ImageOptions
