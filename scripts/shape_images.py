@@ -42,11 +42,16 @@ def shape_image(kind: str, size: int, rng: np.random.Generator) -> Image.Image:
 
 
 def write_shapes(
-    root: Path, per_class: int = 100, size: int = 64, seed: int = 0, split: str = "train"
+    root: Path,
+    per_class: int = 100,
+    size: int = 64,
+    seed: int = 0,
+    split: str = "train",
+    formats: tuple[str, ...] = ("png", "jpg"),
 ) -> Path:
     """Write `per_class` images per class under `root/split/<class>/`; returns `root`.
 
-    Even-numbered images are PNG, odd ones JPEG (quality 90).
+    Image i is saved in `formats[i % len(formats)]` (JPEG at quality 90).
     """
     rng = np.random.default_rng(seed)
     for kind in CLASSES:
@@ -54,10 +59,8 @@ def write_shapes(
         folder.mkdir(parents=True, exist_ok=True)
         for i in range(per_class):
             image = shape_image(kind, size, rng)
-            if i % 2:
-                image.save(folder / f"{kind}_{i:05d}.jpg", quality=90)
-            else:
-                image.save(folder / f"{kind}_{i:05d}.png")
+            suffix = formats[i % len(formats)]
+            image.save(folder / f"{kind}_{i:05d}.{suffix}", quality=90)
     return root
 
 
