@@ -69,7 +69,15 @@ def import_section() -> None:
             "Folder of class folders", accept_multiple_files="directory", key="myimg_dir"
         )
     elif source == SOURCES[1]:
-        given = st.file_uploader("Zip of class folders", type=["zip"], key="myimg_zip")
+        limit = st.get_option("server.maxUploadSize")
+        given = st.file_uploader(
+            "Zip of class folders",
+            type=["zip"],
+            key="myimg_zip",
+            help=f"Up to {limit} MB (the server's upload limit, `server.maxUploadSize`). "
+            "Bigger sets: upload the folder (the limit is then per file) or put it in the "
+            "data directory and name it here.",
+        )
     else:
         given = st.text_input(
             f"Folder inside the data directory {folders.data_dir()}",
