@@ -519,9 +519,14 @@ def import_folder(
     if staging is None:
         with archives.fresh_folder(user_root()) as made:
             return import_folder(
-                name, root, options, staging=made, pre_skipped=pre_skipped, source=source,
+                name,
+                root,
+                options,
+                staging=made,
+                pre_skipped=pre_skipped,
+                source=source,
                 progress=progress,
-            )  # fmt: skip
+            )
     try:
         manifest = _check_and_store(name, root, options, staging, list(pre_skipped), progress)
         manifest.update(key=KEY_PREFIX + slug, source=source or str(root), created=time.time())
@@ -597,14 +602,11 @@ def import_zip(
     progress: Progress | None = None,
 ) -> str:
     """Unpack an uploaded zip of class folders safely and import it (see `import_folder`)."""
-    options.check()
-    slugify(name)
-    with archives.fresh_folder(user_root()) as staging:
-        unpacked = archives.extract_zip(upload, _files_dir(staging), limits or archives.Limits())
-        return import_folder(
-            name, unpacked.root, options, staging=staging, pre_skipped=unpacked.skipped,
-            source=f"zip upload {getattr(upload, 'name', '')}".strip(), progress=progress,
-        )  # fmt: skip
+    limits = limits or archives.Limits()
+    source = f"zip upload {getattr(upload, 'name', '')}".strip()
+    return _import_upload(
+        name, options, lambda dest: archives.extract_zip(upload, dest, limits), source, progress
+    )
 
 
 def import_files(
@@ -615,14 +617,39 @@ def import_files(
     progress: Progress | None = None,
 ) -> str:
     """Write an uploaded folder ((relative name, stream) pairs) safely and import it."""
+    limits = limits or archives.Limits()
+    return _import_upload(
+        name,
+        options,
+        lambda dest: archives.write_files(files, dest, limits),
+        "folder upload",
+        progress,
+    )
+
+
+def _import_upload(
+    name: str,
+    options: ImageOptions,
+    write: Callable[[Path], archives.Unpacked],
+    source: str,
+    progress: Progress | None,
+) -> str:
+    """Write an upload with `write` into a fresh staging folder's `files/`, then import it."""
     options.check()
-    slugify(name)
+    slugify(name)  # a bad name is refused before anything is written
     with archives.fresh_folder(user_root()) as staging:
-        unpacked = archives.write_files(files, _files_dir(staging), limits or archives.Limits())
+        files = staging / "files"
+        files.mkdir()
+        unpacked = write(files)
         return import_folder(
-            name, unpacked.root, options, staging=staging, pre_skipped=unpacked.skipped,
-            source="folder upload", progress=progress,
-        )  # fmt: skip
+            name,
+            unpacked.root,
+            options,
+            staging=staging,
+            pre_skipped=unpacked.skipped,
+            source=source,
+            progress=progress,
+        )
 
 
 def import_server_folder(
@@ -631,12 +658,6 @@ def import_server_folder(
     """Import a folder on the server, which must lie inside the data directory."""
     folder = server_folder(path)
     return import_folder(name, folder, options, source=str(folder), progress=progress)
-
-
-def _files_dir(staging: Path) -> Path:
-    folder = staging / "files"
-    folder.mkdir()
-    return folder
 
 
 def delete_dataset(key: str) -> None:
