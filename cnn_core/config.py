@@ -97,6 +97,37 @@ class FitSpec:
 
 
 @dataclass(frozen=True)
+class AugmentSpec:
+    """Random changes to training images (Keras preprocessing layers, off at inference)."""
+
+    flip: str = "none"  # one of FLIPS
+    rotation: float = 0.0  # up to this fraction of a full turn, either way
+    zoom: float = 0.0  # up to this fraction in or out
+    translation: float = 0.0  # up to this fraction of the height / width, either way
+    contrast: float = 0.0  # contrast factor drawn from [1 - c, 1 + c]
+
+    @property
+    def active(self) -> bool:
+        """Whether any change is switched on."""
+        values = (self.rotation, self.zoom, self.translation, self.contrast)
+        return self.flip != "none" or any(v > 0 for v in values)
+
+
+FLIPS = ("none", "horizontal", "vertical", "horizontal_and_vertical")
+AUGMENT_RANGES = {"rotation": (0.0, 0.5), "zoom": (0.0, 0.9), "translation": (0.0, 0.5)}
+AUGMENT_RANGES["contrast"] = (0.0, 0.9)
+
+
+def augment_problems(spec: AugmentSpec) -> list[str]:
+    """What is wrong with an augmentation spec, one message per field."""
+    problems: list[str] = []
+    _check_choice(problems, "augmentation flip", spec.flip, FLIPS)
+    for name, bounds in AUGMENT_RANGES.items():
+        _check_range(problems, f"augmentation {name}", getattr(spec, name), bounds)
+    return problems
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Everything a run needs, saved as the run's `config.json`."""
 
@@ -109,6 +140,7 @@ class TrainConfig:
     seed: int = 42
     name: str = ""  # optional label shown in run lists
     group: str = ""  # the seed group a run belongs to ("" for none): cnn_core.compare
+    augment: AugmentSpec = field(default_factory=AugmentSpec)  # off unless chosen
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the run store adds the schema version around it)."""
@@ -139,7 +171,8 @@ class TrainConfig:
             )
             optimizer = OptimizerSpec(**data.pop("optimizer", {}))
             fit = FitSpec(**data.pop("fit", {}))
-            return TrainConfig(model=spec, optimizer=optimizer, fit=fit, **data)
+            augment = AugmentSpec(**data.pop("augment", {}))
+            return TrainConfig(model=spec, optimizer=optimizer, fit=fit, augment=augment, **data)
         except (KeyError, TypeError) as error:
             raise UserError(f"config record is malformed: {error}") from error
 
@@ -282,6 +315,7 @@ def validate(config: TrainConfig, input_shape: tuple[int, int, int], n_train: in
     _check_int(problems, "seed", config.seed, SEED_RANGE)
     _check_int(problems, "training subset", config.train_subset, (0, n_train))
     problems += split_problems(config.validation, config.train_subset or n_train)
+    problems += augment_problems(config.augment)
     if problems:
         raise ConfigError(problems)
 

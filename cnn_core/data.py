@@ -89,8 +89,19 @@ class DatasetMissing(UserError):
     """No local copy was found (and downloading was not asked for, or failed)."""
 
 
+def all_datasets() -> dict[str, DatasetInfo]:
+    """The built-in datasets, then the user's imported ones (`cnn_core.image_folders`)."""
+    from cnn_core.image_folders import list_user_datasets
+
+    return {**DATASETS, **list_user_datasets()}
+
+
 def dataset_info(key: str) -> DatasetInfo:
     """The registry entry for `key`; UserError for an unknown dataset."""
+    if key.startswith("my-"):
+        from cnn_core.image_folders import user_dataset_info
+
+        return user_dataset_info(key)
     if key not in DATASETS:
         raise UserError(f"unknown dataset {key!r}; choose one of {', '.join(DATASETS)}")
     return DATASETS[key]
@@ -112,6 +123,11 @@ def search_roots() -> list[Path]:
 
 def find_local(info: DatasetInfo) -> Path | None:
     """The first folder or `.npz` file holding a complete copy of the dataset."""
+    if info.key.startswith("my-"):  # an imported dataset: its manifest
+        from cnn_core.image_folders import MANIFEST, dataset_folder
+
+        path = dataset_folder(info.key) / MANIFEST
+        return path if path.is_file() else None
     for root in search_roots():
         if info.key == "mnist" and (root / "mnist.npz").is_file():
             return root / "mnist.npz"
@@ -140,6 +156,10 @@ def load_dataset(key: str, download: bool = False) -> Dataset:
             the message says which files to put where.
         UserError: a local copy exists but is unreadable.
     """
+    if key.startswith("my-"):
+        from cnn_core.image_folders import load_user_dataset
+
+        return load_user_dataset(key)
     info = dataset_info(key)
     path = find_local(info)
     if path is None:

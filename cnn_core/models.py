@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cnn_core.config import ModelSpec, OptimizerSpec
+from cnn_core.augment import apply_augmentation, layer_plan
+from cnn_core.config import AugmentSpec, ModelSpec, OptimizerSpec
 from cnn_core.errors import UserError
 
 if TYPE_CHECKING:
@@ -36,7 +37,10 @@ class LayerRow:
 
 
 def describe_model(
-    spec: ModelSpec, input_shape: tuple[int, int, int], num_classes: int
+    spec: ModelSpec,
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    augment: AugmentSpec | None = None,
 ) -> list[LayerRow]:
     """The layer plan of `spec`, matching `build_model` layer for layer.
 
@@ -44,6 +48,7 @@ def describe_model(
     """
     h, w, c = input_shape
     rows = [LayerRow("image", "InputLayer", (h, w, c), 0, 0)]
+    rows += [LayerRow(name, kind, (h, w, c), 0, 0) for name, kind in layer_plan(augment)]
     rows.append(LayerRow("rescale", "Rescaling", (h, w, c), 0, 0))
     for i, block in enumerate(spec.conv_blocks if spec.kind == "cnn" else (), start=1):
         k = block.kernel_size
@@ -93,16 +98,23 @@ BN_MOMENTUM = 0.9
 
 
 def build_model(
-    spec: ModelSpec, input_shape: tuple[int, int, int], num_classes: int, seed: int = 0
+    spec: ModelSpec,
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    seed: int = 0,
+    augment: AugmentSpec | None = None,
 ) -> keras.Model:
-    """Build the (uncompiled) Keras model of `spec`, named as `describe_model` says."""
+    """Build the (uncompiled) Keras model of `spec`, named as `describe_model` says.
+
+    `augment` adds random preprocessing layers after the input (active in training only).
+    """
     from cnn_core.tf_runtime import import_keras
 
     keras = import_keras()
     layers = keras.layers
     keras.utils.set_random_seed(seed)
     inputs = keras.Input(shape=input_shape, name="image")
-    x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
+    x = layers.Rescaling(1.0 / 255, name="rescale")(apply_augmentation(inputs, augment, seed))
     for i, block in enumerate(spec.conv_blocks if spec.kind == "cnn" else (), start=1):
         x = layers.Conv2D(
             block.filters,

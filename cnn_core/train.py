@@ -18,6 +18,7 @@ from cnn_core.data import load_dataset, split_indices
 from cnn_core.distribute import Placement, make_placement
 from cnn_core.errors import UserError
 from cnn_core.evaluate import evaluate_model
+from cnn_core.image_folders import PixelStore, stream
 from cnn_core.models import build_model, load_trained_model, make_optimizer
 from cnn_core.records import EpochRecord, Progress, RunState, add_loss_point
 from cnn_core.runs import RunFolder
@@ -149,6 +150,30 @@ def training_callbacks(config: TrainConfig, folder: RunFolder) -> list[Any]:
     return callbacks
 
 
+def fit_data(
+    dataset: Any, train_idx: np.ndarray, val_idx: np.ndarray, batch_size: int, seed: int
+) -> dict[str, Any]:
+    """`model.fit` arguments for the training and validation images.
+
+    Imported image folders (`PixelStore` images) stream from disk through tf.data;
+    built-in uint8 arrays go in as they are: the model's float32 input casts each
+    batch, which keeps a whole float32 copy of the training set (~200 MB) out of memory.
+    """
+    x, y = dataset.x_train, dataset.y_train
+    if isinstance(x, PixelStore):
+        return {
+            "x": stream(x.subset(train_idx), y[train_idx], batch_size, shuffle=True, seed=seed),
+            "validation_data": stream(x.subset(val_idx), y[val_idx], batch_size, shuffle=False),
+            "shuffle": False,  # the stream shuffles itself, each epoch anew
+        }
+    return {
+        "x": x[train_idx],
+        "y": y[train_idx],
+        "validation_data": (x[val_idx], y[val_idx]),
+        "batch_size": batch_size,
+    }
+
+
 def raise_known_strategy_failure(placement: Placement, error: ValueError) -> None:
     """Turn Keras 3's known MultiWorkerMirroredStrategy failure into a clear message.
 
@@ -185,14 +210,15 @@ def train_run(folder: RunFolder, strategy: str = "default") -> RunState:
     validate(config, info.image_shape, len(dataset.y_train))
     n_val = validation_count(config, len(dataset.y_train))
     train_idx, val_idx = split_indices(dataset.y_train, n_val, config.seed, config.train_subset)
-    x_train, y_train = dataset.x_train[train_idx], dataset.y_train[train_idx]
-    x_val, y_val = dataset.x_train[val_idx], dataset.y_train[val_idx]
-
     fit = config.fit
     global_batch = fit.batch_size * placement.replicas
+    data = fit_data(dataset, train_idx, val_idx, global_batch, config.seed)
+    y_train, y_val = dataset.y_train[train_idx], dataset.y_train[val_idx]
     batches = math.ceil(len(y_train) / global_batch)
     with placement.scope():
-        model = build_model(config.model, info.image_shape, len(info.class_names), config.seed)
+        model = build_model(
+            config.model, info.image_shape, len(info.class_names), config.seed, config.augment
+        )
         compile_for_run(model, config, batches)
     recorder = make_recorder(folder, fit.epochs, batches)
     callbacks = [recorder, *training_callbacks(config, folder)]
@@ -206,18 +232,8 @@ def train_run(folder: RunFolder, strategy: str = "default") -> RunState:
         replicas=placement.replicas,
     )
     start = time.perf_counter()
-    # uint8 arrays go in as they are: the model's float32 input casts each batch,
-    # which keeps a whole float32 copy of the training set (~200 MB) out of memory.
     try:
-        model.fit(
-            x_train,
-            y_train,
-            validation_data=(x_val, y_val),
-            batch_size=global_batch,
-            epochs=fit.epochs,
-            callbacks=callbacks,
-            verbose=2,
-        )
+        model.fit(**data, epochs=fit.epochs, callbacks=callbacks, verbose=2)
     except ValueError as error:
         raise_known_strategy_failure(placement, error)
         raise

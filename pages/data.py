@@ -6,19 +6,26 @@ import streamlit as st
 from cnn_core.charts.data import class_distribution_figure, pixel_tiles
 from cnn_core.config import split_problems, validation_size
 from cnn_core.data import class_counts, split_indices
+from cnn_core.image_folders import is_user_key
 from pages._shared.common import (
     dataset_picker,
     ensure_app_navigation,
     require_dataset,
     validation_size_input,
 )
+from pages._shared.my_images import import_section, report_section
 
+MODES = ("Datasets", "My images: add a folder or zip")
 SAMPLE_COLUMNS = 10
 SAMPLE_ROWS = 3
 
 
 def render_data() -> None:
     st.title("Data")
+    mode = st.radio("Show", MODES, horizontal=True, key="data_mode", label_visibility="collapsed")
+    if mode == MODES[1]:
+        import_section()
+        return
     key = dataset_picker("data_dataset")
     dataset = require_dataset(key)
     info = dataset.info
@@ -52,7 +59,8 @@ def render_data() -> None:
     if shuffle:
         st.session_state["data_sample_seed"] = st.session_state.get("data_sample_seed", 0) + 1
     rng = np.random.default_rng(st.session_state.get("data_sample_seed", 0))
-    picks = rng.choice(len(dataset.y_train), SAMPLE_COLUMNS * SAMPLE_ROWS, replace=False)
+    n_samples = min(n_train, SAMPLE_COLUMNS * SAMPLE_ROWS)  # small imported sets have fewer
+    picks = rng.choice(n_train, n_samples, replace=False)
     tiles = pixel_tiles(dataset.x_train[picks], scale=max(1, 84 // info.image_shape[0]))
     captions = [info.class_names[y] for y in dataset.y_train[picks]]
     for row in range(SAMPLE_ROWS):
@@ -60,7 +68,8 @@ def render_data() -> None:
         for col, i in zip(
             cols, range(row * SAMPLE_COLUMNS, (row + 1) * SAMPLE_COLUMNS), strict=True
         ):
-            col.image(tiles[i], caption=captions[i])
+            if i < n_samples:
+                col.image(tiles[i], caption=captions[i])
 
     st.subheader("Class distribution")
     n_classes = len(info.class_names)
@@ -70,6 +79,10 @@ def render_data() -> None:
         "test": class_counts(dataset.y_test, n_classes),
     }
     st.plotly_chart(class_distribution_figure(counts, list(info.class_names)), key="data_dist")
+    if is_user_key(key):
+        st.divider()
+        st.header("Import report")
+        report_section(key)
 
 
 ensure_app_navigation()

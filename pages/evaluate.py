@@ -35,6 +35,7 @@ from pages._shared.common import (
     require_dataset,
     require_model,
 )
+from pages._shared.my_images import unlabeled_section
 
 MATRIX_KEY = "eval_matrix"
 CELL_OF = "eval_cell_of"  # the run whose classes `eval_true` / `eval_pred` refer to
@@ -290,6 +291,7 @@ def render_evaluate() -> None:
         st.subheader("Per class")
         per_class_table(evaluation)
 
+    unlabeled_section(run)
     dataset = require_dataset(run.config.dataset)
     if not np.array_equal(dataset.y_test, y_true):
         st.warning(

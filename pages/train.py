@@ -46,6 +46,7 @@ from pages._shared.common import (
     validation_size_input,
 )
 from pages._shared.compare_actions import compare_with_control
+from pages._shared.my_images import augment_inputs
 
 SAVED_FORM = "train_saved_form"  # widget values kept across page changes
 MONITORED = "train_monitor_run"  # the run the Runs section watches
@@ -208,7 +209,7 @@ def run_inputs() -> tuple[int, int, str]:
 
 
 def summary_table(config: TrainConfig, input_shape: tuple[int, int, int], n_classes: int) -> None:
-    rows = describe_model(config.model, input_shape, n_classes)
+    rows = describe_model(config.model, input_shape, n_classes, config.augment)
     frame = pd.DataFrame(
         [
             {
@@ -248,6 +249,7 @@ def setup_section() -> TrainConfig | None:
         st.subheader("Training")
         optimizer, fit = optimizer_inputs(), fit_inputs()
         seed, subset, name = run_inputs()
+    augment = augment_inputs("train", dataset.x_train[0])
     save_form()
     config = TrainConfig(
         dataset=key,
@@ -258,6 +260,7 @@ def setup_section() -> TrainConfig | None:
         train_subset=subset,
         seed=seed,
         name=name,
+        augment=augment,
     )
     info = dataset.info
     try:

@@ -13,7 +13,14 @@ from typing import Any
 import streamlit as st
 
 from cnn_core import workspaces
-from cnn_core.data import DATASETS, Dataset, DatasetMissing, find_local, load_dataset
+from cnn_core.data import (
+    Dataset,
+    DatasetMissing,
+    all_datasets,
+    dataset_info,
+    find_local,
+    load_dataset,
+)
 from cnn_core.errors import UserError
 from cnn_core.formatting import run_label
 from cnn_core.models import load_trained_model
@@ -39,7 +46,7 @@ def cached_dataset(key: str, location: str, download: bool = False) -> Dataset:
 def require_dataset(key: str) -> Dataset:
     """The dataset, or a clear message (with a download button) and `st.stop()`."""
     try:
-        return cached_dataset(key, str(find_local(DATASETS[key])))
+        return cached_dataset(key, str(find_local(dataset_info(key))))
     except DatasetMissing as missing:
         st.warning(str(missing))
         if st.button("Download it now through Keras", key=f"download_{key}"):
@@ -56,7 +63,8 @@ def require_dataset(key: str) -> Dataset:
 
 def dataset_picker(key: str) -> str:
     """A dataset selectbox whose choice carries over to the other pages."""
-    keys = list(DATASETS)
+    datasets = all_datasets()  # built-in, then the user's imported images
+    keys = list(datasets)
     chosen = st.session_state.get(CHOSEN_DATASET, keys[0])
 
     def remember() -> None:
@@ -66,7 +74,7 @@ def dataset_picker(key: str) -> str:
         "Dataset",
         keys,
         index=keys.index(chosen) if chosen in keys else 0,
-        format_func=lambda k: DATASETS[k].title,
+        format_func=lambda k: datasets[k].title,
         key=key,
         on_change=remember,
     )

@@ -1,0 +1,249 @@
+"""Page helpers for the user's own images: import form, pre-training report,
+augmentation settings with preview, and predictions for an unlabeled test folder.
+
+Class names are user data: they are shown through widgets that print text as it
+is (`st.text`, data frames) or HTML-escaped in plotly figures, never as markdown.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from cnn_core import image_folders as folders
+from cnn_core.charts.data import class_distribution_figure, pixel_tiles
+from cnn_core.config import AUGMENT_RANGES, FLIPS, AugmentSpec
+from cnn_core.data import class_counts
+from cnn_core.errors import UserError
+from cnn_core.evaluate import predict_in_batches
+from cnn_core.runs import RunSummary
+from pages._shared.common import CHOSEN_DATASET, require_dataset, require_model
+
+SOURCES = ("Upload a folder", "Upload a zip", "Folder on the server")
+SAMPLES_PER_CLASS = 8
+TILE_PX = 96
+LAYOUT_HELP = (
+    "One folder per class, named after the class: `train/cat/*.jpg`, `train/dog/*.jpg` "
+    "(or the class folders at the top). Optionally `test/` with the same class folders for a "
+    "labelled test set, or a flat `test/` of unlabeled images to predict. PNG, JPEG, BMP, GIF "
+    "and WebP are read; everything else is skipped and listed."
+)
+
+
+def import_section() -> None:
+    """The "My images" form: name, storage settings, the images, and the report after."""
+    st.caption(LAYOUT_HELP)
+    name = st.text_input("Dataset name", placeholder="e.g. cats vs dogs", key="myimg_name")
+    cols = st.columns(4)
+    side = cols[0].selectbox("Image size (px, square)", folders.SIDES, index=4, key="myimg_side")
+    fit = cols[1].radio(
+        "Fit",
+        folders.FITS,
+        format_func={"stretch": "stretch to square", "pad": "keep aspect, pad"}.get,
+        key="myimg_fit",
+    )
+    colour = cols[2].radio(
+        "Colour",
+        folders.COLOURS,
+        format_func={"rgb": "RGB", "grey": "greyscale"}.get,
+        key="myimg_colour",
+    )
+    validation = cols[3].slider(
+        "Validation share",
+        *folders.VALIDATION_RANGE,
+        value=0.16,
+        step=0.01,
+        key="myimg_validation",
+        help="Held out from training in each run. Without a labelled test folder the same "
+        "share is also held out once (stratified, fixed seed) as the test set.",
+    )
+    options = folders.ImageOptions(int(side), fit, colour, float(validation))
+    source = st.radio("Images from", SOURCES, horizontal=True, key="myimg_source")
+    given: Any = None
+    if source == SOURCES[0]:
+        given = st.file_uploader(
+            "Folder of class folders", accept_multiple_files="directory", key="myimg_dir"
+        )
+    elif source == SOURCES[1]:
+        limit = st.get_option("server.maxUploadSize")
+        given = st.file_uploader(
+            "Zip of class folders",
+            type=["zip"],
+            key="myimg_zip",
+            help=f"Up to {limit} MB (the server's upload limit, `server.maxUploadSize`). "
+            "Bigger sets: upload the folder (the limit is then per file) or put it in the "
+            "data directory and name it here.",
+        )
+    else:
+        given = st.text_input(
+            f"Folder inside the data directory {folders.data_dir()}",
+            placeholder="e.g. cats_vs_dogs",
+            key="myimg_path",
+        )
+    if st.button("Check and save the images", type="primary", key="myimg_import"):
+        key = run_import(name, source, given, options)
+        if key is not None:
+            st.session_state["myimg_last"] = key
+            st.session_state[CHOSEN_DATASET] = key
+    last = st.session_state.get("myimg_last")
+    if last and last in folders.list_user_datasets():
+        st.success(
+            "Saved. It is listed in every dataset picker (Data, Train, Evaluate, Inside, Predict)."
+        )
+        report_section(last)
+
+
+def run_import(name: str, source: str, given: Any, options: folders.ImageOptions) -> str | None:
+    """Import what the form got; shows the message and returns None when refused."""
+    if not given:
+        st.error("Give the images first: a folder, a zip, or a folder name on the server.")
+        return None
+    bar = st.progress(0.0, text="Checking every image…")
+
+    def progress(split: str, done: int, total: int) -> None:
+        bar.progress(done / max(1, total), text=f"Checking {split} images: {done:,} of {total:,}")
+
+    try:
+        if source == SOURCES[0]:
+            files = [(f.name, f) for f in given]
+            return folders.import_files(name, files, options, progress=progress)
+        if source == SOURCES[1]:
+            return folders.import_zip(name, given, options, progress=progress)
+        return folders.import_server_folder(name, str(given), options, progress=progress)
+    except UserError as error:
+        st.error(str(error))
+        return None
+    finally:
+        bar.empty()
+
+
+def report_section(key: str) -> None:
+    """What training will see: classes, samples per class, sizes, and what was skipped."""
+    manifest = folders.read_manifest(key)
+    dataset = require_dataset(key)
+    names = list(dataset.info.class_names)
+    n_classes = len(names)
+    report = manifest["report"]
+    unlabeled = len(manifest["splits"].get("unlabeled", {}).get("names", []))
+    test_kind = "held out from train/" if manifest["holdout"] else "from the test/ folder"
+    st.caption(
+        f"{len(dataset.y_train):,} training images, {len(dataset.y_test):,} test images "
+        f"({test_kind}), {unlabeled:,} unlabeled, stored at "
+        f"{'x'.join(map(str, dataset.info.image_shape))}."
+    )
+    st.subheader("Images per class")
+    counts = {
+        "train": class_counts(dataset.y_train, n_classes),
+        "test": class_counts(dataset.y_test, n_classes),
+    }
+    figure = class_distribution_figure(counts, [html.escape(n) for n in names])
+    st.plotly_chart(figure, key=f"myimg_classes_{key}")
+    st.subheader("Samples per class")
+    picks = folders.class_samples(dataset.y_train, n_classes, SAMPLES_PER_CLASS)
+    scale = max(1, TILE_PX // dataset.info.image_shape[0])
+    for name, indices in zip(names, picks, strict=True):
+        st.text(name)
+        cols = st.columns(SAMPLES_PER_CLASS)
+        for col, tile in zip(cols, pixel_tiles(dataset.x_train[indices], scale), strict=False):
+            col.image(tile)
+    st.subheader("Image sizes (before resizing)")
+    sizes = report["sizes"]
+    rows = [
+        {"": f"{side} (px)", "min": low, "median": mid, "max": high}
+        for side, (low, mid, high) in (("width", sizes["width"]), ("height", sizes["height"]))
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key=f"myimg_sizes_{key}")
+    formats = ", ".join(f"{k} {v:,}" for k, v in sizes["formats"].items())
+    converted = ", ".join(f"{k} {v:,}" for k, v in sizes["converted_modes"].items()) or "none"
+    st.text(
+        f"{sizes['distinct']:,} distinct sizes, {sizes['square']:,} square images. "
+        f"Formats: {formats}. Colour modes converted: {converted}."
+    )
+    skipped_section(report["skipped"], key)
+
+
+def skipped_section(skipped: list[list[str]], key: str) -> None:
+    """The files left out, counted by reason, then listed."""
+    st.subheader(f"Skipped files: {len(skipped):,}")
+    if not skipped:
+        st.text("Every file was a usable image.")
+        return
+    frame = pd.DataFrame(skipped, columns=["file", "reason"])
+    kinds = frame["reason"].str.replace(r"^duplicate of .*", "duplicate", regex=True)
+    st.dataframe(
+        kinds.value_counts().rename_axis("reason").reset_index(name="files"),
+        hide_index=True,
+        key=f"myimg_skip_counts_{key}",
+    )
+    st.dataframe(frame, hide_index=True, key=f"myimg_skipped_{key}")
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def cached_preview(image: np.ndarray, spec: AugmentSpec, n: int) -> np.ndarray:
+    """`cnn_core.augment.preview`, once per image and spec."""
+    from cnn_core.augment import preview
+
+    return preview(image, spec, n)
+
+
+def augment_inputs(prefix: str, sample: np.ndarray) -> AugmentSpec:
+    """Augmentation settings and a preview of `sample` (uint8 (h, w, c)) as training sees it."""
+    with st.expander("Augmentation (random changes while training)"):
+        cols = st.columns(5)
+        flip = cols[0].selectbox("Flip", FLIPS, key=f"{prefix}_aug_flip")
+        values = {}
+        labels = {
+            "rotation": "Rotation (of a turn)",
+            "zoom": "Zoom",
+            "translation": "Shift",
+            "contrast": "Contrast",
+        }
+        for col, (field, label) in zip(cols[1:], labels.items(), strict=True):
+            low, high = AUGMENT_RANGES[field]
+            values[field] = col.slider(label, low, high, 0.0, 0.05, key=f"{prefix}_aug_{field}")
+        spec = AugmentSpec(flip=flip, **values)
+        if not spec.active:
+            st.caption("Off: the model sees every training image as it is.")
+            return spec
+        st.caption(
+            "Eight random versions of one training image (the model never sees these at test time):"
+        )
+        versions = cached_preview(np.asarray(sample), spec, 8)
+        scale = max(1, TILE_PX // versions.shape[1])
+        for col, tile in zip(st.columns(8), pixel_tiles(versions, scale), strict=True):
+            col.image(tile)
+    return spec
+
+
+def unlabeled_section(run: RunSummary) -> None:
+    """A CSV of predictions for the run's dataset's unlabeled test folder (when it has one)."""
+    dataset_key, run_id = run.config.dataset, run.run_id
+    if not folders.is_user_key(dataset_key):
+        return
+    try:
+        names, images = folders.unlabeled_images(dataset_key)
+        classes = folders.read_manifest(dataset_key)["classes"]
+    except UserError:
+        return
+    if images is None:
+        return
+    st.subheader("Unlabeled test folder")
+    state = f"unlabeled_csv_{run_id}"
+    if st.button(f"Predict the {len(names):,} unlabeled images", key="eval_unlabeled"):
+        with st.spinner("Predicting…"):
+            probs = predict_in_batches(require_model(run), images)
+        st.session_state[state] = folders.unlabeled_csv(names, probs, list(classes))
+    if state in st.session_state:
+        st.download_button(
+            "Download predictions for the unlabeled images (CSV)",
+            st.session_state[state],
+            file_name=f"{run_id}-unlabeled-predictions.csv",
+            mime="text/csv",
+            icon=":material/download:",
+            key="eval_unlabeled_download",
+            on_click="ignore",
+        )

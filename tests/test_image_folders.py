@@ -1,0 +1,285 @@
+"""The user's own images: checking, storing, listing, streaming, training, predicting."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cnn_core import image_folders as folders
+from cnn_core import runs
+from cnn_core.archives import Limits
+from cnn_core.config import PRESETS as MODEL_PRESETS
+from cnn_core.config import FitSpec, TrainConfig
+from cnn_core.data import all_datasets, dataset_info, load_dataset, split_indices
+from cnn_core.errors import UserError
+from cnn_core.image_folders import ImageOptions
+from tests.image_folder_support import folder_entries, own_data_dir, shapes_folder, zip_bytes
+
+SMALL = ImageOptions(side=32, validation=0.2)
+
+
+@pytest.fixture
+def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return own_data_dir(tmp_path, monkeypatch)
+
+
+def nothing_left(data: Path) -> bool:
+    root = data / folders.ROOT_NAME
+    return not root.exists() or not any(p.name.startswith(".") for p in root.iterdir())
+
+
+def test_a_server_folder_is_checked_stored_and_listed_like_a_built_in_dataset(data: Path) -> None:
+    root = shapes_folder(data, per_class=12)
+    cls = root / "train" / "circle"
+    (cls / "notes.txt").write_text("not an image")
+    (cls / ".DS_Store").write_bytes(b"junk")
+    (cls / "cut.png").write_bytes((cls / "circle_00000.png").read_bytes()[:120])  # truncated
+    shutil.copy(cls / "circle_00002.png", cls / "zz again.png")
+    Image.new("CMYK", (30, 20), (0, 255, 0, 0)).save(cls / "cmyk.jpg")
+    key = folders.import_server_folder("Shapes one", "shapes", SMALL)
+
+    assert key == "my-shapes-one" and key in all_datasets()
+    info = dataset_info(key)
+    assert info.class_names == ("circle", "square", "triangle")
+    assert info.image_shape == (32, 32, 3)
+    report = folders.read_manifest(key)["report"]
+    reasons = dict(report["skipped"])
+    assert "not an image" in reasons["train/circle/notes.txt"]
+    assert "junk" in reasons["train/circle/.DS_Store"]
+    assert "truncated or corrupt" in reasons["train/circle/cut.png"]
+    assert reasons["train/circle/zz again.png"] == "duplicate of train/circle/circle_00002.png"
+    assert report["train_counts"] == [13, 12, 12]  # the CMYK file counts for circle
+    assert report["sizes"]["converted_modes"] == {"CMYK": 1}
+    assert report["sizes"]["width"] == [24, 24, 30]
+
+    dataset = load_dataset(key)
+    # No labelled test folder: a stratified share of 20% is held out as the test set.
+    assert len(dataset.y_test) == round(37 * 0.2) and set(dataset.y_test) == {0, 1, 2}
+    assert len(dataset.y_train) + len(dataset.y_test) == 37
+    picked = dataset.x_train[[0, 3]]
+    assert picked.shape == (2, 32, 32, 3) and picked.dtype == np.uint8
+    assert np.array_equal(dataset.x_train[3], picked[1])
+    assert nothing_left(data)
+
+
+def test_pixels_match_the_upload_recipe(data: Path) -> None:
+    root = shapes_folder(data, per_class=6)
+    folders.import_server_folder(
+        "grey", str(root), ImageOptions(side=32, colour="grey", validation=0.5)
+    )
+    dataset = load_dataset("my-grey")
+    path = root / "train" / "circle" / "circle_00000.png"
+    image = Image.open(path).convert("L").resize((32, 32), Image.Resampling.BILINEAR)
+    assert dataset.x_train.shape[1:] == (32, 32, 1)
+    index = [i for i in range(len(dataset.y_train)) if dataset.y_train[i] == 0]
+    stored = np.stack(
+        [dataset.x_train[i][..., 0] for i in index]
+        + [dataset.x_test[i][..., 0] for i in range(len(dataset.y_test)) if dataset.y_test[i] == 0]
+    )
+    assert any(np.array_equal(s, np.asarray(image)) for s in stored)
+
+
+def test_pad_keeps_the_aspect_with_black_bars(data: Path) -> None:
+    for cls in ("wide", "tall"):
+        folder = data / "bars" / cls
+        folder.mkdir(parents=True)
+        for i in range(6):
+            size = (64, 16) if cls == "wide" else (16, 64)
+            Image.new("RGB", size, (255, 255, 255 - i)).save(folder / f"{i}.png")
+    folders.import_server_folder("bars", "bars", ImageOptions(side=32, fit="pad", validation=0.4))
+    dataset = load_dataset("my-bars")
+    wide = dataset.x_train[
+        int(np.flatnonzero(dataset.y_train == 1)[0])
+    ]  # classes sorted: tall, wide
+    assert wide[0].max() == 0 and wide[16].min() == 255  # black above, white in the middle
+
+
+def test_a_labelled_test_folder_and_an_unlabeled_one(data: Path) -> None:
+    root = shapes_folder(data, per_class=10)
+    shapes_folder(data / "t", per_class=3, seed=5)
+    shutil.copytree(data / "t" / "shapes" / "train", root / "test")
+    folders.import_server_folder("with test", "shapes", SMALL)
+    dataset = load_dataset("my-with-test")
+    assert len(dataset.y_train) == 30 and len(dataset.y_test) == 9
+    shutil.rmtree(root / "test")
+    (root / "test").mkdir()
+    for i, path in enumerate(sorted((data / "t" / "shapes" / "train").rglob("*.png"))):
+        shutil.copy(path, root / "test" / f"pic {i}.png")
+    folders.import_server_folder("unlabeled", "shapes", SMALL)
+    names, images = folders.unlabeled_images("my-unlabeled")
+    assert names == [f"test/pic {i}.png" for i in range(len(names))] and len(names) == 6
+    assert images is not None and images.shape == (6, 32, 32, 3)
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (
+            lambda r: (
+                shutil.rmtree(r / "train" / "square") or shutil.rmtree(r / "train" / "triangle")
+            ),
+            "at least 2 class folders",
+        ),
+        (lambda r: [p.unlink() for p in (r / "train" / "square").iterdir()], "no usable images"),
+        (
+            lambda r: [p.write_bytes(b"junk") for p in (r / "train" / "square").iterdir()],
+            "no usable images",
+        ),
+        (
+            lambda r: [p.unlink() for p in sorted((r / "train" / "square").iterdir())[3:]],
+            "at least 10",
+        ),
+        (lambda r: (r / "train" / "circle").rename(r / "train" / "Square"), "differ only in case"),
+    ],
+    ids=["one class", "empty class", "only bad files", "too few", "case clash"],
+)
+def test_bad_datasets_are_refused_before_anything_is_saved(data: Path, make, words: str) -> None:
+    root = shapes_folder(data, per_class=12)
+    make(root)
+    with pytest.raises(UserError, match=words):
+        folders.import_server_folder("bad", "shapes", SMALL)
+    assert "my-bad" not in all_datasets() and nothing_left(data)
+
+
+def test_unicode_normalisation_clash_and_odd_names(data: Path) -> None:
+    root = data / "odd"
+    for name in ("cafe\u0301", "caf\u00e9"):
+        (root / name).mkdir(parents=True)
+    with pytest.raises(UserError, match="Unicode form"):
+        folders.import_server_folder("odd", "odd", SMALL)
+    long = "a very long class name " * 4
+    labels = folders.display_labels(["x\u200b\ty", long, long + "2"])
+    assert labels[0] == "x\u200b\\ty" or "\\t" in labels[0]
+    assert len(labels[1]) <= folders.LABEL_DISPLAY and labels[1] != labels[2]
+
+
+def test_odd_class_names_stay_labels(data: Path) -> None:
+    root = shapes_folder(data, per_class=10)
+    (root / "train" / "circle").rename(root / "train" / "<b>round<i> & co")
+    (root / "train" / "square").rename(root / "train" / ("s" * 80))
+    key = folders.import_server_folder("odd names", "shapes", SMALL)
+    names = dataset_info(key).class_names
+    assert names[0] == "<b>round<i> & co" and len(names[1]) == folders.LABEL_DISPLAY
+    assert folders.read_manifest(key)["classes"][1] == "s" * 80
+
+
+@pytest.mark.parametrize("path", ["/etc", "..", "../..", "/"])
+def test_a_server_path_outside_the_data_directory_is_refused(data: Path, path: str) -> None:
+    with pytest.raises(UserError, match="inside the data directory"):
+        folders.import_server_folder("x", path, SMALL)
+
+
+def test_a_symlink_out_of_the_data_directory_is_refused(data: Path, tmp_path: Path) -> None:
+    outside = shapes_folder(tmp_path / "elsewhere", per_class=10)
+    (data / "link").symlink_to(outside)
+    with pytest.raises(UserError, match="inside the data directory"):
+        folders.import_server_folder("x", "link", SMALL)
+
+
+def test_a_zip_and_a_folder_upload_are_imported_and_a_taken_name_refused(
+    data: Path, tmp_path: Path
+) -> None:
+    root = shapes_folder(tmp_path, per_class=10)
+    entries = folder_entries(root) + [("__MACOSX/shapes/._x", b"junk")]
+    key = folders.import_zip("zipped", io.BytesIO(zip_bytes(entries)), SMALL)
+    assert load_dataset(key).info.n_train + load_dataset(key).info.n_test == 30
+    assert (data / "my_images" / "zipped" / "files" / "shapes" / "train").is_dir()
+    upload = [(name, io.BytesIO(body)) for name, body in folder_entries(root)]
+    assert folders.import_files("folder", upload, SMALL) == "my-folder"
+    with pytest.raises(UserError, match="exists already"):
+        folders.import_zip("Zipped", io.BytesIO(zip_bytes(entries)), SMALL)
+    assert nothing_left(data)
+
+
+def test_a_hostile_zip_leaves_nothing_behind(data: Path) -> None:
+    bomb = zip_bytes([("shapes/train/a/x.png", b"\0" * (8 * 2**20))])
+    with pytest.raises(UserError, match="zip bomb"):
+        folders.import_zip("bomb", io.BytesIO(bomb), SMALL, Limits(entry_bytes=2**20))
+    evil = zip_bytes([("shapes/train/a/x.png", b"x"), ("../../evil.png", b"x")])
+    with pytest.raises(UserError, match="outside"):
+        folders.import_zip("evil", io.BytesIO(evil), SMALL)
+    assert nothing_left(data) and not (data.parent / "evil.png").exists()
+
+
+def test_bad_options_and_names_are_refused(data: Path) -> None:
+    with pytest.raises(UserError, match="image size"):
+        ImageOptions(side=28).check()
+    with pytest.raises(UserError, match="validation share"):
+        ImageOptions(validation=0.9).check()
+    with pytest.raises(UserError, match="letter or digit"):
+        folders.slugify("…")
+
+
+def test_unlabeled_csv_rows_probabilities_and_names() -> None:
+    names = ["a.jpg", "sub/b, c.png", "ü.jpg"]
+    probs = np.array([[0.2, 0.8], [0.5, 0.5], [1.0, 0.0]], dtype=np.float32)
+    text = folders.unlabeled_csv(names, probs, ["cat", "dog"])
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == ["file", "predicted_class", "cat", "dog"]
+    assert [r[0] for r in rows[1:]] == names
+    assert [r[1] for r in rows[1:]] == ["dog", "cat", "cat"]
+    assert all(abs(float(r[2]) + float(r[3]) - 1) < 1e-5 for r in rows[1:])
+    with pytest.raises(ValueError):
+        folders.unlabeled_csv(names[:2], probs, ["cat", "dog"])
+
+
+def test_stream_yields_every_training_image_once_per_epoch(data: Path) -> None:
+    shapes_folder(data, per_class=10)
+    dataset = load_dataset(folders.import_server_folder("s", "shapes", SMALL))
+    labels = dataset.y_train
+    seen = []
+    for x, y in folders.stream(dataset.x_train, labels, 7, shuffle=True, seed=3):
+        assert x.dtype.name == "uint8" and x.shape[1:] == (32, 32, 3)
+        seen += np.asarray(y).tolist()
+    assert sorted(seen) == sorted(labels.tolist()) and seen != labels.tolist()
+
+
+def test_a_small_cnn_learns_the_shapes_through_this_pipeline(data: Path) -> None:
+    """Three classes of coloured shapes, 300 PNG and JPEG files, streamed from disk."""
+    from cnn_core.evaluate import predict_in_batches
+    from cnn_core.models import load_trained_model
+    from cnn_core.train import train_run
+
+    root = shapes_folder(data, per_class=100, size=48)
+    (root / "test").mkdir()
+    for path in sorted((root / "train" / "circle").iterdir())[:4]:
+        shutil.copy(path, root / "test" / f"new {path.name}")
+        path.unlink()
+    key = folders.import_server_folder("shapes", "shapes", ImageOptions(side=32, validation=0.16))
+    config = TrainConfig(
+        dataset=key,
+        model=MODEL_PRESETS["Small RGB net: 3x3 conv 32 -> 32 -> 64 -> dense 128"],
+        fit=FitSpec(batch_size=32, epochs=8, patience=3),
+        validation=0.16,
+    )
+    folder = runs.create_run(config)
+    train_run(folder)
+    history = folder.read_history()
+    assert max(r.val_accuracy for r in history) > 0.9
+    assert folder.read_evaluation().accuracy > 0.9  # the held-out test share
+
+    names, images = folders.unlabeled_images(key)
+    model = load_trained_model(folder.model_path)
+    probs = predict_in_batches(model, images)
+    rows = list(
+        csv.DictReader(
+            io.StringIO(folders.unlabeled_csv(names, probs, ["circle", "square", "triangle"]))
+        )
+    )
+    assert [r["file"] for r in rows] == names and len(rows) == 4
+    assert sum(r["predicted_class"] == "circle" for r in rows) >= 3
+
+
+def test_the_split_of_an_imported_dataset_is_stratified_and_seeded(data: Path) -> None:
+    shapes_folder(data, per_class=20)
+    dataset = load_dataset(folders.import_server_folder("split", "shapes", SMALL))
+    train_a, val_a = split_indices(dataset.y_train, 12, seed=7)
+    train_b, val_b = split_indices(dataset.y_train, 12, seed=7)
+    assert np.array_equal(val_a, val_b) and np.array_equal(train_a, train_b)
+    assert np.bincount(dataset.y_train[val_a]).tolist() == [4, 4, 4]
