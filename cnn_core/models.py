@@ -42,6 +42,10 @@ def describe_model(
 
     Assumes `spec` passed `config.validate_model` for this input shape.
     """
+    if spec.kind == "vgg16":
+        from cnn_core.transfer import describe_vgg16  # it imports LayerRow from here
+
+        return describe_vgg16(spec, input_shape, num_classes)
     h, w, c = input_shape
     rows = [LayerRow("image", "InputLayer", (h, w, c), 0, 0)]
     rows.append(LayerRow("rescale", "Rescaling", (h, w, c), 0, 0))
@@ -96,6 +100,10 @@ def build_model(
     spec: ModelSpec, input_shape: tuple[int, int, int], num_classes: int, seed: int = 0
 ) -> keras.Model:
     """Build the (uncompiled) Keras model of `spec`, named as `describe_model` says."""
+    if spec.kind == "vgg16":
+        from cnn_core.transfer import build_vgg16  # it imports LayerRow from here
+
+        return build_vgg16(spec, input_shape, num_classes, seed)
     from cnn_core.tf_runtime import import_keras
 
     keras = import_keras()
