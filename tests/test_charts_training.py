@@ -33,3 +33,15 @@ def test_x_range_covers_the_planned_epochs_while_training() -> None:
     done = training_curves_figure(_history(5))
     assert tuple(done.layout.xaxis.range) == (0.8, 5.2)
     assert tuple(training_curves_figure([]).layout.xaxis.range) == (0.8, 1.2)
+
+
+def test_a_dotted_line_marks_where_fine_tuning_starts() -> None:
+    history = [
+        EpochRecord(e, loss=1 / e, phase="head" if e <= 2 else "fine-tune") for e in range(1, 5)
+    ]
+    fig = training_curves_figure(history)
+    lines = [s for s in fig.layout.shapes if s.type == "line"]
+    assert [s.x0 for s in lines] == [2.5, 2.5]  # one per panel
+    assert {s.xref for s in lines} == {"x", "x2"}
+    assert [a.text for a in fig.layout.annotations if "→" in a.text] == ["fine-tune →"]
+    assert training_curves_figure(_history(3)).layout.shapes == ()

@@ -208,3 +208,29 @@ def test_the_cache_is_off_with_augmentation_and_estimates_reflect_it() -> None:
     assert full["features"] == 0
     assert full[PHASE_HEAD] > 20 * cached[PHASE_HEAD]
     assert full[PHASE_FINE_TUNE] > 3 * cached[PHASE_FINE_TUNE]
+
+
+def test_run_lists_name_the_vgg16_model_and_its_weights(tmp_path: Path) -> None:
+    from cnn_core.formatting import model_label, run_label
+    from cnn_core.runs import RunSummary
+
+    config = TrainConfig(dataset="cifar10", model=vgg16_spec("feature_extraction", 48, "none"))
+    run = RunSummary(tmp_path / "r", config=config)
+    assert model_label(run) == "VGG16 (not pretrained) feature extraction, 48 px"
+    assert "VGG16 (not pretrained)" in run_label(run)
+
+
+def test_the_inspector_sees_vgg16_blocks_and_explains_block5(grey_model) -> None:
+    from cnn_core.inspection import Inspector, filter_weights
+
+    inspector = Inspector(grey_model)
+    assert len(inspector.conv_layers) == 13
+    assert inspector.conv_layers[0] == "block1_conv1"
+    assert inspector.conv_layers[-1] == "block5_conv3"
+    assert "resize" not in inspector.spatial_layers
+    image = np.random.default_rng(1).integers(0, 256, GREY).astype(np.float32)
+    assert inspector.feature_maps("block3_conv1", image).shape == (8, 8, 256)
+    heat, index = inspector.gradcam(image)
+    assert heat.shape == GREY[:2] and 0 <= index < 10
+    assert np.isclose(inspector.image_probabilities(image).sum(), 1.0, atol=1e-5)
+    assert filter_weights(grey_model, "block1_conv1", 2).shape == (64, 3, 3)
