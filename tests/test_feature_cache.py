@@ -123,3 +123,18 @@ def test_a_two_phase_run_records_both_phases_in_one_history() -> None:
     assert evaluation.n == len(y_true) == len(x_test)
     assert folder.read_status().message == ""
     assert len(feature_cache.entries()) == 6  # 2 layers x train, val, test
+
+
+def test_without_the_cache_the_whole_network_trains_and_nothing_is_cached() -> None:
+    from dataclasses import replace
+
+    from cnn_core.train import train_run
+
+    config = vgg_config()
+    vgg = replace(config.model.vgg16, cache_features=False, fine_tune=False)
+    config = replace(config, model=replace(config.model, vgg16=vgg))
+    folder = create_run(replace(config, fit=replace(config.fit, epochs=1)))
+    assert train_run(folder) == "completed"
+    assert [r.phase for r in folder.read_history()] == [PHASE_HEAD]
+    assert feature_cache.entries() == []
+    assert folder.read_evaluation().n == 50
