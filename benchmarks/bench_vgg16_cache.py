@@ -105,7 +105,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as cache:
             env = {**os.environ, "CNN_CACHE_DIR": cache}
             command = [PYTHON, __file__, "--n", str(args.n), "--child", str(size)]
-            done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+            done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            print(f"{size} px: the measuring process failed:\n{done.stderr[-3000:]}")
+            continue
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
     scale = FULL_N / args.n
     rows = []

@@ -406,9 +406,12 @@ def download_imagenet_weights(
 # ----------------------------------------------------------------------------- time estimates
 
 # Calibrated on the 2-core machine of benchmarks/bench_vgg16_cache.py: the
-# multiply-adds per second VGG16's convolutions reach in inference, and the
-# fixed cost of one training step (Python and graph overhead).
+# FLOPs per second VGG16's convolutions reach in inference (96 images/s at
+# 32 px), what block5's training step costs against its forward pass (backward
+# through 3x3 convs on 2x2-4x4 maps is inefficient there: 5-9x measured), and
+# the fixed cost of one training step (Python and graph overhead).
 CONV_FLOPS_PER_S = 60e9
+BLOCK5_TRAIN_FACTOR = 6.0  # forward + backward of block5, in block5 forward passes
 STEP_OVERHEAD_S = 0.004
 
 
@@ -442,11 +445,13 @@ def estimate_seconds(
     steps = -(-n_images // config.fit.batch_size) * STEP_OVERHEAD_S
     cached = vgg.cache_features and not augmentation_on(config)
     estimate = {"features": n_images * full / CONV_FLOPS_PER_S if cached else 0.0}
-    # Training: forward everywhere, backward (about 2x forward) through trainable convs.
-    estimate[PHASE_HEAD] = steps + (0.0 if cached else n_images * full / CONV_FLOPS_PER_S)
+    # Training: the frozen convs' forward pass unless cached, block5's training step.
+    frozen = 0.0 if cached else full
+    estimate[PHASE_HEAD] = steps + n_images * frozen / CONV_FLOPS_PER_S
     if vgg.fine_tune:
-        forward = block5 if cached else full
-        estimate[PHASE_FINE_TUNE] = steps + n_images * (forward + 2 * block5) / CONV_FLOPS_PER_S
+        frozen = 0.0 if cached else full - block5
+        flops = frozen + BLOCK5_TRAIN_FACTOR * block5
+        estimate[PHASE_FINE_TUNE] = steps + n_images * flops / CONV_FLOPS_PER_S
     return estimate
 
 
