@@ -40,6 +40,7 @@ from cnn_core.formatting import format_duration, model_label
 from cnn_core.models import describe_model
 from cnn_core.records import EpochRecord
 from cnn_core.runs import RunFolder, RunSummary
+from cnn_core.transfer import vgg16_spec
 
 NAME_LIMIT = 60  # the Train page's limit on run names
 GROUP_SIZE_RANGE = (2, 8)  # runs in a seed group (the queue holds 8)
@@ -63,6 +64,8 @@ ALTERNATIVES: dict[str, Callable[[TrainConfig], TrainConfig]] = {
     "Small RGB net (3 conv blocks)": _with_model(
         PRESETS["Small RGB net: 3x3 conv 32 -> 32 -> 64 -> dense 128"]
     ),
+    "VGG16 feature extraction (ImageNet, 32 px)": _with_model(vgg16_spec("feature_extraction")),
+    "VGG16 fine-tuned (ImageNet, 32 px)": _with_model(vgg16_spec("fine_tune")),
 }
 
 

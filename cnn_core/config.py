@@ -14,7 +14,7 @@ from typing import Any
 from cnn_core.errors import UserError
 from cnn_core.records import SCHEMA_VERSION
 
-MODEL_KINDS = ("softmax", "cnn")
+MODEL_KINDS = ("softmax", "cnn", "vgg16")
 PADDINGS = ("same", "valid")
 ACTIVATIONS = ("relu", "elu", "gelu", "tanh", "sigmoid")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
@@ -36,6 +36,13 @@ BATCH_SIZE_RANGE = (1, 4096)
 EPOCHS_RANGE = (1, 500)
 PATIENCE_RANGE = (1, 100)
 SEED_RANGE = (0, 2**31 - 1)
+# Pretrained VGG16 (kind "vgg16"): Keras' VGG16 needs at least 32 x 32 input;
+# 224 is the size it was trained at on ImageNet.
+VGG_INPUT_SIZE_RANGE = (32, 224)
+VGG_INPUT_SIZES = (32, 48, 64, 96, 128, 160, 224)  # the sizes the Train page offers
+VGG_HEADS = ("gap", "flatten")  # global average pooling or flatten before the Dense
+VGG_WEIGHTS = ("imagenet", "file", "none")  # Keras' download, a local file, random
+VGG_FINE_TUNE_EPOCHS_RANGE = (1, 500)
 
 
 class ConfigError(UserError):
@@ -67,12 +74,34 @@ class DenseLayer:
 
 
 @dataclass(frozen=True)
+class Vgg16Spec:
+    """The settings of a pretrained-VGG16 model (kind "vgg16"; see `cnn_core.transfer`).
+
+    Phase 1 trains the head on the frozen convolutional base for `fit.epochs`
+    epochs; with `fine_tune`, phase 2 unfreezes block5 and trains
+    `fine_tune_epochs` more at `fine_tune_learning_rate`.
+    """
+
+    input_size: int = 32  # images are resized to input_size x input_size inside the model
+    head: str = "gap"  # one of VGG_HEADS
+    dense_units: int = 256
+    dropout: float = 0.5
+    fine_tune: bool = False
+    fine_tune_epochs: int = 5
+    fine_tune_learning_rate: float = 1e-5
+    weights: str = "imagenet"  # one of VGG_WEIGHTS; "none" is labelled "not pretrained"
+    weights_file: str = ""  # the local weights file when weights == "file"
+    cache_features: bool = True  # train on cached frozen-base outputs when possible
+
+
+@dataclass(frozen=True)
 class ModelSpec:
-    """What to build: the softmax baseline or a CNN from blocks."""
+    """What to build: the softmax baseline, a CNN from blocks, or pretrained VGG16."""
 
     kind: str = "cnn"  # one of MODEL_KINDS
     conv_blocks: tuple[ConvBlock, ...] = ()
     dense_layers: tuple[DenseLayer, ...] = ()
+    vgg16: Vgg16Spec | None = None  # the VGG16 settings when kind == "vgg16"
 
 
 @dataclass(frozen=True)
@@ -168,6 +197,7 @@ class TrainConfig:
                 kind=model["kind"],
                 conv_blocks=tuple(ConvBlock(**b) for b in model.get("conv_blocks", ())),
                 dense_layers=tuple(DenseLayer(**d) for d in model.get("dense_layers", ())),
+                vgg16=Vgg16Spec(**model["vgg16"]) if model.get("vgg16") else None,
             )
             optimizer = OptimizerSpec(**data.pop("optimizer", {}))
             fit = FitSpec(**data.pop("fit", {}))
@@ -256,6 +286,8 @@ def validate_model(spec: ModelSpec, input_shape: tuple[int, int, int]) -> list[s
     """Check a model spec against an input shape (h, w, c); return the problems."""
     problems: list[str] = []
     _check_choice(problems, "model kind", spec.kind, MODEL_KINDS)
+    if spec.kind == "vgg16":
+        return problems + validate_vgg16(spec.vgg16)
     if spec.kind != "cnn":
         return problems
     _check_int(problems, "number of conv blocks", len(spec.conv_blocks), CONV_BLOCKS_RANGE)
@@ -289,6 +321,32 @@ def validate_model(spec: ModelSpec, input_shape: tuple[int, int, int]) -> list[s
     for j, dense in enumerate(spec.dense_layers, start=1):
         _check_int(problems, f"dense layer {j} units", dense.units, DENSE_UNITS_RANGE)
         _check_range(problems, f"dense layer {j} dropout", dense.dropout, DROPOUT_RANGE)
+    return problems
+
+
+def validate_vgg16(vgg: Vgg16Spec | None) -> list[str]:
+    """Check the VGG16 settings; return the problems (the input image may be any size)."""
+    if vgg is None:
+        return ["VGG16 settings are missing. Received: vgg16=None"]
+    problems: list[str] = []
+    _check_int(problems, "VGG16 input size", vgg.input_size, VGG_INPUT_SIZE_RANGE)
+    _check_choice(problems, "VGG16 head", vgg.head, VGG_HEADS)
+    _check_int(problems, "VGG16 head dense units", vgg.dense_units, DENSE_UNITS_RANGE)
+    _check_range(problems, "VGG16 head dropout", vgg.dropout, DROPOUT_RANGE)
+    _check_choice(problems, "VGG16 weights", vgg.weights, VGG_WEIGHTS)
+    if vgg.weights == "file" and not str(vgg.weights_file).strip():
+        problems.append(
+            "VGG16 weights file must name a local weights file (.h5) when weights=file. "
+            "Received: weights file=''"
+        )
+    if vgg.fine_tune:
+        _check_int(problems, "fine-tuning epochs", vgg.fine_tune_epochs, VGG_FINE_TUNE_EPOCHS_RANGE)
+        _check_range(
+            problems,
+            "fine-tuning learning rate",
+            vgg.fine_tune_learning_rate,
+            LEARNING_RATE_RANGE,
+        )
     return problems
 
 

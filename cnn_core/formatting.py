@@ -8,6 +8,7 @@ from typing import Any
 from cnn_core.data import DATASETS
 from cnn_core.records import EpochRecord, RunState
 from cnn_core.runs import RunSummary
+from cnn_core.transfer import vgg16_label
 
 STATE_LABELS = {
     RunState.QUEUED: "⏳ queued",
@@ -67,10 +68,12 @@ def format_bytes(count: float) -> str:
 
 
 def model_label(run: RunSummary) -> str:
-    """'CNN 2 conv / 1 dense' or 'Softmax regression'."""
+    """'CNN 2 conv / 1 dense', 'Softmax regression' or 'VGG16 fine-tuned, 64 px'."""
     if run.config is None:
         return "?"
     spec = run.config.model
+    if spec.kind == "vgg16" and spec.vgg16 is not None:
+        return vgg16_label(spec.vgg16)
     if spec.kind == "softmax":
         return "Softmax regression"
     return f"CNN {len(spec.conv_blocks)} conv / {len(spec.dense_layers)} dense"

@@ -179,7 +179,7 @@ class Inspector(Predictor):
         import tensorflow as tf
 
         self.conv_layers = conv_layer_names(model)
-        skip = ("InputLayer", "Rescaling")  # their "maps" are just the image
+        skip = ("InputLayer", "Rescaling", "Resizing")  # their "maps" are just the image
         spatial = [
             layer
             for layer in model.layers

@@ -46,6 +46,10 @@ def describe_model(
 
     Assumes `spec` passed `config.validate_model` for this input shape.
     """
+    if spec.kind == "vgg16":
+        from cnn_core.transfer import describe_vgg16  # it imports LayerRow from here
+
+        return describe_vgg16(spec, input_shape, num_classes)
     h, w, c = input_shape
     rows = [LayerRow("image", "InputLayer", (h, w, c), 0, 0)]
     rows += [LayerRow(name, kind, (h, w, c), 0, 0) for name, kind in layer_plan(augment)]
@@ -108,6 +112,10 @@ def build_model(
 
     `augment` adds random preprocessing layers after the input (active in training only).
     """
+    if spec.kind == "vgg16":
+        from cnn_core.transfer import build_vgg16  # it imports LayerRow from here
+
+        return build_vgg16(spec, input_shape, num_classes, seed, augment)
     from cnn_core.tf_runtime import import_keras
 
     keras = import_keras()

@@ -151,7 +151,9 @@ class EpochRecord:
     """One line of the epoch log: what one finished epoch measured.
 
     `learning_rate` is the rate the epoch started with (None for runs recorded
-    before rates were logged); `partial` marks an epoch cut short by Stop.
+    before rates were logged); `partial` marks an epoch cut short by Stop;
+    `phase` names the training phase of a two-phase run ("head", "fine-tune"),
+    None for single-phase runs.
     """
 
     epoch: int
@@ -162,6 +164,7 @@ class EpochRecord:
     val_accuracy: float | None = None
     learning_rate: float | None = None
     partial: bool = False
+    phase: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return stamped({k: v for k, v in asdict(self).items() if v is not None})
@@ -179,6 +182,8 @@ class EpochRecord:
             raise RecordError(f"{source} has no valid epoch number: {epoch!r}")
         values = {name: _number(value) for name, value in _known(EpochRecord, record).items()}
         values.update(epoch=epoch, partial=bool(record.get("partial", False)))
+        phase = record.get("phase")
+        values["phase"] = phase if isinstance(phase, str) and phase else None
         return EpochRecord(**values)
 
 

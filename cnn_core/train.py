@@ -20,18 +20,32 @@ from cnn_core.errors import UserError
 from cnn_core.evaluate import evaluate_model
 from cnn_core.image_folders import PixelStore, stream
 from cnn_core.models import build_model, load_trained_model, make_optimizer
-from cnn_core.records import EpochRecord, Progress, RunState, add_loss_point
+from cnn_core.records import EpochRecord, Evaluation, Progress, RunState, add_loss_point
 from cnn_core.runs import RunFolder
 from cnn_core.tf_runtime import import_keras
 
 PROGRESS_INTERVAL_S = 0.5  # how often batch progress is written (the charts poll ~1 s)
 
 
-def make_recorder(folder: RunFolder, epochs: int, batches: int) -> Any:
+def make_recorder(
+    folder: RunFolder,
+    epochs: int,
+    batches: int,
+    phase: str | None = None,
+    saved_model: Any = None,
+) -> Any:
     """A Keras callback that logs epochs, throttled batch progress, and honours Stop.
 
     The per-batch hook costs one clock read and one `stat` of the stop file; the
     rest happens at most every PROGRESS_INTERVAL_S.
+
+    Args:
+        folder: the run's folder.
+        epochs: all epochs the run plans (every phase).
+        batches: batches per epoch.
+        phase: recorded on each epoch of a two-phase run.
+        saved_model: the model saved after each epoch when the model being fit
+            is only part of it (training on cached features); default the fit one.
     """
     keras = import_keras()
     stop_file = str(folder.stop_path)
@@ -73,10 +87,11 @@ def make_recorder(folder: RunFolder, epochs: int, batches: int) -> Any:
                 val_accuracy=_number(logs.get("val_accuracy")),
                 learning_rate=self.epoch_rate,
                 partial=self.stopped,
+                phase=phase,
             )
             # Model first, then the history line: any epoch a reader sees listed
             # has its weights on disk, so an interrupted run keeps its last epoch.
-            folder.save_model(self.model)
+            folder.save_model(self.model if saved_model is None else saved_model)
             folder.append_epoch(record)
             self._write_progress(batches, logs)
 
@@ -210,6 +225,13 @@ def train_run(folder: RunFolder, strategy: str = "default") -> RunState:
     validate(config, info.image_shape, len(dataset.y_train))
     n_val = validation_count(config, len(dataset.y_train))
     train_idx, val_idx = split_indices(dataset.y_train, n_val, config.seed, config.train_subset)
+    if config.model.kind == "vgg16":
+        from cnn_core.transfer_train import train_vgg16  # it imports this module
+
+        train = (dataset.x_train[train_idx], dataset.y_train[train_idx])
+        val = (dataset.x_train[val_idx], dataset.y_train[val_idx])
+        return train_vgg16(folder, config, dataset, train, val)
+
     fit = config.fit
     global_batch = fit.batch_size * placement.replicas
     data = fit_data(dataset, train_idx, val_idx, global_batch, config.seed)
@@ -242,13 +264,25 @@ def train_run(folder: RunFolder, strategy: str = "default") -> RunState:
     if placement.strategy is not None:  # evaluate on one device: batched calls of a
         model = load_trained_model(folder.model_path)  # mirrored model return every replica's
     evaluation, probs = evaluate_model(model, dataset.x_test, dataset.y_test, info.class_names)
-    folder.save_evaluation(evaluation, probs, dataset.y_test)
-    state = RunState.STOPPED if recorder.stopped else RunState.COMPLETED
+    return finish_run(folder, evaluation, probs, dataset.y_test, train_seconds, recorder.stopped)
+
+
+def finish_run(
+    folder: RunFolder,
+    evaluation: Evaluation,
+    probs: np.ndarray,
+    y_test: np.ndarray,
+    train_seconds: float,
+    stopped: bool,
+) -> RunState:
+    """Store the test results and the final status of a trained run; return its state."""
+    folder.save_evaluation(evaluation, probs, y_test)
+    state = RunState.STOPPED if stopped else RunState.COMPLETED
     folder.write_status(
         state,
         train_seconds=train_seconds,
         test_accuracy=evaluation.accuracy,
         ended=time.time(),
-        message="stopped by the user" if recorder.stopped else "",
+        message="stopped by the user" if stopped else "",
     )
     return state

@@ -38,6 +38,7 @@ from cnn_core.formatting import (
 from cnn_core.models import describe_model, estimate_batch_memory
 from cnn_core.records import Progress, RunState
 from cnn_core.runs import RunSummary, list_runs, load_run, run_folder
+from cnn_core.transfer import planned_epochs
 from cnn_core.worker import launch_run, max_concurrent
 from pages._shared.common import (
     dataset_picker,
@@ -47,6 +48,7 @@ from pages._shared.common import (
 )
 from pages._shared.compare_actions import compare_with_control
 from pages._shared.my_images import augment_inputs
+from pages._shared.vgg16_options import vgg16_inputs, vgg16_summary, weights_ready
 
 SAVED_FORM = "train_saved_form"  # widget values kept across page changes
 MONITORED = "train_monitor_run"  # the run the Runs section watches
@@ -137,11 +139,17 @@ def dense_layer_inputs(j: int) -> DenseLayer:
 def model_inputs() -> ModelSpec:
     kind = st.radio(
         "Model",
-        ["cnn", "softmax"],
-        format_func={"cnn": "Configurable CNN", "softmax": "Softmax regression"}.get,
+        ["cnn", "softmax", "vgg16"],
+        format_func={
+            "cnn": "Configurable CNN",
+            "softmax": "Softmax regression",
+            "vgg16": "Pretrained VGG16",
+        }.get,
         horizontal=True,
         key="train_kind",
     )
+    if kind == "vgg16":
+        return vgg16_inputs()
     if kind == "softmax":
         st.caption(
             "One dense layer from pixels to class probabilities: the classic ~92% MNIST baseline."
@@ -272,6 +280,11 @@ def setup_section() -> TrainConfig | None:
         return None
     with st.expander("Model summary", expanded=True):
         summary_table(config, info.image_shape, len(info.class_names))
+        if spec.kind == "vgg16":
+            n_images = config.train_subset or len(dataset.y_train)
+            vgg16_summary(config, info.image_shape, len(info.class_names), n_images)
+    if spec.kind == "vgg16" and not weights_ready(spec.vgg16):
+        return None
     return config
 
 
@@ -324,7 +337,7 @@ def render_monitor(run_id: str, was_active: bool) -> None:
         st.rerun()  # finished: redraw the page once, without polling
     st.markdown(f"**Status:** {STATE_LABELS[run.state]} · `{run.run_id}`")
     history = run.read_history() if run.state != RunState.BROKEN else []
-    epochs = run.config.fit.epochs if run.config else None
+    epochs = planned_epochs(run.config) if run.config else None
     if run.state == RunState.QUEUED:
         st.info(f"Waiting for a free training slot ({max_concurrent()} at a time)…")
     elif run.state == RunState.RUNNING:
@@ -332,7 +345,7 @@ def render_monitor(run_id: str, was_active: bool) -> None:
         if progress:
             st.progress(progress.fraction, text=progress_text(progress))
         else:
-            st.progress(0.0, text="Loading data and building the model…")
+            st.progress(0.0, text=run.message or "Loading data and building the model…")
     elif run.state == RunState.FAILED:
         st.error(f"Training failed: {run.message}")
     elif run.state == RunState.INTERRUPTED:

@@ -49,3 +49,15 @@ def test_batch_loss_chart_draws_the_running_epoch() -> None:
     assert list(line.x) == [10, 25, 40] and list(line.y) == [0.9, 0.7, 0.6]
     assert tuple(fig.layout.xaxis.range) == (0, 100)  # the whole epoch, so the line grows
     assert fig.layout.title.text.startswith("Epoch 3")
+
+
+def test_a_dotted_line_marks_where_fine_tuning_starts() -> None:
+    history = [
+        EpochRecord(e, loss=1 / e, phase="head" if e <= 2 else "fine-tune") for e in range(1, 5)
+    ]
+    fig = training_curves_figure(history)
+    lines = [s for s in fig.layout.shapes if s.type == "line"]
+    assert [s.x0 for s in lines] == [2.5, 2.5]  # one per panel
+    assert {s.xref for s in lines} == {"x", "x2"}
+    assert [a.text for a in fig.layout.annotations if "→" in a.text] == ["fine-tune →"]
+    assert training_curves_figure(_history(3)).layout.shapes == ()

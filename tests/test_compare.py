@@ -317,3 +317,16 @@ def test_old_configs_without_a_group_still_load() -> None:
     del data["group"]
     assert TrainConfig.from_dict(data).group == ""
     assert PRESETS["Softmax regression"] == SOFTMAX
+
+
+def test_a_scratch_cnn_pairs_with_vgg16_on_the_same_split_and_seed() -> None:
+    config = TrainConfig(dataset="cifar10", validation=0.1, seed=3, name="scratch")
+    labels = compare.alternatives_for(config)
+    assert {
+        "VGG16 feature extraction (ImageNet, 32 px)",
+        "VGG16 fine-tuned (ImageNet, 32 px)",
+    } <= set(labels)
+    partner = compare.paired_config(config, "VGG16 fine-tuned (ImageNet, 32 px)", "scratch")
+    assert partner.model.kind == "vgg16" and partner.model.vgg16.fine_tune
+    assert partner.model.vgg16.weights == "imagenet"  # pretrained, never passed off
+    assert (partner.dataset, partner.validation, partner.seed) == ("cifar10", 0.1, 3)

@@ -15,6 +15,7 @@ def training_curves_figure(history: list[EpochRecord], epochs: int | None = None
     Args:
         history: a run's epoch records, in order.
         epochs: the planned number of epochs, to fix the x range while training.
+            A dotted line marks where a new phase (e.g. fine-tuning) starts.
 
     Returns:
         A new figure of two panels; accuracy on a percent axis.
@@ -39,6 +40,18 @@ def training_curves_figure(history: list[EpochRecord], epochs: int | None = None
                 row=1,
                 col=col,
             )
+    for boundary, phase in phase_starts(history):
+        fig.add_vline(x=boundary - 0.5, line={"dash": "dot", "color": "grey"}, row=1, col="all")
+        fig.add_annotation(
+            x=boundary - 0.5,
+            y=1,
+            yref="paper",
+            text=f"{phase} →",
+            showarrow=False,
+            xanchor="left",
+            yanchor="bottom",
+            font={"size": 11, "color": "grey"},
+        )
     last = max(epochs or 1, x[-1] if x else 1)
     fig.update_xaxes(title_text="epoch", range=[0.8, last + 0.2], dtick=max(1, last // 10))
     fig.update_yaxes(tickformat=".0%", row=1, col=2)
@@ -74,3 +87,12 @@ def batch_loss_figure(progress: Progress) -> go.Figure:
     title = f"Epoch {progress.epoch}: running training loss (mean of its batches so far)"
     fig.update_layout(height=240, margin=MARGIN, title={"text": title, "font": {"size": 14}})
     return fig
+
+
+def phase_starts(history: list[EpochRecord]) -> list[tuple[int, str]]:
+    """(first epoch, phase) of every phase after the first, for two-phase runs."""
+    starts = []
+    for before, record in zip(history, history[1:], strict=False):
+        if record.phase and record.phase != before.phase:
+            starts.append((record.epoch, record.phase))
+    return starts

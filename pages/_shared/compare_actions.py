@@ -22,6 +22,7 @@ from cnn_core.compare import (
 )
 from cnn_core.errors import UserError
 from cnn_core.runs import RunSummary
+from cnn_core.transfer import weights_problem
 from cnn_core.worker import launch_run
 
 COMPARE_PAGE = "pages/compare.py"
@@ -52,7 +53,15 @@ def compare_with_control(run: RunSummary, prefix: str) -> None:
     ):
         return
     try:
-        folder, _ = launch_run(paired_config(run.config, label, run_title(run)))
+        partner = paired_config(run.config, label, run_title(run))
+        vgg = partner.model.vgg16
+        if vgg is not None and weights_problem(vgg):  # the worker never downloads
+            st.warning(
+                f"{weights_problem(vgg)} Get them on the Train page (Pretrained VGG16), "
+                "then come back."
+            )
+            return
+        folder, _ = launch_run(partner)
     except UserError as error:
         st.error(str(error))
         return

@@ -1,0 +1,159 @@
+"""VGG16 on a CPU: the frozen part computed once (feature cache) vs the whole network.
+
+    .venv/bin/python benchmarks/bench_vgg16_cache.py [--n 2000] [--sizes 32 64]
+
+For each input size, in a fresh subprocess (so peak RSS is that size's own):
+CIFAR-sized synthetic data (random uint8 32x32x3, 10 classes, `--n` training
+images), VGG16 built by `cnn_core.transfer.build_vgg16` with random weights
+(the ImageNet file is not downloadable here; the arithmetic and so the speed
+are the same), batch 64, Adam.
+
+- the one-off feature extraction (`transfer_train.cached_features`: block4_pool
+  and block5_pool outputs, one pass, memory-mapped float16 on disk);
+- seconds per epoch of the head phase and of block5 fine-tuning, with the cache
+  (the tail model on cached outputs, as the worker trains) and without it (the
+  whole network, `model.fit` on the images), each after a warm-up epoch;
+- the scratch CNN (the studio's default preset) on the same images, for comparison;
+- peak RSS of the process (`ru_maxrss`).
+
+Epoch times are also scaled linearly to 50,000 images (CIFAR-10's training set).
+Targets: head epochs >= 20x faster with the cache, fine-tuning epochs >= 3x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import PYTHON, print_machine, print_table, verdict
+
+FULL_N = 50_000
+
+
+def child(n: int, size: int) -> dict:
+    """Measure one input size in this process; return the figures."""
+    import numpy as np
+
+    from cnn_core.config import DEFAULT_PRESET, PRESETS, FitSpec, OptimizerSpec, TrainConfig
+    from cnn_core.models import build_model
+    from cnn_core.runs import RunFolder
+    from cnn_core.train import compile_for_run
+    from cnn_core.transfer import PHASE_FINE_TUNE, PHASE_HEAD, set_phase, tail_model, vgg16_spec
+    from cnn_core.transfer_train import CACHED_LAYER, cached_features, feature_batches
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+    y = rng.integers(0, 10, n)
+    spec = vgg16_spec("fine_tune", size, weights="none")
+    config = TrainConfig(
+        dataset="cifar10",
+        model=spec,
+        optimizer=OptimizerSpec(schedule="constant"),
+        fit=FitSpec(batch_size=64, epochs=1, early_stopping=False),
+    )
+    model = build_model(spec, (32, 32, 3), 10, seed=0)
+    batches = math.ceil(n / 64)
+    out: dict = {"size": size, "n": n}
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        features = cached_features(model, config, {"train": x}, RunFolder(Path(tmp)))
+        out["extract_s"] = time.perf_counter() - start
+
+        def epoch_seconds(fit_model, **fit_args) -> float:
+            compile_for_run(fit_model, config, batches)
+            fit_model.fit(**fit_args, epochs=1, verbose=0)  # warm-up (graph tracing)
+            start = time.perf_counter()
+            fit_model.fit(**fit_args, epochs=1, verbose=0)
+            return time.perf_counter() - start
+
+        for phase in (PHASE_HEAD, PHASE_FINE_TUNE):
+            set_phase(model, phase)
+            layer = CACHED_LAYER[phase]
+            tail = tail_model(model, layer)
+            out[f"{phase}_cached_s"] = epoch_seconds(
+                tail, x=feature_batches(features["train"][layer], y, 64, 0)
+            )
+            out[f"{phase}_full_s"] = epoch_seconds(model, x=x, y=y, batch_size=64)
+        scratch = build_model(PRESETS[DEFAULT_PRESET], (32, 32, 3), 10)
+        out["scratch_s"] = epoch_seconds(scratch, x=x, y=y, batch_size=64)
+        out["cache_mb"] = sum(a.nbytes for a in features["train"].values()) / 1e6
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=2000, help="training images per size")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[32, 64])
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.n, args.child)))
+        return
+    print_machine("VGG16: feature cache vs the whole network")
+    print(f"{args.n:,} CIFAR-sized images per size; epochs scaled x{FULL_N / args.n:g} to 50,000")
+    results = []
+    for size in args.sizes:
+        with tempfile.TemporaryDirectory() as cache:
+            env = {**os.environ, "CNN_CACHE_DIR": cache}
+            command = [PYTHON, __file__, "--n", str(args.n), "--child", str(size)]
+            done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            print(f"{size} px: the measuring process failed:\n{done.stderr[-3000:]}")
+            continue
+        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    scale = FULL_N / args.n
+    rows = []
+    for r in results:
+        rows.append(
+            [
+                f"{r['size']} px",
+                f"{r['extract_s']:.1f} s ({r['n'] / r['extract_s']:.0f} img/s)",
+                f"{r['head_cached_s']:.2f} / {r['head_full_s']:.1f}",
+                f"{r['head_full_s'] / r['head_cached_s']:.0f}x",
+                f"{r['fine-tune_cached_s']:.2f} / {r['fine-tune_full_s']:.1f}",
+                f"{r['fine-tune_full_s'] / r['fine-tune_cached_s']:.1f}x",
+                f"{r['scratch_s']:.2f}",
+                f"{r['head_cached_s'] * scale:.0f} / {r['head_full_s'] * scale:.0f}",
+                f"{r['extract_s'] * scale / 60:.1f} min",
+                f"{r['cache_mb'] * scale:.0f} MB",
+                f"{r['peak_rss_mb']:.0f} MB",
+            ]
+        )
+    print_table(
+        [
+            "input",
+            "features once",
+            "head epoch s cached / full",
+            "head speed-up",
+            "fine-tune epoch s cached / full",
+            "fine-tune speed-up",
+            "scratch CNN epoch s",
+            "head epoch at 50k: cached / full s",
+            "features at 50k",
+            "cache at 50k",
+            "peak RSS",
+        ],
+        rows,
+    )
+    for r in results:
+        verdict(
+            r["head_full_s"] / r["head_cached_s"] >= 20,
+            f"{r['size']} px head epochs >= 20x faster with the cache",
+        )
+        verdict(
+            r["fine-tune_full_s"] / r["fine-tune_cached_s"] >= 3,
+            f"{r['size']} px fine-tuning epochs >= 3x faster with the cache",
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

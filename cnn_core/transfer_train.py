@@ -1,0 +1,226 @@
+"""Training a pretrained-VGG16 run: the head phase, then optionally block5 fine-tuning.
+
+Both phases are one run: one history (each epoch records its phase), one
+saved `.keras` model. Without augmentation the frozen layers' outputs are
+computed once per image (`cnn_core.feature_cache`) and the layers above them
+train on those: the head alone on block5_pool's outputs, block5 and the head
+on block4_pool's. With augmentation (or `cache_features` off, or an entry
+larger than the cache's cap) the whole network runs every epoch.
+
+Called by `cnn_core.train.train_run` after the data split; imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from cnn_core import feature_cache
+from cnn_core.config import TrainConfig
+from cnn_core.data import Dataset
+from cnn_core.errors import UserError
+from cnn_core.evaluate import evaluate_model
+from cnn_core.models import build_model
+from cnn_core.records import RunState
+from cnn_core.runs import RunFolder
+from cnn_core.tf_runtime import import_keras
+from cnn_core.train import compile_for_run, finish_run, make_recorder, training_callbacks
+from cnn_core.transfer import (
+    PHASE_FINE_TUNE,
+    PHASE_HEAD,
+    planned_epochs,
+    set_phase,
+    tail_model,
+    uses_feature_cache,
+    weights_digest,
+)
+
+# The layer whose cached outputs each phase trains on.
+CACHED_LAYER = {PHASE_HEAD: "block5_pool", PHASE_FINE_TUNE: "block4_pool"}
+STATUS_INTERVAL_S = 0.5
+Split = tuple[np.ndarray, np.ndarray]  # images uint8 (n, h, w, c), labels int (n,)
+
+
+def phase_configs(config: TrainConfig) -> list[tuple[str, TrainConfig]]:
+    """Each phase with the settings it trains under.
+
+    The fine-tuning phase runs `fine_tune_epochs` at `fine_tune_learning_rate`
+    with the same optimizer, schedule and early stopping as the head phase.
+    """
+    phases = [(PHASE_HEAD, config)]
+    vgg = config.model.vgg16
+    if vgg.fine_tune:
+        optimizer = replace(config.optimizer, learning_rate=vgg.fine_tune_learning_rate)
+        fit = replace(config.fit, epochs=vgg.fine_tune_epochs)
+        phases.append((PHASE_FINE_TUNE, replace(config, optimizer=optimizer, fit=fit)))
+    return phases
+
+
+def feature_batches(features: np.ndarray, labels: np.ndarray, batch: int, seed: int | None) -> Any:
+    """A Keras PyDataset over cached features: float32 batches read from the memory map.
+
+    Args:
+        features: float16 (n, ...) cached outputs (memory-mapped).
+        labels: int (n,).
+        batch: batch size.
+        seed: shuffle each epoch with this seed; None keeps the order (validation).
+    """
+    keras = import_keras()
+
+    class FeatureBatches(keras.utils.PyDataset):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rng = np.random.default_rng(seed)
+            self.order = np.arange(len(labels))
+            self.on_epoch_end()
+
+        def __len__(self) -> int:
+            return math.ceil(len(labels) / batch)
+
+        def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+            rows = np.sort(self.order[index * batch : (index + 1) * batch])
+            return features[rows].astype(np.float32), labels[rows]
+
+        def on_epoch_end(self) -> None:
+            if seed is not None:
+                self.rng.shuffle(self.order)
+
+    return FeatureBatches()
+
+
+def cached_features(
+    model: Any, config: TrainConfig, splits: dict[str, np.ndarray], folder: RunFolder
+) -> dict[str, dict[str, np.ndarray]] | None:
+    """The frozen layers' outputs for every split, from the cache or computed once now.
+
+    Returns:
+        {split: {layer: float16 (n, ...) memory map}}, or None when an entry would
+        exceed the cache's cap (the run then trains the whole network).
+    """
+    keras = import_keras()
+    layers = [CACHED_LAYER[phase] for phase, _ in phase_configs(config)]
+    shapes = [tuple(model.get_layer(name).output.shape[1:]) for name in layers]
+    if not feature_cache.fits(
+        sum(feature_cache.entry_bytes(len(x), s) for x in splits.values() for s in shapes)
+    ):
+        return None
+    digests = {name: weights_digest(model, name) for name in layers}
+    extractor = keras.Model(model.input, [model.get_layer(name).output for name in layers])
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for split, images in splits.items():
+        image_digest = feature_cache.images_digest(images)
+        keys = [
+            feature_cache.CacheKey(
+                config.dataset,
+                split,
+                config.seed,
+                config.model.vgg16.input_size,
+                digests[name],
+                name,
+                image_digest,
+            )
+            for name in layers
+        ]
+        found = {key.layer: feature_cache.load(key) for key in keys}
+        missing = [i for i, key in enumerate(keys) if found[key.layer] is None]
+        if missing:
+            report = _extraction_reporter(folder, split)
+
+            def extract(batch: np.ndarray, picked: list[int] = missing) -> list[np.ndarray]:
+                outputs = extractor.predict_on_batch(batch)
+                return [np.asarray(outputs[i]) for i in picked]
+
+            computed = feature_cache.compute(
+                [keys[i] for i in missing], [shapes[i] for i in missing], images, extract, report
+            )
+            for i, array in zip(missing, computed, strict=True):
+                found[layers[i]] = array
+        out[split] = found  # type: ignore[assignment]
+    folder.write_status(RunState.RUNNING, message="", heartbeat=time.time())
+    return out
+
+
+def _extraction_reporter(folder: RunFolder, split: str) -> Any:
+    """A progress callback that writes 'Computing VGG16 features once ...' and honours Stop."""
+    last = [0.0]
+
+    def report(done: int, total: int) -> None:
+        if folder.stop_requested():
+            raise UserError("stopped by the user while the VGG16 features were being computed")
+        now = time.perf_counter()
+        if now - last[0] >= STATUS_INTERVAL_S or done == total:
+            last[0] = now
+            folder.write_status(
+                RunState.RUNNING,
+                heartbeat=time.time(),
+                message=f"Computing VGG16 features once ({split}): {done:,} / {total:,} images",
+            )
+
+    return report
+
+
+def train_vgg16(
+    folder: RunFolder, config: TrainConfig, dataset: Dataset, train: Split, val: Split
+) -> RunState:
+    """Train both phases, evaluate on the test set, save; return the final state.
+
+    Raises:
+        UserError: weights missing or unusable (the worker records the message).
+    """
+    info = dataset.info
+    (x_train, y_train), (x_val, y_val) = train, val
+    model = build_model(
+        config.model, info.image_shape, len(info.class_names), config.seed, config.augment
+    )
+    folder.write_status(
+        RunState.RUNNING, n_train=len(y_train), n_val=len(y_val), train_started=time.time()
+    )
+    start = time.perf_counter()
+    features = None
+    if uses_feature_cache(config):
+        splits = {"train": x_train, "val": x_val, "test": dataset.x_test}
+        features = cached_features(model, config, splits, folder)
+    epochs_total, done, stopped = planned_epochs(config), 0, False
+    fit_model = model
+    for phase, phase_config in phase_configs(config):
+        set_phase(model, phase)
+        fit = phase_config.fit
+        if features is not None:
+            layer = CACHED_LAYER[phase]
+            fit_model = tail_model(model, layer)
+            data = feature_batches(features["train"][layer], y_train, fit.batch_size, config.seed)
+            val_data = feature_batches(features["val"][layer], y_val, fit.batch_size, None)
+            fit_args: dict[str, Any] = {"x": data, "validation_data": val_data}
+        else:
+            fit_args = {
+                "x": x_train,
+                "y": y_train,
+                "validation_data": (x_val, y_val),
+                "batch_size": fit.batch_size,
+            }
+        batches = math.ceil(len(y_train) / fit.batch_size)
+        compile_for_run(fit_model, phase_config, batches)
+        recorder = make_recorder(folder, epochs_total, batches, phase, saved_model=model)
+        history = fit_model.fit(
+            **fit_args,
+            initial_epoch=done,
+            epochs=done + fit.epochs,
+            callbacks=[recorder, *training_callbacks(phase_config, folder)],
+            verbose=2,
+        )
+        done += len(history.epoch)
+        if recorder.stopped:
+            stopped = True
+            break
+    train_seconds = time.perf_counter() - start
+    folder.save_model(model)
+    if features is not None:
+        test = features["test"][CACHED_LAYER[phase]]
+        evaluation, probs = evaluate_model(fit_model, test, dataset.y_test, info.class_names)
+    else:
+        evaluation, probs = evaluate_model(model, dataset.x_test, dataset.y_test, info.class_names)
+    return finish_run(folder, evaluation, probs, dataset.y_test, train_seconds, stopped)
