@@ -9,26 +9,28 @@ after them, for the runs table (`benchmarks/bench_home_paint.py` measures it).
 import streamlit as st
 
 RECENT_RUNS = 15
-# (title, what it offers, page, link label, icon): one card each, in workflow order.
+CARDS_PER_ROW = 4
+# (title, what it offers, page, link label, icon): one card each, in workflow order,
+# numbered on the page, CARDS_PER_ROW to a row.
 STEPS = [
     (
-        "1 · Data",
-        "MNIST digits, Fashion-MNIST clothing or CIFAR-10 photos: samples, split "
-        "sizes and class balance.",
+        "Data",
+        "MNIST digits, Fashion-MNIST clothing, CIFAR-10 photos or your own image "
+        "folders: samples, split sizes and class balance.",
         "pages/data.py",
         "Browse",
         ":material/photo_library:",
     ),
     (
-        "2 · Train",
-        "Softmax baseline or a configurable CNN; live loss and accuracy charts, "
-        "early stopping, Stop at any batch; runs keep going in the background.",
+        "Train",
+        "Softmax baseline, a configurable CNN or pretrained VGG16; live loss and "
+        "accuracy charts, early stopping, Stop at any batch.",
         "pages/train.py",
         "Train",
         ":material/model_training:",
     ),
     (
-        "3 · Evaluate",
+        "Evaluate",
         "Test accuracy, per-class precision and recall, a clickable confusion "
         "matrix and the images the model gets wrong.",
         "pages/evaluate.py",
@@ -36,7 +38,7 @@ STEPS = [
         ":material/fact_check:",
     ),
     (
-        "4 · Look inside",
+        "Look inside",
         "Filters, feature maps and Grad-CAM of a trained network, and the "
         "ideas behind convolution, pooling and softmax.",
         "pages/inside.py",
@@ -44,7 +46,7 @@ STEPS = [
         ":material/neurology:",
     ),
     (
-        "5 · Compare",
+        "Compare",
         "Any runs' curves and settings side by side; another model on the same "
         "split in one click; repeats over seeds.",
         "pages/compare.py",
@@ -52,14 +54,14 @@ STEPS = [
         ":material/compare:",
     ),
     (
-        "6 · Predict",
+        "Predict",
         "Upload images or draw a digit: a starter model works right away.",
         "pages/predict.py",
         "Predict",
         ":material/draw:",
     ),
     (
-        "6 · Runs",
+        "Runs",
         "Rename, tag, filter and delete runs; download a model (.keras, .tflite) "
         "or a whole run as a bundle, and import bundles.",
         "pages/runs.py",
@@ -77,12 +79,15 @@ def render_intro() -> None:
         "browser, without writing code. Pick a dataset, design a network (or start from "
         "a classic preset), and watch it learn epoch by epoch."
     )
-    cols = st.columns(len(STEPS))
-    for col, (title, text, page, label, icon) in zip(cols, STEPS, strict=True):
-        with col.container(border=True, height="stretch"):
-            st.markdown(f"#### {title}")
-            st.caption(text)
-            st.page_link(page, label=label, icon=icon)
+    for start in range(0, len(STEPS), CARDS_PER_ROW):
+        cols = st.columns(CARDS_PER_ROW)
+        for number, col, (title, text, page, label, icon) in zip(
+            range(start + 1, len(STEPS) + 1), cols, STEPS[start:], strict=False
+        ):
+            with col.container(border=True, height="stretch"):
+                st.markdown(f"#### {number} · {title}")
+                st.caption(text)
+                st.page_link(page, label=label, icon=icon)
 
 
 def render_recent_runs() -> None:
