@@ -23,6 +23,8 @@ from cnn_core.evaluate import predict_in_batches
 from cnn_core.runs import RunSummary
 from pages._shared.common import CHOSEN_DATASET, require_dataset, require_model
 
+ZIP_UPLOAD_MB = 200  # a zip upload is held in memory: keep it well under 1 GB
+
 SOURCES = ("Upload a folder", "Upload a zip", "Folder on the server")
 SAMPLES_PER_CLASS = 8
 TILE_PX = 96
@@ -69,12 +71,12 @@ def import_section() -> None:
             "Folder of class folders", accept_multiple_files="directory", key="myimg_dir"
         )
     elif source == SOURCES[1]:
-        limit = st.get_option("server.maxUploadSize")
         given = st.file_uploader(
             "Zip of class folders",
             type=["zip"],
             key="myimg_zip",
-            help=f"Up to {limit} MB (the server's upload limit, `server.maxUploadSize`). "
+            max_upload_size=ZIP_UPLOAD_MB,
+            help=f"Up to {ZIP_UPLOAD_MB} MB (the upload is held in the server's memory). "
             "Bigger sets: upload the folder (the limit is then per file) or put it in the "
             "data directory and name it here.",
         )
