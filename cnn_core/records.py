@@ -122,6 +122,8 @@ class Status:
     strategy: str = "default"  # cnn_core.distribute: default, mirrored or multiworker
     devices: list[str] | None = None  # the devices it trained on ("/device:CPU:0", ...)
     replicas: int | None = None  # model replicas in sync; global batch = batch x replicas
+    # Two-phase (VGG16) runs: {phase: [total, trainable]} parameters of each phase
+    phase_parameters: dict[str, list[int]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return stamped(asdict(self))

@@ -32,6 +32,7 @@ from cnn_core.train import compile_for_run, finish_run, make_recorder, training_
 from cnn_core.transfer import (
     PHASE_FINE_TUNE,
     PHASE_HEAD,
+    phase_parameters,
     planned_epochs,
     set_phase,
     tail_model,
@@ -176,8 +177,13 @@ def train_vgg16(
     model = build_model(
         config.model, info.image_shape, len(info.class_names), config.seed, config.augment
     )
+    phases = phase_parameters(config.model, info.image_shape, len(info.class_names))
     folder.write_status(
-        RunState.RUNNING, n_train=len(y_train), n_val=len(y_val), train_started=time.time()
+        RunState.RUNNING,
+        n_train=len(y_train),
+        n_val=len(y_val),
+        train_started=time.time(),
+        phase_parameters={p.phase: [p.total, p.trainable] for p in phases},
     )
     start = time.perf_counter()
     features = None

@@ -121,7 +121,12 @@ def test_a_two_phase_run_records_both_phases_in_one_history() -> None:
     x_test = load_dataset("cifar10").x_test.astype(np.float32)
     np.testing.assert_allclose(np.asarray(model(x_test, training=False)), probs, atol=2e-3)
     assert evaluation.n == len(y_true) == len(x_test)
-    assert folder.read_status().message == ""
+    status = folder.read_status()
+    assert status.message == ""
+    head, tuned = (status.phase_parameters[p] for p in (PHASE_HEAD, PHASE_FINE_TUNE))
+    assert head[0] == tuned[0] == model.count_params()  # the same network in both phases
+    block5 = sum(model.get_layer(f"block5_conv{i}").count_params() for i in (1, 2, 3))
+    assert tuned[1] - head[1] == block5  # fine-tuning also trains block5
     assert len(feature_cache.entries()) == 6  # 2 layers x train, val, test
 
 
