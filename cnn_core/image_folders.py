@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from cnn_core import archives, workspaces
 from cnn_core.data import Dataset, DatasetInfo, keras_cache_dir, stratified_order
@@ -110,6 +110,16 @@ def user_root() -> Path:
 def is_user_key(key: str) -> bool:
     """Whether a dataset key names an imported dataset."""
     return str(key).startswith(KEY_PREFIX)
+
+
+def pads_images(key: str | None) -> bool:
+    """Whether dataset `key` was stored with "keep aspect, pad" (uploads then are too)."""
+    if key is None or not is_user_key(key):
+        return False
+    try:
+        return dataset_options(read_manifest(key)).fit == "pad"
+    except UserError:
+        return False
 
 
 def dataset_folder(key: str) -> Path:
@@ -366,10 +376,8 @@ def to_pixels(image: Image.Image, options: ImageOptions) -> np.ndarray:
     "stretch" resizes like `cnn_core.images.to_model_input` (what Predict does
     with an upload); "pad" keeps the aspect ratio and pads with black.
     """
-    if options.fit == "pad":
-        mode = "RGB" if options.colour == "rgb" else "L"
-        image = ImageOps.pad(image.convert(mode), (options.side, options.side), color=0)
-    values = to_model_input(image, options.shape)  # float32 (side, side, c), whole numbers
+    # float32 (side, side, c), whole numbers
+    values = to_model_input(image, options.shape, pad=options.fit == "pad")
     return np.clip(np.rint(values), 0, 255).astype(np.uint8)
 
 

@@ -182,19 +182,22 @@ def to_item_input(image: Image.Image) -> np.ndarray:
 
 
 def to_model_input(
-    image: Image.Image, input_shape: tuple[int, int, int], digits: bool = True
+    image: Image.Image, input_shape: tuple[int, int, int], digits: bool = True, pad: bool = False
 ) -> np.ndarray:
     """Turn an image into what a model with ``input_shape`` sees.
 
     (28, 28, 1) models get the MNIST digit recipe (``to_digit_input``), or with
     ``digits=False`` (e.g. Fashion-MNIST) ``to_item_input``; other shapes get a
     plain antialiased resize (aspect ratio not kept, like Keras'
-    ``image_dataset_from_directory``) to 1 or 3 channels.
+    ``image_dataset_from_directory``) to 1 or 3 channels, or with ``pad`` a
+    resize that keeps the aspect ratio and pads with black (how an image folder
+    imported with "keep aspect, pad" was stored).
 
     Args:
         image: any Pillow image, typically from ``decode_image``.
         input_shape: the model's (height, width, channels), batch axis excluded.
         digits: whether a 28 x 28 x 1 model reads handwritten digits.
+        pad: keep the aspect ratio and pad with black instead of stretching.
 
     Returns:
         float32 array (height, width, channels) in [0, 255].
@@ -210,6 +213,8 @@ def to_model_input(
         return prepared[..., np.newaxis]
     mode = "L" if channels == 1 else "RGB"
     converted = _to_l_or_rgb(image, WHITE, "image").convert(mode)
+    if pad:
+        converted = ImageOps.pad(converted, (width, height), color=0)
     resized = converted.resize((width, height), Image.Resampling.BILINEAR)
     values = np.asarray(resized, dtype=np.float32)  # 0..255
     return values.reshape(height, width, channels)

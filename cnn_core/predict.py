@@ -118,7 +118,10 @@ class PreparedUploads:
 
 
 def prepare_uploads(
-    files: Iterable[tuple[str, bytes]], input_shape: tuple[int, int, int], digits: bool = True
+    files: Iterable[tuple[str, bytes]],
+    input_shape: tuple[int, int, int],
+    digits: bool = True,
+    pad: bool = False,
 ) -> PreparedUploads:
     """Decode and preprocess every file; a bad one never stops the others.
 
@@ -127,6 +130,8 @@ def prepare_uploads(
         input_shape: the model's (h, w, c).
         digits: the model reads handwritten digits (``reads_digits``; MNIST recipe
             for 28x28x1 input).
+        pad: keep the aspect ratio and pad, as an image folder imported with
+            "keep aspect, pad" was stored (``image_folders.pads_images``).
 
     Returns:
         The prepared uploads; ``inputs`` are float32 (h, w, c) in [0, 255].
@@ -138,7 +143,7 @@ def prepare_uploads(
     for name, data in files:
         try:
             image = decode_image(data, name)
-            model_input = to_model_input(image, input_shape, digits)
+            model_input = to_model_input(image, input_shape, digits, pad)
         except UserError as error:
             message = str(error)
             prepared.errors.append(message if message.startswith(name) else f"{name}: {message}")

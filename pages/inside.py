@@ -24,6 +24,7 @@ from cnn_core.charts.model_views import (
 )
 from cnn_core.errors import UserError
 from cnn_core.formatting import class_names
+from cnn_core.image_folders import pads_images
 from cnn_core.images import decode_image, to_model_input
 from cnn_core.inspection import (
     Inspector,
@@ -104,8 +105,9 @@ def upload_ui(run: RunSummary, shape: tuple[int, int, int]) -> tuple[np.ndarray 
     if upload is None:
         return None, ""
     try:
-        digits = reads_digits(shape, run.config.dataset if run.config else None)
-        image = to_model_input(decode_image(upload.getvalue(), upload.name), shape, digits)
+        dataset = run.config.dataset if run.config else None
+        decoded = decode_image(upload.getvalue(), upload.name)
+        image = to_model_input(decoded, shape, reads_digits(shape, dataset), pads_images(dataset))
     except UserError as error:
         st.error(str(error))
         return None, ""

@@ -10,6 +10,7 @@ from cnn_core.charts.data import pixel_tiles
 from cnn_core.charts.model_views import probability_bar_figure
 from cnn_core.errors import UserError
 from cnn_core.formatting import class_names
+from cnn_core.image_folders import pads_images
 from cnn_core.images import ALLOWED_FORMATS, canvas_to_digit
 from cnn_core.predict import Predictor, prepare_uploads, reads_digits
 from pages._shared.common import (
@@ -85,7 +86,7 @@ def draw_tab(predictor: Predictor, names: list[str]) -> None:
         )
 
 
-def upload_tab(predictor: Predictor, names: list[str], digits: bool) -> None:
+def upload_tab(predictor: Predictor, names: list[str], digits: bool, pad: bool) -> None:
     files = st.file_uploader(
         f"Images ({', '.join(ALLOWED_FORMATS)})",
         type=UPLOAD_TYPES,
@@ -96,7 +97,7 @@ def upload_tab(predictor: Predictor, names: list[str], digits: bool) -> None:
         st.info("Upload one or more images to classify them.")
         return
     pairs = ((f.name, f.getvalue()) for f in files)
-    prepared = prepare_uploads(pairs, predictor.input_shape, digits)
+    prepared = prepare_uploads(pairs, predictor.input_shape, digits, pad)
     for message in prepared.errors:
         st.error(message)
     if not prepared.inputs:
@@ -154,14 +155,15 @@ def render_predict() -> None:
             f"⭐ The starter model ships with CNN Studio: a small CNN trained on {n_train} MNIST "
             f"images by `scripts/make_starter_model.py`; {accuracy} on the 10,000 test images."
         )
-    digits = reads_digits(predictor.input_shape, run.config.dataset if run.config else None)
+    dataset = run.config.dataset if run.config else None
+    digits = reads_digits(predictor.input_shape, dataset)
     tabs = ["Draw", "Upload"] if digits else ["Upload"]
     chosen = st.tabs(tabs, key="predict_tabs")
     if digits:
         with chosen[0]:
             draw_tab(predictor, names)
     with chosen[-1]:
-        upload_tab(predictor, names, digits)
+        upload_tab(predictor, names, digits, pads_images(dataset))
 
 
 ensure_app_navigation()

@@ -19,6 +19,7 @@ from cnn_core.config import FitSpec, TrainConfig
 from cnn_core.data import all_datasets, dataset_info, load_dataset, split_indices
 from cnn_core.errors import UserError
 from cnn_core.image_folders import ImageOptions
+from cnn_core.predict import prepare_uploads
 from tests.image_folder_support import folder_entries, own_data_dir, shapes_folder, zip_bytes
 
 SMALL = ImageOptions(side=32, validation=0.2)
@@ -98,6 +99,14 @@ def test_pad_keeps_the_aspect_with_black_bars(data: Path) -> None:
         int(np.flatnonzero(dataset.y_train == 1)[0])
     ]  # classes sorted: tall, wide
     assert wide[0].max() == 0 and wide[16].min() == 255  # black above, white in the middle
+    # An upload for a model of this dataset is prepared the way the images were stored.
+    assert folders.pads_images("my-bars") and not folders.pads_images("mnist")
+    upload = io.BytesIO()
+    Image.new("RGB", (64, 16), (255, 255, 255)).save(upload, format="PNG")
+    prepared = prepare_uploads([("wide.png", upload.getvalue())], (32, 32, 3), False, pad=True)
+    np.testing.assert_array_equal(prepared.inputs[0], wide.astype(np.float32))
+    stretched = prepare_uploads([("wide.png", upload.getvalue())], (32, 32, 3), False)
+    assert stretched.inputs[0].min() == 255  # without padding the bars would vanish
 
 
 def test_a_labelled_test_folder_and_an_unlabeled_one(data: Path) -> None:
