@@ -15,6 +15,7 @@ import streamlit as st
 
 from cnn_core.charts.data import pixel_tiles
 from cnn_core.charts.evaluation import confusion_matrix_figure
+from cnn_core.charts.style import plain_labels
 from cnn_core.data import Dataset
 from cnn_core.errors import UserError
 from cnn_core.evaluate import (
@@ -167,7 +168,7 @@ def pick_clicked_cell(class_names: list[str]) -> None:
     """On a click in the matrix: point the selectboxes at the clicked cell."""
     event = st.session_state.get(MATRIX_KEY)
     points = event.selection.points if event else []
-    names = [str(name) for name in class_names]
+    names = plain_labels(class_names)  # the figure's labels
     if points and str(points[0].get("y")) in names and str(points[0].get("x")) in names:
         st.session_state["eval_true"] = names.index(str(points[0]["y"]))
         st.session_state["eval_pred"] = names.index(str(points[0]["x"]))

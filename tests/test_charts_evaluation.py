@@ -23,3 +23,20 @@ def test_confusion_figure_names_both_axes_and_outlines_the_choice() -> None:
     normalised = confusion_matrix_figure(matrix, NAMES, normalise=True)
     np.testing.assert_allclose(np.array(normalised.data[0].z).sum(axis=1), 1.0)
     assert str(normalised.data[0].text[0][0]).endswith("%")
+
+
+def test_class_names_from_folders_are_shown_literally_not_as_markup() -> None:
+    from cnn_core.charts.data import class_distribution_figure
+    from cnn_core.charts.model_views import probability_bar_figure
+
+    names = ['<a href="javascript:alert(1)">cat</a>', "dog & <b>owl</b>"]
+    escaped = [
+        '&lt;a href="javascript:alert(1)"&gt;cat&lt;/a&gt;',
+        "dog &amp; &lt;b&gt;owl&lt;/b&gt;",
+    ]
+    matrix = confusion_matrix_figure(np.array([[3, 1], [0, 2]]), names, normalise=False)
+    assert list(matrix.data[0].x) == escaped and list(matrix.data[0].y) == escaped
+    bars = probability_bar_figure(np.array([0.3, 0.7], np.float32), names)
+    assert sorted(bars.data[0].y) == sorted(escaped)
+    counts = class_distribution_figure({"train": np.array([5, 6])}, names)
+    assert list(counts.data[0].x) == escaped

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from cnn_core.charts.style import MARGIN
+from cnn_core.charts.style import MARGIN, plain_labels
 from cnn_core.compare import Curves
 
 # Plotly's "T10" palette: ten colours that stay apart for colour-blind readers too.
@@ -189,7 +189,7 @@ def per_class_figure(
             raise ValueError(f"{label}: {len(recall)} recalls for {len(class_names)} classes")
         fig.add_trace(
             go.Bar(
-                x=list(class_names),
+                x=plain_labels(class_names),
                 y=list(recall),
                 name=label,
                 marker_color=colour,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from cnn_core.charts.style import MARGIN, SPLIT_COLOURS
+from cnn_core.charts.style import MARGIN, SPLIT_COLOURS, plain_labels
 
 
 def class_distribution_figure(counts: dict[str, np.ndarray], class_names: list[str]) -> go.Figure:
@@ -19,7 +19,7 @@ def class_distribution_figure(counts: dict[str, np.ndarray], class_names: list[s
     for split, values in counts.items():
         fig.add_trace(
             go.Bar(
-                x=class_names,
+                x=plain_labels(class_names),
                 y=np.asarray(values).tolist(),
                 name=split,
                 marker_color=SPLIT_COLOURS.get(split),

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from cnn_core.charts.style import HIGHLIGHT, MARGIN
+from cnn_core.charts.style import HIGHLIGHT, MARGIN, plain_labels
 from cnn_core.evaluate import row_normalise
 
 CELL_PX = 44  # height of one row of the matrix
@@ -43,7 +43,7 @@ def confusion_matrix_figure(
     counts = np.asarray(matrix, dtype=np.int64)
     shares = row_normalise(counts)  # float64 (n, n), rows sum to 1
     n = len(class_names)
-    names = [str(name) for name in class_names]
+    names = plain_labels(class_names)
     # str (n, n): what each cell shows
     labels = np.char.mod("%.0f%%", 100 * shares) if normalise else counts.astype(str)
     heatmap = go.Heatmap(

@@ -27,6 +27,7 @@ from cnn_core.charts.style import (
     checked_array,
     diverging_heatmap,
     image_layout,
+    plain_labels,
 )
 
 
@@ -73,7 +74,8 @@ def filter_grid_figure(
         raise ValueError(f"labels must name all {len(weights)} tiles. Received: {len(labels)}")
     values, index = _mosaic(weights)
     low, high = float(weights.min()), float(weights.max())
-    names = [str(i) if labels is None else f"{i}: {labels[i]}" for i in range(len(weights))]
+    shown = None if labels is None else plain_labels(labels)
+    names = [str(i) if shown is None else f"{i}: {shown[i]}" for i in range(len(weights))]
     heatmap = diverging_heatmap(
         values,
         customdata=np.where(index >= 0, np.array(names)[index], ""),
@@ -182,10 +184,11 @@ def probability_bar_figure(
     if top_k is not None and top_k < 1:
         raise ValueError(f"top_k must be >= 1. Received: top_k={top_k}")
     order = np.argsort(-probs, kind="stable")[:top_k]
+    labels = plain_labels(class_names)
     colours = [TOP_COLOUR] + [BAR_COLOUR] * (len(order) - 1)
     bar = go.Bar(
         x=probs[order],
-        y=[str(class_names[i]) for i in order],
+        y=[labels[i] for i in order],
         orientation="h",
         marker_color=colours,
         text=[f"{p:.1%}" for p in probs[order]],

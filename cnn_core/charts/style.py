@@ -7,6 +7,8 @@ ticks, equal aspect, row 0 at the top, small margins.
 
 from __future__ import annotations
 
+import html
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -89,3 +91,13 @@ def image_layout(
         height=height,
         plot_bgcolor="rgba(0,0,0,0)",  # tile gaps and letterboxing stay blank
     )
+
+
+def plain_labels(names: Sequence[object]) -> list[str]:
+    """Names as Plotly shows them literally.
+
+    Plotly reads a few HTML tags in labels (<b>, <br>, <a href=...>); class names
+    can come from a user's folder names, so `<`, `>` and `&` become entities, which
+    Plotly displays as the characters themselves.
+    """
+    return [html.escape(str(name), quote=False) for name in names]
