@@ -115,3 +115,12 @@ def class_names(run: RunSummary, n: int) -> list[str]:
         if len(names) == n:
             return names
     return [str(i) for i in range(n)]
+
+
+MARKDOWN_SPECIALS = set("\\`*_{}[]()<>#+-.!|~$")
+
+
+def markdown_text(text: object) -> str:
+    """`text` with every Markdown special character backslash-escaped, so a class
+    name from a user's folder (say "[x](http://…)") shows as typed in `st.markdown`."""
+    return "".join(f"\\{ch}" if ch in MARKDOWN_SPECIALS else ch for ch in str(text))

@@ -27,7 +27,7 @@ from cnn_core.evaluate import (
     prediction_caption,
     predictions_csv,
 )
-from cnn_core.formatting import model_label
+from cnn_core.formatting import markdown_text, model_label
 from cnn_core.records import Evaluation
 from cnn_core.runs import RunFolder, RunSummary
 from pages._shared.common import (
@@ -223,7 +223,7 @@ def cell_gallery(
         "Predicted class", range(n), format_func=class_names.__getitem__, key="eval_pred"
     )
     indices = cell_indices(y_true, probs.argmax(axis=1), true_class, pred_class, probs)
-    true_name, pred_name = class_names[true_class], class_names[pred_class]
+    true_name, pred_name = (markdown_text(class_names[c]) for c in (true_class, pred_class))
     if not len(indices):
         st.info(f"No test image of {true_name} was predicted as {pred_name}.")
         return

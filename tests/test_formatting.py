@@ -31,3 +31,11 @@ def test_learning_rate_line_elides_the_middle_of_a_long_run() -> None:
 def test_no_line_for_runs_recorded_without_rates() -> None:
     assert learning_rate_text([EpochRecord(1, loss=0.3)], "constant") is None
     assert learning_rate_text([], None) is None
+
+
+def test_markdown_text_escapes_what_markdown_would_format() -> None:
+    from cnn_core.formatting import markdown_text
+
+    assert markdown_text("[x](http://evil)") == r"\[x\]\(http://evil\)"
+    assert markdown_text("**bold** _it_ `code`") == r"\*\*bold\*\* \_it\_ \`code\`"
+    assert markdown_text("cat") == "cat"  # plain names stay as they are
