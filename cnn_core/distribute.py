@@ -5,6 +5,7 @@
                   GPUs, every logical CPU device configured before it starts)
     multiworker   tf.distribute.MultiWorkerMirroredStrategy over the machines
                   `$TF_CONFIG` names; the chief (worker 0) writes the run folder
+                  (Keras 3.15 needs `cnn_core.multiworker_keras`' repairs for it)
 
 The model is built and compiled inside the strategy's scope and the global batch
 is the config's batch size (per replica) times the number of replicas.
@@ -90,6 +91,26 @@ def check_strategy(name: str) -> None:
             )
 
 
+def cluster_devices(local: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Every device of a multi-worker cluster, from this worker's own.
+
+    MultiWorkerMirroredStrategy gives each worker the same devices, so worker
+    i's are this worker's with its task index replaced by i.
+
+    Args:
+        local: this worker's devices, e.g. '/job:worker/replica:0/task:0/device:CPU:0'.
+    """
+    config = tf_config()
+    task = config.get("task") or {}
+    kind, index = task.get("type", "worker"), task.get("index", 0)
+    own = f"/job:{kind}/replica:0/task:{index}/"
+    devices = []
+    for job, hosts in sorted((config.get("cluster") or {}).items()):
+        for i in range(len(hosts) if isinstance(hosts, list) else 0):
+            devices += [d.replace(own, f"/job:{job}/replica:0/task:{i}/") for d in local]
+    return tuple(devices) or tuple(local)
+
+
 def make_placement(name: str) -> Placement:
     """Create the strategy `name` (before any other TensorFlow work in this process).
 
@@ -106,8 +127,11 @@ def make_placement(name: str) -> Placement:
         strategy = tf.distribute.MirroredStrategy(devices=devices)
         devices = tuple(strategy.extended.worker_devices)
     elif name == "multiworker":
+        from cnn_core import multiworker_keras
+
+        multiworker_keras.apply()  # Keras 3.15's Model.fit fails here without it
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
-        devices = tuple(strategy.extended.worker_devices)
+        devices = cluster_devices(strategy.extended.worker_devices)
     else:
         strategy = None
         gpus = tf.config.list_logical_devices("GPU")

@@ -15,8 +15,7 @@ import numpy as np
 
 from cnn_core.config import TrainConfig, validate, validation_count
 from cnn_core.data import load_dataset, split_indices
-from cnn_core.distribute import Placement, make_placement
-from cnn_core.errors import UserError
+from cnn_core.distribute import make_placement
 from cnn_core.evaluate import evaluate_model
 from cnn_core.image_folders import PixelStore, stream
 from cnn_core.models import build_model, load_trained_model, make_optimizer
@@ -189,23 +188,6 @@ def fit_data(
     }
 
 
-def raise_known_strategy_failure(placement: Placement, error: ValueError) -> None:
-    """Turn Keras 3's known MultiWorkerMirroredStrategy failure into a clear message.
-
-    Keras 3's `Model.fit` hands per-replica batches to a function expecting tensors
-    under MultiWorkerMirroredStrategy (keras-team/keras#20585, open for Keras 3.15).
-
-    Raises:
-        UserError: that failure, with what to use instead.
-    """
-    if placement.name == "multiworker" and "PerReplica" in str(error):
-        raise UserError(
-            "Keras 3 cannot train with MultiWorkerMirroredStrategy yet (Model.fit fails "
-            "on per-replica batches: keras-team/keras#20585): train on one machine with "
-            "--strategy mirrored, which uses all of its GPUs"
-        ) from error
-
-
 def train_run(folder: RunFolder, strategy: str = "default") -> RunState:
     """Train, evaluate and save the run in `folder`; return its final state.
 
@@ -254,11 +236,7 @@ def train_run(folder: RunFolder, strategy: str = "default") -> RunState:
         replicas=placement.replicas,
     )
     start = time.perf_counter()
-    try:
-        model.fit(**data, epochs=fit.epochs, callbacks=callbacks, verbose=2)
-    except ValueError as error:
-        raise_known_strategy_failure(placement, error)
-        raise
+    model.fit(**data, epochs=fit.epochs, callbacks=callbacks, verbose=2)
     train_seconds = time.perf_counter() - start
     folder.save_model(model)
     if placement.strategy is not None:  # evaluate on one device: batched calls of a
