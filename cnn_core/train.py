@@ -212,7 +212,7 @@ def train_run(folder: RunFolder, strategy: str = "default") -> RunState:
 
         train = (dataset.x_train[train_idx], dataset.y_train[train_idx])
         val = (dataset.x_train[val_idx], dataset.y_train[val_idx])
-        return train_vgg16(folder, config, dataset, train, val)
+        return train_vgg16(folder, config, dataset, train, val, placement)
 
     fit = config.fit
     global_batch = fit.batch_size * placement.replicas

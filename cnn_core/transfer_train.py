@@ -22,9 +22,10 @@ import numpy as np
 from cnn_core import feature_cache
 from cnn_core.config import TrainConfig
 from cnn_core.data import Dataset
+from cnn_core.distribute import Placement
 from cnn_core.errors import UserError
 from cnn_core.evaluate import evaluate_model
-from cnn_core.models import build_model
+from cnn_core.models import build_model, load_trained_model
 from cnn_core.records import RunState
 from cnn_core.runs import RunFolder
 from cnn_core.tf_runtime import import_keras
@@ -165,18 +166,27 @@ def _extraction_reporter(folder: RunFolder, split: str) -> Any:
 
 
 def train_vgg16(
-    folder: RunFolder, config: TrainConfig, dataset: Dataset, train: Split, val: Split
+    folder: RunFolder,
+    config: TrainConfig,
+    dataset: Dataset,
+    train: Split,
+    val: Split,
+    placement: Placement,
 ) -> RunState:
     """Train both phases, evaluate on the test set, save; return the final state.
+
+    The model (and each phase's tail) is built and compiled in `placement`'s
+    scope, and the config's batch size is per replica, as for any run.
 
     Raises:
         UserError: weights missing or unusable (the worker records the message).
     """
     info = dataset.info
     (x_train, y_train), (x_val, y_val) = train, val
-    model = build_model(
-        config.model, info.image_shape, len(info.class_names), config.seed, config.augment
-    )
+    with placement.scope():
+        model = build_model(
+            config.model, info.image_shape, len(info.class_names), config.seed, config.augment
+        )
     phases = phase_parameters(config.model, info.image_shape, len(info.class_names))
     folder.write_status(
         RunState.RUNNING,
@@ -184,6 +194,9 @@ def train_vgg16(
         n_val=len(y_val),
         train_started=time.time(),
         phase_parameters={p.phase: [p.total, p.trainable] for p in phases},
+        strategy=placement.name,
+        devices=list(placement.devices),
+        replicas=placement.replicas,
     )
     start = time.perf_counter()
     features = None
@@ -194,22 +207,25 @@ def train_vgg16(
     fit_model = model
     for phase, phase_config in phase_configs(config):
         set_phase(model, phase)
+        global_batch = phase_config.fit.batch_size * placement.replicas
         fit = phase_config.fit
         if features is not None:
             layer = CACHED_LAYER[phase]
-            fit_model = tail_model(model, layer)
-            data = feature_batches(features["train"][layer], y_train, fit.batch_size, config.seed)
-            val_data = feature_batches(features["val"][layer], y_val, fit.batch_size, None)
+            with placement.scope():
+                fit_model = tail_model(model, layer)
+            data = feature_batches(features["train"][layer], y_train, global_batch, config.seed)
+            val_data = feature_batches(features["val"][layer], y_val, global_batch, None)
             fit_args: dict[str, Any] = {"x": data, "validation_data": val_data}
         else:
             fit_args = {
                 "x": x_train,
                 "y": y_train,
                 "validation_data": (x_val, y_val),
-                "batch_size": fit.batch_size,
+                "batch_size": global_batch,
             }
-        batches = math.ceil(len(y_train) / fit.batch_size)
-        compile_for_run(fit_model, phase_config, batches)
+        batches = math.ceil(len(y_train) / global_batch)
+        with placement.scope():
+            compile_for_run(fit_model, phase_config, batches)
         recorder = make_recorder(folder, epochs_total, batches, phase, saved_model=model)
         history = fit_model.fit(
             **fit_args,
@@ -224,6 +240,9 @@ def train_vgg16(
             break
     train_seconds = time.perf_counter() - start
     folder.save_model(model)
+    if placement.strategy is not None:  # evaluate on one device (see train.train_run)
+        model = load_trained_model(folder.model_path)
+        fit_model = model if features is None else tail_model(model, CACHED_LAYER[phase])
     if features is not None:
         test = features["test"][CACHED_LAYER[phase]]
         evaluation, probs = evaluate_model(fit_model, test, dataset.y_test, info.class_names)

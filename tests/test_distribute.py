@@ -149,3 +149,32 @@ def test_a_multiworker_run_records_every_worker_device(monkeypatch: pytest.Monke
     assert devices[-1] == "/job:worker/replica:0/task:2/device:GPU:1"
     monkeypatch.delenv("TF_CONFIG")
     assert cluster_devices(local) == tuple(local)  # no cluster: this worker's own
+
+
+def test_a_vgg16_run_trains_both_phases_mirrored_on_two_cpus(tmp_path: Path) -> None:
+    """The cached head and block5 phases built and compiled in the strategy's scope."""
+    import numpy as np
+
+    from cnn_core.data import load_dataset
+    from cnn_core.models import load_trained_model
+    from cnn_core.transfer import PHASE_FINE_TUNE, PHASE_HEAD
+    from tests.test_feature_cache import vgg_config
+
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(vgg_config().to_dict()))
+    store = tmp_path / "store"
+    command = worker_command(path, store, "mirrored", 2)
+    out = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    run = only_run(store)
+    assert run.state == RunState.COMPLETED, run.message
+    assert [r.phase for r in run.read_history()] == [PHASE_HEAD, PHASE_HEAD, PHASE_FINE_TUNE]
+    status = run.status
+    assert status.strategy == "mirrored" and status.replicas == 2 and len(status.devices) == 2
+    # Batches of 32 per replica: 64 images a step.
+    assert run.read_progress().batches == -(-status.n_train // 64)
+    # The stored test predictions are the saved model's, on one device.
+    x_test = load_dataset("cifar10").x_test.astype(np.float32)
+    model = load_trained_model(run.model_path)
+    probs, _ = run.read_predictions()
+    np.testing.assert_allclose(np.asarray(model(x_test, training=False)), probs, atol=2e-3)
