@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from cnn_core import feature_cache, runs
 from cnn_core.config import FitSpec, OptimizerSpec, TrainConfig
@@ -18,7 +17,7 @@ from cnn_core.records import RunState
 from cnn_core.runs import RunFolder
 from cnn_core.transfer import vgg16_spec
 from cnn_core.transfer_train import STOPPED_WHILE_EXTRACTING
-from tests.apptest_support import APP, TIMEOUT_S, assert_no_exception, open_app, texts
+from tests.apptest_support import open_app, open_with_query, texts
 
 SPLIT_BATCH = 8  # images per extraction batch in these tests (the val split has 40)
 
@@ -144,22 +143,12 @@ def test_runs_page_shows_the_stopped_run_without_downloads(stopped_in_store: Run
     assert not at.get("page_link")  # no Evaluate / Inside / Predict for a run without a model
 
 
-def open_linked(page: str, **params: str) -> AppTest:
-    """`page` opened from a link carrying `params` as its query."""
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
-    at.query_params.update(params)
-    at.run()
-    at.switch_page(page).run()
-    assert_no_exception(at)
-    return at
-
-
 def test_evaluate_page_and_its_link_skip_the_run_without_a_model(
     stopped_in_store: RunFolder,
 ) -> None:
     for at in (
         open_app("pages/evaluate.py"),
-        open_linked("pages/evaluate.py", run=stopped_in_store.run_id),
+        open_with_query("pages/evaluate.py", run=stopped_in_store.run_id),
     ):
         picker = at.selectbox(key="eval_run")
         assert picker.options and not any("stopped vgg" in label for label in picker.options)
@@ -171,5 +160,5 @@ def test_train_and_compare_pages_show_why_nothing_was_saved(stopped_in_store: Ru
     shown = texts(open_app("pages/train.py"))
     assert f"No model was saved: {STOPPED_WHILE_EXTRACTING}." in shown
     assert "No finished epoch was recorded." in shown
-    at = open_linked("pages/compare.py", runs=stopped_in_store.run_id)
+    at = open_with_query("pages/compare.py", runs=stopped_in_store.run_id)
     assert "No saved model yet." in texts(at)
