@@ -108,6 +108,13 @@ def run_row(run: RunSummary) -> dict[str, Any]:
     }
 
 
+def no_model_text(run: RunSummary) -> str:
+    """Why a stopped run has no model ("stopped while queued" ...); "" for any other run."""
+    if run.state != RunState.STOPPED or run.has_model:
+        return ""
+    return f"No model was saved: {run.message or 'stopped before training'}."
+
+
 def class_names(run: RunSummary, n: int) -> list[str]:
     """The run's dataset class names when they fit the model's n outputs, else "0".."n-1"."""
     if run.config and run.config.dataset in DATASETS:

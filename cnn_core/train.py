@@ -32,11 +32,15 @@ def make_recorder(
     batches: int,
     phase: str | None = None,
     saved_model: Any = None,
+    later_epochs: int = 0,
+    later_cost: float = 1.0,
+    started: float | None = None,
 ) -> Any:
     """A Keras callback that logs epochs, throttled batch progress, and honours Stop.
 
     The per-batch hook costs one clock read and one `stat` of the stop file; the
-    rest happens at most every PROGRESS_INTERVAL_S.
+    rest happens at most every PROGRESS_INTERVAL_S. The ETA comes from the rate
+    this callback has timed itself (see `eta_seconds`).
 
     Args:
         folder: the run's folder.
@@ -45,9 +49,14 @@ def make_recorder(
         phase: recorded on each epoch of a two-phase run.
         saved_model: the model saved after each epoch when the model being fit
             is only part of it (training on cached features); default the fit one.
+        later_epochs: of `epochs`, those a later fit trains (a later phase's).
+        later_cost: what one epoch of the later fit costs in epochs of this one.
+        started: `time.perf_counter()` when the run's training began (an earlier
+            phase's fit); default when this fit begins. Progress.elapsed counts from it.
     """
     keras = import_keras()
     stop_file = str(folder.stop_path)
+    fit_epochs_end = epochs - later_epochs  # this fit's epochs end here
 
     class RunRecorder(keras.callbacks.Callback):
         def __init__(self) -> None:
@@ -55,6 +64,7 @@ def make_recorder(
             self.stopped = False
             self.train_start = self.epoch_start = self.last_write = 0.0
             self.epoch = 0
+            self.first_epoch: int | None = None  # this fit's first epoch (initial_epoch)
             self.epoch_rate = math.nan
             self.losses: tuple[tuple[int, float], ...] = ()  # this epoch's (batch, loss)
 
@@ -63,6 +73,8 @@ def make_recorder(
 
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
             self.epoch, self.epoch_start = epoch, time.perf_counter()
+            if self.first_epoch is None:
+                self.first_epoch = epoch
             self.losses = ()
             # The rate the epoch starts with (a schedule moves it batch by batch).
             self.epoch_rate = float(np.asarray(self.model.optimizer.learning_rate))
@@ -97,10 +109,14 @@ def make_recorder(
         def _write_progress(self, batch: int, logs: dict) -> None:
             now = time.perf_counter()
             self.last_write = now
-            done = self.epoch * batches + batch
-            elapsed = now - self.train_start
-            rate = done / elapsed if done and elapsed > 0 else 0.0
-            eta = (epochs * batches - done) / rate if rate else None
+            timed = (self.epoch - (self.first_epoch or 0)) * batches + batch
+            eta = eta_seconds(
+                timed,
+                now - self.train_start,
+                (fit_epochs_end - self.epoch) * batches - batch,
+                later_epochs * batches,
+                later_cost,
+            )
             loss = _number(logs.get("loss"))
             self.losses = add_loss_point(self.losses, batch, loss)
             progress = Progress(
@@ -108,7 +124,7 @@ def make_recorder(
                 epochs=epochs,
                 batch=batch,
                 batches=batches,
-                elapsed=elapsed,
+                elapsed=now - (self.train_start if started is None else started),
                 eta=eta,
                 loss=loss,
                 losses=self.losses,
@@ -117,6 +133,35 @@ def make_recorder(
             folder.write_status(RunState.RUNNING, heartbeat=time.time())
 
     return RunRecorder()
+
+
+def eta_seconds(
+    timed_batches: int,
+    timed_seconds: float,
+    batches_left: int,
+    later_batches: int = 0,
+    later_cost: float = 1.0,
+) -> float | None:
+    """Seconds left for the whole run, at the rate the running fit has measured.
+
+    Only batches the running fit has timed count: a later phase's fit starts its
+    clock anew, so batches of earlier phases would inflate its rate.
+
+    Args:
+        timed_batches: batches the running fit has trained since its clock started.
+        timed_seconds: seconds since then.
+        batches_left: batches left in the running fit's planned epochs.
+        later_batches: batches planned after it (a later phase's).
+        later_cost: what one later batch costs in batches of the running fit
+            (fine-tuning against cached head training: `transfer.estimate_seconds`).
+
+    Returns:
+        The seconds left, or None until a batch has been timed.
+    """
+    if timed_batches <= 0 or timed_seconds <= 0:
+        return None
+    work = max(0, batches_left) + later_batches * later_cost
+    return work * timed_seconds / timed_batches
 
 
 def _number(value: Any) -> float | None:

@@ -23,7 +23,6 @@ from cnn_core import feature_cache
 from cnn_core.config import TrainConfig
 from cnn_core.data import Dataset
 from cnn_core.distribute import Placement
-from cnn_core.errors import UserError
 from cnn_core.evaluate import evaluate_model
 from cnn_core.models import build_model, load_trained_model
 from cnn_core.records import RunState
@@ -33,8 +32,8 @@ from cnn_core.train import compile_for_run, finish_run, make_recorder, training_
 from cnn_core.transfer import (
     PHASE_FINE_TUNE,
     PHASE_HEAD,
+    estimate_seconds,
     phase_parameters,
-    planned_epochs,
     set_phase,
     tail_model,
     uses_feature_cache,
@@ -44,7 +43,14 @@ from cnn_core.transfer import (
 # The layer whose cached outputs each phase trains on.
 CACHED_LAYER = {PHASE_HEAD: "block5_pool", PHASE_FINE_TUNE: "block4_pool"}
 STATUS_INTERVAL_S = 0.5
+STOPPED_WHILE_EXTRACTING = (
+    "stopped by the user while the VGG16 features were being computed; nothing was trained"
+)
 Split = tuple[np.ndarray, np.ndarray]  # images uint8 (n, h, w, c), labels int (n,)
+
+
+class ExtractionStopped(Exception):
+    """Stop was pressed while the frozen layers' outputs were being computed."""
 
 
 def phase_configs(config: TrainConfig) -> list[tuple[str, TrainConfig]]:
@@ -102,6 +108,10 @@ def cached_features(
     Returns:
         {split: {layer: float16 (n, ...) memory map}}, or None when an entry would
         exceed the cache's cap (the run then trains the whole network).
+
+    Raises:
+        ExtractionStopped: the user pressed Stop; the split being computed leaves
+            no cache entry (those of splits already done stay).
     """
     keras = import_keras()
     layers = [CACHED_LAYER[phase] for phase, _ in phase_configs(config)]
@@ -152,7 +162,7 @@ def _extraction_reporter(folder: RunFolder, split: str) -> Any:
 
     def report(done: int, total: int) -> None:
         if folder.stop_requested():
-            raise UserError("stopped by the user while the VGG16 features were being computed")
+            raise ExtractionStopped(STOPPED_WHILE_EXTRACTING)
         now = time.perf_counter()
         if now - last[0] >= STATUS_INTERVAL_S or done == total:
             last[0] = now
@@ -163,6 +173,26 @@ def _extraction_reporter(folder: RunFolder, split: str) -> Any:
             )
 
     return report
+
+
+def phase_epoch_costs(
+    config: TrainConfig,
+    image_shape: tuple[int, int, int],
+    num_classes: int,
+    n_images: int,
+    features: dict | None,
+) -> dict[str, float]:
+    """Each phase's estimated seconds per epoch ({phase: s}), as this run trains it.
+
+    From `transfer.estimate_seconds`, with the cache off when the run trains the
+    whole network (`features` None). Only their ratio is used: the recorder
+    weighs the fine-tuning epochs still ahead by it during the head phase.
+    """
+    if features is None:
+        vgg = replace(config.model.vgg16, cache_features=False)
+        config = replace(config, model=replace(config.model, vgg16=vgg))
+    estimate = estimate_seconds(config, image_shape, num_classes, n_images)
+    return {phase: estimate[phase] for phase, _ in phase_configs(config)}
 
 
 def train_vgg16(
@@ -176,7 +206,9 @@ def train_vgg16(
     """Train both phases, evaluate on the test set, save; return the final state.
 
     The model (and each phase's tail) is built and compiled in `placement`'s
-    scope, and the config's batch size is per replica, as for any run.
+    scope, and the config's batch size is per replica, as for any run. Stop
+    during the feature extraction ends the run as stopped with nothing
+    trained: no model, no evaluation.
 
     Raises:
         UserError: weights missing or unusable (the worker records the message).
@@ -202,10 +234,18 @@ def train_vgg16(
     features = None
     if uses_feature_cache(config):
         splits = {"train": x_train, "val": x_val, "test": dataset.x_test}
-        features = cached_features(model, config, splits, folder)
-    epochs_total, done, stopped = planned_epochs(config), 0, False
+        try:
+            features = cached_features(model, config, splits, folder)
+        except ExtractionStopped as stop:
+            folder.write_status(RunState.STOPPED, ended=time.time(), message=str(stop))
+            return RunState.STOPPED
+    n_images = len(y_train) + len(y_val)
+    costs = phase_epoch_costs(config, info.image_shape, len(info.class_names), n_images, features)
+    done, stopped = 0, False
     fit_model = model
-    for phase, phase_config in phase_configs(config):
+    plan = phase_configs(config)
+    fits_start = time.perf_counter()
+    for index, (phase, phase_config) in enumerate(plan):
         set_phase(model, phase)
         global_batch = phase_config.fit.batch_size * placement.replicas
         fit = phase_config.fit
@@ -226,7 +266,18 @@ def train_vgg16(
         batches = math.ceil(len(y_train) / global_batch)
         with placement.scope():
             compile_for_run(fit_model, phase_config, batches)
-        recorder = make_recorder(folder, epochs_total, batches, phase, saved_model=model)
+        later = plan[index + 1 :]  # the fine-tuning phase while the head trains, else none
+        later_epochs = sum(c.fit.epochs for _, c in later)
+        recorder = make_recorder(
+            folder,
+            done + fit.epochs + later_epochs,
+            batches,
+            phase,
+            saved_model=model,
+            later_epochs=later_epochs,
+            later_cost=costs[later[0][0]] / costs[phase] if later else 1.0,
+            started=fits_start,
+        )
         history = fit_model.fit(
             **fit_args,
             initial_epoch=done,

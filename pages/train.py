@@ -33,6 +33,7 @@ from cnn_core.formatting import (
     format_bytes,
     format_duration,
     learning_rate_text,
+    no_model_text,
     run_label,
 )
 from cnn_core.models import describe_model, estimate_batch_memory
@@ -355,6 +356,8 @@ def render_monitor(run_id: str, was_active: bool) -> None:
         )
     elif run.state == RunState.BROKEN:
         st.error(run.message)
+    elif no_model_text(run):
+        st.info(no_model_text(run))
     if run.active and st.button("Stop", icon=":material/stop:", key="train_stop"):
         run.request_stop()
         st.toast("Stopping at the next batch; the model so far is kept.")

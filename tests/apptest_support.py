@@ -52,6 +52,19 @@ def open_app(page: str | None = None, timeout: float = TIMEOUT_S) -> AppTest:
     return at
 
 
+def open_with_query(page: str, **params: str) -> AppTest:
+    """`page` opened from a link whose URL query holds `params` (run=..., runs=...).
+
+    Fails the test when the script raised.
+    """
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
+    at.query_params.update(params)
+    at.run()
+    at.switch_page(page).run()
+    assert_no_exception(at)
+    return at
+
+
 def assert_no_exception(at: AppTest) -> None:
     """Fail with the exceptions' messages when the last run raised."""
     assert not at.exception, [e.value for e in at.exception]

@@ -96,3 +96,117 @@ def test_a_short_batch_norm_run_settles_its_test_time_statistics() -> None:
     moving = np.asarray(model.get_layer("bn1").moving_mean)
     assert np.abs(actual).max() > 0.05  # the check below is not trivially met
     np.testing.assert_allclose(moving, actual, rtol=0.25, atol=0.02)
+
+
+# ----------------------------------------------------------------------------- ETA
+
+
+def test_eta_is_the_work_left_at_the_measured_rate() -> None:
+    from cnn_core.train import eta_seconds
+
+    assert eta_seconds(0, 0.0, 100) is None  # no rate yet
+    assert eta_seconds(5, 0.0, 100) is None
+    # 8 batches in 4 s (0.5 s each), 30 left: 15 s.
+    assert eta_seconds(8, 4.0, 30) == pytest.approx(15.0)
+    # And 20 later batches each costing 3 of these: 60 more batches' worth.
+    assert eta_seconds(8, 4.0, 30, later_batches=20, later_cost=3.0) == pytest.approx(45.0)
+
+
+class Clock:
+    """A stand-in for the `time` module whose clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def time(self) -> float:
+        return 1.7e9 + self.now
+
+
+def compiled_model():
+    from cnn_core.tf_runtime import import_keras
+
+    keras = import_keras()
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    return model
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    from cnn_core import train
+
+    fake = Clock()
+    monkeypatch.setattr(train, "time", fake)
+    monkeypatch.setattr(train, "PROGRESS_INTERVAL_S", 0.0)  # write on every batch
+    return fake
+
+
+def test_a_fine_tuning_recorder_rates_only_the_batches_it_timed(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """Fine-tuning starts at epoch 3 of 5 (10 batches each) after 60 s of head training."""
+    from cnn_core.train import make_recorder
+
+    folder = RunFolder(tmp_path)
+    head_start = clock.now - 60.0
+    recorder = make_recorder(folder, epochs=5, batches=10, phase="fine-tune", started=head_start)
+    recorder.set_model(compiled_model())
+    recorder.on_train_begin()
+    recorder.on_epoch_begin(3)  # Keras' initial_epoch=3
+    clock.now += 8.0
+    recorder.on_train_batch_end(3, {"loss": 1.0})  # 4 batches in 8 s: 2 s a batch
+    progress = folder.read_progress()
+    assert (progress.epoch, progress.batch) == (4, 4)
+    assert progress.eta == pytest.approx((2 * 10 - 4) * 2.0)  # 16 batches left
+    assert progress.elapsed == pytest.approx(68.0)  # since the run's training began
+    # The head's 30 batches do not count as timed by this fit: the old rate,
+    # 34 batches in 8 s, would have promised under 4 s.
+    assert progress.eta > 30.0
+
+
+def test_a_head_recorder_weighs_the_fine_tuning_epochs_ahead(tmp_path: Path, clock: Clock) -> None:
+    """Head: 2 epochs of 10 batches, then 3 fine-tuning epochs each costing 5 head epochs."""
+    from cnn_core.train import make_recorder
+
+    folder = RunFolder(tmp_path)
+    recorder = make_recorder(folder, epochs=5, batches=10, later_epochs=3, later_cost=5.0)
+    recorder.set_model(compiled_model())
+    recorder.on_train_begin()
+    recorder.on_epoch_begin(0)
+    clock.now += 2.0
+    recorder.on_train_batch_end(3, {"loss": 1.0})  # 4 batches in 2 s: 0.5 s a batch
+    progress = folder.read_progress()
+    assert progress.epochs == 5
+    head_left, tuning = 2 * 10 - 4, 3 * 10 * 5.0
+    assert progress.eta == pytest.approx((head_left + tuning) * 0.5)
+    assert progress.elapsed == pytest.approx(2.0)
+
+
+def test_the_phase_costs_come_from_the_estimate_of_how_the_run_trains() -> None:
+    from dataclasses import replace
+
+    from cnn_core.transfer import PHASE_FINE_TUNE, PHASE_HEAD, estimate_seconds, vgg16_spec
+    from cnn_core.transfer_train import phase_epoch_costs
+
+    config = TrainConfig(
+        dataset="cifar10",
+        model=vgg16_spec("fine_tune", 32, weights="none"),
+        fit=FitSpec(batch_size=32, epochs=2),
+    )
+    shape = (32, 32, 3)
+    cached = phase_epoch_costs(config, shape, 10, 1000, features={})
+    estimate = estimate_seconds(config, shape, 10, 1000)
+    assert cached == {PHASE_HEAD: estimate[PHASE_HEAD], PHASE_FINE_TUNE: estimate[PHASE_FINE_TUNE]}
+    full = phase_epoch_costs(config, shape, 10, 1000, features=None)  # over the cache's cap
+    vgg = replace(config.model.vgg16, cache_features=False)
+    uncached = estimate_seconds(
+        replace(config, model=replace(config.model, vgg16=vgg)), shape, 10, 1000
+    )
+    assert full[PHASE_HEAD] == pytest.approx(uncached[PHASE_HEAD])
+    # On cached features the head is nearly free: fine-tuning weighs far more.
+    assert (
+        cached[PHASE_FINE_TUNE] / cached[PHASE_HEAD] > 5 * full[PHASE_FINE_TUNE] / full[PHASE_HEAD]
+    )
