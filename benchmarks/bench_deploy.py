@@ -200,7 +200,7 @@ def failures(renders: list[Render]) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=30, help="of the background training")
+    parser.add_argument("--epochs", type=int, default=300, help="of the background training")
     parser.add_argument("--sessions", type=int, default=10)
     parser.add_argument("--mode", choices=("browser", "protocol", "both"), default="both")
     parser.add_argument("--rounds", type=int, default=2, help="protocol passes per session")
