@@ -1,6 +1,7 @@
 """A shared deployment under load: memory, the memory guard, and page render times.
 
     .venv/bin/python benchmarks/bench_deploy.py [--epochs N] [--sessions N]
+        [--mode browser|protocol|both] [--rounds N]
 
 Serves `app.py` as a deployment would (`CNN_PRIVATE_WORKSPACES=1`, a temp run
 store, loopback only) while one training worker (`python -m cnn_core.worker
@@ -8,10 +9,17 @@ store, loopback only) while one training worker (`python -m cnn_core.worker
 
 (a) peak RSS of the server and of the worker, polled together, and their sum;
 (b) server RSS after one browser session visited every sidebar page (target < 1 GB);
-(c) page render times, median and p95: one session, then `--sessions` (10)
-    simultaneous sessions in one headless Chromium, each opening every page by URL
-    with its own `?ws=` workspace; a render is from navigation to the page's title
-    drawn with the script finished;
+(c) page render times, median / p95 / max, overall and per page: one session,
+    then `--sessions` (10) simultaneous sessions, each with its own `?ws=`
+    workspace, opening every sidebar page.
+    browser: in one headless Chromium, each page by URL; a render is from
+    navigation to the page's title drawn with the script finished (the browser's
+    own CPU time included: on 2 cores the renderers compete with the server).
+    protocol: Streamlit's websocket protocol without a browser
+    (`protocol_client.py`), `--rounds` passes per session; a render is from the
+    rerun request sent to `script_finished` received, and one that raised (an
+    Exception element), did not compile or was not found counts as failed: the
+    server's own time;
 (d) the largest run `cnn_core.resources`' guard admits under a 2.7 GB and a 1 GB
     memory limit, once the server's RSS (after every page, and after Home alone) is
     taken: the most training images of the default CNN per dataset, and the
@@ -29,9 +37,20 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 from bench_memory import data_env, sidebar_links
-from common import PYTHON, ROOT, RssPoller, print_machine, print_table, proc_status_kb, verdict
+from common import (
+    PYTHON,
+    ROOT,
+    RssPoller,
+    load_average,
+    print_machine,
+    print_table,
+    proc_status_kb,
+    verdict,
+)
+from protocol_client import Render, concurrent_sessions
 
 from cnn_core import resources, workspaces
 from cnn_core.config import FitSpec, TrainConfig
@@ -81,7 +100,7 @@ def visit_every_page(url: str, pid: int) -> tuple[list[tuple[str, str]], float]:
     return links, home_mb
 
 
-async def render_times(urls: list[str], sessions: int) -> list[float]:
+async def render_times(urls: list[str], sessions: int) -> list[Render]:
     """Seconds from navigation to a drawn, finished page; `sessions` tabs at once."""
     from playwright.async_api import async_playwright
 
@@ -101,7 +120,7 @@ async def render_times(urls: list[str], sessions: int) -> list[float]:
             await asyncio.sleep(0.05)
         raise TimeoutError("page did not finish drawing")
 
-    async def session(browser: object) -> list[float]:
+    async def session(browser: object) -> list[Render]:
         context = await browser.new_context(viewport={"width": 1400, "height": 900})
         page = await context.new_page()
         workspace = workspaces.new_workspace_id()
@@ -110,7 +129,7 @@ async def render_times(urls: list[str], sessions: int) -> list[float]:
             start = time.perf_counter()
             await page.goto(f"{url}?ws={workspace}", wait_until="commit", timeout=120_000)
             await drawn(page)
-            times.append(time.perf_counter() - start)
+            times.append(Render(urlparse(url).path.strip("/"), time.perf_counter() - start))
         await context.close()
         return times
 
@@ -144,15 +163,54 @@ def guard_rows(server_mb: float) -> list[tuple]:
     return rows
 
 
+def protocol_times(base_url: str, sessions: int, rounds: int) -> list[Render]:
+    """`sessions` protocol sessions at once, each its own workspace, every page `rounds` times."""
+    queries = [f"ws={workspaces.new_workspace_id()}" for _ in range(sessions)]
+    return asyncio.run(concurrent_sessions(base_url, queries, rounds))
+
+
+def render_rows(label: str, renders: list[Render], load: str) -> list[tuple]:
+    """Overall and per-page rows: renders, failed, median, p95, max seconds, load average."""
+    by_page: dict[str, list[Render]] = {}
+    for render in renders:
+        by_page.setdefault(render.page or "home", []).append(render)
+    rows = []
+    for page, group in [("all pages", renders), *sorted(by_page.items())]:
+        times = [r.seconds for r in group]
+        rows.append(
+            (
+                f"{label}, {page}",
+                len(group),
+                sum(not r.ok for r in group),
+                f"{statistics.median(times):.2f}",
+                f"{percentile(times, 0.95):.2f}",
+                f"{max(times):.2f}",
+                load if page == "all pages" else "",
+            )
+        )
+    return rows
+
+
+def failures(renders: list[Render]) -> list[str]:
+    """What went wrong in the failed renders, one line each."""
+    return [
+        f"{r.page or 'home'}: {r.problem or '; '.join(r.exceptions)}" for r in renders if not r.ok
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=30, help="of the background training")
+    parser.add_argument("--epochs", type=int, default=300, help="of the background training")
     parser.add_argument("--sessions", type=int, default=10)
+    parser.add_argument("--mode", choices=("browser", "protocol", "both"), default="both")
+    parser.add_argument("--rounds", type=int, default=2, help="protocol passes per session")
     args = parser.parse_args()
+    modes = ("browser", "protocol") if args.mode == "both" else (args.mode,)
     print_machine("A shared deployment: memory, memory guard, render times under load")
-    if chromium_path() is None:
+    if "browser" in modes and chromium_path() is None:
         print("Chromium not found: apt-get install chromium")
         return 1
+    results: list[tuple[str, list[Render], str]] = []  # (label, renders, load average)
     with tempfile.TemporaryDirectory(prefix="bench-deploy-") as tmp:
         tmpdir = Path(tmp)
         store = tmpdir / "runs"
@@ -162,11 +220,24 @@ def main() -> int:
             worker = start_worker(store, args.epochs, tmpdir)
             try:
                 with RssPoller(server.pid) as server_poll, RssPoller(worker.pid) as worker_poll:
-                    links, home_mb = visit_every_page(server.url, server.pid)
+                    if "browser" in modes:
+                        links, home_mb = visit_every_page(server.url, server.pid)
+                        n_pages = len(links) + 1
+                    else:
+                        first = protocol_times(server.url, 1, 1)
+                        home_mb, n_pages = float("nan"), len(first)
                     after_pages_mb = proc_status_kb(server.pid).get("VmRSS", 0) / 1024
-                    urls = [server.url] + [href for _, href in links]
-                    single = asyncio.run(render_times(urls * 2, 1))
-                    many = asyncio.run(render_times(urls, args.sessions))
+                    for mode in modes:
+                        for sessions in (1, args.sessions):
+                            label = f"{mode}, {sessions} session{'s' if sessions > 1 else ''}"
+                            if mode == "browser":
+                                urls = [server.url] + [href for _, href in links]
+                                rounds = 2 if sessions == 1 else 1
+                                renders = asyncio.run(render_times(urls * rounds, sessions))
+                            else:
+                                renders = protocol_times(server.url, sessions, args.rounds)
+                            results.append((label, renders, load_average()))
+                            print(f"  {label}: {len(renders)} renders, load {load_average()}")
                     training = worker.poll() is None
                     both_peak = server_poll.peak_mb + worker_poll.peak_mb
             finally:
@@ -175,26 +246,20 @@ def main() -> int:
 
     still = "yes" if training else "NO"
     print(
-        f"(a) peak RSS while training: server {server_poll.peak_mb:.0f} MB, worker "
+        f"\n(a) peak RSS while training: server {server_poll.peak_mb:.0f} MB, worker "
         f"{measured_worker_mb:.0f} MB, together {both_peak:.0f} MB "
         f"(worker still training when the load ended: {still})"
     )
-    print(f"(b) server RSS after visiting {len(links) + 1} pages: {after_pages_mb:.0f} MB\n")
-    print("(c) page render time (navigation to a finished page), one training running")
-    rows = []
-    for label, times in (("1 session", single), (f"{args.sessions} sessions", many)):
-        rows.append(
-            (
-                label,
-                len(times),
-                f"{statistics.median(times):.2f}",
-                f"{percentile(times, 0.95):.2f}",
-                f"{max(times):.2f}",
-            )
-        )
-    print_table(("load", "renders", "median s", "p95 s", "max s"), rows)
+    print(f"(b) server RSS after visiting {n_pages} pages: {after_pages_mb:.0f} MB\n")
+    print("(c) page render time, one training running (load average 1/5/15 min after each load)")
+    rows = [row for label, renders, load in results for row in render_rows(label, renders, load)]
+    print_table(("load, page", "renders", "failed", "median s", "p95 s", "max s", "load avg"), rows)
+    for label, renders, _ in results:
+        for line in failures(renders):
+            print(f"  FAILED ({label}) {line}")
     print()
-    for label, server_mb in (("every page", after_pages_mb), ("Home only", home_mb)):
+    guard_servers = (("every page", after_pages_mb), ("Home only", home_mb))
+    for label, server_mb in [g for g in guard_servers if g[1] == g[1]]:  # NaN: not measured
         batch = TrainConfig().fit.batch_size
         print(f"(d) memory guard, default CNN (batch {batch}), server after {label}: ", end="")
         print(f"{server_mb:.0f} MB")

@@ -28,9 +28,11 @@ import secrets
 import shutil
 import signal
 import tempfile
+import threading
 import time
 import zipfile
 import zlib
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -481,32 +483,104 @@ class RunSummary(RunFolder):
         return (self.status.created if self.status else None) or 0.0
 
 
-def load_run(path: Path) -> RunSummary:
-    """Read one run folder; never raises for a broken folder (state `broken`)."""
-    folder = RunFolder(path)
+@dataclass(frozen=True)
+class _StoredRecords:
+    """What `load_run` reads from a run's files, before the liveness check."""
+
+    status: Status
+    config: TrainConfig
+    epochs_done: int
+    best_val_accuracy: float | None
+    test_accuracy: float | None
+    notes: RunNotes
+
+
+# load_run's reads, keyed by folder and the stat of every file it reads: lists and
+# pickers call load_run for every run on every page render. Bounded; shared by the
+# server's sessions (the records are frozen).
+READ_CACHE_SIZE = 512
+_read_cache: OrderedDict[Path, tuple[tuple, _StoredRecords | str]] = OrderedDict()
+_read_cache_lock = threading.Lock()
+
+
+def _files_signature(folder: RunFolder) -> tuple:
+    """(mtime_ns, size, inode) of each file load_run reads (None when missing): any write,
+    append or atomic replace changes it."""
+    signature = []
+    for path in (
+        folder.status_path,
+        folder.config_path,
+        folder.metrics_path,
+        folder.notes_path,
+        folder.evaluation_path,
+    ):
+        try:
+            stat = path.stat()
+            signature.append((stat.st_mtime_ns, stat.st_size, stat.st_ino))
+        except OSError:
+            signature.append(None)
+    return tuple(signature)
+
+
+def _read_records(folder: RunFolder) -> _StoredRecords | str:
+    """The run's stored records, or what makes the folder broken; cached by file signature."""
+    signature = _files_signature(folder)
+    with _read_cache_lock:
+        cached = _read_cache.get(folder.path)
+        if cached is not None and cached[0] == signature:
+            _read_cache.move_to_end(folder.path)
+            return cached[1]
     try:
         status, config = folder.read_status(), folder.read_config()
         history, notes = folder.read_history(), folder.read_notes()
     except UserError as error:
-        return RunSummary(path, message=f"broken run folder: {error}")
+        records: _StoredRecords | str = f"broken run folder: {error}"
+    else:
+        val = [r.val_accuracy for r in history if r.val_accuracy is not None]
+        evaluation = folder.read_evaluation()
+        records = _StoredRecords(
+            status,
+            config,
+            epochs_done=len(history),
+            best_val_accuracy=max(val) if val else None,
+            test_accuracy=evaluation.accuracy if evaluation else None,
+            notes=notes,
+        )
+    if signature == _files_signature(folder):  # not written while being read
+        with _read_cache_lock:
+            _read_cache[folder.path] = (signature, records)
+            _read_cache.move_to_end(folder.path)
+            while len(_read_cache) > READ_CACHE_SIZE:
+                _read_cache.popitem(last=False)
+    return records
+
+
+def load_run(path: Path) -> RunSummary:
+    """Read one run folder; never raises for a broken folder (state `broken`).
+
+    The files are parsed again only when one of them changed (`_read_records`);
+    whether an active run's worker still lives is checked on every call.
+    """
+    records = _read_records(RunFolder(path))
+    if isinstance(records, str):
+        return RunSummary(path, message=records)
+    status = records.status
     state, message = status.state, status.message
     if state.active and not pid_alive(status.pid, status.pid_start):
         starting = time.time() - (status.updated or 0.0) < STARTING_GRACE_S
         if status.pid is not None or not starting:
             state = RunState.INTERRUPTED
             message = "the worker process ended without finishing"
-    val = [r.val_accuracy for r in history if r.val_accuracy is not None]
-    evaluation = folder.read_evaluation()
     return RunSummary(
         path,
         state=state,
-        config=config,
+        config=records.config,
         status=status,
-        epochs_done=len(history),
-        best_val_accuracy=max(val) if val else None,
-        test_accuracy=evaluation.accuracy if evaluation else None,
+        epochs_done=records.epochs_done,
+        best_val_accuracy=records.best_val_accuracy,
+        test_accuracy=records.test_accuracy,
         message=message,
-        notes=notes,
+        notes=records.notes,
     )
 
 

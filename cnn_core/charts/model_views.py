@@ -215,26 +215,32 @@ def layer_flow_figure(flow: Sequence[dict[str, Any]], per_row: int = 6) -> go.Fi
     """
     per_row = max(1, per_row)
     width, height, dx, dy = 1.0, 0.8, 1.3, 1.1  # box size and pitch, in data units
-    fig = go.Figure()
-    centres = []  # (x, y) of each box
+    centres, shapes, annotations = [], [], []  # (x, y) of each box; set on the figure once
     for i, step in enumerate(flow):
         x0, y1 = (i % per_row) * dx, -(i // per_row) * dy
         box = {"x0": x0, "x1": x0 + width, "y0": y1 - height, "y1": y1}
         colour = KIND_COLOURS.get(step["kind"], "#f0f0f0")
-        fig.add_shape(type="rect", fillcolor=colour, line={"color": "#636363", "width": 1}, **box)
+        shapes.append(
+            {"type": "rect", "fillcolor": colour, "line": {"color": "#636363", "width": 1}, **box}
+        )
         centre = (x0 + width / 2, y1 - height / 2)
         text = f"{step['name']}<br><i>{step['kind']}</i><br><b>{step['shape_text']}</b>"
-        fig.add_annotation(
-            x=centre[0],
-            y=centre[1],
-            text=text,
-            showarrow=False,
-            font={"size": 11, "color": TEXT_COLOUR},
+        annotations.append(
+            {
+                "x": centre[0],
+                "y": centre[1],
+                "text": text,
+                "showarrow": False,
+                "font": {"size": 11, "color": TEXT_COLOUR},
+            }
         )
         if i % per_row:
             arrow_x = x0 - (dx - width) / 2
-            fig.add_annotation(x=arrow_x, y=centre[1], text="\u2192", showarrow=False)
+            annotations.append({"x": arrow_x, "y": centre[1], "text": "\u2192", "showarrow": False})
         centres.append(centre)
+    # one layout update: add_shape / add_annotation one at a time revalidate the whole
+    # list each call (quadratic; 4 s for a VGG16 on a loaded 2-core server)
+    fig = go.Figure(layout={"shapes": shapes, "annotations": annotations})
     hover = [f"{s['name']}: {s['shape_text']}, {s['params']:,} params" for s in flow]
     xs, ys = zip(*centres, strict=True) if centres else ((), ())
     fig.add_trace(
