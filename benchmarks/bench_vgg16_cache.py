@@ -18,6 +18,15 @@ are the same), batch 64, Adam.
 
 Epoch times are also scaled linearly to 50,000 images (CIFAR-10's training set).
 Targets: head epochs >= 20x faster with the cache, fine-tuning epochs >= 3x.
+
+    .venv/bin/python benchmarks/bench_vgg16_cache.py --worker 50000 [--sizes 32]
+
+instead trains a real run through the worker's command line (`python -m
+cnn_core.worker --config ...`) on a CIFAR-10 look-alike of that many training
+images (+ 10,000 test images): one head epoch and one fine-tuning epoch with
+the cache, in a fresh cache folder. It prints the run's peak RSS (target
+< 1.5 GB at 32 px on 50,000 images), the feature extraction time and each
+epoch's seconds as the run recorded them.
 """
 
 from __future__ import annotations
@@ -33,7 +42,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import PYTHON, print_machine, print_table, verdict
+from common import (
+    PYTHON,
+    bench_env,
+    print_machine,
+    print_table,
+    train_with_worker_cli,
+    verdict,
+)
 
 FULL_N = 50_000
 
@@ -77,11 +93,18 @@ def child(n: int, size: int) -> dict:
         for phase in (PHASE_HEAD, PHASE_FINE_TUNE):
             set_phase(model, phase)
             layer = CACHED_LAYER[phase]
-            tail = tail_model(model, layer)
-            out[f"{phase}_cached_s"] = epoch_seconds(
-                tail, x=feature_batches(features["train"][layer], y, 64, 0)
-            )
-            out[f"{phase}_full_s"] = epoch_seconds(model, x=x, y=y, batch_size=64)
+
+            def cached(patches: bool, layer: str = layer) -> float:
+                tail = tail_model(model, layer, patch_trainable=patches)
+                return epoch_seconds(tail, x=feature_batches(features["train"][layer], y, 64, 0))
+
+            # As the worker trains: trainable convs on small maps as patches.
+            out[f"{phase}_cached_s"] = cached(True)
+            whole = tail_model(model, model.layers[0].name, patch_trainable=True)
+            out[f"{phase}_full_s"] = epoch_seconds(whole, x=x, y=y, batch_size=64)
+        # Block5's library convolutions (before cnn_core.patch_conv), for comparison.
+        out["fine-tune_plain_cached_s"] = cached(False)
+        out["fine-tune_plain_full_s"] = epoch_seconds(model, x=x, y=y, batch_size=64)
         scratch = build_model(PRESETS[DEFAULT_PRESET], (32, 32, 3), 10)
         out["scratch_s"] = epoch_seconds(scratch, x=x, y=y, batch_size=64)
         out["cache_mb"] = sum(a.nbytes for a in features["train"].values()) / 1e6
@@ -89,12 +112,59 @@ def child(n: int, size: int) -> dict:
     return out
 
 
+def worker_run(n: int, size: int) -> None:
+    """A real two-phase VGG16 run through the worker CLI on `n` training images."""
+    from cnn_core.config import FitSpec, OptimizerSpec, TrainConfig
+    from cnn_core.transfer import vgg16_spec
+    from scripts.synthetic_data import write_cifar_like
+
+    with tempfile.TemporaryDirectory(prefix="bench-vgg16-") as tmp:
+        start = time.perf_counter()
+        write_cifar_like(Path(tmp) / "cifar-10-batches-py", per_batch=n // 5, n_test=10_000)
+        seconds = time.perf_counter() - start
+        print(f"{size} px: wrote {n // 5 * 5:,} + 10,000 images in {seconds:.0f} s")
+        config = TrainConfig(
+            dataset="cifar10",
+            model=vgg16_spec("fine_tune", size, weights="none", fine_tune_epochs=1),
+            optimizer=OptimizerSpec(schedule="constant"),
+            fit=FitSpec(batch_size=64, epochs=1, early_stopping=False),
+        )
+        env = bench_env(CNN_DATA_DIR=tmp, CNN_CACHE_DIR=str(Path(tmp) / "cache"))
+        result = train_with_worker_cli(config, env, timeout=4 * 3600)
+    if result["state"] != "completed":
+        print(f"the run ended {result['state']}: {result['message']}\n{result['output']}")
+        return
+    epochs = result["epochs"]
+    epoch_s = sum(seconds for _, seconds in epochs)
+    print_table(
+        ["input", "train / val", "features once (all splits)", "epochs (phase: s)", "wall", "RSS"],
+        [
+            [
+                f"{size} px",
+                f"{result['n_train']:,} / {result['n_val']:,}",
+                f"{result['train_s'] - epoch_s:.0f} s",
+                ", ".join(f"{phase}: {seconds:.0f} s" for phase, seconds in epochs),
+                f"{result['wall_s']:.0f} s",
+                f"{result['peak_mb']:.0f} MB (polled {result['polled_mb']:.0f})",
+            ]
+        ],
+    )
+    if size == 32:
+        verdict(result["peak_mb"] < 1536, f"peak RSS < 1.5 GB at 32 px on {n:,} images")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000, help="training images per size")
     parser.add_argument("--sizes", type=int, nargs="+", default=[32, 64])
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", type=int, help="a real run through the worker on N images")
     args = parser.parse_args()
+    if args.worker:
+        print_machine("VGG16: a two-phase run through the worker, with the cache")
+        for size in args.sizes:
+            worker_run(args.worker, size)
+        return
     if args.child:
         print(json.dumps(child(args.n, args.child)))
         return
@@ -121,6 +191,8 @@ def main() -> None:
                 f"{r['head_full_s'] / r['head_cached_s']:.0f}x",
                 f"{r['fine-tune_cached_s']:.2f} / {r['fine-tune_full_s']:.1f}",
                 f"{r['fine-tune_full_s'] / r['fine-tune_cached_s']:.1f}x",
+                f"{r['fine-tune_plain_cached_s']:.2f} / {r['fine-tune_plain_full_s']:.1f}",
+                f"{r['fine-tune_plain_full_s'] / r['fine-tune_cached_s']:.1f}x",
                 f"{r['scratch_s']:.2f}",
                 f"{r['head_cached_s'] * scale:.0f} / {r['head_full_s'] * scale:.0f}",
                 f"{r['extract_s'] * scale / 60:.1f} min",
@@ -136,6 +208,8 @@ def main() -> None:
             "head speed-up",
             "fine-tune epoch s cached / full",
             "fine-tune speed-up",
+            "library convs: cached / full",
+            "full library / cached",
             "scratch CNN epoch s",
             "head epoch at 50k: cached / full s",
             "features at 50k",

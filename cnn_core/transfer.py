@@ -276,15 +276,19 @@ def set_phase(model: keras.Model, phase: str) -> None:
             layer.trainable = False
 
 
-def tail_model(model: keras.Model, from_layer: str) -> keras.Model:
+def tail_model(model: keras.Model, from_layer: str, patch_trainable: bool = False) -> keras.Model:
     """The part of `model` after `from_layer`, as a model of its own.
 
     It shares `model`'s layers (and so its weights): training the tail trains
-    the full model. Its input is `from_layer`'s output.
+    the full model. Its input is `from_layer`'s output. With `patch_trainable`,
+    each trainable Conv2D on a small map runs as patches x kernel matrix
+    (`cnn_core.patch_conv`: the same function, a much faster weight gradient on
+    CPUs); such a tail is for training, never saved.
 
     Raises:
         ValueError: `from_layer` is not a layer of the chain.
     """
+    from cnn_core.patch_conv import patched
     from cnn_core.tf_runtime import import_keras
 
     keras = import_keras()
@@ -295,7 +299,7 @@ def tail_model(model: keras.Model, from_layer: str) -> keras.Model:
     inputs = keras.Input(shape=tuple(model.layers[start].output.shape[1:]), name=from_layer)
     x = inputs
     for layer in model.layers[start + 1 :]:
-        x = layer(x)
+        x = (patched(layer) if patch_trainable and layer.trainable else layer)(x)
     return keras.Model(inputs, x, name=f"{model.name}_after_{from_layer}")
 
 

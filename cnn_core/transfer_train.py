@@ -251,12 +251,14 @@ def train_vgg16(
         fit = phase_config.fit
         if features is not None:
             layer = CACHED_LAYER[phase]
-            with placement.scope():
-                fit_model = tail_model(model, layer)
+            with placement.scope():  # block5 trains as patches (cnn_core.patch_conv)
+                fit_model = tail_model(model, layer, patch_trainable=True)
             data = feature_batches(features["train"][layer], y_train, global_batch, config.seed)
             val_data = feature_batches(features["val"][layer], y_val, global_batch, None)
             fit_args: dict[str, Any] = {"x": data, "validation_data": val_data}
         else:
+            with placement.scope():  # the whole chain, block5 as patches
+                fit_model = tail_model(model, model.layers[0].name, patch_trainable=True)
             fit_args = {
                 "x": x_train,
                 "y": y_train,

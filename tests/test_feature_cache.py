@@ -143,3 +143,24 @@ def test_without_the_cache_the_whole_network_trains_and_nothing_is_cached() -> N
     assert [r.phase for r in folder.read_history()] == [PHASE_HEAD]
     assert feature_cache.entries() == []
     assert folder.read_evaluation().n == 50
+
+
+def test_fine_tuning_tails_train_block5_as_patches_with_the_same_outputs(model) -> None:
+    set_phase(model, PHASE_FINE_TUNE)
+    try:
+        tail = tail_model(model, "block4_pool", patch_trainable=True)
+        patched_names = [layer.name for layer in tail.layers if layer.name.endswith("_patches")]
+        assert patched_names == [f"block5_conv{i}_patches" for i in (1, 2, 3)]
+        features = model.get_layer("block4_pool").output
+        import keras
+
+        x = images(8).astype(np.float32)
+        f = keras.Model(model.input, features)(x)
+        np.testing.assert_allclose(
+            np.asarray(tail(f)), np.asarray(model(x, training=False)), rtol=1e-4, atol=1e-5
+        )
+        assert {id(v) for v in tail.trainable_variables} == {
+            id(v) for v in model.trainable_variables
+        }
+    finally:
+        set_phase(model, PHASE_HEAD)
