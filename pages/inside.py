@@ -17,9 +17,7 @@ import streamlit as st
 from cnn_core.charts.data import pixel_tiles
 from cnn_core.charts.model_views import (
     feature_map_grid_figure,
-    filter_grid_figure,
     gradcam_overlay_figure,
-    layer_flow_figure,
     probability_bar_figure,
 )
 from cnn_core.errors import UserError
@@ -43,6 +41,7 @@ from pages._shared.common import (
     require_model,
 )
 from pages._shared.concepts_tab import render_concepts
+from pages._shared.figure_cache import filter_grid, layer_flow_chart
 
 DRAWN = "last_drawn_digit"  # set by the Predict page: float32 (28, 28, 1) in [0, 255]
 SOURCES = {"test": "Test image", "upload": "Upload", "drawn": "Last drawing"}
@@ -154,7 +153,7 @@ def image_summary(
 def layers_tab(model: Any, inspector: Inspector, names: list[str]) -> None:
     """The flow of shapes through the network, then the filters (or class templates)."""
     flow = layer_flow(model)
-    st.plotly_chart(layer_flow_figure(flow), key="inside_flow")
+    st.plotly_chart(layer_flow_chart(flow), key="inside_flow")
     total = sum(step["params"] for step in flow)
     st.caption(
         f"{len(flow)} layers, {total:,} weights. Each box shows what the layer outputs "
@@ -191,7 +190,7 @@ def filters_section(model: Any, inspector: Inspector) -> None:
         )
     weights = filter_weights(model, layer, int(channel))
     title = f"{layer}, input channel {channel}"
-    cols[0].plotly_chart(filter_grid_figure(weights, title), key="inside_filters")
+    cols[0].plotly_chart(filter_grid(weights, title), key="inside_filters")
 
 
 def templates_section(model: Any, names: list[str]) -> None:
@@ -203,7 +202,7 @@ def templates_section(model: Any, names: list[str]) -> None:
         return
     cols = st.columns([1.5, 1])
     cols[0].plotly_chart(
-        filter_grid_figure(templates, "Weights per class", labels=names), key="inside_templates"
+        filter_grid(templates, "Weights per class", labels=names), key="inside_templates"
     )
     cols[1].caption(
         "This model has no convolutions: each class score is a weighted sum of the pixels. "
