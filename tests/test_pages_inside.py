@@ -199,13 +199,18 @@ def test_filter_grid_follows_a_retrained_model_and_the_chosen_run() -> None:
     at = open_inside(first)
     before = filter_chart_spec(at)
     assert weights_range(first) in before
+    assert at.metric[0].delta != "100.0% sure"  # an untrained model is unsure
 
-    # the run's model is replaced (retrained in place): the page shows the new weights
-    runs.RunFolder(first).save_model(build_model(TINY_CNN, (28, 28, 1), 10, seed=7))
+    # the run's model is replaced (retrained in place, now sure of class 7): the page
+    # shows the new weights and the new model's prediction
+    retrained = build_model(TINY_CNN, (28, 28, 1), 10, seed=7)
+    retrained.layers[-1].bias.assign(np.eye(10, dtype=np.float32)[7] * 50)
+    runs.RunFolder(first).save_model(retrained)
     at.run()
     assert_no_exception(at)
     after = filter_chart_spec(at)
     assert after != before and weights_range(first) in after
+    assert at.metric[0].value == "7" and at.metric[0].delta == "100.0% sure"
 
     at.selectbox(key="inside_run").select(second.name).run()
     assert_no_exception(at)
