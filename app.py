@@ -7,8 +7,10 @@ that need TensorFlow import it when they are opened.
 import streamlit as st
 
 from cnn_core.tf_runtime import configure_environment
+from pages._shared.script_cleanup import use_light_cleanup
 
 configure_environment()  # before any page imports TensorFlow
+use_light_cleanup()  # no full gc.collect() after every render once Keras is loaded
 st.set_page_config(page_title="CNN Studio", page_icon=":material/neurology:", layout="wide")
 
 PAGES = {

@@ -1,6 +1,7 @@
 """Where the server spends a page render's CPU time, under the bench_deploy load.
 
     .venv/bin/python benchmarks/profile_renders.py [--sessions 10] [--rounds 1] [--top 40]
+                                                   [--warmup]
 
 Serves `app.py` as `bench_deploy.py` does (private workspaces, a temp store, one
 training worker), but through this file as a wrapper: every script run of the
@@ -9,7 +10,9 @@ one thread, and Streamlit runs each session's script in a thread of its own) and
 is dumped to a temp folder. Then `--sessions` protocol sessions open every page
 (`protocol_client.py`), the server is stopped, and the summed profile of all
 renders is printed: the functions with the most cumulative time, and the
-project's own functions (`cnn_core/`, `pages/`) by their own time.
+project's own functions (`cnn_core/`, `pages/`) by their own time. With
+`--warmup`, the same sessions first open every page once unprofiled in the sum
+(TensorFlow's import, model loads, cold caches), so the sum is the steady state.
 
 Run as `python benchmarks/profile_renders.py serve -- <streamlit run arguments>`
 it is the wrapper itself (the benchmark starts it that way).
@@ -26,6 +29,7 @@ import pstats
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 PROFILE_DIR = "CNN_PROFILE_DIR"
@@ -70,6 +74,7 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--warmup", action="store_true", help="leave a first pass out of the sum")
     args = parser.parse_args()
     print_machine("Server CPU per page render (cProfile of every script run)")
 
@@ -90,14 +95,20 @@ def main() -> int:
             worker = start_worker(tmpdir / "runs", 30, tmpdir)
             try:
                 queries = [f"ws={workspaces.new_workspace_id()}" for _ in range(args.sessions)]
+                if args.warmup:
+                    asyncio.run(concurrent_sessions(server.url, queries, 1))
+                    time.sleep(1)  # the last warm-up profiles are written after script_finished
+                warm = set(profiles.glob("*.prof"))
                 renders = asyncio.run(concurrent_sessions(server.url, queries, args.rounds))
             finally:
                 from scripts.app_server import stop_process_group
 
                 stop_process_group(worker)
-        files = sorted(profiles.glob("*.prof"))
+        files = sorted(set(profiles.glob("*.prof")) - warm)
         print(f"{len(renders)} renders ({sum(not r.ok for r in renders)} failed), ", end="")
-        print(f"{len(files)} script runs profiled, load average {load_average()}\n")
+        print(f"{len(files)} script runs profiled", end="")
+        print(f" ({len(warm)} warm-up runs left out)" if warm else "", end="")
+        print(f", load average {load_average()}\n")
         stats = pstats.Stats(str(files[0]), stream=(text := io.StringIO()))
         for path in files[1:]:
             stats.add(str(path))

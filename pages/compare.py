@@ -13,8 +13,6 @@ import pandas as pd
 import streamlit as st
 
 from cnn_core.charts.compare import curves_overlay_figure, per_class_figure, run_colours
-from cnn_core.charts.evaluation import confusion_matrix_figure
-from cnn_core.charts.model_views import filter_grid_figure
 from cnn_core.compare import (
     Curves,
     comparison_table,
@@ -43,6 +41,7 @@ from pages._shared.compare_actions import (
     compare_with_control,
     repeat_seeds_control,
 )
+from pages._shared.figure_cache import confusion_chart, filter_grid
 
 TABLE = "compare_table"
 LISTED = "compare_listed_ids"  # the run ids of the table's rows, in order, at its last render
@@ -208,10 +207,10 @@ def filter_bank(run: RunSummary) -> None:
         layers = conv_layer_names(model)
         if layers:
             weights = filter_weights(model, layers[0], 0)
-            figure = filter_grid_figure(weights, f"{layers[0]}, input channel 0")
+            figure = filter_grid(weights, f"{layers[0]}, input channel 0")
         else:
             names = class_names(run, int(model.outputs[0].shape[-1]))
-            figure = filter_grid_figure(softmax_templates(model), "Class templates", names)
+            figure = filter_grid(softmax_templates(model), "Class templates", names)
     except UserError as error:
         st.info(str(error))
         return
@@ -258,7 +257,7 @@ def details_section(chosen: list[RunSummary], colours: dict[str, str]) -> None:
             if evaluation:
                 matrix = np.asarray(evaluation.confusion_matrix)
                 st.plotly_chart(
-                    confusion_matrix_figure(matrix, evaluation.class_names),
+                    confusion_chart(matrix, evaluation.class_names),
                     key=f"compare_matrix_{run.run_id}",
                 )
             filter_bank(run)

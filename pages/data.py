@@ -3,7 +3,6 @@
 import numpy as np
 import streamlit as st
 
-from cnn_core.charts.data import class_distribution_figure, pixel_tiles
 from cnn_core.config import split_problems, validation_size
 from cnn_core.data import class_counts, split_indices
 from cnn_core.image_folders import is_user_key
@@ -13,6 +12,7 @@ from pages._shared.common import (
     require_dataset,
     validation_size_input,
 )
+from pages._shared.figure_cache import distribution_chart, image_tiles
 from pages._shared.my_images import import_section, report_section
 
 MODES = ("Datasets", "My images: add a folder or zip")
@@ -61,7 +61,7 @@ def render_data() -> None:
     rng = np.random.default_rng(st.session_state.get("data_sample_seed", 0))
     n_samples = min(n_train, SAMPLE_COLUMNS * SAMPLE_ROWS)  # small imported sets have fewer
     picks = rng.choice(n_train, n_samples, replace=False)
-    tiles = pixel_tiles(dataset.x_train[picks], scale=max(1, 84 // info.image_shape[0]))
+    tiles = image_tiles(dataset.x_train[picks], scale=max(1, 84 // info.image_shape[0]))
     captions = [info.class_names[y] for y in dataset.y_train[picks]]
     for row in range(SAMPLE_ROWS):
         cols = st.columns(SAMPLE_COLUMNS)
@@ -78,7 +78,7 @@ def render_data() -> None:
         "validation": class_counts(dataset.y_train[val_idx], n_classes),
         "test": class_counts(dataset.y_test, n_classes),
     }
-    st.plotly_chart(class_distribution_figure(counts, list(info.class_names)), key="data_dist")
+    st.plotly_chart(distribution_chart(counts, info.class_names), key="data_dist")
     if is_user_key(key):
         st.divider()
         st.header("Import report")

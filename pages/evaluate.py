@@ -13,8 +13,6 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from cnn_core.charts.data import pixel_tiles
-from cnn_core.charts.evaluation import confusion_matrix_figure
 from cnn_core.charts.style import plain_labels
 from cnn_core.data import Dataset
 from cnn_core.errors import UserError
@@ -36,6 +34,7 @@ from pages._shared.common import (
     require_dataset,
     require_model,
 )
+from pages._shared.figure_cache import confusion_chart, image_tiles
 from pages._shared.my_images import unlabeled_section
 
 MATRIX_KEY = "eval_matrix"
@@ -180,9 +179,7 @@ def confusion_section(evaluation: Evaluation, selected: tuple[int, int]) -> None
         "Row-normalise (share of each true class)", key="eval_normalise", value=False
     )
     st.plotly_chart(
-        confusion_matrix_figure(
-            np.asarray(evaluation.confusion_matrix), class_names, normalise, selected
-        ),
+        confusion_chart(np.asarray(evaluation.confusion_matrix), class_names, normalise, selected),
         on_select=lambda: pick_clicked_cell(class_names),
         selection_mode="points",
         key=MATRIX_KEY,
@@ -194,7 +191,7 @@ def confusion_section(evaluation: Evaluation, selected: tuple[int, int]) -> None
 def image_grid(dataset: Dataset, indices: np.ndarray, captions: list[str], columns: int) -> None:
     """Test images `indices` in rows of `columns`, each with its caption."""
     scale = max(1, TILE_PX // dataset.info.image_shape[0])
-    tiles = pixel_tiles(dataset.x_test[indices], scale)
+    tiles = image_tiles(dataset.x_test[indices], scale)  # JPEG bytes, cached by pixels
     for start in range(0, len(tiles), columns):
         row = st.columns(columns)
         for col, tile, caption in zip(row, tiles[start:], captions[start:], strict=False):

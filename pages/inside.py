@@ -17,9 +17,7 @@ import streamlit as st
 from cnn_core.charts.data import pixel_tiles
 from cnn_core.charts.model_views import (
     feature_map_grid_figure,
-    filter_grid_figure,
     gradcam_overlay_figure,
-    layer_flow_figure,
     probability_bar_figure,
 )
 from cnn_core.errors import UserError
@@ -43,6 +41,7 @@ from pages._shared.common import (
     require_model,
 )
 from pages._shared.concepts_tab import render_concepts
+from pages._shared.figure_cache import digest, filter_grid, layer_flow_chart
 
 DRAWN = "last_drawn_digit"  # set by the Predict page: float32 (28, 28, 1) in [0, 255]
 SOURCES = {"test": "Test image", "upload": "Upload", "drawn": "Last drawing"}
@@ -57,6 +56,16 @@ PREDICTED = -1  # Grad-CAM class choice meaning "the predicted class"
 def cached_inspector(model_path: str, mtime: float) -> Inspector:
     """One compiled Inspector per model file version (`mtime` is in the key)."""
     return Inspector(cached_model(model_path, mtime))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _probabilities(model_path: str, mtime: float, image_key: str, _image: Any) -> np.ndarray:
+    return cached_inspector(model_path, mtime).image_probabilities(_image)
+
+
+def image_probabilities(run: RunSummary, image: np.ndarray) -> np.ndarray:
+    """float32 (num_classes,): the run's model on one image, once per model version and pixels."""
+    return _probabilities(str(run.model_path), run.model_version(), digest(image), image)
 
 
 def drawn_digit() -> np.ndarray | None:
@@ -134,7 +143,7 @@ def image_ui(run: RunSummary, inspector: Inspector) -> tuple[np.ndarray | None, 
 
 
 def image_summary(
-    image: np.ndarray | None, caption: str, inspector: Inspector, names: list[str]
+    image: np.ndarray | None, caption: str, run: RunSummary, names: list[str]
 ) -> None:
     """The image as the network sees it and what the network predicts for it."""
     if image is None:
@@ -142,7 +151,7 @@ def image_summary(
         return
     scale = max(1, PREVIEW_PX // image.shape[0])
     pixels = np.clip(np.rint(image), 0, 255).astype(np.uint8)
-    probs = inspector.image_probabilities(image)
+    probs = image_probabilities(run, image)
     best = int(probs.argmax())
     cols = st.columns([1, 1.2], vertical_alignment="center")
     cols[0].image(pixel_tiles(pixels[np.newaxis], scale)[0], caption=caption)
@@ -154,7 +163,7 @@ def image_summary(
 def layers_tab(model: Any, inspector: Inspector, names: list[str]) -> None:
     """The flow of shapes through the network, then the filters (or class templates)."""
     flow = layer_flow(model)
-    st.plotly_chart(layer_flow_figure(flow), key="inside_flow")
+    st.plotly_chart(layer_flow_chart(flow), key="inside_flow")
     total = sum(step["params"] for step in flow)
     st.caption(
         f"{len(flow)} layers, {total:,} weights. Each box shows what the layer outputs "
@@ -191,7 +200,7 @@ def filters_section(model: Any, inspector: Inspector) -> None:
         )
     weights = filter_weights(model, layer, int(channel))
     title = f"{layer}, input channel {channel}"
-    cols[0].plotly_chart(filter_grid_figure(weights, title), key="inside_filters")
+    cols[0].plotly_chart(filter_grid(weights, title), key="inside_filters")
 
 
 def templates_section(model: Any, names: list[str]) -> None:
@@ -203,7 +212,7 @@ def templates_section(model: Any, names: list[str]) -> None:
         return
     cols = st.columns([1.5, 1])
     cols[0].plotly_chart(
-        filter_grid_figure(templates, "Weights per class", labels=names), key="inside_templates"
+        filter_grid(templates, "Weights per class", labels=names), key="inside_templates"
     )
     cols[1].caption(
         "This model has no convolutions: each class score is a weighted sum of the pixels. "
@@ -250,7 +259,7 @@ def feature_maps_tab(inspector: Inspector, image: np.ndarray) -> None:
     )
 
 
-def gradcam_tab(inspector: Inspector, image: np.ndarray, names: list[str]) -> None:
+def gradcam_tab(run: RunSummary, inspector: Inspector, image: np.ndarray, names: list[str]) -> None:
     """Where the evidence for a class lies, beside the class probabilities."""
     if not inspector.conv_layers:
         st.info(
@@ -258,7 +267,7 @@ def gradcam_tab(inspector: Inspector, image: np.ndarray, names: list[str]) -> No
             "its class templates are on the Layers and filters tab."
         )
         return
-    probs = inspector.image_probabilities(image)
+    probs = image_probabilities(run, image)
     predicted = names[int(probs.argmax())]
     cols = st.columns(2)
     choice = cols[0].selectbox(
@@ -304,7 +313,7 @@ def render_inside() -> None:
         names = class_names(run, inspector.num_classes)
         image, caption = image_ui(run, inspector)
     with top[1]:
-        image_summary(image, caption, inspector, names)
+        image_summary(image, caption, run, names)
 
     tabs = st.tabs(TABS, key="inside_tab", on_change="rerun")  # only the open tab runs
     with tabs[0]:
@@ -315,7 +324,7 @@ def render_inside() -> None:
             feature_maps_tab(inspector, image)
     with tabs[2]:
         if tabs[2].open and has_image(image):
-            gradcam_tab(inspector, image, names)
+            gradcam_tab(run, inspector, image, names)
     with tabs[3]:
         if tabs[3].open and has_image(image):
             render_concepts(image)

@@ -12,7 +12,8 @@ from streamlit.testing.v1 import AppTest
 
 from cnn_core import concepts, runs
 from cnn_core.config import PRESETS, ConvBlock, DenseLayer, ModelSpec
-from cnn_core.models import load_trained_model
+from cnn_core.inspection import filter_weights
+from cnn_core.models import build_model, load_trained_model
 from cnn_core.predict import Predictor
 from tests.apptest_support import assert_no_exception, open_app, texts, untrained_model_run
 
@@ -177,3 +178,41 @@ def test_without_any_model_the_page_says_how_to_get_one(
     monkeypatch.setattr(runs, "STARTER_ROOT", tmp_path / "no-starters")
     at = open_inside()
     assert any("No trained model yet" in i.value for i in at.info)
+
+
+def filter_chart_spec(at: AppTest) -> str:
+    """The plotly spec (JSON) of the Filters grid."""
+    (spec,) = [c.proto.spec for c in at.get("plotly_chart") if "input channel 0" in c.proto.spec]
+    return spec
+
+
+def weights_range(path: Path) -> str:
+    """How the filter grid's title states conv1's weight range for the run's saved model."""
+    model = load_trained_model(runs.RunFolder(path).model_path)
+    weights = filter_weights(model, "conv1", 0)
+    return f"min {weights.min():.3g}, max {weights.max():.3g}"
+
+
+def test_filter_grid_follows_a_retrained_model_and_the_chosen_run() -> None:
+    first, second = untrained_model_run(TINY_CNN, "first"), untrained_model_run(TINY_CNN, "other")
+    runs.RunFolder(second).save_model(build_model(TINY_CNN, (28, 28, 1), 10, seed=3))
+    at = open_inside(first)
+    before = filter_chart_spec(at)
+    assert weights_range(first) in before
+    assert at.metric[0].delta != "100.0% sure"  # an untrained model is unsure
+
+    # the run's model is replaced (retrained in place, now sure of class 7): the page
+    # shows the new weights and the new model's prediction
+    retrained = build_model(TINY_CNN, (28, 28, 1), 10, seed=7)
+    retrained.layers[-1].bias.assign(np.eye(10, dtype=np.float32)[7] * 50)
+    runs.RunFolder(first).save_model(retrained)
+    at.run()
+    assert_no_exception(at)
+    after = filter_chart_spec(at)
+    assert after != before and weights_range(first) in after
+    assert at.metric[0].value == "7" and at.metric[0].delta == "100.0% sure"
+
+    at.selectbox(key="inside_run").select(second.name).run()
+    assert_no_exception(at)
+    other = filter_chart_spec(at)
+    assert weights_range(second) in other and other not in (before, after)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -46,3 +48,36 @@ def pixel_tiles(images: np.ndarray, scale: int) -> list[np.ndarray]:
     if big.shape[-1] == 1:
         big = big[..., 0]
     return list(big)
+
+
+def jpeg_tiles(images: np.ndarray, scale: int) -> list[bytes]:
+    """`pixel_tiles` encoded as the JPEG files `st.image` would make of them.
+
+    Streamlit encodes an array given to `st.image` as JPEG at quality 100 on every
+    call; encoding once lets a page cache the bytes (st.image passes them through).
+
+    Args:
+        images: uint8 (n, h, w, c) in [0, 255], c = 1 or 3.
+        scale: whole-pixel enlargement, >= 1.
+
+    Returns:
+        One JPEG file's bytes per image, (h*scale, w*scale) pixels, grey or RGB.
+
+    Raises:
+        ValueError: for a non-uint8 or wrongly shaped array, or scale < 1.
+    """
+    from PIL import Image
+
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] not in (1, 3):
+        raise ValueError(
+            f"images must be uint8 (n, h, w, 1 or 3). Received: {images.dtype} {images.shape}"
+        )
+    if scale < 1:
+        raise ValueError(f"scale must be >= 1. Received: scale={scale}")
+    files = []
+    for tile in pixel_tiles(images, scale):
+        out = io.BytesIO()
+        Image.fromarray(tile).save(out, format="JPEG", quality=100)
+        files.append(out.getvalue())
+    return files
