@@ -11,8 +11,12 @@ are the same), batch 64, Adam.
 - the one-off feature extraction (`transfer_train.cached_features`: block4_pool
   and block5_pool outputs, one pass, memory-mapped float16 on disk);
 - seconds per epoch of the head phase and of block5 fine-tuning, with the cache
-  (the tail model on cached outputs, as the worker trains) and without it (the
-  whole network, `model.fit` on the images), each after a warm-up epoch;
+  (the tail model on cached outputs) and without it (the whole network on the
+  images), both as the worker trains them (trainable convs on small maps as
+  patches, `cnn_core.patch_conv`), and for comparison block5 fine-tuning with
+  the library's convolutions (the model as Keras builds it), each the second epoch of a
+  two-epoch fit (the first traces the graph), timed from epoch begin to end as
+  the worker's history times them;
 - the scratch CNN (the studio's default preset) on the same images, for comparison;
 - peak RSS of the process (`ru_maxrss`).
 
@@ -61,6 +65,7 @@ def child(n: int, size: int) -> dict:
     from cnn_core.config import DEFAULT_PRESET, PRESETS, FitSpec, OptimizerSpec, TrainConfig
     from cnn_core.models import build_model
     from cnn_core.runs import RunFolder
+    from cnn_core.tf_runtime import import_keras
     from cnn_core.train import compile_for_run
     from cnn_core.transfer import PHASE_FINE_TUNE, PHASE_HEAD, set_phase, tail_model, vgg16_spec
     from cnn_core.transfer_train import CACHED_LAYER, cached_features, feature_batches
@@ -77,6 +82,19 @@ def child(n: int, size: int) -> dict:
     )
     model = build_model(spec, (32, 32, 3), 10, seed=0)
     batches = math.ceil(n / 64)
+    keras = import_keras()
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seconds: list[float] = []
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            self.seconds.append(time.perf_counter() - self.start)
+
     out: dict = {"size": size, "n": n}
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
@@ -84,11 +102,12 @@ def child(n: int, size: int) -> dict:
         out["extract_s"] = time.perf_counter() - start
 
         def epoch_seconds(fit_model, **fit_args) -> float:
+            """The second epoch of a two-epoch fit, timed as the worker's history
+            times epochs (the first traces the graph; fit's own set-up is left out)."""
             compile_for_run(fit_model, config, batches)
-            fit_model.fit(**fit_args, epochs=1, verbose=0)  # warm-up (graph tracing)
-            start = time.perf_counter()
-            fit_model.fit(**fit_args, epochs=1, verbose=0)
-            return time.perf_counter() - start
+            timer = EpochTimer()
+            fit_model.fit(**fit_args, epochs=2, verbose=0, callbacks=[timer])
+            return timer.seconds[-1]
 
         for phase in (PHASE_HEAD, PHASE_FINE_TUNE):
             set_phase(model, phase)

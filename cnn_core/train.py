@@ -255,9 +255,7 @@ def train_run(folder: RunFolder, strategy: str = "default") -> RunState:
     if config.model.kind == "vgg16":
         from cnn_core.transfer_train import train_vgg16  # it imports this module
 
-        train = (dataset.x_train[train_idx], dataset.y_train[train_idx])
-        val = (dataset.x_train[val_idx], dataset.y_train[val_idx])
-        return train_vgg16(folder, config, dataset, train, val, placement)
+        return train_vgg16(folder, config, dataset, train_idx, val_idx, placement)
 
     fit = config.fit
     global_batch = fit.batch_size * placement.replicas

@@ -38,6 +38,7 @@ import numpy as np
 from cnn_core.config import AugmentSpec, ModelSpec, TrainConfig, Vgg16Spec
 from cnn_core.errors import UserError
 from cnn_core.models import LayerRow
+from cnn_core.patch_conv import MAX_PATCH_AREA
 
 if TYPE_CHECKING:
     import keras
@@ -419,13 +420,17 @@ def download_imagenet_weights(
 
 # ----------------------------------------------------------------------------- time estimates
 
-# Calibrated on the 2-core machine of benchmarks/bench_vgg16_cache.py: the
-# FLOPs per second VGG16's convolutions reach in inference (96 images/s at
-# 32 px), what block5's training step costs against its forward pass (backward
-# through 3x3 convs on 2x2-4x4 maps is inefficient there: 5-9x measured), and
-# the fixed cost of one training step (Python and graph overhead).
-CONV_FLOPS_PER_S = 60e9
-BLOCK5_TRAIN_FACTOR = 6.0  # forward + backward of block5, in block5 forward passes
+# Calibrated on the 2-core machine of benchmarks/bench_vgg16_cache.py (quiet,
+# 2026-12-01): the FLOPs per second VGG16's convolutions reach (150 images/s
+# at 32 px in inference, a little slower inside a training step), and what
+# block5's training step costs against its forward pass: about 4x when its
+# small maps (up to 6x6, i.e. inputs up to 96 px) train as patches
+# (`cnn_core.patch_conv`), 6x and more with the library's convolutions, whose
+# weight gradient is inefficient on small maps; and the fixed cost of one
+# training step (Python and graph overhead).
+CONV_FLOPS_PER_S = 80e9
+# Block5's forward + backward pass in block5 forward passes, {as patches: factor}.
+BLOCK5_TRAIN_FACTOR = {True: 4.0, False: 6.0}
 STEP_OVERHEAD_S = 0.004
 
 
@@ -464,7 +469,8 @@ def estimate_seconds(
     estimate[PHASE_HEAD] = steps + n_images * frozen / CONV_FLOPS_PER_S
     if vgg.fine_tune:
         frozen = 0.0 if cached else full - block5
-        flops = frozen + BLOCK5_TRAIN_FACTOR * block5
+        patches = (vgg.input_size // 16) ** 2 <= MAX_PATCH_AREA  # block5's map
+        flops = frozen + BLOCK5_TRAIN_FACTOR[patches] * block5
         estimate[PHASE_FINE_TUNE] = steps + n_images * flops / CONV_FLOPS_PER_S
     return estimate
 
