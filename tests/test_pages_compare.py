@@ -15,7 +15,14 @@ from cnn_core.evaluate import summarize
 from cnn_core.records import EpochRecord, RunState
 from cnn_core.runs import RunFolder
 from pages._shared import compare_actions
-from tests.apptest_support import APP, TIMEOUT_S, assert_no_exception, texts, untrained_model_run
+from tests.apptest_support import (
+    APP,
+    TIMEOUT_S,
+    assert_no_exception,
+    open_with_query,
+    texts,
+    untrained_model_run,
+)
 
 PAGE = "pages/compare.py"
 
@@ -50,12 +57,7 @@ def add_evaluation(folder: RunFolder, correct: int, n_classes: int = 2) -> None:
 
 def open_compare(ids: list[str]) -> AppTest:
     """The app opened on the Compare page with `?runs=<ids>`."""
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
-    at.query_params["runs"] = ",".join(ids)
-    at.run()
-    at.switch_page(PAGE).run()
-    assert_no_exception(at)
-    return at
+    return open_with_query(PAGE, runs=",".join(ids))
 
 
 def charts(at: AppTest) -> list:

@@ -11,7 +11,14 @@ from cnn_core import bundles, runs
 from cnn_core.config import PRESETS, ModelSpec
 from cnn_core.records import RunNotes, RunState
 from cnn_core.runs import RunFolder
-from tests.apptest_support import APP, TIMEOUT_S, assert_no_exception, open_app, texts
+from tests.apptest_support import (
+    APP,
+    TIMEOUT_S,
+    assert_no_exception,
+    open_app,
+    open_with_query,
+    texts,
+)
 from tests.apptest_support import untrained_model_run as model_run
 
 PAGE = "pages/runs.py"
@@ -24,12 +31,7 @@ def open_runs() -> AppTest:
 
 def open_linked(page: str, run_id: str, **extra: str) -> AppTest:
     """`page` opened from a link carrying ?run=<run_id> (and `extra` parameters)."""
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
-    at.query_params.update({"run": run_id, **extra})
-    at.run()
-    at.switch_page(page).run()
-    assert_no_exception(at)
-    return at
+    return open_with_query(page, run=run_id, **extra)
 
 
 def test_empty_store_says_how_to_start() -> None:

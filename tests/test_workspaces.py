@@ -16,7 +16,7 @@ from cnn_core import runs, worker, workspaces
 from cnn_core.config import TrainConfig
 from cnn_core.errors import UserError
 from cnn_core.records import RunState
-from tests.apptest_support import APP, TIMEOUT_S, assert_no_exception
+from tests.apptest_support import APP, TIMEOUT_S, assert_no_exception, open_with_query
 
 ALICE = workspaces.new_workspace_id()
 BOB = workspaces.new_workspace_id()
@@ -165,15 +165,6 @@ def test_uploaded_data_is_per_workspace_and_capped(
     workspaces.check_data_quota(tmp_path, 1_000_000)  # Bob's folder is empty
 
 
-def open_with(query: dict[str, str], page: str) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
-    at.query_params.update(query)
-    at.run()
-    at.switch_page(page).run()
-    assert_no_exception(at)
-    return at
-
-
 def test_url_workspace_scopes_the_pages(
     isolated_store: Path, visitor: Visitor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -181,11 +172,11 @@ def test_url_workspace_scopes_the_pages(
     alice_run = finished_run("alice only")
     visitor(None)  # from here the app resolves the workspace from the URL itself
     try:
-        at = open_with({"ws": ALICE}, "pages/train.py")
+        at = open_with_query("pages/train.py", ws=ALICE)
         assert at.selectbox(key="train_monitor_run").value == alice_run.run_id
         assert any("Bookmark this link" in c.value and ALICE in c.value for c in at.caption)
 
-        at = open_with({"ws": BOB}, "pages/train.py")
+        at = open_with_query("pages/train.py", ws=BOB)
         assert "alice only" not in str([s.options for s in at.selectbox])
         # A form value naming Alice's run is not honoured either.
         at.session_state["train_monitor_run"] = alice_run.run_id
@@ -212,7 +203,7 @@ def test_the_owner_makes_a_run_public_on_the_train_page(
     run = finished_run("to share")
     visitor(None)
     try:
-        at = open_with({"ws": ALICE}, "pages/train.py")
+        at = open_with_query("pages/train.py", ws=ALICE)
         toggle = at.toggle(key=f"train_public_{run.run_id}")
         assert toggle.value is False
         toggle.set_value(True).run()
