@@ -61,7 +61,7 @@ class CacheKey:
     input_size: int
     weights: str  # a digest of the weights up to `layer` (see transfer.weights_digest)
     layer: str
-    images: str  # a digest of the images' bytes and shape
+    images: str  # the images' digests.array_digest
 
     @property
     def stem(self) -> str:
@@ -70,13 +70,6 @@ class CacheKey:
             json.dumps(asdict(self), sort_keys=True).encode(), digest_size=8
         ).hexdigest()
         return f"{self.dataset}-{self.split}-s{self.input_size}-{self.layer}-{digest}"
-
-
-def images_digest(images: np.ndarray) -> str:
-    """A digest of an image array's bytes and shape (uint8 (n, h, w, c) in practice)."""
-    digest = hashlib.blake2b(str((images.shape, images.dtype.str)).encode(), digest_size=12)
-    digest.update(np.ascontiguousarray(images).data)
-    return digest.hexdigest()
 
 
 def _paths(key: CacheKey) -> tuple[Path, Path]:

@@ -17,11 +17,11 @@ importing this module is cheap.
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cnn_core.digests import array_digest
 from cnn_core.errors import UserError
 from cnn_core.predict import Predictor
 from cnn_core.tf_runtime import import_keras
@@ -149,11 +149,6 @@ def softmax_templates(model: keras.Model) -> np.ndarray:
     return np.transpose(templates, (2, 0, 1)).astype(np.float32)
 
 
-def _image_key(image: np.ndarray) -> bytes:
-    """A short digest identifying an image's values and shape."""
-    return hashlib.blake2b(image.tobytes() + str(image.shape).encode(), digest_size=16).digest()
-
-
 class Inspector(Predictor):
     """Compiled views into one loaded model; build once per model and reuse.
 
@@ -216,7 +211,7 @@ class Inspector(Predictor):
                 f"choose one of: {', '.join(self.spatial_layers) or 'none'}"
             )
         batch = self._batch_of_one(image)
-        key = _image_key(batch)
+        key = array_digest(batch)
         cached = self._last_maps  # read once: another thread may replace it
         if cached is None or cached[0] != key:
             maps = [tensor.numpy()[0] for tensor in self._extract(batch)]

@@ -22,6 +22,7 @@ import numpy as np
 from cnn_core import feature_cache
 from cnn_core.config import TrainConfig
 from cnn_core.data import Dataset
+from cnn_core.digests import array_digest
 from cnn_core.distribute import Placement
 from cnn_core.evaluate import evaluate_model
 from cnn_core.models import build_model, load_trained_model
@@ -123,7 +124,7 @@ def cached_features(
     extractor = keras.Model(model.input, [model.get_layer(name).output for name in layers])
     out: dict[str, dict[str, np.ndarray]] = {}
     for split, images in splits.items():
-        image_digest = feature_cache.images_digest(images)
+        image_digest = array_digest(images)
         keys = [
             feature_cache.CacheKey(
                 config.dataset,
@@ -249,31 +250,28 @@ def train_vgg16(
     n_images = len(y_train) + len(y_val)
     costs = phase_epoch_costs(config, info.image_shape, len(info.class_names), n_images, features)
     done, stopped = 0, False
-    fit_model = model
     plan = phase_configs(config)
     fits_start = time.perf_counter()
     for index, (phase, phase_config) in enumerate(plan):
         set_phase(model, phase)
-        global_batch = phase_config.fit.batch_size * placement.replicas
         fit = phase_config.fit
-        if features is not None:
+        global_batch = fit.batch_size * placement.replicas
+        batches = math.ceil(len(y_train) / global_batch)
+        if features is not None:  # the layers above the cached ones
             layer = CACHED_LAYER[phase]
-            with placement.scope():  # block5 trains as patches (cnn_core.patch_conv)
-                fit_model = tail_model(model, layer, patch_trainable=True)
             data = feature_batches(features["train"][layer], y_train, global_batch, config.seed)
             val_data = feature_batches(features["val"][layer], y_val, global_batch, None)
             fit_args: dict[str, Any] = {"x": data, "validation_data": val_data}
-        else:
-            with placement.scope():  # the whole chain, block5 as patches
-                fit_model = tail_model(model, model.layers[0].name, patch_trainable=True)
+        else:  # the whole chain
+            layer = model.layers[0].name
             fit_args = {
                 "x": x_train,
                 "y": y_train,
                 "validation_data": (x_val, y_val),
                 "batch_size": global_batch,
             }
-        batches = math.ceil(len(y_train) / global_batch)
-        with placement.scope():
+        with placement.scope():  # block5, when it trains, as patches (cnn_core.patch_conv)
+            fit_model = tail_model(model, layer, patch_trainable=True)
             compile_for_run(fit_model, phase_config, batches)
         later = plan[index + 1 :]  # the fine-tuning phase while the head trains, else none
         later_epochs = sum(c.fit.epochs for _, c in later)
@@ -302,10 +300,10 @@ def train_vgg16(
     folder.save_model(model)
     if placement.strategy is not None:  # evaluate on one device (see train.train_run)
         model = load_trained_model(folder.model_path)
-        fit_model = model if features is None else tail_model(model, CACHED_LAYER[phase])
-    if features is not None:
+    if features is not None:  # the last phase's layers on its cached test outputs
         test = features["test"][CACHED_LAYER[phase]]
-        evaluation, probs = evaluate_model(fit_model, test, dataset.y_test, info.class_names)
+        tail = tail_model(model, CACHED_LAYER[phase])
+        evaluation, probs = evaluate_model(tail, test, dataset.y_test, info.class_names)
     else:
         evaluation, probs = evaluate_model(model, dataset.x_test, dataset.y_test, info.class_names)
     return finish_run(folder, evaluation, probs, dataset.y_test, train_seconds, stopped)

@@ -20,6 +20,7 @@ from cnn_core.charts.model_views import (
     gradcam_overlay_figure,
     probability_bar_figure,
 )
+from cnn_core.digests import array_digest
 from cnn_core.errors import UserError
 from cnn_core.formatting import class_names
 from cnn_core.image_folders import pads_images
@@ -41,7 +42,7 @@ from pages._shared.common import (
     require_model,
 )
 from pages._shared.concepts_tab import render_concepts
-from pages._shared.figure_cache import digest, filter_grid, layer_flow_chart
+from pages._shared.figure_cache import filter_grid, layer_flow_chart
 
 DRAWN = "last_drawn_digit"  # set by the Predict page: float32 (28, 28, 1) in [0, 255]
 SOURCES = {"test": "Test image", "upload": "Upload", "drawn": "Last drawing"}
@@ -65,7 +66,7 @@ def _probabilities(model_path: str, mtime: float, image_key: str, _image: Any) -
 
 def image_probabilities(run: RunSummary, image: np.ndarray) -> np.ndarray:
     """float32 (num_classes,): the run's model on one image, once per model version and pixels."""
-    return _probabilities(str(run.model_path), run.model_version(), digest(image), image)
+    return _probabilities(str(run.model_path), run.model_version(), array_digest(image), image)
 
 
 def drawn_digit() -> np.ndarray | None:

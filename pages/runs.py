@@ -221,8 +221,8 @@ def manage_section(run: RunSummary) -> None:
         st.error(run.message)
     elif run.notes.imported_from:
         st.caption(f"Imported from a bundle of run `{run.notes.imported_from}`.")
-    if no_model_text(run):
-        st.caption(no_model_text(run))
+    if why := no_model_text(run):
+        st.caption(why)
     left, right = st.columns([1.2, 1], gap="large")
     with left:
         if run.config is not None:

@@ -356,8 +356,8 @@ def render_monitor(run_id: str, was_active: bool) -> None:
         )
     elif run.state == RunState.BROKEN:
         st.error(run.message)
-    elif no_model_text(run):
-        st.info(no_model_text(run))
+    elif why := no_model_text(run):
+        st.info(why)
     if run.active and st.button("Stop", icon=":material/stop:", key="train_stop"):
         run.request_stop()
         st.toast("Stopping at the next batch; the model so far is kept.")

@@ -15,10 +15,10 @@ from PIL import Image
 from streamlit.elements.lib.image_utils import _np_array_to_bytes
 
 from cnn_core.charts.data import jpeg_tiles, pixel_tiles
+from cnn_core.digests import array_digest
 from pages._shared import figure_cache
 from pages._shared.figure_cache import (
     confusion_chart,
-    digest,
     distribution_chart,
     filter_grid,
     image_tiles,
@@ -30,7 +30,8 @@ def weights(seed: int, n: int = 8) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=(n, 3, 3)).astype(np.float32)
 
 
-def test_digest_sees_every_byte_dtype_and_shape() -> None:
+def test_array_digest_sees_every_byte_dtype_and_shape() -> None:
+    digest = array_digest
     big = np.zeros(600_000, np.float32)  # above Streamlit's sampling threshold (500,000)
     changed = big.copy()
     changed[123_457] = 1e-6

@@ -10,8 +10,8 @@ predictions are a new key), and two runs with identical inputs share one entry.
 Keys never involve time.
 
 Arrays that may be large are keyed on an exact digest of their bytes
-(`digest`) and passed unhashed: Streamlit's own hasher samples arrays of 500,000
-elements or more. Small ones (a matrix, counts) are hashed by Streamlit.
+(`cnn_core.digests.array_digest`) and passed unhashed: Streamlit's own hasher
+samples arrays of 500,000 elements or more. Small ones (a matrix, counts) are hashed by Streamlit.
 
 Figures come from `st.cache_resource`: one object shared by all sessions, no
 copy per hit (a pickled copy would be rebuilt and revalidated by Plotly, the
@@ -22,7 +22,6 @@ hundred kB.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,15 +32,7 @@ import streamlit as st
 from cnn_core.charts.data import class_distribution_figure, jpeg_tiles
 from cnn_core.charts.evaluation import confusion_matrix_figure
 from cnn_core.charts.model_views import filter_grid_figure, layer_flow_figure
-
-
-def digest(array: np.ndarray) -> str:
-    """An exact key for an array's content: dtype, shape and every byte."""
-    array = np.ascontiguousarray(array)
-    hasher = hashlib.blake2b(digest_size=16)
-    hasher.update(f"{array.dtype.str}{array.shape}".encode())
-    hasher.update(memoryview(array).cast("B"))
-    return hasher.hexdigest()
+from cnn_core.digests import array_digest
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -51,7 +42,8 @@ def _filter_grid(key: str, title: str, labels: tuple[str, ...] | None, _weights:
 
 def filter_grid(weights: np.ndarray, title: str, labels: Sequence[str] | None = None) -> go.Figure:
     """`filter_grid_figure`, once per (weights, title, labels); shared, do not modify."""
-    return _filter_grid(digest(weights), title, None if labels is None else tuple(labels), weights)
+    names = None if labels is None else tuple(labels)
+    return _filter_grid(array_digest(weights), title, names, weights)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -110,4 +102,4 @@ def image_tiles(images: np.ndarray, scale: int) -> list[bytes]:
         images: uint8 (n, h, w, c) in [0, 255], e.g. `dataset.x_test[indices]`.
         scale: whole-pixel enlargement, >= 1.
     """
-    return _tiles(digest(images), int(scale), images)
+    return _tiles(array_digest(images), int(scale), images)
