@@ -54,7 +54,7 @@ from protocol_client import Render, concurrent_sessions
 
 from cnn_core import resources, workspaces
 from cnn_core.config import FitSpec, TrainConfig
-from cnn_core.data import DATASETS
+from cnn_core.data import builtin_keys, dataset_info
 from scripts.app_server import StreamlitServer, stop_process_group
 from scripts.browser import chromium, chromium_path, wait_until_idle
 
@@ -154,7 +154,8 @@ def guard_rows(server_mb: float) -> list[tuple]:
     rows = []
     for limit in LIMITS_MB:
         free = int((limit - server_mb) * MB)
-        for key, info in DATASETS.items():
+        for key in builtin_keys():
+            info = dataset_info(key)
             config = TrainConfig(dataset=key)
             n = resources.largest_admitted_subset(config, info, free)
             full = resources.estimate_training_memory(config, info).total / MB
@@ -268,7 +269,7 @@ def main() -> int:
             guard_rows(server_mb),
         )
     sample = TrainConfig(dataset="mnist", train_subset=4500)
-    estimate = resources.estimate_training_memory(sample, DATASETS["mnist"]).total / MB
+    estimate = resources.estimate_training_memory(sample, dataset_info("mnist")).total / MB
     print(
         f"guard's estimate for the measured worker (MNIST, 4,500 train images): "
         f"{estimate:.0f} MB; measured peak {measured_worker_mb:.0f} MB\n"

@@ -39,13 +39,14 @@ THROUGHPUT_TARGET = 0.8
 
 def child_import(folder: Path, side: int) -> dict:
     from cnn_core import image_folders
+    from cnn_core.data import dataset_info
 
     start = time.perf_counter()
     key = image_folders.import_server_folder(
         "bench", str(folder), image_folders.ImageOptions(side=side, validation=0.1)
     )
     seconds = time.perf_counter() - start
-    n = image_folders.user_dataset_info(key)
+    n = dataset_info(key)
     return {"key": key, "seconds": seconds, "images": n.n_train + n.n_test}
 
 

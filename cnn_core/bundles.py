@@ -37,7 +37,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from cnn_core.config import TrainConfig
-from cnn_core.data import DATASETS
+from cnn_core.data import DatasetInfo, find_dataset
 from cnn_core.errors import UserError
 from cnn_core.records import (
     EpochRecord,
@@ -111,6 +111,7 @@ class _Parts:
 
     source_id: str  # the run id the bundle was exported from
     config: TrainConfig
+    dataset: DatasetInfo  # what the model was trained on (recorded, else this server's)
     status: Status
     history: list[EpochRecord]
     evaluation: Evaluation | None
@@ -155,14 +156,17 @@ def export_bundle(folder: RunFolder) -> bytes:
     paths = {
         kind: getattr(folder, f"{kind}_path")
         for kind in ENTRY
-        if kind != "notes" and getattr(folder, f"{kind}_path").is_file()
+        if kind not in ("notes", "config") and getattr(folder, f"{kind}_path").is_file()
     }
-    manifest = stamped(
-        {"kind": BUNDLE_KIND, "run_id": run.run_id, "files": sorted(ENTRY[k] for k in paths)}
-    )
+    config: dict[str, Any] = {"config": run.config.to_dict()} if run.config else {}
+    if run.dataset is not None:  # so the run can be used where its dataset is not
+        config["dataset"] = run.dataset.to_record()
+    files = sorted([ENTRY["config"], *(ENTRY[k] for k in paths)])
+    manifest = stamped({"kind": BUNDLE_KIND, "run_id": run.run_id, "files": files})
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(MANIFEST, json.dumps(manifest, indent=1))
+        archive.writestr(ENTRY["config"], json.dumps(stamped(config), indent=1))
         for kind, path in paths.items():
             stored = kind in ("model", "predictions")  # zips already
             archive.write(path, ENTRY[kind], zipfile.ZIP_STORED if stored else None)
@@ -206,7 +210,7 @@ def import_bundle(
     """
     entries = read_entries(source, limits)
     parts = _parse(entries)
-    _check_model(parts.model, parts.config)
+    _check_model(parts.model, parts.dataset)
     root = root or runs_root()
     root.mkdir(parents=True, exist_ok=True)
     staging = RunFolder(Path(tempfile.mkdtemp(dir=root, prefix=".import-")))
@@ -325,8 +329,7 @@ def _parse(entries: dict[str, bytes]) -> _Parts:
     if not isinstance(saved.get("config"), dict):
         raise RecordError(f"{ENTRY['config']} in the bundle holds no config")
     config = TrainConfig.from_dict(saved["config"], record_version(saved, ENTRY["config"]))
-    if config.dataset not in DATASETS:
-        raise UserError(f"the bundle's run uses an unknown dataset {config.dataset!r}")
+    dataset = _bundle_dataset(saved.get("dataset"), config.dataset)
     status = Status.from_dict(_json(entries, ENTRY["status"]), ENTRY["status"])
     if not status.state.final:
         raise UserError("the bundle holds a run that was still training when it was exported")
@@ -342,6 +345,7 @@ def _parse(entries: dict[str, bytes]) -> _Parts:
     return _Parts(
         source_id=str(manifest.get("run_id", ""))[:200],
         config=config,
+        dataset=dataset,
         status=status,
         history=_history(entries.get(ENTRY["metrics"], b"")),
         evaluation=evaluation,
@@ -349,6 +353,30 @@ def _parse(entries: dict[str, bytes]) -> _Parts:
         predictions=predictions,
         model=entries[ENTRY["model"]],
     )
+
+
+def _bundle_dataset(record: Any, key: str) -> DatasetInfo:
+    """The dataset the bundle's run trained on: as the bundle describes it, else this
+    server's entry for its key (bundles exported before runs recorded their dataset).
+
+    Raises:
+        UserError: a malformed description, or a dataset described nowhere.
+    """
+    if record is None:
+        info = find_dataset(key)
+        if info is None:
+            raise UserError(
+                f"the bundle's run uses a dataset {key!r} that is not on this server, "
+                "and the bundle does not describe it"
+            )
+        return info
+    try:
+        info = DatasetInfo.from_record(record)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise UserError(f"the bundle's dataset description is malformed ({error})") from error
+    if info.key != key or len(info.class_names) < 2:
+        raise UserError("the bundle's description of its dataset does not fit its run")
+    return info
 
 
 def _history(content: bytes) -> list[EpochRecord]:
@@ -409,7 +437,7 @@ def model_objects(config: Any) -> list[tuple[Any, Any]]:
     return found
 
 
-def _check_model(content: bytes, config: TrainConfig) -> None:
+def _check_model(content: bytes, info: DatasetInfo) -> None:
     """Refuse a model file that is not a CNN Studio .keras model, then load it safely.
 
     Raises:
@@ -431,7 +459,7 @@ def _check_model(content: bytes, config: TrainConfig) -> None:
                 f"{name} in the bundle contains {class_name!r} from {module!r}, which CNN "
                 "Studio never builds (only its own Keras layers are accepted): refused"
             )
-    _load_safely(content, config)
+    _load_safely(content, info)
 
 
 def _archive_objects(content: bytes) -> list[tuple[Any, Any]]:
@@ -455,12 +483,11 @@ def _archive_objects(content: bytes) -> list[tuple[Any, Any]]:
     return objects
 
 
-def _load_safely(content: bytes, config: TrainConfig) -> None:
+def _load_safely(content: bytes, info: DatasetInfo) -> None:
     """Load the model with `safe_mode=True` from a temporary file; check its shapes."""
     from cnn_core.tf_runtime import import_keras
 
     keras = import_keras()
-    info = DATASETS[config.dataset]
     with tempfile.TemporaryDirectory(prefix="cnn-bundle-") as folder:
         path = Path(folder) / ENTRY["model"]
         path.write_bytes(content)
@@ -482,7 +509,7 @@ def _load_safely(content: bytes, config: TrainConfig) -> None:
 
 def _write(folder: RunFolder, parts: _Parts) -> None:
     """Write the checked parts into an empty folder, as a run folder."""
-    folder.write_config(parts.config)
+    folder.write_config(parts.config, parts.dataset)
     atomic_write_json(folder.status_path, parts.status.to_dict())
     for record in parts.history:
         folder.append_epoch(record)

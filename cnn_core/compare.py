@@ -34,9 +34,9 @@ from cnn_core.config import (
     TrainConfig,
     validate_model,
 )
-from cnn_core.data import DATASETS
+from cnn_core.data import find_dataset
 from cnn_core.errors import UserError
-from cnn_core.formatting import format_duration, model_label
+from cnn_core.formatting import format_duration, model_label, run_dataset_title
 from cnn_core.models import describe_model
 from cnn_core.records import EpochRecord
 from cnn_core.runs import RunFolder, RunSummary
@@ -70,12 +70,15 @@ ALTERNATIVES: dict[str, Callable[[TrainConfig], TrainConfig]] = {
 
 
 def alternatives_for(config: TrainConfig) -> list[str]:
-    """The registry's labels whose model differs from `config`'s and fits its dataset."""
-    shape = DATASETS[config.dataset].image_shape if config.dataset in DATASETS else None
+    """The registry's labels whose model differs from `config`'s and fits its dataset;
+    none when the dataset is not on this server (a partner could not train)."""
+    info = find_dataset(config.dataset)
+    if info is None:
+        return []
     labels = []
     for label, alternative in ALTERNATIVES.items():
         spec = alternative(config).model
-        if spec != config.model and (shape is None or not validate_model(spec, shape)):
+        if spec != config.model and not validate_model(spec, info.image_shape):
             labels.append(label)
     return labels
 
@@ -92,10 +95,14 @@ def paired_config(config: TrainConfig, label: str, origin: str) -> TrainConfig:
         The partner's config: same dataset, validation, train_subset and seed, no group.
 
     Raises:
-        UserError: an unknown label, or a model that does not fit the dataset's images.
+        UserError: an unknown label, a dataset that is not on this server, or a model
+            that does not fit the dataset's images.
     """
     if label not in ALTERNATIVES:
         raise UserError(f"unknown model to compare with: {label!r}")
+    info = find_dataset(config.dataset)
+    if info is None:
+        raise UserError(f"the dataset {config.dataset!r} is not on this server")
     partner = ALTERNATIVES[label](config)
     name = f"{label.split(' (')[0]} vs {origin}"[:NAME_LIMIT]
     partner = replace(
@@ -107,10 +114,9 @@ def paired_config(config: TrainConfig, label: str, origin: str) -> TrainConfig:
         group="",
         name=name,
     )
-    if partner.dataset in DATASETS:
-        problems = validate_model(partner.model, DATASETS[partner.dataset].image_shape)
-        if problems:
-            raise ConfigError(problems)
+    problems = validate_model(partner.model, info.image_shape)
+    if problems:
+        raise ConfigError(problems)
     return partner
 
 
@@ -201,11 +207,12 @@ def filter_runs(
 # -- the side-by-side table -------------------------------------------------------------
 
 
-def parameter_counts(config: TrainConfig | None) -> tuple[int, int] | None:
-    """(total, trainable) parameters of a run's model from its config; None if unknown."""
-    if config is None or config.dataset not in DATASETS:
+def parameter_counts(run: RunSummary) -> tuple[int, int] | None:
+    """(total, trainable) parameters of a run's model from its config and dataset;
+    None when either is unknown."""
+    config, info = run.config, run.dataset
+    if config is None or info is None:
         return None
-    info = DATASETS[config.dataset]
     try:
         rows = describe_model(config.model, info.image_shape, len(info.class_names))
     except (ValueError, KeyError, TypeError):
@@ -246,7 +253,7 @@ def run_title(run: RunSummary) -> str:
 def run_column(run: RunSummary, history: Sequence[EpochRecord]) -> dict[str, str]:
     """One run's settings and results, as the texts of its column in the table."""
     config, status = run.config, run.status
-    counts = parameter_counts(config)
+    counts = parameter_counts(run)
     total = status.train_seconds if status and status.train_seconds is not None else None
     if total is None and history:
         total = sum(r.seconds or 0.0 for r in history)
@@ -254,7 +261,7 @@ def run_column(run: RunSummary, history: Sequence[EpochRecord]) -> dict[str, str
     column = {
         "run id": run.run_id,
         "state": str(run.state),
-        "dataset": DATASETS[config.dataset].title if config and config.dataset in DATASETS else "?",
+        "dataset": run_dataset_title(run),
         "model": model_label(run),
         "parameters": f"{counts[0]:,}" if counts else "?",
         "trainable parameters": f"{counts[1]:,}" if counts else "?",

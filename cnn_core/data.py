@@ -14,6 +14,7 @@ import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,8 +40,39 @@ class DatasetInfo:
     n_train: int
     n_test: int
 
+    def to_record(self) -> dict[str, Any]:
+        """What a run keeps of its dataset (`config.json`'s "dataset"): enough to label
+        the run and check its model when the dataset is not on this server."""
+        return {
+            "key": self.key,
+            "title": self.title,
+            "class_names": list(self.class_names),
+            "image_shape": list(self.image_shape),
+            "n_train": self.n_train,
+            "n_test": self.n_test,
+        }
 
-DATASETS: dict[str, DatasetInfo] = {
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> DatasetInfo:
+        """The inverse of `to_record`; KeyError, TypeError or ValueError when malformed."""
+        shape = tuple(int(v) for v in record["image_shape"])
+        if len(shape) != 3:
+            raise ValueError(f"image_shape {shape} is not (height, width, channels)")
+        return cls(
+            key=str(record["key"]),
+            title=str(record["title"]),
+            class_names=tuple(str(name) for name in record["class_names"]),
+            image_shape=shape,  # type: ignore[arg-type]
+            folders=(),
+            n_train=int(record["n_train"]),
+            n_test=int(record["n_test"]),
+        )
+
+
+# The built-in datasets. Everything else reads datasets through the registry functions
+# below (`dataset_info`, `find_dataset`, `dataset_title`, `all_datasets`), which also
+# know the user's imported ones (tests/test_architecture.py keeps it that way).
+_BUILTIN: dict[str, DatasetInfo] = {
     "mnist": DatasetInfo(
         "mnist",
         "MNIST handwritten digits",
@@ -89,22 +121,65 @@ class DatasetMissing(UserError):
     """No local copy was found (and downloading was not asked for, or failed)."""
 
 
+# -- the registry: the one lookup for every dataset key ------------------------------
+
+
+def builtin_keys() -> tuple[str, ...]:
+    """The keys of the built-in datasets, in menu order."""
+    return tuple(_BUILTIN)
+
+
+def is_builtin(key: str) -> bool:
+    return key in _BUILTIN
+
+
 def all_datasets() -> dict[str, DatasetInfo]:
     """The built-in datasets, then the user's imported ones (`cnn_core.image_folders`)."""
-    from cnn_core.image_folders import list_user_datasets
+    from cnn_core.image_folders import list_user_datasets  # image_folders imports this module
 
-    return {**DATASETS, **list_user_datasets()}
+    return {**_BUILTIN, **list_user_datasets()}
 
 
 def dataset_info(key: str) -> DatasetInfo:
-    """The registry entry for `key`; UserError for an unknown dataset."""
+    """The registry entry for any dataset key, built-in or imported.
+
+    Raises:
+        UserError: an unknown key, or an imported dataset that is not on this
+            server (deleted, another workspace's) or is unreadable.
+    """
     if key.startswith("my-"):
-        from cnn_core.image_folders import user_dataset_info
+        from cnn_core.image_folders import user_dataset_info  # imports this module
 
         return user_dataset_info(key)
-    if key not in DATASETS:
-        raise UserError(f"unknown dataset {key!r}; choose one of {', '.join(DATASETS)}")
-    return DATASETS[key]
+    if key not in _BUILTIN:
+        raise UserError(f"unknown dataset {key!r}; choose one of {', '.join(_BUILTIN)}")
+    return _BUILTIN[key]
+
+
+def find_dataset(key: str | None) -> DatasetInfo | None:
+    """`dataset_info(key)`, or None when the dataset is not known here."""
+    if not key:
+        return None
+    try:
+        return dataset_info(key)
+    except (UserError, KeyError, TypeError, ValueError):
+        return None
+
+
+def dataset_title(key: str | None) -> str:
+    """A dataset's title for any key; never raises.
+
+    "MNIST handwritten digits", "My images: shoes"; an imported dataset that is not
+    here reads "My images: shoes (not on this server)", an unknown key as itself.
+    """
+    info = find_dataset(key)
+    if info is not None:
+        return info.title
+    if not key:
+        return "?"
+    if key.startswith("my-"):
+        return f"My images: {key[3:]} (not on this server)"
+    return key
 
 
 def keras_cache_dir() -> Path:
@@ -145,7 +220,7 @@ def load_dataset(key: str, download: bool = False) -> Dataset:
     """Load a dataset from the first local copy, or download it through Keras.
 
     Args:
-        key: a key of `DATASETS`.
+        key: any dataset key (`dataset_info`).
         download: when no local copy exists, call Keras' loader (needs network).
 
     Returns:

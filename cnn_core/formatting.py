@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from cnn_core.data import DATASETS
+from cnn_core.data import dataset_title
 from cnn_core.records import EpochRecord, RunState
 from cnn_core.runs import RunSummary
 from cnn_core.transfer import vgg16_label
@@ -87,7 +87,7 @@ def run_label(run: RunSummary) -> str:
     an option's label changes between reruns.
     """
     name = run.config.name if run.config and run.config.name else run.run_id
-    dataset = DATASETS[run.config.dataset].title if run.config else "?"
+    dataset = run_dataset_title(run)
     started = time.strftime("%d %b %H:%M", time.localtime(run.created)) if run.created else ""
     return " · ".join(part for part in (name, dataset, model_label(run), started) if part)
 
@@ -99,7 +99,7 @@ def run_row(run: RunSummary) -> dict[str, Any]:
         "run": run.run_id,
         "name": run.config.name if run.config else "",
         "status": STATE_LABELS[run.state],
-        "dataset": run.config.dataset if run.config else "",
+        "dataset": run_dataset_title(run),
         "model": model_label(run),
         "epochs": run.epochs_done,
         "best val acc": run.best_val_accuracy,
@@ -115,12 +115,22 @@ def no_model_text(run: RunSummary) -> str:
     return f"No model was saved: {run.message or 'stopped before training'}."
 
 
+def run_dataset_title(run: RunSummary) -> str:
+    """The title of the dataset a run trained on (recorded with the run, else the
+    registry's), "?" for a run without a readable config."""
+    if run.dataset is not None:
+        return run.dataset.title
+    return dataset_title(run.config.dataset) if run.config else "?"
+
+
 def class_names(run: RunSummary, n: int) -> list[str]:
-    """The run's dataset class names when they fit the model's n outputs, else "0".."n-1"."""
-    if run.config and run.config.dataset in DATASETS:
-        names = list(DATASETS[run.config.dataset].class_names)
-        if len(names) == n:
-            return names
+    """The class names of the run's dataset when they fit the model's n outputs (from the
+    run's record, the registry, or its stored evaluation), else "0".."n-1"."""
+    if run.dataset is not None and len(run.dataset.class_names) == n:
+        return list(run.dataset.class_names)
+    evaluation = run.read_evaluation()  # runs recorded before their dataset was
+    if evaluation is not None and len(evaluation.class_names) == n:
+        return list(evaluation.class_names)
     return [str(i) for i in range(n)]
 
 

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from cnn_core.config import TrainConfig
+from cnn_core.data import DatasetInfo, find_dataset
 from cnn_core.errors import UserError
 from cnn_core.records import (
     EpochRecord,
@@ -171,8 +172,26 @@ class RunFolder:
 
     # config.json -------------------------------------------------------------
 
-    def write_config(self, config: TrainConfig) -> None:
-        atomic_write_json(self.config_path, stamped({"config": config.to_dict()}))
+    def write_config(self, config: TrainConfig, dataset: DatasetInfo | None = None) -> None:
+        """Store the config, with what the run knows of its dataset (`dataset`, else
+        the description stored before: a rename keeps it)."""
+        record: dict[str, Any] = {"config": config.to_dict()}
+        known = dataset or self.read_dataset()
+        if known is not None:
+            record["dataset"] = known.to_record()
+        atomic_write_json(self.config_path, stamped(record))
+
+    def read_dataset(self) -> DatasetInfo | None:
+        """The dataset's description stored at launch (title, class names, image shape);
+        None for runs recorded before it was kept, or when unreadable."""
+        saved = read_json(self.config_path)
+        record = saved.get("dataset") if saved else None
+        if not isinstance(record, dict):
+            return None
+        try:
+            return DatasetInfo.from_record(record)
+        except (KeyError, TypeError, ValueError):
+            return None
 
     def read_config(self) -> TrainConfig:
         """The run's config.
@@ -422,7 +441,7 @@ def create_run(config: TrainConfig, root: Path | None = None) -> RunFolder:
     root.mkdir(parents=True, exist_ok=True)
     folder = run_folder(new_run_id(config), root)
     folder.path.mkdir()
-    folder.write_config(config)
+    folder.write_config(config, find_dataset(config.dataset))
     folder.write_status(RunState.QUEUED, created=time.time())
     return folder
 
@@ -468,6 +487,15 @@ class RunSummary(RunFolder):
     test_accuracy: float | None = None
     message: str = ""
     notes: RunNotes = RunNotes()
+    recorded_dataset: DatasetInfo | None = None  # as stored at launch (`read_dataset`)
+
+    @property
+    def dataset(self) -> DatasetInfo | None:
+        """The run's dataset: as recorded at launch (what the model was trained on), else
+        the registry's entry for its key (older runs); None when neither is known."""
+        if self.recorded_dataset is not None:
+            return self.recorded_dataset
+        return find_dataset(self.config.dataset) if self.config else None
 
     @property
     def starter(self) -> bool:
@@ -493,6 +521,7 @@ class _StoredRecords:
     best_val_accuracy: float | None
     test_accuracy: float | None
     notes: RunNotes
+    dataset: DatasetInfo | None
 
 
 # load_run's reads, keyed by folder and the stat of every file it reads: lists and
@@ -545,6 +574,7 @@ def _read_records(folder: RunFolder) -> _StoredRecords | str:
             best_val_accuracy=max(val) if val else None,
             test_accuracy=evaluation.accuracy if evaluation else None,
             notes=notes,
+            dataset=folder.read_dataset(),
         )
     if signature == _files_signature(folder):  # not written while being read
         with _read_cache_lock:
@@ -581,6 +611,7 @@ def load_run(path: Path) -> RunSummary:
         test_accuracy=records.test_accuracy,
         message=message,
         notes=records.notes,
+        recorded_dataset=records.dataset,
     )
 
 

@@ -28,7 +28,7 @@ from cnn_core.compare import (
     run_title,
     unique_titles,
 )
-from cnn_core.data import DATASETS
+from cnn_core.data import dataset_title
 from cnn_core.errors import UserError
 from cnn_core.formatting import class_names, format_duration, model_label, run_row
 from cnn_core.inspection import conv_layer_names, filter_weights, softmax_templates
@@ -85,7 +85,7 @@ def run_picker(runs: list[RunSummary], chosen: list[RunSummary]) -> None:
     datasets = cols[0].multiselect(
         "Dataset",
         sorted({r.config.dataset for r in runs if r.config}),
-        format_func=lambda k: DATASETS[k].title if k in DATASETS else k,
+        format_func=dataset_title,
         key="compare_datasets",
         placeholder="any dataset",
     )
@@ -226,7 +226,7 @@ def details_section(chosen: list[RunSummary], colours: dict[str, str]) -> None:
     for col, run, title, evaluation in zip(columns, chosen, titles, evaluations, strict=True):
         with col:
             st.markdown(f"**{title}** · {model_label(run)}")
-            counts = parameter_counts(run.config)
+            counts = parameter_counts(run)
             seconds = run.status.train_seconds if run.status else None
             metrics = st.columns(3)
             accuracy = f"{100 * evaluation.accuracy:.1f}%" if evaluation else "–"

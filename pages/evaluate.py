@@ -31,6 +31,7 @@ from cnn_core.runs import RunFolder, RunSummary
 from pages._shared.common import (
     ensure_app_navigation,
     model_run_picker,
+    optional_dataset,
     require_dataset,
     require_model,
 )
@@ -290,7 +291,9 @@ def render_evaluate() -> None:
         per_class_table(evaluation)
 
     unlabeled_section(run)
-    dataset = require_dataset(run.config.dataset)
+    dataset = optional_dataset(run.config.dataset, "the test images of this run cannot be shown")
+    if dataset is None:
+        return
     if not np.array_equal(dataset.y_test, y_true):
         st.warning(
             "The test images on this machine are not the ones this run was evaluated on, "

@@ -38,7 +38,7 @@ from pages._shared.common import (
     cached_model,
     ensure_app_navigation,
     model_run_picker,
-    require_dataset,
+    optional_dataset,
     require_model,
 )
 from pages._shared.concepts_tab import render_concepts
@@ -77,7 +77,9 @@ def drawn_digit() -> np.ndarray | None:
 
 def dataset_image_ui(run: RunSummary, shape: tuple[int, ...]) -> tuple[np.ndarray | None, str]:
     """A test-set image by index (or at random) as raw pixels (h, w, c) in [0, 255]."""
-    data = require_dataset(run.config.dataset)
+    data = optional_dataset(run.config.dataset, "its test images cannot be shown: upload one")
+    if data is None:
+        return None, ""
     if data.x_test.shape[1:] != shape:
         st.error(
             f"The {data.info.title} images are {format_shape(data.x_test.shape[1:])} but this "

@@ -11,13 +11,18 @@ import pandas as pd
 import streamlit as st
 
 from cnn_core.bundles import MB, BundleLimits, bundle_file_name, export_bundle, import_bundle
-from cnn_core.data import DATASETS
+from cnn_core.data import dataset_title
 from cnn_core.errors import UserError
 from cnn_core.formatting import STATE_LABELS, no_model_text, run_row
 from cnn_core.records import RunNotes, RunState
 from cnn_core.run_filters import RunFilter, filter_choices
 from cnn_core.runs import RunSummary, delete_run, list_runs
-from pages._shared.common import RUN_PARAM, ensure_app_navigation, require_dataset, require_model
+from pages._shared.common import (
+    RUN_PARAM,
+    ensure_app_navigation,
+    optional_dataset,
+    require_model,
+)
 
 SELECTED = "runs_selected"
 CONFIRM_DELETE = "runs_confirm_delete"  # the run id whose deletion awaits a yes
@@ -39,7 +44,7 @@ def filters(runs: list[RunSummary]) -> RunFilter:
     datasets = cols[0].multiselect(
         "Dataset",
         choices.datasets,
-        format_func=lambda k: DATASETS[k].title if k in DATASETS else k,
+        format_func=dataset_title,
         key="runs_filter_dataset",
     )
     models = cols[1].multiselect("Model", choices.models, key="runs_filter_model")
@@ -160,7 +165,10 @@ def tflite_section(run: RunSummary) -> None:
             from cnn_core.export import to_tflite
 
             model = require_model(run)
-            images = require_dataset(run.config.dataset).x_test[:PARITY_IMAGES]
+            dataset = optional_dataset(run.config.dataset, "the conversion cannot be checked")
+            if dataset is None:
+                return
+            images = dataset.x_test[:PARITY_IMAGES]
             with st.spinner("Converting and checking on test images…"):
                 try:
                     results[cache_key] = to_tflite(model, images)

@@ -158,3 +158,23 @@ def test_no_module_shadows_the_standard_library() -> None:
         if p.stem in sys.stdlib_module_names
     ]
     assert clashes == [], f"these module names hide standard-library modules: {clashes}"
+
+
+# Registries a dataset key could be looked up in directly; cnn_core.data's registry
+# functions (dataset_info, find_dataset, dataset_title, all_datasets) are the one lookup.
+DATASET_TABLES = {"DATASETS", "_BUILTIN", "user_dataset_info", "list_user_datasets"}
+
+
+def test_every_dataset_key_goes_through_the_one_registry_lookup() -> None:
+    offenders = []
+    registry = {REPO / "cnn_core" / "data.py", REPO / "cnn_core" / "image_folders.py"}
+    for path in _python_files("cnn_core", "pages", "scripts", "benchmarks"):
+        if path in registry:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            name = node.id if isinstance(node, ast.Name) else getattr(node, "attr", None)
+            if isinstance(node, ast.alias):
+                name = node.name
+            if name in DATASET_TABLES:
+                offenders.append(f"{path.relative_to(REPO)}:{node.lineno} {name}")
+    assert offenders == [], f"look datasets up through cnn_core.data.dataset_info: {offenders}"

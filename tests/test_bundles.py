@@ -330,3 +330,47 @@ def test_config_file_text_is_what_the_headless_worker_reads(source_run: RunFolde
     path = source_run.path.parent / "exported.json"
     path.write_text(bundles.config_file_text(config))
     assert read_config_file(path) == config
+
+
+def test_a_run_on_imported_images_travels_to_a_server_without_those_images(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.image_folder_support import own_data_dir
+    from tests.journey_runs import imported_dataset
+
+    (tmp_path / "here").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    own_data_dir(tmp_path / "here", monkeypatch)
+    key = imported_dataset(tmp_path)
+    source = RunFolder(make_model_run(load_dataset(key), epochs=0, name="shapes"))
+    data = bundles.export_bundle(source)
+    own_data_dir(tmp_path / "elsewhere", monkeypatch)  # a server without the images
+    folder = bundles.import_bundle(data, tmp_path / "store")
+    run = runs.load_run(folder.path)
+    assert run.config.dataset == key
+    assert run.dataset is not None and run.dataset.class_names == ("circle", "square", "triangle")
+    assert run.dataset.title == "My images: Shapes" and run.dataset.image_shape == (32, 32, 3)
+    # Renaming keeps what the run knows of its dataset.
+    folder.rename("renamed")
+    assert runs.load_run(folder.path).dataset == run.dataset
+
+
+def test_a_bundle_whose_dataset_is_described_nowhere_is_refused(store: Path, bundle: bytes) -> None:
+    def unknown(entries: dict[str, bytes]) -> None:
+        record = json.loads(entries[CONFIG])
+        record["config"]["dataset"] = "my-gone"
+        record.pop("dataset", None)
+        entries[CONFIG] = json.dumps(record).encode()
+
+    refused(store, rebuild(bundle, unknown), "not on this server")
+
+
+def test_a_bundle_with_a_malformed_dataset_description_is_refused(
+    store: Path, bundle: bytes
+) -> None:
+    def malformed(entries: dict[str, bytes]) -> None:
+        record = json.loads(entries[CONFIG])
+        record["dataset"] = {"key": "mnist", "title": "x", "class_names": "0123"}
+        entries[CONFIG] = json.dumps(record).encode()
+
+    refused(store, rebuild(bundle, malformed), "dataset description is malformed")

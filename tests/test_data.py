@@ -11,6 +11,7 @@ import pytest
 from cnn_core.data import (
     DatasetMissing,
     class_counts,
+    dataset_info,
     find_local,
     load_dataset,
     read_idx,
@@ -74,7 +75,7 @@ def test_missing_dataset_says_which_files_go_where(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CNN_DATA_DIR", str(tmp_path / "nowhere"))
-    if find_local(__import__("cnn_core.data").data.DATASETS["mnist"]) is not None:
+    if find_local(dataset_info("mnist")) is not None:
         pytest.skip("this machine has MNIST installed system-wide")
     with pytest.raises(DatasetMissing) as info:
         load_dataset("mnist")
@@ -133,3 +134,16 @@ def test_stratified_order_is_a_permutation() -> None:
     labels = np.array([0] * 7 + [1] * 3 + [2] * 11)
     order = stratified_order(labels, seed=0)
     assert sorted(order.tolist()) == list(range(len(labels)))
+
+
+def test_every_dataset_key_has_a_title_and_missing_ones_say_so() -> None:
+    from cnn_core.data import builtin_keys, dataset_title, find_dataset
+
+    assert [dataset_title(key) for key in builtin_keys()] == [
+        dataset_info(key).title for key in builtin_keys()
+    ]
+    assert find_dataset("my-gone") is None and find_dataset("nonsense") is None
+    assert dataset_title("my-gone") == "My images: gone (not on this server)"
+    assert dataset_title("nonsense") == "nonsense"
+    with pytest.raises(UserError, match="not in"):
+        dataset_info("my-gone")

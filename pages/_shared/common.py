@@ -18,6 +18,8 @@ from cnn_core.data import (
     DatasetMissing,
     all_datasets,
     dataset_info,
+    dataset_title,
+    find_dataset,
     find_local,
     load_dataset,
 )
@@ -59,6 +61,23 @@ def require_dataset(key: str) -> Dataset:
     except UserError as error:
         st.error(str(error))
         st.stop()
+
+
+def optional_dataset(key: str, purpose: str) -> Dataset | None:
+    """The dataset when it is on this server, else None after saying what is missing.
+
+    For pages that can go on without it (another workspace's run on its own images,
+    a bundle from a server with other data): `purpose` says what needs it.
+    """
+    info = find_dataset(key)
+    if info is None:
+        st.info(f"{dataset_title(key)} is not available here, so {purpose}.")
+        return None
+    try:
+        return cached_dataset(key, str(find_local(info)))
+    except UserError as error:
+        st.info(f"{error} So {purpose}.")
+        return None
 
 
 def dataset_picker(key: str) -> str:

@@ -17,7 +17,7 @@ import streamlit as st
 from cnn_core import image_folders as folders
 from cnn_core.charts.data import class_distribution_figure, pixel_tiles
 from cnn_core.config import AUGMENT_RANGES, FLIPS, AugmentSpec
-from cnn_core.data import class_counts
+from cnn_core.data import class_counts, find_dataset
 from cnn_core.errors import UserError
 from cnn_core.evaluate import predict_in_batches
 from cnn_core.runs import RunSummary
@@ -92,7 +92,7 @@ def import_section() -> None:
             st.session_state["myimg_last"] = key
             st.session_state[CHOSEN_DATASET] = key
     last = st.session_state.get("myimg_last")
-    if last and last in folders.list_user_datasets():
+    if last and find_dataset(last) is not None:
         st.success(
             "Saved. It is listed in every dataset picker (Data, Train, Evaluate, Inside, Predict)."
         )

@@ -1,0 +1,162 @@
+"""Every kind of run a person meets, made in the test's run store for journey tests.
+
+`make_runs()` fills the store with one run of each kind in `KINDS`: finished
+runs hold a real (untrained, seeded) model, epochs and a stored evaluation, so
+each page has everything it shows for a trained run. No worker runs.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cnn_core import runs, workspaces
+from cnn_core.bundles import export_bundle, import_bundle
+from cnn_core.config import ModelSpec, TrainConfig, Vgg16Spec
+from cnn_core.data import load_dataset
+from cnn_core.evaluate import evaluate_model
+from cnn_core.image_folders import ImageOptions, import_folder
+from cnn_core.models import build_model
+from cnn_core.records import EpochRecord, RunState
+from tests.image_folder_support import shapes_folder
+
+SMALL_CNN = ModelSpec(kind="cnn")  # the dataclass default: a small CNN
+SOFTMAX = ModelSpec(kind="softmax")
+
+# kind -> what a person did to get it
+KINDS = {
+    "cnn": "a CNN trained on a built-in dataset",
+    "softmax": "the softmax baseline",
+    "my-images": "a CNN trained on an imported image folder",
+    "vgg16": "VGG16 from a local weights file",
+    "bundle": "a run imported from a bundle",
+    "stopped": "a run stopped partway (model kept)",
+    "failed": "a run whose worker failed (no model)",
+}
+
+
+@dataclass(frozen=True)
+class JourneyRun:
+    kind: str
+    run_id: str
+    name: str
+    has_model: bool
+
+
+def history(epochs: int, partial_last: bool = False) -> list[EpochRecord]:
+    """Plausible epoch records: loss falls, accuracy rises."""
+    records = []
+    for epoch in range(1, epochs + 1):
+        records.append(
+            EpochRecord(
+                epoch=epoch,
+                seconds=2.0 + epoch / 10,
+                loss=2.0 / epoch,
+                accuracy=0.5 + epoch / 40,
+                val_loss=2.1 / epoch,
+                val_accuracy=0.48 + epoch / 40,
+                learning_rate=1e-3,
+                partial=partial_last and epoch == epochs,
+            )
+        )
+    return records
+
+
+def finished_run(
+    config: TrainConfig, state: RunState = RunState.COMPLETED, epochs: int = 3
+) -> runs.RunFolder:
+    """A run of `config` that ended in `state`, with a model, epochs and an evaluation."""
+    folder = runs.create_run(config)
+    dataset = load_dataset(config.dataset)
+    info = dataset.info
+    model = build_model(config.model, info.image_shape, len(info.class_names), config.seed)
+    folder.save_model(model)
+    for record in history(epochs, partial_last=state == RunState.STOPPED):
+        folder.append_epoch(record)
+    x_test, y_test = np.asarray(dataset.x_test), np.asarray(dataset.y_test)
+    evaluation, probs = evaluate_model(model, x_test, y_test, info.class_names)
+    folder.save_evaluation(evaluation, probs, y_test)
+    now = time.time()
+    folder.write_status(
+        state,
+        started=now - 10,
+        train_started=now - 9,
+        ended=now,
+        train_seconds=7.5,
+        test_accuracy=evaluation.accuracy,
+        n_train=len(dataset.y_train),
+        message="stopped by the user" if state == RunState.STOPPED else "",
+    )
+    return folder
+
+
+def imported_dataset(parent: Path, name: str = "Shapes") -> str:
+    """An imported dataset of three shape classes (24 px RGB) in the current data folder."""
+    root = shapes_folder(parent / name.lower(), per_class=10, size=24)
+    return import_folder(name, root, ImageOptions(side=32, validation=0.2))
+
+
+def vgg16_weights_file(parent: Path) -> Path:
+    """A VGG16 base weights file saved from a freshly built (not pretrained) VGG16."""
+    from cnn_core.tf_runtime import import_keras
+
+    keras = import_keras()
+    path = parent / "my_vgg16_notop.weights.h5"
+    base = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
+    base.save_weights(path)
+    return path
+
+
+def make_runs(tmp_path: Path, kinds: tuple[str, ...] = tuple(KINDS)) -> dict[str, JourneyRun]:
+    """One run of each of `kinds` in the current run store (and workspace)."""
+    made: dict[str, JourneyRun] = {}
+
+    def keep(kind: str, folder: runs.RunFolder) -> None:
+        run = runs.load_run(folder.path)
+        name = run.config.name if run.config else ""
+        made[kind] = JourneyRun(kind, run.run_id, name, run.has_model)
+
+    for kind in kinds:
+        if kind == "cnn":
+            keep(kind, finished_run(TrainConfig(dataset="mnist", model=SMALL_CNN, name="Digits")))
+        elif kind == "softmax":
+            config = TrainConfig(dataset="fashion_mnist", model=SOFTMAX, name="Baseline")
+            keep(kind, finished_run(config))
+        elif kind == "my-images":
+            key = imported_dataset(tmp_path)
+            keep(kind, finished_run(TrainConfig(dataset=key, model=SMALL_CNN, name="Shapes")))
+        elif kind == "vgg16":
+            weights = vgg16_weights_file(tmp_path)
+            vgg = Vgg16Spec(weights="file", weights_file=str(weights), dense_units=16)
+            spec = ModelSpec(kind="vgg16", vgg16=vgg)
+            keep(kind, finished_run(TrainConfig(dataset="cifar10", model=spec, name="VGG"), epochs=2))
+        elif kind == "bundle":
+            source = finished_run(TrainConfig(dataset="mnist", model=SOFTMAX, name="Exported"))
+            bundle = export_bundle(source)
+            runs.delete_run(runs.load_run(source.path))
+            keep(kind, import_bundle(bundle))
+        elif kind == "stopped":
+            config = TrainConfig(dataset="mnist", model=SMALL_CNN, name="Stopped early")
+            keep(kind, finished_run(config, RunState.STOPPED, epochs=2))
+        elif kind == "failed":
+            folder = runs.create_run(TrainConfig(dataset="mnist", model=SMALL_CNN, name="Broke"))
+            folder.append_epoch(history(1)[0])
+            folder.write_status(RunState.FAILED, message="the worker ran out of memory")
+            keep(kind, folder)
+        else:
+            raise ValueError(f"unknown kind of run: {kind!r}")
+    return made
+
+
+def public_run_of_another_workspace(tmp_path: Path, owner: str) -> JourneyRun:
+    """A public run in workspace `owner`, trained on `owner`'s own imported images.
+
+    Needs private workspaces on and the resolver answering `owner` while it runs.
+    """
+    key = imported_dataset(tmp_path / owner, name="Private shapes")
+    folder = finished_run(TrainConfig(dataset=key, model=SMALL_CNN, name="Shared shapes"))
+    workspaces.set_public(folder, True)
+    return JourneyRun("public", folder.run_id, "Shared shapes", True)
