@@ -132,7 +132,8 @@ def make_runs(tmp_path: Path, kinds: tuple[str, ...] = tuple(KINDS)) -> dict[str
             weights = vgg16_weights_file(tmp_path)
             vgg = Vgg16Spec(weights="file", weights_file=str(weights), dense_units=16)
             spec = ModelSpec(kind="vgg16", vgg16=vgg)
-            keep(kind, finished_run(TrainConfig(dataset="cifar10", model=spec, name="VGG"), epochs=2))
+            config = TrainConfig(dataset="cifar10", model=spec, name="VGG")
+            keep(kind, finished_run(config, epochs=2))
         elif kind == "bundle":
             source = finished_run(TrainConfig(dataset="mnist", model=SOFTMAX, name="Exported"))
             bundle = export_bundle(source)
