@@ -61,3 +61,35 @@ def test_a_dotted_line_marks_where_fine_tuning_starts() -> None:
     assert {s.xref for s in lines} == {"x", "x2"}
     assert [a.text for a in fig.layout.annotations if "→" in a.text] == ["fine-tune →"]
     assert training_curves_figure(_history(3)).layout.shapes == ()
+
+
+def _ticks(fig, axis: str) -> list[float]:
+    """The tick values Plotly draws for `axis` (tick0 + k * dtick within the range)."""
+    layout = fig.layout[axis]
+    low, high = layout.range
+    tick0, step = float(layout.tick0), float(layout.dtick)
+    k0 = int((low - tick0) // step)
+    return [t for k in range(k0, k0 + 200) if low <= (t := tick0 + k * step) <= high]
+
+
+def test_epoch_ticks_are_whole_epochs() -> None:
+    for epochs in (2, 3, 7, 12, 25):
+        fig = training_curves_figure(_history(epochs))
+        ticks = _ticks(fig, "xaxis")
+        assert ticks and all(t == int(t) and t >= 1 for t in ticks), (epochs, ticks)
+        assert 1.0 in ticks and len(ticks) <= 11
+
+
+def test_an_empty_accuracy_chart_spans_0_to_100_percent() -> None:
+    fig = training_curves_figure([], epochs=5)
+    assert list(fig.layout.yaxis2.range) == [0.0, 1.0]
+
+
+def test_a_collapsed_runs_accuracy_axis_spans_5_points_with_distinct_labels() -> None:
+    flat = [EpochRecord(e, loss=2.30, accuracy=0.1, val_accuracy=0.1 + e / 10_000) for e in (1, 2)]
+    fig = training_curves_figure(flat)
+    low, high = fig.layout.yaxis2.range
+    assert high - low >= 0.05 - 1e-9 and low <= 0.1 <= high
+    assert fig.layout.yaxis2.tickformat == ".1%"  # 5-point span: 8.0%, 9.0%, ... not 10% x4
+    near_top = [EpochRecord(1, accuracy=0.999, val_accuracy=0.998)]
+    assert training_curves_figure(near_top).layout.yaxis2.range[1] == 1.0

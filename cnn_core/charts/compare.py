@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from cnn_core.charts.style import MARGIN, plain_labels
+from cnn_core.charts.style import MARGIN, accuracy_axis, epoch_axis, plain_labels
 from cnn_core.compare import Curves
 
 # Plotly's "T10" palette: ten colours that stay apart for colour-blind readers too.
@@ -155,7 +155,12 @@ def curves_overlay_figure(
                 for trace in traces:
                     fig.add_trace(trace, row=1, col=col)
     fig.update_xaxes(title_text=X_TITLES.get(x_axis, x_axis))
-    fig.update_yaxes(tickformat=".0%", row=1, col=2)
+    if x_axis == "epoch":
+        fig.update_xaxes(**epoch_axis(int(max((max(c.x, default=1) for c in curves), default=1))))
+    accuracies = [
+        v for c in curves for key in ("accuracy", "val_accuracy") for v in c.values.get(key, ())
+    ]
+    fig.update_yaxes(**accuracy_axis(accuracies), row=1, col=2)
     fig.update_layout(
         height=400,
         margin={**MARGIN, "t": 70},  # the note above the panels' titles

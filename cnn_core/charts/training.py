@@ -5,7 +5,13 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from cnn_core.charts.style import MARGIN, TRAIN_COLOUR, VAL_COLOUR
+from cnn_core.charts.style import (
+    MARGIN,
+    TRAIN_COLOUR,
+    VAL_COLOUR,
+    accuracy_axis,
+    epoch_axis,
+)
 from cnn_core.records import EpochRecord, Progress
 
 
@@ -53,8 +59,9 @@ def training_curves_figure(history: list[EpochRecord], epochs: int | None = None
             font={"size": 11, "color": "grey"},
         )
     last = max(epochs or 1, x[-1] if x else 1)
-    fig.update_xaxes(title_text="epoch", range=[0.8, last + 0.2], dtick=max(1, last // 10))
-    fig.update_yaxes(tickformat=".0%", row=1, col=2)
+    fig.update_xaxes(title_text="epoch", **epoch_axis(last))
+    accuracies = [v for r in history for v in (r.accuracy, r.val_accuracy)]
+    fig.update_yaxes(**accuracy_axis(accuracies), row=1, col=2)
     fig.update_layout(height=320, margin=MARGIN, legend={"orientation": "h", "y": -0.25})
     return fig
 
