@@ -36,7 +36,7 @@ from cnn_core.config import (
 )
 from cnn_core.data import find_dataset
 from cnn_core.errors import UserError
-from cnn_core.formatting import format_duration, model_label, run_dataset_title
+from cnn_core.formatting import format_duration, model_label, percent, run_dataset_title
 from cnn_core.models import describe_model
 from cnn_core.records import EpochRecord
 from cnn_core.runs import RunFolder, RunSummary
@@ -235,10 +235,6 @@ def best_epoch(history: Sequence[EpochRecord]) -> int | None:
     return min(losses)[1] if losses else None
 
 
-def _percent(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.2f}%"
-
-
 def _validation_text(validation: float) -> str:
     if isinstance(validation, float) and not validation.is_integer():
         return f"{100 * validation:g}% of the training images"
@@ -281,9 +277,9 @@ def run_column(run: RunSummary, history: Sequence[EpochRecord]) -> dict[str, str
         "epochs": f"{run.epochs_done} of {config.fit.epochs}" if config else str(run.epochs_done),
         "seconds per epoch": _seconds(mean_epoch_seconds(history)),
         "total time": format_duration(total),
-        "best validation accuracy": _percent(run.best_val_accuracy),
+        "best validation accuracy": percent(run.best_val_accuracy),
         "best epoch": str(best) if best else "–",
-        "test accuracy": _percent(run.test_accuracy),
+        "test accuracy": percent(run.test_accuracy),
     }
     return column
 

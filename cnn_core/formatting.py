@@ -10,15 +10,29 @@ from cnn_core.records import EpochRecord, RunState
 from cnn_core.runs import RunSummary
 from cnn_core.transfer import vgg16_label
 
-STATE_LABELS = {
-    RunState.QUEUED: "⏳ queued",
-    RunState.RUNNING: "🏃 running",
-    RunState.COMPLETED: "✅ completed",
-    RunState.STOPPED: "⏹️ stopped",
-    RunState.FAILED: "❌ failed",
-    RunState.INTERRUPTED: "⚠️ interrupted",
-    RunState.BROKEN: "🚫 broken",
+# Plain words for tables and pickers (which show no icons); `state_badge` for Markdown.
+STATE_LABELS = {state: state.value for state in RunState}
+# (Streamlit badge colour, Material icon): fonts ship them, unlike emoji.
+STATE_STYLES = {
+    RunState.QUEUED: ("gray", "schedule"),
+    RunState.RUNNING: ("blue", "directions_run"),
+    RunState.COMPLETED: ("green", "check_circle"),
+    RunState.STOPPED: ("orange", "stop_circle"),
+    RunState.FAILED: ("red", "error"),
+    RunState.INTERRUPTED: ("orange", "warning"),
+    RunState.BROKEN: ("red", "block"),
 }
+
+
+def state_badge(state: RunState) -> str:
+    """The state as a Markdown badge with a Material icon: ':green-badge[...]'."""
+    colour, icon = STATE_STYLES[state]
+    return f":{colour}-badge[:material/{icon}: {state.value}]"
+
+
+def percent(value: float | None) -> str:
+    """An accuracy in [0, 1] as '89.98%' (two decimals everywhere); '–' when unknown."""
+    return "–" if value is None or value != value else f"{100 * value:.2f}%"
 
 
 def format_duration(seconds: float | None) -> str:
@@ -92,19 +106,27 @@ def run_label(run: RunSummary) -> str:
     return " · ".join(part for part in (name, dataset, model_label(run), started) if part)
 
 
+PERCENT_COLUMNS = ("best val acc", "test acc")  # in percent (0-100), NaN when unknown
+
+
 def run_row(run: RunSummary) -> dict[str, Any]:
-    """A row for run tables."""
+    """A row for run tables: what people scan first (name, state, accuracy) on the
+    left, the long run id last. Accuracies in percent, NaN (a blank cell) when unknown."""
     created = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created)) if run.created else ""
+
+    def in_percent(value: float | None) -> float:
+        return float("nan") if value is None else 100 * value
+
     return {
-        "run": run.run_id,
-        "name": run.config.name if run.config else "",
+        "name": run.config.name if run.config and run.config.name else run.run_id,
         "status": STATE_LABELS[run.state],
+        "test acc": in_percent(run.test_accuracy),
+        "best val acc": in_percent(run.best_val_accuracy),
         "dataset": run_dataset_title(run),
         "model": model_label(run),
         "epochs": run.epochs_done,
-        "best val acc": run.best_val_accuracy,
-        "test acc": run.test_accuracy,
         "created": created,
+        "run id": run.run_id,
     }
 
 

@@ -319,8 +319,8 @@ class Evaluation:
         return evaluation
 
     def accuracy_text(self) -> str:
-        """'98.6% (9,861 / 10,000)'."""
-        return f"{100 * self.accuracy:.1f}% ({self.correct:,} / {self.n:,})"
+        """'98.61% (9,861 / 10,000)'."""
+        return f"{100 * self.accuracy:.2f}% ({self.correct:,} / {self.n:,})"
 
 
 MAX_TAGS = 12

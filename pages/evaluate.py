@@ -25,7 +25,7 @@ from cnn_core.evaluate import (
     prediction_caption,
     predictions_csv,
 )
-from cnn_core.formatting import markdown_text, model_label
+from cnn_core.formatting import markdown_text, model_label, percent
 from cnn_core.records import Evaluation
 from cnn_core.runs import RunFolder, RunSummary
 from pages._shared.common import (
@@ -117,7 +117,7 @@ def metrics_row(run: RunSummary, evaluation: Evaluation) -> None:
     cols = st.columns([2, 1, 1, 1])
     cols[0].metric(
         "Test accuracy",
-        f"{100 * evaluation.accuracy:.1f}%",
+        percent(evaluation.accuracy),
         f"{evaluation.correct:,} / {evaluation.n:,} right",
         delta_color="off",
         delta_arrow="off",

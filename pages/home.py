@@ -106,10 +106,7 @@ def render_recent_runs() -> None:
     st.dataframe(
         frame,
         hide_index=True,
-        column_config={
-            "best val acc": st.column_config.NumberColumn(format="percent"),
-            "test acc": st.column_config.NumberColumn(format="percent"),
-        },
+        column_config=run_table_columns(),
         key="home_runs",
     )
     active = sum(r.active for r in runs)
@@ -123,7 +120,7 @@ render_intro()  # on its way to the browser while the imports below run
 # After the intro, not first as on the other pages: importing pages._shared.common loads
 # numpy, and here it can only rerun a legacy deep link to /home on a fresh server
 # (which then shows this page again, through app.py).
-from pages._shared.common import ensure_app_navigation  # noqa: E402
+from pages._shared.common import ensure_app_navigation, run_table_columns  # noqa: E402
 
 ensure_app_navigation()
 render_recent_runs()

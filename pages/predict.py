@@ -9,7 +9,7 @@ import streamlit as st
 from cnn_core.charts.data import pixel_tiles
 from cnn_core.charts.model_views import probability_bar_figure
 from cnn_core.errors import UserError
-from cnn_core.formatting import class_names
+from cnn_core.formatting import class_names, percent
 from cnn_core.image_folders import pads_images
 from cnn_core.images import ALLOWED_FORMATS, canvas_to_digit
 from cnn_core.predict import Predictor, prepare_uploads, reads_digits
@@ -150,10 +150,11 @@ def render_predict() -> None:
     if run.starter:
         n_train = run.status.n_train if run.status else None
         n_train = f"{n_train:,}" if n_train else "?"
-        accuracy = f"{run.test_accuracy:.2%}" if run.test_accuracy else "?"
+        accuracy = percent(run.test_accuracy)
         st.caption(
-            f"⭐ The starter model ships with CNN Studio: a small CNN trained on {n_train} MNIST "
-            f"images by `scripts/make_starter_model.py`; {accuracy} on the 10,000 test images."
+            f":material/star: The starter model ships with CNN Studio: a small CNN trained on "
+            f"{n_train} MNIST images by `scripts/make_starter_model.py`; {accuracy} on the "
+            "10,000 test images."
         )
     dataset = run.config.dataset if run.config else None
     digits = reads_digits(predictor.input_shape, dataset)

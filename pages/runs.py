@@ -13,7 +13,7 @@ import streamlit as st
 from cnn_core.bundles import MB, BundleLimits, bundle_file_name, export_bundle, import_bundle
 from cnn_core.data import dataset_title
 from cnn_core.errors import UserError
-from cnn_core.formatting import STATE_LABELS, no_model_text, run_row
+from cnn_core.formatting import STATE_LABELS, markdown_text, no_model_text, run_row, state_badge
 from cnn_core.records import RunNotes, RunState
 from cnn_core.run_filters import RunFilter, filter_choices
 from cnn_core.runs import RunSummary, delete_run, list_runs
@@ -22,6 +22,7 @@ from pages._shared.common import (
     ensure_app_navigation,
     optional_dataset,
     require_model,
+    run_table_columns,
 )
 
 SELECTED = "runs_selected"
@@ -60,10 +61,7 @@ def runs_table(runs: list[RunSummary]) -> None:
     st.dataframe(
         pd.DataFrame(rows),
         hide_index=True,
-        column_config={
-            "best val acc": st.column_config.NumberColumn(format="percent"),
-            "test acc": st.column_config.NumberColumn(format="percent"),
-        },
+        column_config=run_table_columns(),
         key="runs_table",
     )
 
@@ -183,7 +181,7 @@ def tflite_section(run: RunSummary) -> None:
         f"probability {export.max_difference:.2e}, same top class on {export.agree:.0%}."
     )
     if export.ok:
-        st.caption(f"✅ {check}")
+        st.caption(f":material/check_circle: {check}")
     else:
         st.warning(f"The converted model does not match the Keras model closely. {check}")
     st.download_button(
@@ -224,7 +222,7 @@ def delete_section(run: RunSummary) -> None:
 
 def manage_section(run: RunSummary) -> None:
     name = run.config.name if run.config and run.config.name else run.run_id
-    st.markdown(f"**{name}** · {STATE_LABELS[run.state]} · `{run.run_id}`")
+    st.markdown(f"**{markdown_text(name)}** · {state_badge(run.state)} · `{run.run_id}`")
     if run.state == RunState.BROKEN:
         st.error(run.message)
     elif run.notes.imported_from:

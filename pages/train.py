@@ -29,12 +29,13 @@ from cnn_core.config import (
 from cnn_core.errors import UserError
 from cnn_core.formatting import (
     SCHEDULE_LABELS,
-    STATE_LABELS,
     format_bytes,
     format_duration,
     learning_rate_text,
     no_model_text,
+    percent,
     run_label,
+    state_badge,
 )
 from cnn_core.models import describe_model, estimate_batch_memory
 from cnn_core.records import Progress, RunState
@@ -336,7 +337,7 @@ def render_monitor(run_id: str, was_active: bool) -> None:
     run = load_run(run_folder(run_id).path)
     if was_active and not run.active:
         st.rerun()  # finished: redraw the page once, without polling
-    st.markdown(f"**Status:** {STATE_LABELS[run.state]} · `{run.run_id}`")
+    st.markdown(f"**Status:** {state_badge(run.state)} · `{run.run_id}`")
     history = run.read_history() if run.state != RunState.BROKEN else []
     epochs = planned_epochs(run.config) if run.config else None
     if run.state == RunState.QUEUED:
@@ -399,7 +400,7 @@ def results(run: RunSummary) -> None:
     if evaluation:
         cols[0].metric(
             "Test accuracy",
-            f"{100 * evaluation.accuracy:.1f}%",
+            percent(evaluation.accuracy),
             help=f"{evaluation.correct:,} of {evaluation.n:,} test images right",
         )
     cols[1].metric("Training time", format_duration(train_seconds))

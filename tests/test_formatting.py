@@ -39,3 +39,35 @@ def test_markdown_text_escapes_what_markdown_would_format() -> None:
     assert markdown_text("[x](http://evil)") == r"\[x\]\(http://evil\)"
     assert markdown_text("**bold** _it_ `code`") == r"\*\*bold\*\* \_it\_ \`code\`"
     assert markdown_text("cat") == "cat"  # plain names stay as they are
+
+
+def test_states_are_badges_with_material_icons_and_plain_words_in_tables() -> None:
+    from cnn_core.formatting import STATE_LABELS, state_badge
+    from cnn_core.records import RunState
+
+    for state in RunState:
+        badge = state_badge(state)
+        assert ":material/" in badge and state.value in badge and badge.startswith(":")
+        assert STATE_LABELS[state] == state.value  # tables and pickers draw no icons
+        assert all(ord(ch) < 0x2000 for ch in badge + STATE_LABELS[state])  # no emoji
+
+
+def test_accuracy_has_one_format_everywhere() -> None:
+    from cnn_core.formatting import percent
+
+    assert percent(0.806) == "80.60%" and percent(0.8998) == "89.98%"
+    assert percent(None) == "–" and percent(float("nan")) == "–"
+
+
+def test_run_rows_lead_with_the_name_and_keep_the_id_last(isolated_store) -> None:
+    import math
+
+    from cnn_core import runs
+    from cnn_core.config import TrainConfig
+    from cnn_core.formatting import run_row
+
+    queued = runs.load_run(runs.create_run(TrainConfig(name="first")).path)
+    row = run_row(queued)
+    assert list(row)[:3] == ["name", "status", "test acc"] and list(row)[-1] == "run id"
+    assert row["name"] == "first" and row["dataset"] == "MNIST handwritten digits"
+    assert math.isnan(row["test acc"]) and math.isnan(row["best val acc"])  # blank, not None

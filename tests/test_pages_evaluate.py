@@ -24,7 +24,7 @@ PAGE = "pages/evaluate.py"
 
 def accuracy_shown(evaluation: Evaluation) -> str:
     """The metric's value: the percentage (the counts sit under it)."""
-    return f"{100 * evaluation.accuracy:.1f}%"
+    return f"{100 * evaluation.accuracy:.2f}%"
 
 
 @pytest.fixture(scope="module")

@@ -102,7 +102,7 @@ def test_tflite_conversion_shows_the_check_and_offers_the_file() -> None:
     at.button(key="runs_tflite_convert").click().run()
     assert_no_exception(at)
     check = texts(at)
-    assert "Checked on 64 test images" in check and "✅" in check
+    assert "Checked on 64 test images" in check and ":material/check_circle:" in check
     assert at.get("download_button")  # .keras, bundle and .tflite
     labels = [b.proto.label for b in at.get("download_button")]
     assert "Model (.tflite)" in labels and "Model (.keras)" in labels

@@ -24,7 +24,7 @@ from cnn_core.data import (
     load_dataset,
 )
 from cnn_core.errors import UserError
-from cnn_core.formatting import run_label
+from cnn_core.formatting import PERCENT_COLUMNS, run_label
 from cnn_core.models import load_trained_model
 from cnn_core.runs import RUN_ID_PATTERN, RunSummary, model_runs
 
@@ -99,6 +99,11 @@ def dataset_picker(key: str) -> str:
     )
 
 
+def run_table_columns() -> dict[str, Any]:
+    """`column_config` for tables of `formatting.run_row` rows: accuracies as '89.98%'."""
+    return {name: st.column_config.NumberColumn(format="%.2f%%") for name in PERCENT_COLUMNS}
+
+
 def validation_size_input(prefix: str, n_train: int) -> float | int:
     """Validation size as a fraction (< 1) or a count of training images."""
     mode = st.radio(
@@ -170,7 +175,7 @@ def model_run_picker(
     run_id = st.selectbox(
         label,
         ids,
-        format_func=lambda i: ("⭐ starter · " if by_id[i].starter else "") + run_label(by_id[i]),
+        format_func=lambda i: ("starter · " if by_id[i].starter else "") + run_label(by_id[i]),
         key=key,
     )
     st.query_params[RUN_PARAM] = st.session_state[f"{key}{LINKED}"] = run_id
