@@ -106,22 +106,19 @@ def run_label(run: RunSummary) -> str:
     return " · ".join(part for part in (name, dataset, model_label(run), started) if part)
 
 
-PERCENT_COLUMNS = ("best val acc", "test acc")  # in percent (0-100), NaN when unknown
+PERCENT_COLUMNS = ("test acc", "best val acc")  # fractions in [0, 1], None when unknown
 
 
 def run_row(run: RunSummary) -> dict[str, Any]:
     """A row for run tables: what people scan first (name, state, accuracy) on the
-    left, the long run id last. Accuracies in percent, NaN (a blank cell) when unknown."""
+    left, the long run id last. Accuracies are fractions (None when unknown): tables
+    show them through `percent`."""
     created = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created)) if run.created else ""
-
-    def in_percent(value: float | None) -> float:
-        return float("nan") if value is None else 100 * value
-
     return {
         "name": run.config.name if run.config and run.config.name else run.run_id,
         "status": STATE_LABELS[run.state],
-        "test acc": in_percent(run.test_accuracy),
-        "best val acc": in_percent(run.best_val_accuracy),
+        "test acc": run.test_accuracy,
+        "best val acc": run.best_val_accuracy,
         "dataset": run_dataset_title(run),
         "model": model_label(run),
         "epochs": run.epochs_done,

@@ -34,7 +34,7 @@ from cnn_core.formatting import class_names, format_duration, model_label, run_r
 from cnn_core.inspection import conv_layer_names, filter_weights, softmax_templates
 from cnn_core.records import EpochRecord
 from cnn_core.runs import RunSummary, list_runs, runs_root
-from pages._shared.common import cached_model, ensure_app_navigation, run_table_columns
+from pages._shared.common import cached_model, ensure_app_navigation, run_table
 from pages._shared.compare_actions import (
     NOTICE,
     RUNS_PARAM,
@@ -103,11 +103,10 @@ def run_picker(runs: list[RunSummary], chosen: list[RunSummary]) -> None:
     for row, run in zip(rows, listed, strict=True):
         row["group"] = run.config.group if run.config else ""
     st.dataframe(
-        pd.DataFrame(rows, columns=list(run_row(runs[0])) + ["seed", "group"]),
+        run_table(rows, columns=list(run_row(runs[0])) + ["seed", "group"]),
         hide_index=True,
         on_select=on_table_select,
         selection_mode="multi-row",
-        column_config=run_table_columns(),
         key=TABLE,
     )
     hidden = len(chosen) - sum(r.run_id in ids for r in chosen)

@@ -7,7 +7,6 @@ TensorFlow Lite. TensorFlow is imported only for the TensorFlow Lite export.
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from cnn_core.bundles import MB, BundleLimits, bundle_file_name, export_bundle, import_bundle
@@ -22,7 +21,7 @@ from pages._shared.common import (
     ensure_app_navigation,
     optional_dataset,
     require_model,
-    run_table_columns,
+    run_table,
 )
 
 SELECTED = "runs_selected"
@@ -59,9 +58,8 @@ def filters(runs: list[RunSummary]) -> RunFilter:
 def runs_table(runs: list[RunSummary]) -> None:
     rows = [{**run_row(r), "tags": ", ".join(r.notes.tags)} for r in runs]
     st.dataframe(
-        pd.DataFrame(rows),
+        run_table(rows),
         hide_index=True,
-        column_config=run_table_columns(),
         key="runs_table",
     )
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from cnn_core import runs, workspaces
 from cnn_core.bundles import export_bundle, import_bundle
-from cnn_core.config import ModelSpec, TrainConfig, Vgg16Spec
+from cnn_core.config import ConvBlock, DenseLayer, ModelSpec, TrainConfig, Vgg16Spec
 from cnn_core.data import load_dataset
 from cnn_core.evaluate import evaluate_model
 from cnn_core.image_folders import ImageOptions, import_folder
@@ -23,7 +23,9 @@ from cnn_core.models import build_model
 from cnn_core.records import EpochRecord, RunState
 from tests.image_folder_support import shapes_folder
 
-SMALL_CNN = ModelSpec(kind="cnn")  # the dataclass default: a small CNN
+SMALL_CNN = ModelSpec(  # one small conv block and a dense layer: fast to build and run
+    kind="cnn", conv_blocks=(ConvBlock(filters=8, kernel_size=3),), dense_layers=(DenseLayer(16),)
+)
 SOFTMAX = ModelSpec(kind="softmax")
 
 # kind -> what a person did to get it

@@ -60,8 +60,6 @@ def test_accuracy_has_one_format_everywhere() -> None:
 
 
 def test_run_rows_lead_with_the_name_and_keep_the_id_last(isolated_store) -> None:
-    import math
-
     from cnn_core import runs
     from cnn_core.config import TrainConfig
     from cnn_core.formatting import run_row
@@ -70,4 +68,4 @@ def test_run_rows_lead_with_the_name_and_keep_the_id_last(isolated_store) -> Non
     row = run_row(queued)
     assert list(row)[:3] == ["name", "status", "test acc"] and list(row)[-1] == "run id"
     assert row["name"] == "first" and row["dataset"] == "MNIST handwritten digits"
-    assert math.isnan(row["test acc"]) and math.isnan(row["best val acc"])  # blank, not None
+    assert row["test acc"] is None and row["best val acc"] is None

@@ -197,3 +197,15 @@ def test_train_page_exports_its_config() -> None:
     at = open_app("pages/train.py")
     labels = [b.proto.label for b in at.get("download_button")]
     assert "Export config (JSON)" in labels
+
+
+def test_run_tables_show_unknown_accuracy_as_a_dash_and_sort_by_number(isolated_store) -> None:
+    from cnn_core.config import TrainConfig
+    from cnn_core.formatting import run_row
+    from pages._shared.common import run_table
+
+    queued = runs.load_run(runs.create_run(TrainConfig(name="waiting")).path)
+    styled = run_table([run_row(queued)])
+    html = styled.to_html()
+    assert "None" not in html and "–" in html
+    assert styled.data["test acc"].dtype.kind == "f"  # numbers underneath: sorting works

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from cnn_core import workspaces
@@ -24,7 +25,7 @@ from cnn_core.data import (
     load_dataset,
 )
 from cnn_core.errors import UserError
-from cnn_core.formatting import PERCENT_COLUMNS, run_label
+from cnn_core.formatting import PERCENT_COLUMNS, percent, run_label
 from cnn_core.models import load_trained_model
 from cnn_core.runs import RUN_ID_PATTERN, RunSummary, model_runs
 
@@ -99,9 +100,14 @@ def dataset_picker(key: str) -> str:
     )
 
 
-def run_table_columns() -> dict[str, Any]:
-    """`column_config` for tables of `formatting.run_row` rows: accuracies as '89.98%'."""
-    return {name: st.column_config.NumberColumn(format="%.2f%%") for name in PERCENT_COLUMNS}
+def run_table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> Any:
+    """A table of `formatting.run_row` rows for `st.dataframe`: accuracies shown as
+    '89.98%' and unknown ones as '–' (Streamlit would write "None"); columns still
+    sort by their numbers."""
+    frame = pd.DataFrame(rows, columns=columns)
+    shown = [name for name in PERCENT_COLUMNS if name in frame.columns]
+    frame[shown] = frame[shown].astype(float)
+    return frame.style.format(percent, subset=shown, na_rep="–")
 
 
 def validation_size_input(prefix: str, n_train: int) -> float | int:
