@@ -28,6 +28,7 @@ from typing import Any
 
 from cnn_core.config import (
     DEFAULT_PRESET,
+    MAX_NAME_CHARS,
     PRESETS,
     ConfigError,
     ModelSpec,
@@ -42,7 +43,6 @@ from cnn_core.records import EpochRecord
 from cnn_core.runs import RunFolder, RunSummary
 from cnn_core.transfer import vgg16_spec
 
-NAME_LIMIT = 60  # the Train page's limit on run names
 GROUP_SIZE_RANGE = (2, 8)  # runs in a seed group (the queue holds 8)
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
@@ -104,7 +104,7 @@ def paired_config(config: TrainConfig, label: str, origin: str) -> TrainConfig:
     if info is None:
         raise UserError(f"the dataset {config.dataset!r} is not on this server")
     partner = ALTERNATIVES[label](config)
-    name = f"{label.split(' (')[0]} vs {origin}"[:NAME_LIMIT]
+    name = f"{label.split(' (')[0]} vs {origin}"[:MAX_NAME_CHARS]
     partner = replace(
         partner,
         dataset=config.dataset,

@@ -156,6 +156,9 @@ def augment_problems(spec: AugmentSpec) -> list[str]:
     return problems
 
 
+MAX_NAME_CHARS = 60  # a run's name, wherever it is typed or made up
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything a run needs, saved as the run's `config.json`."""

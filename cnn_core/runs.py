@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from cnn_core.config import TrainConfig
+from cnn_core.config import MAX_NAME_CHARS, TrainConfig
 from cnn_core.data import DatasetInfo, find_dataset
 from cnn_core.errors import UserError
 from cnn_core.records import (
@@ -58,7 +58,6 @@ RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}$")
 # Runs that ship with the project (the starter MNIST model), read-only.
 STARTER_ROOT = Path(__file__).resolve().parent / "starter"
 STARTING_GRACE_S = 30  # a queued run without a worker pid yet is still starting
-MAX_NAME_CHARS = 60
 
 
 def runs_root() -> Path:
