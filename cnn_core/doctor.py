@@ -163,7 +163,7 @@ def stuck_at_chance(
     return Finding(
         "collapsed" if collapsed else "chance",
         "problem",
-        "The model learned nothing" if near_chance else "The model collapsed to one class",
+        "The model collapsed to one class" if collapsed else "The model learned nothing",
         "; ".join(facts) + ".",
         advice,
         change,

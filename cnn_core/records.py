@@ -124,6 +124,8 @@ class Status:
     replicas: int | None = None  # model replicas in sync; global batch = batch x replicas
     # Two-phase (VGG16) runs: {phase: [total, trainable]} parameters of each phase
     phase_parameters: dict[str, list[int]] | None = None
+    # Training images of each class in the run's split (None for runs before it was kept)
+    train_class_counts: list[int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return stamped(asdict(self))

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from cnn_core.config import TrainConfig, validate, validation_count
-from cnn_core.data import load_dataset, split_indices
+from cnn_core.data import class_counts, load_dataset, split_indices
 from cnn_core.distribute import make_placement
 from cnn_core.evaluate import evaluate_model
 from cnn_core.image_folders import PixelStore, stream
@@ -273,6 +273,7 @@ def train_run(folder: RunFolder, strategy: str = "default") -> RunState:
         RunState.RUNNING,
         n_train=len(y_train),
         n_val=len(y_val),
+        train_class_counts=class_counts(y_train, len(info.class_names)).tolist(),
         train_started=time.time(),
         strategy=placement.name,
         devices=list(placement.devices),

@@ -21,7 +21,7 @@ import numpy as np
 
 from cnn_core import feature_cache
 from cnn_core.config import TrainConfig
-from cnn_core.data import Dataset
+from cnn_core.data import Dataset, class_counts
 from cnn_core.digests import array_digest
 from cnn_core.distribute import Placement
 from cnn_core.evaluate import evaluate_model
@@ -229,6 +229,7 @@ def train_vgg16(
         RunState.RUNNING,
         n_train=len(y_train),
         n_val=len(y_val),
+        train_class_counts=class_counts(y_train, len(info.class_names)).tolist(),
         train_started=time.time(),
         phase_parameters={p.phase: [p.total, p.trainable] for p in phases},
         strategy=placement.name,

@@ -35,6 +35,7 @@ from pages._shared.common import (
     require_dataset,
     require_model,
 )
+from pages._shared.doctor_view import findings_section, run_findings
 from pages._shared.figure_cache import confusion_chart, image_tiles
 from pages._shared.my_images import unlabeled_section
 
@@ -269,6 +270,7 @@ def render_evaluate() -> None:
     evaluation = ensure_evaluation(run)
     class_names = list(evaluation.class_names)
     metrics_row(run, evaluation)
+    findings_section(run, "eval", run_findings(run))
     probs, y_true = require_predictions(run, evaluation)
     st.download_button(
         "Download predictions (CSV)",

@@ -1,0 +1,61 @@
+"""The training doctor's findings on a page, with a one-click retry.
+
+Shared by Train (the finished view), Evaluate and Compare. `cnn_core.doctor`
+finds; this shows each finding (problem: error box, warning: warning box, note:
+info box) with its evidence and advice, and "Try this" queues the corrected run
+through the same launcher as every other button and opens the pair on Compare.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from cnn_core import doctor
+from cnn_core.data import find_dataset
+from cnn_core.errors import UserError
+from cnn_core.formatting import markdown_text
+from cnn_core.runs import RunSummary
+from cnn_core.worker import launch_run
+from pages._shared.compare_actions import open_comparison
+
+BOXES = {"problem": st.error, "warning": st.warning, "info": st.info}
+ICONS = {"problem": ":material/error:", "warning": ":material/warning:", "info": ":material/info:"}
+
+
+def run_findings(run: RunSummary) -> list[doctor.Finding]:
+    """The doctor's findings for a finished run (none while it trains or when broken)."""
+    if not run.state.final or run.config is None:
+        return []
+    evaluation = run.read_evaluation()
+    n_classes = len(run.dataset.class_names) if run.dataset else None
+    counts = run.status.train_class_counts if run.status else None
+    return doctor.diagnose(run.config, run.read_history(), evaluation, n_classes, counts)
+
+
+def findings_section(run: RunSummary, prefix: str, findings: list[doctor.Finding]) -> None:
+    """Each finding in its box; "Try this" under those that suggest a change."""
+    for index, finding in enumerate(findings):
+        text = (
+            f"**{markdown_text(finding.title)}**  \n{markdown_text(finding.evidence)}  \n"
+            f"*What to try:* {markdown_text(finding.advice)}"
+        )
+        BOXES[finding.severity](text, icon=ICONS[finding.severity])
+        retryable = finding.change and run.config is not None and find_dataset(run.config.dataset)
+        if retryable and st.button(
+            f"Try this: {finding.change_text}",
+            icon=":material/science:",
+            key=f"{prefix}_doctor_try_{index}",
+            help="Queues the same data, split and seed with this change, "
+            "and opens both runs on Compare.",
+        ):
+            retry(run, finding)
+
+
+def retry(run: RunSummary, finding: doctor.Finding) -> None:
+    """Queue the corrected run and open the pair on Compare (never returns on success)."""
+    try:
+        folder, _ = launch_run(doctor.corrected_config(run.config, finding))
+    except (UserError, ValueError) as error:
+        st.error(str(error))
+        return
+    open_comparison([run.run_id, folder.run_id])

@@ -1,0 +1,52 @@
+"""The training doctor on the pages (AppTest): a collapsed run is a problem, not a success,
+and "Try this" queues the corrected run and opens the pair on Compare."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cnn_core import runs
+from cnn_core.config import FitSpec, OptimizerSpec, TrainConfig
+from cnn_core.data import load_dataset
+from cnn_core.evaluate import summarize
+from cnn_core.models import build_model
+from cnn_core.records import RunState
+from tests.apptest_support import assert_no_exception, open_with_query
+from tests.journey_runs import SMALL_CNN, history
+
+
+def collapsed_run() -> runs.RunFolder:
+    """A finished SGD run at learning rate 1.0 that calls every test image class 4."""
+    config = TrainConfig(
+        model=SMALL_CNN,
+        optimizer=OptimizerSpec("sgd", 1.0, "constant"),
+        fit=FitSpec(epochs=2),
+        name="lr one",
+    )
+    folder = runs.create_run(config)
+    dataset = load_dataset("mnist")
+    folder.save_model(build_model(SMALL_CNN, (28, 28, 1), 10))
+    for record in history(2):
+        folder.append_epoch(record)
+    probs = np.full((len(dataset.y_test), 10), 0.001, np.float32)
+    probs[:, 4] = 0.991
+    folder.save_evaluation(
+        summarize(probs, dataset.y_test, list("0123456789")), probs, dataset.y_test
+    )
+    folder.write_status(RunState.COMPLETED, train_seconds=3.0)
+    return folder
+
+
+def test_evaluate_shows_a_collapsed_run_as_a_problem_and_retries_it(isolated_store) -> None:
+    folder = collapsed_run()
+    at = open_with_query("pages/evaluate.py", run=folder.run_id)
+    problems = [e.value for e in at.error]
+    assert any("collapsed to one class" in p and "predicted '4'" in p for p in problems)
+    button = at.button(key="eval_doctor_try_0")
+    assert "learning rate 1 -> 0.1" in button.label
+    button.click().run()
+    assert_no_exception(at)
+    retry = next(r for r in runs.list_runs() if r.run_id != folder.run_id)
+    runs.RunFolder(retry.path).request_stop()  # keep the worker short
+    assert retry.config.optimizer.learning_rate == 0.1 and retry.config.seed == 42
+    assert retry.config.name == "lr one · learning rate 1 -> 0.1"
