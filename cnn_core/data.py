@@ -107,6 +107,17 @@ def dataset_info(key: str) -> DatasetInfo:
     return DATASETS[key]
 
 
+def dataset_title(key: str) -> str:
+    """A dataset's title for any key, built-in or imported; never raises (the key
+    itself when no registry knows it)."""
+    if key in DATASETS:
+        return DATASETS[key].title
+    try:
+        return dataset_info(key).title
+    except (UserError, OSError, KeyError, ValueError, TypeError):
+        return key or "?"
+
+
 def keras_cache_dir() -> Path:
     """Keras' dataset cache: `$KERAS_HOME/datasets`, default `~/.keras/datasets`."""
     return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"

@@ -124,6 +124,9 @@ class Status:
     replicas: int | None = None  # model replicas in sync; global batch = batch x replicas
     # Two-phase (VGG16) runs: {phase: [total, trainable]} parameters of each phase
     phase_parameters: dict[str, list[int]] | None = None
+    # VGG16 runs: where the weights came from (`transfer.weights_source`); None in
+    # runs recorded before it was kept, and in other models' runs
+    weights_source: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return stamped(asdict(self))
