@@ -13,7 +13,7 @@ import streamlit as st
 from cnn_core.bundles import MB, BundleLimits, bundle_file_name, export_bundle, import_bundle
 from cnn_core.data import DATASETS
 from cnn_core.errors import UserError
-from cnn_core.formatting import STATE_LABELS, no_model_text, run_row
+from cnn_core.formatting import STATE_LABELS, markdown_text, no_model_text, run_row
 from cnn_core.records import RunNotes, RunState
 from cnn_core.run_filters import RunFilter, filter_choices
 from cnn_core.runs import RunSummary, delete_run, list_runs
@@ -221,6 +221,8 @@ def manage_section(run: RunSummary) -> None:
         st.error(run.message)
     elif run.notes.imported_from:
         st.caption(f"Imported from a bundle of run `{run.notes.imported_from}`.")
+    if run.status and run.status.weights_source:  # VGG16 runs: pretrained on what
+        st.caption(f"VGG16 weights: {markdown_text(run.status.weights_source)}")
     if why := no_model_text(run):
         st.caption(why)
     left, right = st.columns([1.2, 1], gap="large")

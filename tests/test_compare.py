@@ -411,3 +411,13 @@ def test_the_listing_state_changes_as_a_run_moves_on() -> None:
     finished = compare.listing_state([runs.load_run(folder.path)])
     assert queued != finished
     assert finished == compare.listing_state([runs.load_run(folder.path)])
+
+
+def test_run_names_show_as_typed_in_the_legends() -> None:
+    name = "<b>bold</b> & co"
+    curves = compare.run_curves(name, [EpochRecord(1, loss=1.0, val_accuracy=0.5)])
+    fig = curves_overlay_figure([curves], ["#4c78a8"], "epoch")
+    assert {t.name for t in fig.data if t.showlegend} == {"&lt;b&gt;bold&lt;/b&gt; &amp; co"}
+    assert all("<b>" not in (t.hovertemplate or "") for t in fig.data)
+    bars = per_class_figure(["a"], [(0.9,)], [name], ["#111111"])
+    assert bars.data[0].name == "&lt;b&gt;bold&lt;/b&gt; &amp; co"

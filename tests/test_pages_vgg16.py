@@ -86,7 +86,7 @@ def test_the_estimate_counts_the_test_images_features_too(isolated_store: Path) 
     at = vgg_page()
     at.radio(key="train_vgg_weights").set_value("none").run()
     n = len(dataset.y_train) + len(dataset.y_test)
-    assert f"features once for {n:,} images (training, validation and test)" in texts(at)
+    assert f"features of all {n:,} images (training, validation, test) once" in texts(at)
 
 
 def test_a_failed_download_leaves_no_progress_bar_under_its_error(

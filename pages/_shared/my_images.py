@@ -188,9 +188,9 @@ def class_table(key: str, dataset: Any, names: list[str]) -> None:
     )
     st.dataframe(frame, hide_index=True, key=f"myimg_class_counts_{key}")
     st.caption(
-        f"Split as a run splits it with this dataset's validation share ({share:.0%}) and "
-        f"seed {TrainConfig.seed}, the Train page's defaults for it; another share or seed "
-        "splits differently."
+        f"As a run on this dataset splits it by default: {share:.0%} of each class for "
+        f"validation (the share chosen at import), seed {TrainConfig.seed}. Another share "
+        "or seed on the Train page splits differently."
     )
 
 

@@ -176,14 +176,16 @@ def vgg16_summary(
     parts = []
     if estimate["features"]:
         parts.append(
-            f"features once for {n_images + n_test:,} images (training, validation and test) "
-            f"{format_duration(estimate['features'])} (first run only)"
+            f"features of all {n_images + n_test:,} images (training, validation, test) "
+            f"once: {format_duration(estimate['features'])} (first run only)"
         )
     parts.append(f"head epoch {format_duration(max(1.0, estimate[PHASE_HEAD]))}")
     if PHASE_FINE_TUNE in estimate:
         parts.append(f"fine-tuning epoch {format_duration(max(1.0, estimate[PHASE_FINE_TUNE]))}")
     how = "on cached features" if uses_feature_cache(config) else "whole network every epoch"
-    st.caption(f"Estimated on this machine ({n_images:,} images, {how}): " + " · ".join(parts))
+    st.caption(
+        f"Estimated on this machine ({n_images:,} images an epoch, {how}): " + " · ".join(parts)
+    )
     cache_panel()
 
 
