@@ -280,6 +280,7 @@ def run_column(run: RunSummary, history: Sequence[EpochRecord]) -> dict[str, str
     if total is None and history:
         total = sum(r.seconds or 0.0 for r in history)
     best = best_epoch(history)
+    planned = planned_epochs(config) if config else None  # both phases of a VGG16 run
     column = {
         "run id": run.run_id,
         "state": str(run.state),
@@ -303,9 +304,7 @@ def run_column(run: RunSummary, history: Sequence[EpochRecord]) -> dict[str, str
             "seed group": config.group or "–",
         }
     column |= {
-        "epochs": f"{run.epochs_done} of {planned_epochs(config)}"
-        if config
-        else str(run.epochs_done),
+        "epochs": f"{run.epochs_done} of {planned}" if planned else str(run.epochs_done),
         "seconds per epoch": _seconds(mean_epoch_seconds(history)),
         "total time": format_duration(total),
         "best validation accuracy": _percent(run.best_val_accuracy),
