@@ -24,6 +24,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from cnn_core.config import (
@@ -37,11 +38,18 @@ from cnn_core.config import (
 )
 from cnn_core.data import find_dataset
 from cnn_core.errors import UserError
-from cnn_core.formatting import format_duration, model_label, percent, run_dataset_title
+from cnn_core.formatting import (
+    format_duration,
+    model_label,
+    optimizer_title,
+    percent,
+    run_dataset_title,
+    schedule_title,
+)
 from cnn_core.models import describe_model
 from cnn_core.records import EpochRecord
 from cnn_core.runs import RunFolder, RunSummary
-from cnn_core.transfer import vgg16_spec
+from cnn_core.transfer import planned_epochs, vgg16_spec, weights_problem, weights_source
 
 GROUP_SIZE_RANGE = (2, 8)  # runs in a seed group (the queue holds 8)
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
@@ -70,10 +78,27 @@ ALTERNATIVES: dict[str, Callable[[TrainConfig], TrainConfig]] = {
 
 
 def alternatives_for(config: TrainConfig) -> list[str]:
-    """The registry's labels whose model differs from `config`'s and fits its dataset;
-    none when the dataset is not on this server (a partner could not train)."""
+    """The registry's labels whose model differs from `config`'s, fits its dataset and
+    can run here (see `alternatives_without_weights` for the VGG16 ones that cannot)."""
+    blocked = set(alternatives_without_weights(config))
+    return [label for label in _fitting_alternatives(config) if label not in blocked]
+
+
+def alternatives_without_weights(config: TrainConfig) -> list[str]:
+    """The fitting VGG16 alternatives whose weights are not on this machine (the worker
+    never downloads; the Train page gets the ImageNet weights first)."""
+    labels = []
+    for label in _fitting_alternatives(config):
+        vgg = ALTERNATIVES[label](config).model.vgg16
+        if vgg is not None and weights_problem(vgg):
+            labels.append(label)
+    return labels
+
+
+def _fitting_alternatives(config: TrainConfig) -> list[str]:
+    """The registry's labels whose model differs from `config`'s and fits its dataset."""
     info = find_dataset(config.dataset)
-    if info is None:
+    if info is None:  # not on this server: a partner could not train
         return []
     labels = []
     for label, alternative in ALTERNATIVES.items():
@@ -204,6 +229,16 @@ def filter_runs(
     ]
 
 
+def listing_state(runs: Sequence[RunSummary]) -> tuple:
+    """What run tables show of `runs` that changes while they train: (id, state,
+    epochs, best validation and test accuracy) each. A page that polls only part
+    of itself compares this to know when the rest is stale."""
+    return tuple(
+        (run.run_id, str(run.state), run.epochs_done, run.best_val_accuracy, run.test_accuracy)
+        for run in runs
+    )
+
+
 # -- the side-by-side table -------------------------------------------------------------
 
 
@@ -254,6 +289,7 @@ def run_column(run: RunSummary, history: Sequence[EpochRecord]) -> dict[str, str
     if total is None and history:
         total = sum(r.seconds or 0.0 for r in history)
     best = best_epoch(history)
+    planned = planned_epochs(config) if config else None  # both phases of a VGG16 run
     column = {
         "run id": run.run_id,
         "state": str(run.state),
@@ -262,11 +298,14 @@ def run_column(run: RunSummary, history: Sequence[EpochRecord]) -> dict[str, str
         "parameters": f"{counts[0]:,}" if counts else "?",
         "trainable parameters": f"{counts[1]:,}" if counts else "?",
     }
+    if config and config.model.kind == "vgg16" and config.model.vgg16 is not None:
+        recorded = status.weights_source if status else None
+        column["weights"] = recorded or weights_label(config)
     if config:
         column |= {
-            "optimizer": config.optimizer.name,
+            "optimizer": optimizer_title(config.optimizer.name),
             "learning rate": f"{config.optimizer.learning_rate:g}",
-            "schedule": config.optimizer.schedule,
+            "schedule": schedule_title(config.optimizer.schedule),
             "batch size": str(config.fit.batch_size),
             "validation": _validation_text(config.validation),
             "training subset": f"{config.train_subset:,}" if config.train_subset else "all",
@@ -274,7 +313,7 @@ def run_column(run: RunSummary, history: Sequence[EpochRecord]) -> dict[str, str
             "seed group": config.group or "–",
         }
     column |= {
-        "epochs": f"{run.epochs_done} of {config.fit.epochs}" if config else str(run.epochs_done),
+        "epochs": f"{run.epochs_done} of {planned}" if planned else str(run.epochs_done),
         "seconds per epoch": _seconds(mean_epoch_seconds(history)),
         "total time": format_duration(total),
         "best validation accuracy": percent(run.best_val_accuracy),
@@ -282,6 +321,15 @@ def run_column(run: RunSummary, history: Sequence[EpochRecord]) -> dict[str, str
         "test accuracy": percent(run.test_accuracy),
     }
     return column
+
+
+def weights_label(config: TrainConfig) -> str:
+    """A VGG16 run's weights as its config names them (runs recorded before the
+    worker kept `Status.weights_source`, or not started yet)."""
+    vgg = config.model.vgg16
+    if vgg.weights == "file":
+        return f"{Path(vgg.weights_file).name} (local file)"
+    return weights_source(vgg)
 
 
 def _seconds(value: float | None) -> str:

@@ -52,6 +52,18 @@ SCHEDULE_LABELS = {  # the Train page's choices (capitalised) and the line under
     "cosine": "cosine decay to 0",
     "plateau": "halved on plateau",
 }
+OPTIMIZER_LABELS = {"adam": "Adam", "sgd": "SGD with momentum", "rmsprop": "RMSprop"}
+
+
+def optimizer_title(name: str) -> str:
+    """'Adam', 'SGD with momentum': the Train page's choice and Compare's table cell."""
+    return OPTIMIZER_LABELS.get(name, name)
+
+
+def schedule_title(name: str) -> str:
+    """'Cosine decay to 0': the Train page's choice and Compare's table cell."""
+    label = SCHEDULE_LABELS.get(name, name)
+    return label[:1].upper() + label[1:]
 
 
 def learning_rate_text(history: list[EpochRecord], schedule: str | None) -> str | None:

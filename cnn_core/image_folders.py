@@ -37,7 +37,15 @@ import numpy as np
 from PIL import Image
 
 from cnn_core import archives, workspaces
-from cnn_core.data import Dataset, DatasetInfo, keras_cache_dir, stratified_order
+from cnn_core.config import validation_size
+from cnn_core.data import (
+    Dataset,
+    DatasetInfo,
+    class_counts,
+    keras_cache_dir,
+    split_indices,
+    stratified_order,
+)
 from cnn_core.errors import UserError
 from cnn_core.images import decode_image, to_model_input
 
@@ -755,6 +763,40 @@ def read_manifest(key: str) -> dict[str, Any]:
 
 def dataset_options(manifest: dict[str, Any]) -> ImageOptions:
     return ImageOptions(**manifest["options"])
+
+
+def validation_share(key: str) -> float | None:
+    """The validation share chosen when `key` was imported: the Train and Data pages'
+    validation fraction starts at it for this dataset. None for a built-in dataset
+    or a manifest that cannot be read."""
+    if not is_user_key(key):
+        return None
+    try:
+        return float(dataset_options(read_manifest(key)).validation)
+    except (UserError, KeyError, TypeError, ValueError):
+        return None
+
+
+def split_class_counts(
+    labels: np.ndarray, test_labels: np.ndarray, n_classes: int, validation: float, seed: int
+) -> dict[str, np.ndarray]:
+    """Images per class in a run's train, validation and test splits.
+
+    Args:
+        labels: int (n,) labels of the training images (the holdout already removed).
+        test_labels: int (m,) labels of the test images.
+        validation: the validation fraction (< 1) or count a run holds out.
+        seed: the run's seed (a stratified split moves at most one image per class).
+
+    Returns:
+        {"train": int (n_classes,), "validation": ..., "test": ...}.
+    """
+    train_idx, val_idx = split_indices(labels, validation_size(validation, len(labels)), seed)
+    return {
+        "train": class_counts(labels[train_idx], n_classes),
+        "validation": class_counts(labels[val_idx], n_classes),
+        "test": class_counts(test_labels, n_classes),
+    }
 
 
 def user_dataset_info(key: str, manifest: dict[str, Any] | None = None) -> DatasetInfo:

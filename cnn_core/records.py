@@ -126,6 +126,9 @@ class Status:
     phase_parameters: dict[str, list[int]] | None = None
     # Training images of each class in the run's split (None for runs before it was kept)
     train_class_counts: list[int] | None = None
+    # VGG16 runs: where the weights came from (`transfer.weights_source`); None in
+    # runs recorded before it was kept, and in other models' runs
+    weights_source: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return stamped(asdict(self))

@@ -93,10 +93,37 @@ def vgg16_spec(
 
 
 def vgg16_label(vgg: Vgg16Spec) -> str:
-    """'VGG16 fine-tuned, 64 px'; random weights read 'VGG16 (not pretrained) ...'."""
+    """'VGG16 fine-tuned, 64 px'; random weights read 'VGG16 (not pretrained) ...', weights
+    from a local file 'VGG16 feature extraction, 32 px (weights: my_vgg16.h5)'."""
     name = "VGG16" if vgg.weights != "none" else "VGG16 (not pretrained)"
     mode = "fine-tuned" if vgg.fine_tune else "feature extraction"
-    return f"{name} {mode}, {vgg.input_size} px"
+    label = f"{name} {mode}, {vgg.input_size} px"
+    if vgg.weights == "file":
+        label += f" (weights: {Path(vgg.weights_file).name or '?'})"
+    return label
+
+
+def weights_source(vgg: Vgg16Spec, digest_bytes: int = 6) -> str:
+    """Where a run's VGG16 weights come from, for its status record and the Compare table.
+
+    'ImageNet (Keras download)', 'none (random, not pretrained)', or for a local
+    file 'my_vgg16.h5 · 58.9 MB · sha256 1a2b3c4d5e6f' (the digest of its bytes,
+    so two runs from the same file can be told from runs from another).
+
+    Raises:
+        OSError: the local file cannot be read.
+    """
+    if vgg.weights == "imagenet":
+        return "ImageNet (Keras download)"
+    if vgg.weights != "file":
+        return "none (random, not pretrained)"
+    path = Path(vgg.weights_file).expanduser()
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    size = path.stat().st_size
+    return f"{path.name} · {size / 1e6:.1f} MB · sha256 {digest.hexdigest()[: 2 * digest_bytes]}"
 
 
 def planned_epochs(config: TrainConfig) -> int:
@@ -449,13 +476,23 @@ def _conv_flops(rows: list[LayerRow], start: str | None = None) -> float:
 
 
 def estimate_seconds(
-    config: TrainConfig, input_shape: tuple[int, int, int], num_classes: int, n_images: int
+    config: TrainConfig,
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    n_images: int,
+    n_test: int = 0,
 ) -> dict[str, float]:
-    """Estimated seconds on this machine, before launch, for `n_images` (train + validation).
+    """Estimated seconds on this machine, before launch.
+
+    Args:
+        n_images: the images one epoch reads (training plus validation).
+        n_test: the test images; with the cache their features are computed once
+            too (the run is evaluated on them), so they count in "features".
 
     Returns:
-        {"features": the one-off feature extraction (0 without the cache),
-         "head": one head-phase epoch, "fine-tune": one fine-tuning epoch (when planned)}.
+        {"features": the one-off feature extraction of all n_images + n_test images
+         (0 without the cache), "head": one head-phase epoch, "fine-tune": one
+         fine-tuning epoch (when planned)}.
     """
     vgg = config.model.vgg16
     rows = describe_vgg16(config.model, input_shape, num_classes)
@@ -463,7 +500,8 @@ def estimate_seconds(
     block5 = _conv_flops(rows, "block4_pool")
     steps = -(-n_images // config.fit.batch_size) * STEP_OVERHEAD_S
     cached = vgg.cache_features and not augmentation_on(config)
-    estimate = {"features": n_images * full / CONV_FLOPS_PER_S if cached else 0.0}
+    extracted = n_images + n_test  # every split's features: train, validation, test
+    estimate = {"features": extracted * full / CONV_FLOPS_PER_S if cached else 0.0}
     # Training: the frozen convs' forward pass unless cached, block5's training step.
     frozen = 0.0 if cached else full
     estimate[PHASE_HEAD] = steps + n_images * frozen / CONV_FLOPS_PER_S

@@ -39,6 +39,7 @@ from cnn_core.transfer import (
     tail_model,
     uses_feature_cache,
     weights_digest,
+    weights_source,
 )
 
 # The layer whose cached outputs each phase trains on.
@@ -232,6 +233,7 @@ def train_vgg16(
         train_class_counts=class_counts(y_train, len(info.class_names)).tolist(),
         train_started=time.time(),
         phase_parameters={p.phase: [p.total, p.trainable] for p in phases},
+        weights_source=weights_source(config.model.vgg16),
         strategy=placement.name,
         devices=list(placement.devices),
         replicas=placement.replicas,

@@ -21,6 +21,7 @@ from cnn_core.compare import (
     group_curves,
     group_summaries,
     histories_csv,
+    listing_state,
     parameter_counts,
     parse_run_ids,
     resolve_runs,
@@ -45,6 +46,9 @@ from pages._shared.figure_cache import confusion_chart, filter_grid
 
 TABLE = "compare_table"
 LISTED = "compare_listed_ids"  # the run ids of the table's rows, in order, at its last render
+# What the page outside the polled fragment showed of the chosen runs (`listing_state`):
+# the run table's state and epochs, the actions offered for finished runs.
+SHOWN = "compare_shown_states"
 POLL_SECONDS = 2.0
 DETAIL_LIMIT = 3  # side-by-side details (matrices, filters) for up to this many runs
 
@@ -248,12 +252,12 @@ def details_section(chosen: list[RunSummary], colours: dict[str, str]) -> None:
             key="compare_per_class",
         )
     columns = st.columns(len(chosen))
-    for col, run, evaluation in zip(columns, chosen, evaluations, strict=True):
+    for col, run, title, evaluation in zip(columns, chosen, titles, evaluations, strict=True):
         with col:
             if evaluation:
                 matrix = np.asarray(evaluation.confusion_matrix)
                 st.plotly_chart(
-                    confusion_chart(matrix, evaluation.class_names),
+                    confusion_chart(matrix, evaluation.class_names, title=title),
                     key=f"compare_matrix_{run.run_id}",
                 )
             filter_bank(run)
@@ -264,6 +268,11 @@ def comparison_view(chosen_ids: list[str]) -> None:
     chosen, _ = resolve_runs(chosen_ids, list_runs())
     if not chosen:
         return
+    if listing_state(chosen) != st.session_state.get(SHOWN):
+        # A chosen run moved on (queued -> running, an epoch, finished): the run table
+        # and the actions above and below this fragment show it too, and the poll
+        # stops once none is active.
+        st.rerun(scope="app")
     histories = [run.read_history() for run in chosen]
     groups = [run.config.group for run in chosen if run.config and run.config.group]
     colours = run_colours([run.run_id for run in chosen] + groups)  # one colour each, everywhere
@@ -307,6 +316,7 @@ def render_compare() -> None:
         st.info("Tick two or more runs in the table to compare them.")
         return
     active = any(run.active for run in chosen)
+    st.session_state[SHOWN] = listing_state(chosen)
     st.fragment(comparison_view, run_every=POLL_SECONDS if active else None)(
         [run.run_id for run in chosen]
     )

@@ -38,7 +38,7 @@ def render_data() -> None:
 
     with st.sidebar:
         st.subheader("Split")
-        validation = validation_size_input("data", n_train)
+        validation = validation_size_input("data", n_train, key)
         seed = int(st.number_input("Shuffle seed", value=42, step=1, key="data_seed"))
     problems = split_problems(validation, n_train)
     if problems:

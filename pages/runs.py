@@ -225,6 +225,8 @@ def manage_section(run: RunSummary) -> None:
         st.error(run.message)
     elif run.notes.imported_from:
         st.caption(f"Imported from a bundle of run `{run.notes.imported_from}`.")
+    if run.status and run.status.weights_source:  # VGG16 runs: pretrained on what
+        st.caption(f"VGG16 weights: {markdown_text(run.status.weights_source)}")
     if why := no_model_text(run):
         st.caption(why)
     left, right = st.columns([1.2, 1], gap="large")

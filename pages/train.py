@@ -28,13 +28,14 @@ from cnn_core.config import (
 )
 from cnn_core.errors import UserError
 from cnn_core.formatting import (
-    SCHEDULE_LABELS,
     format_bytes,
     format_duration,
     learning_rate_text,
     no_model_text,
+    optimizer_title,
     percent,
     run_label,
+    schedule_title,
     state_badge,
 )
 from cnn_core.models import describe_model, estimate_batch_memory
@@ -169,14 +170,14 @@ def optimizer_inputs() -> OptimizerSpec:
     name = st.selectbox(
         "Optimizer",
         OPTIMIZERS,
-        format_func={"adam": "Adam", "sgd": "SGD with momentum", "rmsprop": "RMSprop"}.get,
+        format_func=optimizer_title,
         key="train_optimizer",
     )
     learning_rate = st.number_input("Learning rate", step=0.0005, format="%.5f", key="train_lr")
     schedule = st.selectbox(
         "Learning-rate schedule",
         LR_SCHEDULES,
-        format_func=lambda choice: SCHEDULE_LABELS[choice].capitalize(),
+        format_func=schedule_title,
         key="train_schedule",
         help=(
             "Cosine decay glides from the learning rate to 0 over all epochs; "
@@ -251,7 +252,7 @@ def setup_section() -> TrainConfig | None:
         st.subheader("Data")
         key = dataset_picker("train_dataset")
         dataset = require_dataset(key)
-        validation = validation_size_input("train", len(dataset.y_train))
+        validation = validation_size_input("train", len(dataset.y_train), key)
     with model_col:
         st.subheader("Model")
         spec = model_inputs()
@@ -284,7 +285,8 @@ def setup_section() -> TrainConfig | None:
         summary_table(config, info.image_shape, len(info.class_names))
         if spec.kind == "vgg16":
             n_images = config.train_subset or len(dataset.y_train)
-            vgg16_summary(config, info.image_shape, len(info.class_names), n_images)
+            n_test = len(dataset.y_test)
+            vgg16_summary(config, info.image_shape, len(info.class_names), n_images, n_test)
     if spec.kind == "vgg16" and not weights_ready(spec.vgg16):
         return None
     return config

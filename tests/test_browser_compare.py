@@ -7,6 +7,7 @@ Chromium or Playwright is missing.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -100,3 +101,30 @@ def test_ticking_two_runs_overlays_both_curves_and_puts_them_in_the_url(
         assert sorted(fresh.evaluate(LEGEND_JS, CURVES)) == ["newest run", "oldest run"]
     finally:
         fresh.context.close()
+
+
+def test_the_page_follows_a_run_that_finishes_while_its_charts_poll(
+    page: Page, server: StreamlitServer, served_runs: Path
+) -> None:
+    """Only the curves and table of the chosen runs poll (a fragment); once a chosen run
+    moves on, the run table above and the actions below are drawn again too."""
+    base = runs.create_run(TrainConfig(name="finished base", seed=5), served_runs)
+    base.append_epoch(EpochRecord(1, seconds=1.0, loss=1.0, accuracy=0.5, val_accuracy=0.5))
+    base.write_status(RunState.COMPLETED, train_seconds=1.0)
+    live = runs.create_run(TrainConfig(name="live run", seed=6), served_runs)
+    live.write_status(RunState.RUNNING, pid=os.getpid())  # this test's process: alive
+    # "Starting from" is the live run: its one-click comparisons wait until it finishes.
+    page.goto(f"{server.url}/compare?runs={live.run_id},{base.run_id}")
+    expect(page.locator(CURVES)).to_be_visible(timeout=FIRST_PAINT_MS)
+    wait_until_idle(page, timeout_ms=FIRST_PAINT_MS)
+    choice = page.locator(".st-key-compare_compare_choice")
+    expect(choice).to_have_count(0)
+
+    for epoch in (1, 2):
+        live.append_epoch(
+            EpochRecord(epoch, seconds=1.0, loss=1 / epoch, accuracy=0.6, val_accuracy=0.6)
+        )
+    live.write_status(RunState.COMPLETED, train_seconds=2.0)
+    # Outside the fragment: drawn only when the page runs again as a whole (which also
+    # redraws the run table; its cells are a canvas, not text to read here).
+    expect(choice).to_be_visible(timeout=30_000)

@@ -319,7 +319,29 @@ def test_old_configs_without_a_group_still_load() -> None:
     assert PRESETS["Softmax regression"] == SOFTMAX
 
 
+def imagenet_weights_here() -> None:
+    """Put a file where the ImageNet weights go (only its presence is checked here)."""
+    from cnn_core.transfer import imagenet_weights_path
+
+    imagenet_weights_path().parent.mkdir(parents=True, exist_ok=True)
+    imagenet_weights_path().write_bytes(b"not really weights")
+
+
+VGG_CHOICES = {"VGG16 feature extraction (ImageNet, 32 px)", "VGG16 fine-tuned (ImageNet, 32 px)"}
+
+
+def test_vgg16_choices_are_offered_only_with_their_weights_on_the_machine() -> None:
+    config = TrainConfig(dataset="cifar10", name="scratch")
+    assert not VGG_CHOICES & set(compare.alternatives_for(config))  # offline, none downloaded
+    assert set(compare.alternatives_without_weights(config)) == VGG_CHOICES
+    assert "Softmax regression (baseline)" in compare.alternatives_for(config)
+    imagenet_weights_here()
+    assert set(compare.alternatives_for(config)) >= VGG_CHOICES
+    assert compare.alternatives_without_weights(config) == []
+
+
 def test_a_scratch_cnn_pairs_with_vgg16_on_the_same_split_and_seed() -> None:
+    imagenet_weights_here()
     config = TrainConfig(dataset="cifar10", validation=0.1, seed=3, name="scratch")
     labels = compare.alternatives_for(config)
     assert {
@@ -330,3 +352,72 @@ def test_a_scratch_cnn_pairs_with_vgg16_on_the_same_split_and_seed() -> None:
     assert partner.model.kind == "vgg16" and partner.model.vgg16.fine_tune
     assert partner.model.vgg16.weights == "imagenet"  # pretrained, never passed off
     assert (partner.dataset, partner.validation, partner.seed) == ("cifar10", 0.1, 3)
+
+
+def test_a_two_phase_run_counts_both_phases_planned_epochs() -> None:
+    from cnn_core.config import FitSpec
+    from cnn_core.transfer import vgg16_spec
+
+    spec = vgg16_spec("fine_tune", 32, weights="none", fine_tune_epochs=1)
+    config = TrainConfig(dataset="cifar10", model=spec, fit=FitSpec(epochs=1), name="vgg")
+    run = make_run(config, [0.5, 0.6])  # one head epoch, one fine-tuning epoch
+    _, table = compare.comparison_table([run], [run.read_history()])
+    assert table["epochs"] == ["2 of 2"]
+
+
+def test_the_table_uses_the_pickers_labels_for_optimizer_schedule_and_dataset() -> None:
+    from cnn_core.config import OptimizerSpec
+
+    adam = make_run(TrainConfig(dataset="fashion_mnist", name="a"), [0.5])
+    sgd = TrainConfig(
+        dataset="my-shoes", optimizer=OptimizerSpec("sgd", schedule="plateau"), name="b"
+    )  # an imported dataset that is not on this machine
+    other = make_run(sgd, [0.5])
+    _, table = compare.comparison_table([adam, other], [[], []])
+    assert table["optimizer"] == ["Adam", "SGD with momentum"]
+    assert table["schedule"] == ["Cosine decay to 0", "Halved on plateau"]
+    from cnn_core.data import dataset_title
+
+    assert table["dataset"] == ["Fashion-MNIST clothing", dataset_title("my-shoes")]
+    assert "shoes" in table["dataset"][1]  # the one lookup, never "?" or a KeyError
+
+
+def test_a_vgg16_run_says_where_its_weights_came_from() -> None:
+    from cnn_core.formatting import model_label
+    from cnn_core.transfer import vgg16_spec
+
+    spec = vgg16_spec("feature_extraction", 32, weights="file", weights_file="/w/my_vgg16.h5")
+    old = make_run(TrainConfig(dataset="cifar10", model=spec, name="old"), [0.5])
+    recorded = runs.create_run(TrainConfig(dataset="cifar10", model=spec, name="new"))
+    recorded.write_status(RunState.COMPLETED, weights_source="my_vgg16.h5 · 58.9 MB · sha256 ab")
+    new = runs.load_run(recorded.path)
+    imagenet = make_run(TrainConfig(dataset="cifar10", model=vgg16_spec("fine_tune")), [0.5])
+    _, table = compare.comparison_table([old, new, imagenet], [[], [], []])
+    assert table["weights"] == [
+        "my_vgg16.h5 (local file)",  # recorded before the source was kept: from its config
+        "my_vgg16.h5 · 58.9 MB · sha256 ab",
+        "ImageNet (Keras download)",
+    ]
+    assert model_label(old) == "VGG16 feature extraction, 32 px (weights: my_vgg16.h5)"
+    assert table["model"][0] == model_label(old)
+
+
+def test_the_listing_state_changes_as_a_run_moves_on() -> None:
+    folder = runs.create_run(TrainConfig(name="x"))
+    folder.write_status(RunState.QUEUED)
+    queued = compare.listing_state([runs.load_run(folder.path)])
+    folder.append_epoch(EpochRecord(1, seconds=1.0, loss=1.0, accuracy=0.5))
+    folder.write_status(RunState.COMPLETED)
+    finished = compare.listing_state([runs.load_run(folder.path)])
+    assert queued != finished
+    assert finished == compare.listing_state([runs.load_run(folder.path)])
+
+
+def test_run_names_show_as_typed_in_the_legends() -> None:
+    name = "<b>bold</b> & co"
+    curves = compare.run_curves(name, [EpochRecord(1, loss=1.0, val_accuracy=0.5)])
+    fig = curves_overlay_figure([curves], ["#4c78a8"], "epoch")
+    assert {t.name for t in fig.data if t.showlegend} == {"&lt;b&gt;bold&lt;/b&gt; &amp; co"}
+    assert all("<b>" not in (t.hovertemplate or "") for t in fig.data)
+    bars = per_class_figure(["a"], [(0.9,)], [name], ["#111111"])
+    assert bars.data[0].name == "&lt;b&gt;bold&lt;/b&gt; &amp; co"

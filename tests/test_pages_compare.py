@@ -214,3 +214,42 @@ def test_a_broken_run_folder_leaves_the_page_working(isolated_store: Path) -> No
     at = open_compare([good.run_id, broken.name])
     settings = next(d for d in at.dataframe if "run id" in d.value.index)
     assert list(settings.value.columns) == ["good", broken.name]
+
+
+def matrix_titles(at: AppTest) -> list[str]:
+    """The titles of the confusion matrices shown, left to right."""
+    import json
+
+    specs = [json.loads(c.proto.spec) for c in charts(at) if "predicted class" in c.proto.spec]
+    return [spec["layout"].get("title", {}).get("text", "") for spec in specs]
+
+
+def test_each_confusion_matrix_is_titled_with_its_run_escaped() -> None:
+    plain = finished_run(TrainConfig(name="plain cnn"), [0.5])
+    tagged = finished_run(TrainConfig(name="<b>bold</b> & co", seed=2), [0.6])
+    at = open_compare([plain.run_id, tagged.run_id])
+    assert_no_exception(at)
+    assert matrix_titles(at) == ["plain cnn", "&lt;b&gt;bold&lt;/b&gt; &amp; co"]
+
+
+def test_the_settings_table_shows_the_pickers_labels() -> None:
+    first = finished_run(TrainConfig(dataset="fashion_mnist", name="one"), [0.5])
+    second = finished_run(TrainConfig(dataset="fashion_mnist", name="two", seed=3), [0.6])
+    at = open_compare([first.run_id, second.run_id])
+    table = next(f.value for f in at.dataframe if "one" in f.value.columns)
+    assert table.loc["optimizer"].tolist() == ["Adam", "Adam"]
+    assert table.loc["schedule"].tolist() == ["Cosine decay to 0"] * 2
+    assert table.loc["dataset"].tolist() == ["Fashion-MNIST clothing"] * 2
+    # The Train page's pickers read the same labels.
+    train = open_with_query("pages/train.py")
+    assert "Adam" in train.selectbox(key="train_optimizer").options
+    assert "Cosine decay to 0" in train.selectbox(key="train_schedule").options
+
+
+def test_vgg16_is_not_offered_without_its_weights_and_the_page_says_why() -> None:
+    base = finished_run(TrainConfig(name="base"), [0.5])
+    at = open_compare([base.run_id])
+    assert_no_exception(at)
+    options = at.selectbox(key="compare_compare_choice").options
+    assert options and not [o for o in options if o.startswith("VGG16")]
+    assert "Not offered: VGG16 feature extraction (ImageNet, 32 px)" in texts(at)

@@ -126,3 +126,32 @@ def test_train_page_offers_augmentation_with_a_preview(data: Path) -> None:
     assert len(at.get("image")) == 8
     assert "aug_flip" in list(frame_with(at, "layer")["layer"])
     assert [img.value for img in at.get("image")] != first
+
+
+def test_the_report_tables_each_class_in_train_validation_and_test(data: Path) -> None:
+    shapes_folder(data, per_class=10)  # 30 images, no test folder: 20% held out as the test set
+    at = import_form("Folder on the server")
+    at.text_input(key="myimg_path").input("shapes").run()
+    submit(at)
+    table = frame_with(at, "validation")
+    assert list(table.columns) == ["class", "train", "validation", "test (held out)"]
+    assert sorted(table["class"]) == ["circle", "square", "triangle"]
+    dataset = folders.load_user_dataset("my-shapes")
+    assert table["test (held out)"].sum() == len(dataset.y_test) == 6
+    # A run's split of the 24 remaining images at the dataset's share (20%): 5 for validation.
+    assert table["validation"].sum() == 5 and table["train"].sum() == 19
+    assert (table["train"] + table["validation"]).tolist() == [8, 8, 8]
+
+
+def test_the_train_page_starts_at_the_validation_share_chosen_at_import(data: Path) -> None:
+    shapes_folder(data, per_class=10)
+    key = folders.import_server_folder(
+        "shapes", "shapes", folders.ImageOptions(side=32, validation=0.2)
+    )
+    at = open_app("pages/train.py")
+    assert at.number_input(key="train_val_fraction").value == pytest.approx(0.1)  # MNIST
+    at.selectbox(key="train_dataset").select(key).run()
+    assert_no_exception(at)
+    assert at.number_input(key="train_val_fraction").value == pytest.approx(0.2)
+    at.selectbox(key="train_dataset").select("mnist").run()
+    assert at.number_input(key="train_val_fraction").value == pytest.approx(0.1)

@@ -209,3 +209,18 @@ def test_run_tables_show_unknown_accuracy_as_a_dash_and_sort_by_number(isolated_
     html = styled.to_html()
     assert "None" not in html and "–" in html
     assert styled.data["test acc"].dtype.kind == "f"  # numbers underneath: sorting works
+
+
+def test_a_vgg16_run_says_where_its_weights_came_from() -> None:
+    from cnn_core.config import TrainConfig
+    from cnn_core.transfer import vgg16_spec
+
+    spec = vgg16_spec("feature_extraction", weights="file", weights_file="/w/my_vgg16.h5")
+    folder = runs.create_run(TrainConfig(dataset="cifar10", model=spec, name="from file"))
+    folder.write_status(RunState.COMPLETED, weights_source="my_vgg16.h5 · 58.9 MB · sha256 ab12")
+    at = open_linked(PAGE, folder.run_id)
+    assert_no_exception(at)
+    page = texts(at)
+    assert "VGG16 weights: my\\_vgg16\\.h5 · 58\\.9 MB · sha256 ab12" in page
+    table = next(f.value for f in at.dataframe if "model" in f.value.columns)
+    assert "VGG16 feature extraction, 32 px (weights: my_vgg16.h5)" in list(table["model"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from cnn_core import feature_cache, runs
 from cnn_core.transfer import WEIGHTS_FILE
@@ -76,3 +77,30 @@ def test_the_cache_size_shows_and_clears() -> None:
     at.button(key="vgg_clear_cache").click().run()
     assert feature_cache.entries() == []
     assert "Feature cache: 0 B" in texts(at)
+
+
+def test_the_estimate_counts_the_test_images_features_too(isolated_store: Path) -> None:
+    from cnn_core.data import load_dataset
+
+    dataset = load_dataset("mnist")  # the synthetic copy the tests serve
+    at = vgg_page()
+    at.radio(key="train_vgg_weights").set_value("none").run()
+    n = len(dataset.y_train) + len(dataset.y_test)
+    assert f"features of all {n:,} images (training, validation, test) once" in texts(at)
+
+
+def test_a_failed_download_leaves_no_progress_bar_under_its_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cnn_core.errors import UserError
+    from pages._shared import vgg16_options
+
+    def offline(on_progress, poll_s: float = 0.25):
+        on_progress(0, 58_889_256)
+        raise UserError("could not download the weights (offline)")
+
+    monkeypatch.setattr(vgg16_options, "download_imagenet_weights", offline)
+    at = vgg_page()
+    at.button(key="vgg_download_weights").click().run()
+    assert any("could not download the weights" in e.value for e in at.error)
+    assert list(at.get("progress")) == []

@@ -248,3 +248,33 @@ def test_augmentation_goes_inside_the_vgg16_model_and_only_acts_in_training() ->
     plain = build_model(spec, RGB, 3, seed=0)
     plain.set_weights(model.get_weights())
     np.testing.assert_allclose(np.asarray(plain(images, training=False)), at_test, atol=1e-5)
+
+
+def test_the_feature_estimate_counts_every_image_whose_features_are_computed() -> None:
+    # CIFAR-10 at 32 px: 45,000 + 5,000 training and validation images, 10,000 test images.
+    config = TrainConfig(dataset="cifar10", model=vgg16_spec("fine_tune", 32))
+    without_test = estimate_seconds(config, RGB, 10, 50_000)
+    with_test = estimate_seconds(config, RGB, 10, 50_000, n_test=10_000)
+    per_image = without_test["features"] / 50_000
+    assert with_test["features"] == pytest.approx(60_000 * per_image)
+    # The test images are read once, not in every epoch.
+    assert with_test[PHASE_HEAD] == without_test[PHASE_HEAD]
+    assert with_test[PHASE_FINE_TUNE] == without_test[PHASE_FINE_TUNE]
+
+
+def test_weights_from_a_local_file_are_named_in_the_label_and_their_source(
+    tmp_path: Path,
+) -> None:
+    import hashlib
+
+    from cnn_core.transfer import weights_source
+
+    path = tmp_path / "my_vgg16.h5"
+    path.write_bytes(bytes(range(256)) * 5000)  # 1.28 MB
+    spec = vgg16_spec("feature_extraction", 32, weights="file", weights_file=str(path)).vgg16
+    assert vgg16_label(spec) == "VGG16 feature extraction, 32 px (weights: my_vgg16.h5)"
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    assert weights_source(spec) == f"my_vgg16.h5 · 1.3 MB · sha256 {digest}"
+    assert weights_source(vgg16_spec("fine_tune").vgg16) == "ImageNet (Keras download)"
+    random = with_weights(vgg16_spec("fine_tune"), "none").vgg16
+    assert weights_source(random) == "none (random, not pretrained)"

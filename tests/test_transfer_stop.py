@@ -49,6 +49,28 @@ def assert_stopped_without_model(folder: RunFolder) -> None:
     assert run.status.ended is not None
 
 
+def test_a_run_records_where_its_weights_came_from(tmp_path: Path) -> None:
+    import hashlib
+    from dataclasses import replace
+
+    from cnn_core.tf_runtime import import_keras
+    from cnn_core.train import train_run
+
+    keras = import_keras()
+    source = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
+    path = tmp_path / "my_vgg16.weights.h5"
+    source.save_weights(path)
+    vgg = replace(vgg_config().model.vgg16, weights="file", weights_file=str(path))
+    config = replace(vgg_config(), model=replace(vgg_config().model, vgg16=vgg))
+    folder = runs.create_run(config)
+    folder.request_stop()  # the weights are recorded before the features are computed
+    assert train_run(folder) == RunState.STOPPED
+    recorded = runs.load_run(folder.path).status.weights_source
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    size = f"{path.stat().st_size / 1e6:.1f} MB"
+    assert recorded == f"my_vgg16.weights.h5 · {size} · sha256 {digest}"
+
+
 def test_stop_before_the_extraction_stops_the_run_and_caches_nothing() -> None:
     from cnn_core.train import train_run
 

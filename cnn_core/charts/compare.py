@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
+from dataclasses import replace
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -146,6 +147,7 @@ def curves_overlay_figure(
         raise ValueError(f"{len(curves)} curves need as many colours. Received: {len(colours)}")
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"))
     for series, colour in zip(curves, colours, strict=True):
+        series = replace(series, label=plain_labels([series.label])[0])  # a run's name, as typed
         for col, metric in ((1, "loss"), (2, "accuracy")):
             for traces in (
                 _lines(series, f"val_{metric}", colour, "validation", col == 1),
@@ -189,7 +191,7 @@ def per_class_figure(
     if not len(recalls) == len(labels) == len(colours):
         raise ValueError("recalls, labels and colours need one entry per run")
     fig = go.Figure()
-    for recall, label, colour in zip(recalls, labels, colours, strict=True):
+    for recall, label, colour in zip(recalls, plain_labels(labels), colours, strict=True):
         if len(recall) != len(class_names):
             raise ValueError(f"{label}: {len(recall)} recalls for {len(class_names)} classes")
         fig.add_trace(

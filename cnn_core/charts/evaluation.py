@@ -26,6 +26,7 @@ def confusion_matrix_figure(
     class_names: Sequence[str],
     normalise: bool = False,
     selected: tuple[int, int] | None = None,
+    title: str = "",
 ) -> go.Figure:
     """A clickable confusion matrix: true classes down, predicted classes across.
 
@@ -35,6 +36,7 @@ def confusion_matrix_figure(
         normalise: colour and label each cell by its share of the row (recall view)
             instead of its count; the hover text always gives both.
         selected: (true, predicted) of a cell to outline, if any.
+        title: a title above the matrix (a run's name, say), shown literally.
 
     Returns:
         A new figure; its trace `CLICK_TRACE` holds one marker per cell whose x and y
@@ -89,9 +91,11 @@ def confusion_matrix_figure(
             y1=true_class + 0.5,
             line={"color": HIGHLIGHT, "width": 3},
         )
+    if title:
+        fig.update_layout(title={"text": plain_labels([title])[0], "x": 0, "xanchor": "left"})
     fig.update_layout(
-        height=FRAME_PX + CELL_PX * n,
-        margin={**MARGIN, "t": 30},
+        height=FRAME_PX + CELL_PX * n + (30 if title else 0),
+        margin={**MARGIN, "t": 60 if title else 30},
         hovermode="closest",
         hoverdistance=-1,  # a click anywhere in a cell picks that cell's marker
         dragmode=False,

@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from cnn_core import workspaces
+from cnn_core.config import TrainConfig
 from cnn_core.data import (
     Dataset,
     DatasetMissing,
@@ -26,6 +27,7 @@ from cnn_core.data import (
 )
 from cnn_core.errors import UserError
 from cnn_core.formatting import PERCENT_COLUMNS, percent, run_label
+from cnn_core.image_folders import validation_share
 from cnn_core.models import load_trained_model
 from cnn_core.runs import RUN_ID_PATTERN, RunSummary, model_runs
 
@@ -110,8 +112,19 @@ def run_table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> A
     return frame.style.format(percent, subset=shown, na_rep="–")
 
 
-def validation_size_input(prefix: str, n_train: int) -> float | int:
-    """Validation size as a fraction (< 1) or a count of training images."""
+def validation_size_input(prefix: str, n_train: int, dataset: str = "") -> float | int:
+    """Validation size as a fraction (< 1) or a count of training images.
+
+    The fraction starts at the dataset's own share (the one chosen when it was
+    imported, `image_folders.validation_share`), else TrainConfig's default, and
+    starts there again whenever the dataset changes.
+    """
+    own = validation_share(dataset)
+    default = own or TrainConfig.validation
+    fraction_key, for_key = f"{prefix}_val_fraction", f"{prefix}_val_default_for"
+    if st.session_state.get(for_key) != (dataset, default):
+        st.session_state[fraction_key] = default  # before the widget: allowed
+        st.session_state[for_key] = (dataset, default)
     mode = st.radio(
         "Validation size as",
         ["fraction", "count"],
@@ -119,18 +132,19 @@ def validation_size_input(prefix: str, n_train: int) -> float | int:
         key=f"{prefix}_val_mode",
     )
     if mode == "fraction":
+        since = f"; it starts at {own:.2f}, the share chosen when it was imported" if own else ""
         return st.number_input(
             "Validation fraction",
-            value=0.1,
             step=0.05,
             format="%.2f",
-            key=f"{prefix}_val_fraction",
-            help="Share of the training images held out to watch for overfitting (0.01-0.5).",
+            key=fraction_key,
+            help=f"Share of the training images held out to watch for overfitting "
+            f"(0.01-0.5){since}.",
         )
     return int(
         st.number_input(
             "Validation images",
-            value=min(5000, max(1, n_train // 10)),
+            value=min(5000, max(1, round(n_train * default))),
             step=500,
             key=f"{prefix}_val_count",
             help=f"How many of the {n_train:,} training images to hold out.",

@@ -15,6 +15,7 @@ import streamlit as st
 from cnn_core.compare import (
     GROUP_SIZE_RANGE,
     alternatives_for,
+    alternatives_without_weights,
     launch_all,
     paired_config,
     run_title,
@@ -40,6 +41,12 @@ def compare_with_control(run: RunSummary, prefix: str) -> None:
     if run.config is None or not run.state.final:
         return
     choices = alternatives_for(run.config)
+    missing = alternatives_without_weights(run.config)
+    if missing:
+        st.caption(
+            f"Not offered: {', '.join(missing)}. The ImageNet weights are not on this "
+            "machine: download them on the Train page (Pretrained VGG16) first."
+        )
     if not choices:
         return
     cols = st.columns([3, 2], vertical_alignment="bottom")

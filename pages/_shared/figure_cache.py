@@ -62,8 +62,9 @@ def _confusion(
     class_names: tuple[str, ...],
     normalise: bool,
     selected: tuple[int, int] | None,
+    title: str,
 ) -> go.Figure:
-    return confusion_matrix_figure(matrix, class_names, normalise, selected)
+    return confusion_matrix_figure(matrix, class_names, normalise, selected, title)
 
 
 def confusion_chart(
@@ -71,10 +72,12 @@ def confusion_chart(
     class_names: Sequence[str],
     normalise: bool = False,
     selected: tuple[int, int] | None = None,
+    title: str = "",
 ) -> go.Figure:
-    """`confusion_matrix_figure`, once per (counts, names, view, outlined cell)."""
+    """`confusion_matrix_figure`, once per (counts, names, view, outlined cell, title)."""
     cell = None if selected is None else (int(selected[0]), int(selected[1]))
-    return _confusion(np.asarray(matrix, np.int64), tuple(class_names), bool(normalise), cell)
+    matrix = np.asarray(matrix, np.int64)
+    return _confusion(matrix, tuple(class_names), bool(normalise), cell, str(title))
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

@@ -16,7 +16,7 @@ import streamlit as st
 
 from cnn_core import image_folders as folders
 from cnn_core.charts.data import class_distribution_figure, pixel_tiles
-from cnn_core.config import AUGMENT_RANGES, FLIPS, AugmentSpec
+from cnn_core.config import AUGMENT_RANGES, FLIPS, AugmentSpec, TrainConfig
 from cnn_core.data import class_counts, find_dataset
 from cnn_core.errors import UserError
 from cnn_core.evaluate import predict_in_batches
@@ -60,8 +60,10 @@ def import_section() -> None:
         value=0.16,
         step=0.01,
         key="myimg_validation",
-        help="Held out from training in each run. Without a labelled test folder the same "
-        "share is also held out once (stratified, fixed seed) as the test set.",
+        help="The share of the training images a run on this dataset holds out for "
+        "validation: the Train page's validation fraction starts at it (you can change it "
+        "there for a run). Without a labelled test folder the same share is also held out "
+        "once, now (stratified, fixed seed), as the test set.",
     )
     options = folders.ImageOptions(int(side), fit, colour, float(validation))
     source = st.radio("Images from", SOURCES, horizontal=True, key="myimg_source")
@@ -144,6 +146,7 @@ def report_section(key: str) -> None:
     }
     figure = class_distribution_figure(counts, [html.escape(n) for n in names])
     st.plotly_chart(figure, key=f"myimg_classes_{key}")
+    class_table(key, dataset, names)
     st.subheader("Samples per class")
     picks = folders.class_samples(dataset.y_train, n_classes, SAMPLES_PER_CLASS)
     scale = max(1, TILE_PX // dataset.info.image_shape[0])
@@ -166,6 +169,29 @@ def report_section(key: str) -> None:
         f"Formats: {formats}. Colour modes converted: {converted}."
     )
     skipped_section(report["skipped"], key)
+
+
+def class_table(key: str, dataset: Any, names: list[str]) -> None:
+    """Images per class in a run's training, validation and test splits, as numbers."""
+    share = folders.validation_share(key) or TrainConfig.validation
+    counts = folders.split_class_counts(
+        dataset.y_train, dataset.y_test, len(names), share, TrainConfig.seed
+    )
+    test = "test (held out)" if folders.read_manifest(key)["holdout"] else "test"
+    frame = pd.DataFrame(
+        {
+            "class": names,
+            "train": counts["train"],
+            "validation": counts["validation"],
+            test: counts["test"],
+        }
+    )
+    st.dataframe(frame, hide_index=True, key=f"myimg_class_counts_{key}")
+    st.caption(
+        f"As a run on this dataset splits it by default: {share:.0%} of each class for "
+        f"validation (the share chosen at import), seed {TrainConfig.seed}. Another share "
+        "or seed on the Train page splits differently."
+    )
 
 
 def skipped_section(skipped: list[list[str]], key: str) -> None:

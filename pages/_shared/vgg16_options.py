@@ -144,6 +144,7 @@ def weights_ready(vgg: Vgg16Spec) -> bool:
         try:
             download_imagenet_weights(show)
         except UserError as error:
+            bar.empty()  # no stale "Downloading 0.0 / 58.9 MB" under the error
             st.error(str(error))
             return False
         st.rerun()
@@ -151,12 +152,17 @@ def weights_ready(vgg: Vgg16Spec) -> bool:
 
 
 def vgg16_summary(
-    config: TrainConfig, input_shape: tuple[int, int, int], n_classes: int, n_images: int
+    config: TrainConfig,
+    input_shape: tuple[int, int, int],
+    n_classes: int,
+    n_images: int,
+    n_test: int = 0,
 ) -> None:
     """Both phases' parameter counts, the estimated time and the feature cache, before launch.
 
     Args:
         n_images: training plus validation images one epoch reads.
+        n_test: test images (their features are computed once too, for the evaluation).
     """
     phases = phase_parameters(config.model, input_shape, n_classes)
     cols = st.columns(len(phases))
@@ -166,15 +172,20 @@ def vgg16_summary(
             f"{phase.trainable:,}",
             help=f"of {phase.total:,} parameters",
         )
-    estimate = estimate_seconds(config, input_shape, n_classes, n_images)
+    estimate = estimate_seconds(config, input_shape, n_classes, n_images, n_test)
     parts = []
     if estimate["features"]:
-        parts.append(f"features once {format_duration(estimate['features'])} (first run only)")
+        parts.append(
+            f"features of all {n_images + n_test:,} images (training, validation, test) "
+            f"once: {format_duration(estimate['features'])} (first run only)"
+        )
     parts.append(f"head epoch {format_duration(max(1.0, estimate[PHASE_HEAD]))}")
     if PHASE_FINE_TUNE in estimate:
         parts.append(f"fine-tuning epoch {format_duration(max(1.0, estimate[PHASE_FINE_TUNE]))}")
     how = "on cached features" if uses_feature_cache(config) else "whole network every epoch"
-    st.caption(f"Estimated on this machine ({n_images:,} images, {how}): " + " · ".join(parts))
+    st.caption(
+        f"Estimated on this machine ({n_images:,} images an epoch, {how}): " + " · ".join(parts)
+    )
     cache_panel()
 
 
