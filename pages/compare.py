@@ -31,7 +31,7 @@ from cnn_core.compare import (
 )
 from cnn_core.data import dataset_title
 from cnn_core.errors import UserError
-from cnn_core.formatting import class_names, format_duration, model_label, run_row
+from cnn_core.formatting import class_names, format_duration, model_label, percent, run_row
 from cnn_core.inspection import conv_layer_names, filter_weights, softmax_templates
 from cnn_core.records import EpochRecord
 from cnn_core.runs import RunSummary, list_runs, runs_root
@@ -42,6 +42,7 @@ from pages._shared.compare_actions import (
     compare_with_control,
     repeat_seeds_control,
 )
+from pages._shared.doctor_view import findings_badges, run_findings
 from pages._shared.figure_cache import confusion_chart, filter_grid
 
 TABLE = "compare_table"
@@ -229,8 +230,7 @@ def details_section(chosen: list[RunSummary], colours: dict[str, str]) -> None:
             counts = parameter_counts(run)
             seconds = run.status.train_seconds if run.status else None
             metrics = st.columns(3)
-            accuracy = f"{100 * evaluation.accuracy:.1f}%" if evaluation else "–"
-            metrics[0].metric("Test accuracy", accuracy)
+            metrics[0].metric("Test accuracy", percent(evaluation.accuracy if evaluation else None))
             metrics[1].metric("Training time", format_duration(seconds))
             metrics[2].metric(
                 "Parameters",
@@ -239,6 +239,7 @@ def details_section(chosen: list[RunSummary], colours: dict[str, str]) -> None:
             )
             if run.active:
                 st.info("Still training: its results appear here when it finishes.")
+            findings_badges(run_findings(run))
     evaluated = [(t, e, run) for t, e, run in zip(titles, evaluations, chosen, strict=True) if e]
     names = {e.class_names for _, e, _ in evaluated}
     if len(evaluated) >= 2 and len(names) == 1:

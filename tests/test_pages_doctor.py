@@ -50,3 +50,13 @@ def test_evaluate_shows_a_collapsed_run_as_a_problem_and_retries_it(isolated_sto
     runs.RunFolder(retry.path).request_stop()  # keep the worker short
     assert retry.config.optimizer.learning_rate == 0.1 and retry.config.seed == 42
     assert retry.config.name == "lr one · learning rate 1 -> 0.1"
+
+
+def test_compare_shows_each_runs_findings(isolated_store) -> None:
+    from tests.journey_runs import finished_run
+
+    collapsed = collapsed_run()
+    other = finished_run(TrainConfig(model=SMALL_CNN, name="other"))
+    at = open_with_query("pages/compare.py", runs=f"{collapsed.run_id},{other.run_id}")
+    badges = [m.value for m in at.markdown if "-badge[" in m.value]
+    assert any(":red-badge[" in b and "collapsed to one class" in b for b in badges)

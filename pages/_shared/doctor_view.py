@@ -51,6 +51,23 @@ def findings_section(run: RunSummary, prefix: str, findings: list[doctor.Finding
             retry(run, finding)
 
 
+BADGE_COLOURS = {"problem": "red", "warning": "orange", "info": "blue"}
+
+
+def findings_badges(findings: list[doctor.Finding]) -> None:
+    """The findings' titles as badges, for a column among others (Compare)."""
+    if not findings:
+        return
+    st.markdown(
+        " ".join(
+            f":{BADGE_COLOURS[f.severity]}-badge[{ICONS[f.severity]} {markdown_text(f.title)}]"
+            for f in findings
+        ),
+        help="The training doctor's findings: open the run on Evaluate for the evidence "
+        "and what to try.",
+    )
+
+
 def retry(run: RunSummary, finding: doctor.Finding) -> None:
     """Queue the corrected run and open the pair on Compare (never returns on success)."""
     try:
