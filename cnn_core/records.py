@@ -189,6 +189,13 @@ class EpochRecord:
         return EpochRecord(**values)
 
 
+def whole_epochs(history: list[EpochRecord]) -> list[EpochRecord]:
+    """The epochs that ran all their batches: what curves, counts and best-epoch
+    choices use. An epoch cut short by Stop saw only some batches (its running
+    loss is a mean over those few), so it is kept in the log but never compared."""
+    return [record for record in history if not record.partial]
+
+
 @dataclass(frozen=True)
 class Progress:
     """The progress record: where the running epoch is, written every ~0.5 s."""

@@ -61,3 +61,10 @@ def test_a_dotted_line_marks_where_fine_tuning_starts() -> None:
     assert {s.xref for s in lines} == {"x", "x2"}
     assert [a.text for a in fig.layout.annotations if "→" in a.text] == ["fine-tune →"]
     assert training_curves_figure(_history(3)).layout.shapes == ()
+
+
+def test_an_epoch_cut_short_by_stop_is_left_out_of_the_curves() -> None:
+    history = [*_history(2), EpochRecord(3, loss=9.0, accuracy=0.1, partial=True)]
+    fig = training_curves_figure(history, epochs=10)
+    assert all(list(trace.x) == [1, 2] for trace in fig.data)
+    assert 9.0 not in list(fig.data[0].y)
