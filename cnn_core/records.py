@@ -153,7 +153,9 @@ class EpochRecord:
     """One line of the epoch log: what one finished epoch measured.
 
     `learning_rate` is the rate the epoch started with (None for runs recorded
-    before rates were logged); `partial` marks an epoch cut short by Stop;
+    before rates were logged); `partial` marks an epoch cut short by Stop (a
+    run's last; its loss is the mean of the batches it trained, it has no
+    validation metrics since December 2026, and `whole_epochs` leaves it out);
     `phase` names the training phase of a two-phase run ("head", "fine-tune"),
     None for single-phase runs.
     """

@@ -215,8 +215,8 @@ def delete_section(run: RunSummary) -> None:
 
 def manage_section(run: RunSummary) -> None:
     name = run.config.name if run.config and run.config.name else run.run_id
-    stopping = " · :material/stop_circle: stopping…" if run.stopping else ""
-    st.markdown(f"**{name}** · {STATE_LABELS[run.state]}{stopping} · `{run.run_id}`")
+    state = ":material/stop_circle: stopping…" if run.stopping else STATE_LABELS[run.state]
+    st.markdown(f"**{name}** · {state} · `{run.run_id}`")
     if run.state == RunState.BROKEN:
         st.error(run.message)
     elif run.notes.imported_from:

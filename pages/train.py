@@ -372,8 +372,8 @@ def render_monitor(run_id: str, was_active: bool) -> None:
     run = load_run(run_folder(run_id).path)
     if was_active and not run.active:
         st.rerun()  # finished: redraw the page once, without polling
-    stopping = " · :material/stop_circle: stopping…" if run.stopping else ""
-    st.markdown(f"**Status:** {STATE_LABELS[run.state]}{stopping} · `{run.run_id}`")
+    state = ":material/stop_circle: stopping…" if run.stopping else STATE_LABELS[run.state]
+    st.markdown(f"**Status:** {state} · `{run.run_id}`")
     history = run.read_history() if run.state != RunState.BROKEN else []
     epochs = planned_epochs(run.config) if run.config else None
     if run.state == RunState.QUEUED:
@@ -464,7 +464,7 @@ def results(run: RunSummary) -> None:
             + (" (stopped early by the user)" if run.state == RunState.STOPPED else "")
         )
     if run.has_model:
-        st.markdown("**Next:** look at this run's model")
+        st.markdown("**Next:** open this run on")
         run_page_links(run, compare=True)
     compare_with_control(run, "train")
 

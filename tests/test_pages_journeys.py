@@ -7,11 +7,13 @@ to the pages that show it.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnn_core import runs
-from cnn_core.config import PRESETS, ModelSpec
+from cnn_core.config import PRESETS, ModelSpec, TrainConfig
 from cnn_core.formatting import run_label
 from cnn_core.records import RunState
 from tests.apptest_support import (
@@ -221,3 +223,14 @@ def test_a_finished_run_on_train_links_to_its_pages_which_open_it(
         assert opened.selectbox(key=RUN_PICKERS[page]).value == older
     compare = open_with_query("pages/compare.py", runs=older)
     assert compare.selectbox(key="compare_base").value == older
+
+
+def test_the_runs_page_says_a_run_is_stopping() -> None:
+    folder = runs.create_run(TrainConfig(model=SOFTMAX, name="asked to stop"))
+    pid = os.getpid()  # a live process stands in for the worker
+    folder.write_status(RunState.RUNNING, pid=pid, pid_start=runs.process_start_time(pid))
+    at = open_app("pages/runs.py")
+    assert "stopping…" not in texts(at)
+    folder.request_stop()
+    at.run()
+    assert "asked to stop** · :material/stop_circle: stopping…" in texts(at)
