@@ -424,7 +424,7 @@ def render_monitor(run_id: str, was_active: bool) -> None:
         if rates:
             st.caption(rates)
     elif not run.active:
-        st.caption("No whole epoch was recorded.")
+        st.caption("No finished epoch was recorded.")
     progress = run.read_progress() if run.state == RunState.RUNNING else None
     if progress and progress.losses:  # below the epoch curves, which the browser tests read
         st.plotly_chart(batch_loss_figure(progress), key="train_batch_loss")
