@@ -26,7 +26,7 @@ from cnn_core.tf_runtime import import_keras
 PROGRESS_INTERVAL_S = 0.5  # how often batch progress is written (the charts poll ~1 s)
 # What a stopping run is doing, in its status message until it ends (the Train page shows it).
 STOP_STEPS = {
-    "epoch": "Stopping: ending the epoch after this batch…",
+    "epoch": "Stopping: ending this epoch here…",
     "save": "Stopping: saving the model so far…",
     "evaluate": "Stopping: evaluating the model so far on the test set…",
 }

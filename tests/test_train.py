@@ -10,7 +10,7 @@ import pytest
 from cnn_core.config import FitSpec, OptimizerSpec, TrainConfig
 from cnn_core.models import make_optimizer
 from cnn_core.runs import RunFolder
-from cnn_core.train import training_callbacks
+from cnn_core.train import STOP_STEPS, training_callbacks
 
 
 def rate(optimizer) -> float:
@@ -275,7 +275,7 @@ def test_stop_mid_epoch_records_a_partial_epoch_early_stopping_never_sees(
     assert seen[0] is not None and seen[1] is None  # what EarlyStopping was given
     assert history[1].loss is not None  # its running loss over the batches it did train
     assert recorder.stopped
-    assert folder.read_status().message == "Stopping: ending the epoch after this batch…"
+    assert folder.read_status().message == STOP_STEPS["epoch"]  # what the page shows
 
 
 def test_stop_during_validation_keeps_the_whole_epoch_and_starts_no_other(
