@@ -77,7 +77,7 @@ def make_recorder(
             self.stopped = False  # Stop was seen: this fit ends after this epoch
             self.cut_short = False  # the epoch under way ended early on Stop
             self.train_start = self.epoch_start = self.last_write = 0.0
-            self.epoch = 0
+            self.epoch = self.batches_done = 0
             self.first_epoch: int | None = None  # this fit's first epoch (initial_epoch)
             self.epoch_rate = math.nan
             self.losses: tuple[tuple[int, float], ...] = ()  # this epoch's (batch, loss)
@@ -86,7 +86,7 @@ def make_recorder(
             self.train_start = time.perf_counter()
 
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-            self.epoch, self.epoch_start = epoch, time.perf_counter()
+            self.epoch, self.epoch_start, self.batches_done = epoch, time.perf_counter(), 0
             if self.first_epoch is None:
                 self.first_epoch = epoch
             self.losses = ()
@@ -95,6 +95,7 @@ def make_recorder(
             self._write_progress(0, {})
 
         def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            self.batches_done = batch + 1
             if os.path.exists(stop_file):
                 self._stop(cut_short=batch + 1 < batches)
             if time.perf_counter() - self.last_write >= PROGRESS_INTERVAL_S:
@@ -121,12 +122,13 @@ def make_recorder(
                 learning_rate=self.epoch_rate,
                 partial=self.cut_short,
                 phase=phase,
+                batches=self.batches_done if self.cut_short else None,
             )
             # Model first, then the history line: any epoch a reader sees listed
             # has its weights on disk, so an interrupted run keeps its last epoch.
             folder.save_model(self.model if saved_model is None else saved_model)
             folder.append_epoch(record)
-            self._write_progress(batches, logs)
+            self._write_progress(self.batches_done if self.cut_short else batches, logs)
 
         def _stop(self, cut_short: bool) -> None:
             if not self.stopped:

@@ -412,11 +412,12 @@ def render_monitor(run_id: str, was_active: bool) -> None:
         results(run)
         if workspaces.private_enabled():
             share_toggle(run)
-    cut_short = [r for r in history if r.partial]
-    if cut_short:
+    if cut := next((r for r in reversed(history) if r.partial), None):
+        n = cut.batches
+        of = "" if n is None else f" after {n:,} batch{'' if n == 1 else 'es'}"
         st.caption(
-            f"Epoch {cut_short[-1].epoch} was cut short by Stop: it trained only part of "
-            "its batches, so it is left out of the curves and the epoch count."
+            f"Epoch {cut.epoch} was cut short by Stop{of}: it is left out of the curves "
+            "and the epoch count."
         )
     if whole_epochs(history):
         st.plotly_chart(training_curves_figure(history, epochs), key="train_curves")

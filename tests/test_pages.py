@@ -154,8 +154,8 @@ def test_a_stopped_run_says_its_last_epoch_was_cut_short() -> None:
     config = TrainConfig(model=ModelSpec(kind="cnn", conv_blocks=(ConvBlock(4, 3),)))
     folder = runs.create_run(config)
     folder.append_epoch(EpochRecord(epoch=1, loss=1.0, val_loss=1.1))
-    folder.append_epoch(EpochRecord(epoch=2, loss=3.0, partial=True))
+    folder.append_epoch(EpochRecord(epoch=2, loss=3.0, partial=True, batches=1))
     folder.write_status(RunState.STOPPED, train_seconds=5.0)
     at = open_app("pages/train.py")
-    assert "Epoch 2 was cut short by Stop" in texts(at)
+    assert "Epoch 2 was cut short by Stop after 1 batch:" in texts(at)
     assert {m.label: m.value for m in at.metric}["Epochs"] == "1"

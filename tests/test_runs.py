@@ -327,6 +327,6 @@ def test_stop_request_is_shown_as_stopping_while_the_run_is_active(isolated_stor
 def test_an_epoch_line_without_partial_reads_as_a_whole_epoch() -> None:
     old = {"schema_version": 1, "epoch": 2, "loss": 0.5}
     assert EpochRecord.from_dict(old).partial is False
-    cut = EpochRecord(3, loss=2.0, partial=True)
+    cut = EpochRecord(3, loss=2.0, partial=True, batches=7)
     assert EpochRecord.from_dict(cut.to_dict()) == cut
     assert whole_epochs([EpochRecord.from_dict(old), cut]) == [EpochRecord.from_dict(old)]

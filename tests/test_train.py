@@ -269,6 +269,8 @@ def test_stop_mid_epoch_records_a_partial_epoch_early_stopping_never_sees(
     recorder, seen = stop_run_fit(folder, "on_train_batch_begin", at_epoch=1, at_batch=2)
     history = folder.read_history()
     assert [(r.epoch, r.partial) for r in history] == [(1, False), (2, True)]
+    assert (history[0].batches, history[1].batches) == (None, 3)  # batches 0, 1 and 2
+    assert folder.read_progress().batch == 3  # not shown as a whole epoch done
     assert history[0].val_loss is not None and history[0].loss is not None
     # The partial epoch's validation was cut short: no metrics for it anywhere.
     assert (history[1].val_loss, history[1].val_accuracy) == (None, None)
