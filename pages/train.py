@@ -364,6 +364,8 @@ def stopping_text(run: RunSummary) -> str:
     seen the request: `cnn_core.train.STOP_STEPS`)."""
     if run.message.startswith("Stopping"):
         return run.message
+    if run.state == RunState.QUEUED:
+        return "Stopping… this run will not start training."
     return "Stopping… the worker ends the epoch after its current batch."
 
 
