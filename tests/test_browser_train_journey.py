@@ -196,6 +196,8 @@ def test_stop_says_stopping_at_once_and_ends_the_run(
     assert run.state == RunState.STOPPED
     history = runs.RunFolder(folder).read_history()
     assert run.epochs_done == len([r for r in history if not r.partial])
+    wait_until_idle(page)
+    screenshot_monitor(page, tmp_path, "train_stopped")
 
 
 def test_a_stopping_run_shows_what_the_worker_does(
