@@ -47,7 +47,7 @@ from cnn_core.formatting import (
     schedule_title,
 )
 from cnn_core.models import describe_model
-from cnn_core.records import EpochRecord
+from cnn_core.records import EpochRecord, whole_epochs
 from cnn_core.runs import RunFolder, RunSummary
 from cnn_core.transfer import planned_epochs, vgg16_spec, weights_problem, weights_source
 
@@ -262,11 +262,13 @@ def mean_epoch_seconds(history: Sequence[EpochRecord]) -> float | None:
 
 
 def best_epoch(history: Sequence[EpochRecord]) -> int | None:
-    """The epoch with the highest validation accuracy (else the lowest validation loss)."""
-    scored = [(r.val_accuracy, r.epoch) for r in history if r.val_accuracy is not None]
+    """The whole epoch with the highest validation accuracy (else the lowest validation
+    loss); an epoch cut short by Stop never is."""
+    whole = whole_epochs(list(history))
+    scored = [(r.val_accuracy, r.epoch) for r in whole if r.val_accuracy is not None]
     if scored:
         return max(scored, key=lambda pair: (pair[0], -pair[1]))[1]
-    losses = [(r.val_loss, r.epoch) for r in history if r.val_loss is not None]
+    losses = [(r.val_loss, r.epoch) for r in whole if r.val_loss is not None]
     return min(losses)[1] if losses else None
 
 
@@ -439,16 +441,21 @@ def elapsed_seconds(history: Sequence[EpochRecord]) -> list[float | None]:
 def run_curves(label: str, history: Sequence[EpochRecord], x_axis: str = "epoch") -> Curves:
     """One run's curves against epochs (`x_axis` "epoch") or elapsed seconds ("seconds").
 
+    An epoch cut short by Stop (always a run's last) is left out.
+
     Raises:
         ValueError: an unknown `x_axis`.
     """
     records = list(history)
     if x_axis == "seconds":
         pairs = [
-            (s, r) for s, r in zip(elapsed_seconds(records), records, strict=True) if s is not None
+            (s, r)
+            for s, r in zip(elapsed_seconds(records), records, strict=True)
+            if s is not None and not r.partial
         ]
         xs, records = [s for s, _ in pairs], [r for _, r in pairs]
     elif x_axis == "epoch":
+        records = whole_epochs(records)
         xs = [float(r.epoch) for r in records]
     else:
         raise ValueError(f"x_axis must be 'epoch' or 'seconds'. Received: {x_axis!r}")
@@ -485,7 +492,8 @@ def group_curves(
     by_epoch: dict[int, list[tuple[EpochRecord, float | None]]] = {}
     for history in histories:
         for record, elapsed in zip(history, elapsed_seconds(history), strict=True):
-            by_epoch.setdefault(record.epoch, []).append((record, elapsed))
+            if not record.partial:  # cut short by Stop: not an epoch to average
+                by_epoch.setdefault(record.epoch, []).append((record, elapsed))
     epochs = sorted(by_epoch)
     if x_axis == "seconds":
         times = {e: [s for _, s in by_epoch[e] if s is not None] for e in epochs}

@@ -24,8 +24,11 @@ STATE_STYLES = {
 }
 
 
-def state_badge(state: RunState) -> str:
-    """The state as a Markdown badge with a Material icon: ':green-badge[...]'."""
+def state_badge(state: RunState, stopping: bool = False) -> str:
+    """The state as a Markdown badge with a Material icon: ':green-badge[...]'; an
+    active run whose Stop was pressed reads "stopping…"."""
+    if stopping:
+        return ":orange-badge[:material/stop_circle: stopping…]"
     colour, icon = STATE_STYLES[state]
     return f":{colour}-badge[:material/{icon}: {state.value}]"
 
@@ -128,7 +131,7 @@ def run_row(run: RunSummary) -> dict[str, Any]:
     created = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created)) if run.created else ""
     return {
         "name": run.config.name if run.config and run.config.name else run.run_id,
-        "status": STATE_LABELS[run.state],
+        "status": "stopping…" if run.stopping else STATE_LABELS[run.state],
         "test acc": run.test_accuracy,
         "best val acc": run.best_val_accuracy,
         "dataset": run_dataset_title(run),

@@ -158,7 +158,10 @@ class EpochRecord:
     """One line of the epoch log: what one finished epoch measured.
 
     `learning_rate` is the rate the epoch started with (None for runs recorded
-    before rates were logged); `partial` marks an epoch cut short by Stop;
+    before rates were logged); `partial` marks an epoch cut short by Stop (a
+    run's last; its loss is the mean of the batches it trained, it has no
+    validation metrics since December 2026, and `whole_epochs` leaves it out;
+    `batches` is how many of its batches it trained, None for a whole epoch);
     `phase` names the training phase of a two-phase run ("head", "fine-tune"),
     None for single-phase runs.
     """
@@ -172,6 +175,7 @@ class EpochRecord:
     learning_rate: float | None = None
     partial: bool = False
     phase: str | None = None
+    batches: int | None = None  # of a partial epoch: the batches it trained
 
     def to_dict(self) -> dict[str, Any]:
         return stamped({k: v for k, v in asdict(self).items() if v is not None})
@@ -189,9 +193,18 @@ class EpochRecord:
             raise RecordError(f"{source} has no valid epoch number: {epoch!r}")
         values = {name: _number(value) for name, value in _known(EpochRecord, record).items()}
         values.update(epoch=epoch, partial=bool(record.get("partial", False)))
+        batches = record.get("batches")
+        values["batches"] = batches if isinstance(batches, int) and batches >= 0 else None
         phase = record.get("phase")
         values["phase"] = phase if isinstance(phase, str) and phase else None
         return EpochRecord(**values)
+
+
+def whole_epochs(history: list[EpochRecord]) -> list[EpochRecord]:
+    """The epochs that ran all their batches: what curves, counts and best-epoch
+    choices use. An epoch cut short by Stop saw only some batches (its running
+    loss is a mean over those few), so it is kept in the log but never compared."""
+    return [record for record in history if not record.partial]
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ from cnn_core.records import (
     Status,
     record_version,
     stamped,
+    whole_epochs,
 )
 
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}$")
@@ -322,10 +323,25 @@ class RunFolder:
 
     def request_stop(self) -> None:
         """Ask the worker to stop at its next batch (it keeps the model so far)."""
-        atomic_write_text(self.stop_path, str(time.time()))
+        if not self.stop_path.exists():  # the first request's time is the one kept
+            atomic_write_text(self.stop_path, str(time.time()))
 
     def stop_requested(self) -> bool:
         return self.stop_path.exists()
+
+    def stop_request_time(self) -> float | None:
+        """When Stop was first pressed (Unix seconds), or None when it never was.
+
+        A stop file without a readable time (written by hand) counts as pressed now.
+        """
+        try:
+            text = self.stop_path.read_text(encoding="utf-8")
+        except OSError:
+            return None
+        try:
+            return float(text)
+        except ValueError:
+            return time.time()
 
     # model.keras -------------------------------------------------------------
 
@@ -481,7 +497,7 @@ class RunSummary(RunFolder):
     state: RunState = RunState.BROKEN
     config: TrainConfig | None = None
     status: Status | None = None  # None for a broken folder
-    epochs_done: int = 0
+    epochs_done: int = 0  # epochs that ran all their batches (`records.whole_epochs`)
     best_val_accuracy: float | None = None
     test_accuracy: float | None = None
     message: str = ""
@@ -495,6 +511,13 @@ class RunSummary(RunFolder):
         if self.recorded_dataset is not None:
             return self.recorded_dataset
         return find_dataset(self.config.dataset) if self.config else None
+
+    stop_requested_at: float | None = None  # when Stop was pressed (None: never)
+
+    @property
+    def stopping(self) -> bool:
+        """Stop was pressed and the worker has not ended the run yet."""
+        return self.active and self.stop_requested_at is not None
 
     @property
     def starter(self) -> bool:
@@ -564,12 +587,13 @@ def _read_records(folder: RunFolder) -> _StoredRecords | str:
     except UserError as error:
         records: _StoredRecords | str = f"broken run folder: {error}"
     else:
-        val = [r.val_accuracy for r in history if r.val_accuracy is not None]
+        whole = whole_epochs(history)
+        val = [r.val_accuracy for r in whole if r.val_accuracy is not None]
         evaluation = folder.read_evaluation()
         records = _StoredRecords(
             status,
             config,
-            epochs_done=len(history),
+            epochs_done=len(whole),
             best_val_accuracy=max(val) if val else None,
             test_accuracy=evaluation.accuracy if evaluation else None,
             notes=notes,
@@ -611,6 +635,7 @@ def load_run(path: Path) -> RunSummary:
         message=message,
         notes=records.notes,
         recorded_dataset=records.dataset,
+        stop_requested_at=RunFolder(path).stop_request_time() if state.active else None,
     )
 
 

@@ -24,6 +24,12 @@ from cnn_core.runs import RunFolder
 from cnn_core.tf_runtime import import_keras
 
 PROGRESS_INTERVAL_S = 0.5  # how often batch progress is written (the charts poll ~1 s)
+# What a stopping run is doing, in its status message until it ends (the Train page shows it).
+STOP_STEPS = {
+    "epoch": "Stopping: ending this epoch here…",
+    "save": "Stopping: saving the model so far…",
+    "evaluate": "Stopping: evaluating the model so far on the test set…",
+}
 
 
 def make_recorder(
@@ -41,6 +47,13 @@ def make_recorder(
     The per-batch hook costs one clock read and one `stat` of the stop file; the
     rest happens at most every PROGRESS_INTERVAL_S. The ETA comes from the rate
     this callback has timed itself (see `eta_seconds`).
+
+    Stop: seen after a training batch, it ends the epoch there; that epoch is
+    recorded as `partial`, its validation pass is cut to one batch (Keras always
+    runs one) and its validation metrics are dropped before the other callbacks
+    see them, so early stopping and the on-plateau schedule ignore it. Seen at an
+    epoch's end (pressed during its validation pass), the whole epoch is kept and
+    no new one starts. `stopped` tells the caller either way.
 
     Args:
         folder: the run's folder.
@@ -61,9 +74,10 @@ def make_recorder(
     class RunRecorder(keras.callbacks.Callback):
         def __init__(self) -> None:
             super().__init__()
-            self.stopped = False
+            self.stopped = False  # Stop was seen: this fit ends after this epoch
+            self.cut_short = False  # the epoch under way ended early on Stop
             self.train_start = self.epoch_start = self.last_write = 0.0
-            self.epoch = 0
+            self.epoch = self.batches_done = 0
             self.first_epoch: int | None = None  # this fit's first epoch (initial_epoch)
             self.epoch_rate = math.nan
             self.losses: tuple[tuple[int, float], ...] = ()  # this epoch's (batch, loss)
@@ -72,7 +86,7 @@ def make_recorder(
             self.train_start = time.perf_counter()
 
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-            self.epoch, self.epoch_start = epoch, time.perf_counter()
+            self.epoch, self.epoch_start, self.batches_done = epoch, time.perf_counter(), 0
             if self.first_epoch is None:
                 self.first_epoch = epoch
             self.losses = ()
@@ -81,14 +95,23 @@ def make_recorder(
             self._write_progress(0, {})
 
         def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            self.batches_done = batch + 1
             if os.path.exists(stop_file):
-                self.stopped = True
-                self.model.stop_training = True
+                self._stop(cut_short=batch + 1 < batches)
             if time.perf_counter() - self.last_write >= PROGRESS_INTERVAL_S:
                 self._write_progress(batch + 1, logs or {})
 
+        def on_test_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            if self.cut_short:  # a partial epoch's validation would measure nothing useful
+                self.model.stop_evaluating = True
+
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            logs = logs or {}
+            logs = logs if logs is not None else {}
+            if not self.stopped and os.path.exists(stop_file):
+                self._stop(cut_short=False)
+            if self.cut_short:  # the same dict goes to the callbacks after this one
+                for key in [k for k in logs if k.startswith("val_")]:
+                    del logs[key]
             record = EpochRecord(
                 epoch=epoch + 1,
                 seconds=time.perf_counter() - self.epoch_start,
@@ -97,14 +120,21 @@ def make_recorder(
                 val_loss=_number(logs.get("val_loss")),
                 val_accuracy=_number(logs.get("val_accuracy")),
                 learning_rate=self.epoch_rate,
-                partial=self.stopped,
+                partial=self.cut_short,
                 phase=phase,
+                batches=self.batches_done if self.cut_short else None,
             )
             # Model first, then the history line: any epoch a reader sees listed
             # has its weights on disk, so an interrupted run keeps its last epoch.
             folder.save_model(self.model if saved_model is None else saved_model)
             folder.append_epoch(record)
-            self._write_progress(batches, logs)
+            self._write_progress(self.batches_done if self.cut_short else batches, logs)
+
+        def _stop(self, cut_short: bool) -> None:
+            if not self.stopped:
+                folder.write_status(RunState.RUNNING, message=STOP_STEPS["epoch"])
+            self.stopped, self.cut_short = True, self.cut_short or cut_short
+            self.model.stop_training = True
 
         def _write_progress(self, batch: int, logs: dict) -> None:
             now = time.perf_counter()
@@ -282,11 +312,19 @@ def train_run(folder: RunFolder, strategy: str = "default") -> RunState:
     start = time.perf_counter()
     model.fit(**data, epochs=fit.epochs, callbacks=callbacks, verbose=2)
     train_seconds = time.perf_counter() - start
+    announce_stop_step(folder, recorder.stopped, "save")
     folder.save_model(model)
     if placement.strategy is not None:  # evaluate on one device: batched calls of a
         model = load_trained_model(folder.model_path)  # mirrored model return every replica's
+    announce_stop_step(folder, recorder.stopped, "evaluate")
     evaluation, probs = evaluate_model(model, dataset.x_test, dataset.y_test, info.class_names)
     return finish_run(folder, evaluation, probs, dataset.y_test, train_seconds, recorder.stopped)
+
+
+def announce_stop_step(folder: RunFolder, stopped: bool, step: str) -> None:
+    """Say in a stopping run's status what it does now (a `STOP_STEPS` key)."""
+    if stopped:
+        folder.write_status(RunState.RUNNING, message=STOP_STEPS[step])
 
 
 def finish_run(

@@ -29,7 +29,13 @@ from cnn_core.models import build_model, load_trained_model
 from cnn_core.records import RunState
 from cnn_core.runs import RunFolder
 from cnn_core.tf_runtime import import_keras
-from cnn_core.train import compile_for_run, finish_run, make_recorder, training_callbacks
+from cnn_core.train import (
+    announce_stop_step,
+    compile_for_run,
+    finish_run,
+    make_recorder,
+    training_callbacks,
+)
 from cnn_core.transfer import (
     PHASE_FINE_TUNE,
     PHASE_HEAD,
@@ -300,9 +306,11 @@ def train_vgg16(
             stopped = True
             break
     train_seconds = time.perf_counter() - start
+    announce_stop_step(folder, stopped, "save")
     folder.save_model(model)
     if placement.strategy is not None:  # evaluate on one device (see train.train_run)
         model = load_trained_model(folder.model_path)
+    announce_stop_step(folder, stopped, "evaluate")
     if features is not None:  # the last phase's layers on its cached test outputs
         test = features["test"][CACHED_LAYER[phase]]
         tail = tail_model(model, CACHED_LAYER[phase])

@@ -35,7 +35,7 @@ from cnn_core.formatting import class_names, format_duration, model_label, perce
 from cnn_core.inspection import conv_layer_names, filter_weights, softmax_templates
 from cnn_core.records import EpochRecord
 from cnn_core.runs import RunSummary, list_runs, runs_root
-from pages._shared.common import cached_model, ensure_app_navigation, run_table
+from pages._shared.common import CURRENT_RUN, cached_model, ensure_app_navigation, run_table
 from pages._shared.compare_actions import (
     NOTICE,
     RUNS_PARAM,
@@ -288,6 +288,9 @@ def comparison_view(chosen_ids: list[str]) -> None:
 def actions_section(chosen: list[RunSummary]) -> None:
     st.subheader("Train more to compare")
     by_id = {run.run_id: run for run in chosen}
+    if st.session_state.get("compare_base") not in by_id:  # the session's run, if chosen
+        current = st.session_state.get(CURRENT_RUN)
+        st.session_state["compare_base"] = current if current in by_id else next(iter(by_id))
     run_id = st.selectbox(
         "Starting from", list(by_id), format_func=lambda i: run_title(by_id[i]), key="compare_base"
     )

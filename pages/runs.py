@@ -12,7 +12,14 @@ import streamlit as st
 from cnn_core.bundles import MB, BundleLimits, bundle_file_name, export_bundle, import_bundle
 from cnn_core.data import dataset_title
 from cnn_core.errors import UserError
-from cnn_core.formatting import STATE_LABELS, markdown_text, no_model_text, run_row, state_badge
+from cnn_core.formatting import (
+    STATE_LABELS,
+    markdown_text,
+    no_model_text,
+    run_label,
+    run_row,
+    state_badge,
+)
 from cnn_core.records import RunNotes, RunState
 from cnn_core.run_filters import RunFilter, filter_choices
 from cnn_core.runs import RunSummary, delete_run, list_runs
@@ -21,6 +28,7 @@ from pages._shared.common import (
     ensure_app_navigation,
     optional_dataset,
     require_model,
+    run_page_links,
     run_table,
 )
 
@@ -30,11 +38,6 @@ TFLITE = "runs_tflite"  # {(run id, model version): TfliteExport}
 IMPORTED = "runs_imported"  # the id of the run the last import created
 SELECT_NEXT = "runs_select_next"  # a run id to select on the next run (set after the picker)
 PARITY_IMAGES = 64
-LINKED_PAGES = (  # where a run with a model opens: (page, label, icon)
-    ("pages/evaluate.py", "Evaluate", ":material/fact_check:"),
-    ("pages/inside.py", "Inside", ":material/neurology:"),
-    ("pages/predict.py", "Predict", ":material/draw:"),
-)
 
 
 def filters(runs: list[RunSummary]) -> RunFilter:
@@ -74,7 +77,9 @@ def pick_run(runs: list[RunSummary]) -> RunSummary:
         st.session_state[SELECTED] = st.session_state.pop(SELECT_NEXT)
     if st.session_state.get(SELECTED) not in by_id:
         st.session_state[SELECTED] = runs[0].run_id
-    run_id = st.selectbox("Run", list(by_id), key=SELECTED)
+    run_id = st.selectbox(
+        "Run", list(by_id), format_func=lambda i: run_label(by_id[i]), key=SELECTED
+    )
     st.query_params[RUN_PARAM] = run_id
     return by_id[run_id]
 
@@ -111,11 +116,7 @@ def open_links(run: RunSummary) -> None:
     """Links to the pages that show this run (other query parameters kept)."""
     if not run.has_model or run.active:
         return
-    params = {**st.query_params.to_dict(), RUN_PARAM: run.run_id}
-    cols = st.columns(len(LINKED_PAGES))
-    for col, (page, label, icon) in zip(cols, LINKED_PAGES, strict=True):
-        with col:
-            st.page_link(page, label=label, icon=icon, query_params=params)
+    run_page_links(run)
 
 
 def downloads(run: RunSummary) -> None:
@@ -220,7 +221,9 @@ def delete_section(run: RunSummary) -> None:
 
 def manage_section(run: RunSummary) -> None:
     name = run.config.name if run.config and run.config.name else run.run_id
-    st.markdown(f"**{markdown_text(name)}** · {state_badge(run.state)} · `{run.run_id}`")
+    st.markdown(
+        f"**{markdown_text(name)}** · {state_badge(run.state, run.stopping)} · `{run.run_id}`"
+    )
     if run.state == RunState.BROKEN:
         st.error(run.message)
     elif run.notes.imported_from:

@@ -39,21 +39,23 @@ from cnn_core.formatting import (
     state_badge,
 )
 from cnn_core.models import describe_model, estimate_batch_memory
-from cnn_core.records import Progress, RunState
+from cnn_core.records import Progress, RunState, whole_epochs
 from cnn_core.runs import RunSummary, list_runs, load_run, run_folder
 from cnn_core.transfer import planned_epochs
 from cnn_core.worker import launch_run, max_concurrent
 from pages._shared.common import (
+    CURRENT_RUN,
     dataset_picker,
     ensure_app_navigation,
     require_dataset,
+    run_page_links,
     validation_size_input,
 )
 from pages._shared.compare_actions import compare_with_control
 from pages._shared.my_images import augment_inputs
 from pages._shared.vgg16_options import vgg16_inputs, vgg16_summary, weights_ready
 
-SAVED_FORM = "train_saved_form"  # widget values kept across page changes
+KEEP = "session"  # the form widgets' persist_state: values survive page changes
 MONITORED = "train_monitor_run"  # the run the Runs section watches
 POLL_SECONDS = 1.0
 CNN_PRESETS = [name for name, spec in PRESETS.items() if spec.kind == "cnn"]
@@ -92,19 +94,17 @@ def apply_preset() -> None:
         st.session_state[f"dense{j}_dropout"] = dense.dropout
 
 
-def restore_form() -> None:
-    """Put back the widget values of the last visit (Streamlit drops them on page change)."""
-    for key, value in st.session_state.get(SAVED_FORM, {}).items():
-        st.session_state.setdefault(key, value)
+def form_defaults() -> None:
+    """Give the form its defaults on a session's first visit.
+
+    Every input widget of the form is created with `persist_state=KEEP`, so
+    Streamlit itself keeps its value while another page is open; nothing is
+    written back into widget keys (a button's or uploader's key refuses writes).
+    """
     for key, value in FORM_DEFAULTS.items():
         st.session_state.setdefault(key, value)
     if "train_n_blocks" not in st.session_state:
         apply_preset()
-
-
-def save_form() -> None:
-    keys = [k for k in st.session_state if str(k).startswith(("train_", "conv", "dense"))]
-    st.session_state[SAVED_FORM] = {k: st.session_state[k] for k in keys if k != SAVED_FORM}
 
 
 def conv_block_inputs(i: int) -> ConvBlock:
@@ -120,13 +120,19 @@ def conv_block_inputs(i: int) -> ConvBlock:
         st.session_state.setdefault(f"conv{i}_{name}", value)
     with st.container(border=True):
         top = st.columns(4)
-        filters = top[0].number_input(f"Block {i + 1} filters", step=8, key=f"conv{i}_filters")
-        kernel = top[1].number_input("Kernel size", step=1, key=f"conv{i}_kernel")
-        padding = top[2].selectbox("Padding", PADDINGS, key=f"conv{i}_padding")
-        activation = top[3].selectbox("Activation", ACTIVATIONS, key=f"conv{i}_activation")
+        filters = top[0].number_input(
+            f"Block {i + 1} filters", step=8, key=f"conv{i}_filters", persist_state=KEEP
+        )
+        kernel = top[1].number_input(
+            "Kernel size", step=1, key=f"conv{i}_kernel", persist_state=KEEP
+        )
+        padding = top[2].selectbox("Padding", PADDINGS, key=f"conv{i}_padding", persist_state=KEEP)
+        activation = top[3].selectbox(
+            "Activation", ACTIVATIONS, key=f"conv{i}_activation", persist_state=KEEP
+        )
         bottom = st.columns(2)
-        pool = bottom[0].checkbox("2x2 max-pool", key=f"conv{i}_pool")
-        batch_norm = bottom[1].checkbox("Batch norm", key=f"conv{i}_bn")
+        pool = bottom[0].checkbox("2x2 max-pool", key=f"conv{i}_pool", persist_state=KEEP)
+        batch_norm = bottom[1].checkbox("Batch norm", key=f"conv{i}_bn", persist_state=KEEP)
     return ConvBlock(int(filters), int(kernel), padding, activation, pool, batch_norm)
 
 
@@ -134,8 +140,12 @@ def dense_layer_inputs(j: int) -> DenseLayer:
     st.session_state.setdefault(f"dense{j}_units", 128)
     st.session_state.setdefault(f"dense{j}_dropout", 0.0)
     cols = st.columns(2)
-    units = cols[0].number_input(f"Dense {j + 1} units", step=32, key=f"dense{j}_units")
-    dropout = cols[1].number_input("dropout", step=0.1, format="%.2f", key=f"dense{j}_dropout")
+    units = cols[0].number_input(
+        f"Dense {j + 1} units", step=32, key=f"dense{j}_units", persist_state=KEEP
+    )
+    dropout = cols[1].number_input(
+        "dropout", step=0.1, format="%.2f", key=f"dense{j}_dropout", persist_state=KEEP
+    )
     return DenseLayer(int(units), float(dropout))
 
 
@@ -150,6 +160,7 @@ def model_inputs() -> ModelSpec:
         }.get,
         horizontal=True,
         key="train_kind",
+        persist_state=KEEP,
     )
     if kind == "vgg16":
         return vgg16_inputs()
@@ -158,10 +169,16 @@ def model_inputs() -> ModelSpec:
             "One dense layer from pixels to class probabilities: the classic ~92% MNIST baseline."
         )
         return ModelSpec(kind="softmax")
-    st.selectbox("Preset", CNN_PRESETS, key="train_preset", on_change=apply_preset)
-    n_blocks = st.number_input("Conv blocks", min_value=0, max_value=8, key="train_n_blocks")
+    st.selectbox(
+        "Preset", CNN_PRESETS, key="train_preset", persist_state=KEEP, on_change=apply_preset
+    )
+    n_blocks = st.number_input(
+        "Conv blocks", min_value=0, max_value=8, key="train_n_blocks", persist_state=KEEP
+    )
     blocks = tuple(conv_block_inputs(i) for i in range(int(n_blocks)))
-    n_dense = st.number_input("Dense layers", min_value=0, max_value=4, key="train_n_dense")
+    n_dense = st.number_input(
+        "Dense layers", min_value=0, max_value=4, key="train_n_dense", persist_state=KEEP
+    )
     dense = tuple(dense_layer_inputs(j) for j in range(int(n_dense)))
     return ModelSpec(kind="cnn", conv_blocks=blocks, dense_layers=dense)
 
@@ -172,13 +189,17 @@ def optimizer_inputs() -> OptimizerSpec:
         OPTIMIZERS,
         format_func=optimizer_title,
         key="train_optimizer",
+        persist_state=KEEP,
     )
-    learning_rate = st.number_input("Learning rate", step=0.0005, format="%.5f", key="train_lr")
+    learning_rate = st.number_input(
+        "Learning rate", step=0.0005, format="%.5f", key="train_lr", persist_state=KEEP
+    )
     schedule = st.selectbox(
         "Learning-rate schedule",
         LR_SCHEDULES,
         format_func=schedule_title,
         key="train_schedule",
+        persist_state=KEEP,
         help=(
             "Cosine decay glides from the learning rate to 0 over all epochs; "
             "on plateau halves it whenever the validation loss did not improve for an epoch."
@@ -186,36 +207,44 @@ def optimizer_inputs() -> OptimizerSpec:
     )
     momentum = OptimizerSpec.momentum
     if name == "sgd":
-        momentum = st.number_input("Momentum", step=0.05, key="train_momentum")
+        momentum = st.number_input("Momentum", step=0.05, key="train_momentum", persist_state=KEEP)
     return OptimizerSpec(name, float(learning_rate), schedule, float(momentum))
 
 
 def fit_inputs() -> FitSpec:
     cols = st.columns(2)
-    batch_size = int(cols[0].number_input("Batch size", step=16, key="train_batch"))
-    epochs = int(cols[1].number_input("Epochs", step=1, key="train_epochs"))
+    batch_size = int(
+        cols[0].number_input("Batch size", step=16, key="train_batch", persist_state=KEEP)
+    )
+    epochs = int(cols[1].number_input("Epochs", step=1, key="train_epochs", persist_state=KEEP))
     early = st.checkbox(
-        "Early stopping", key="train_early", help="Stop when the validation loss stops improving."
+        "Early stopping",
+        key="train_early",
+        persist_state=KEEP,
+        help="Stop when the validation loss stops improving.",
     )
     if not early:
         return FitSpec(batch_size, epochs, early_stopping=False)
-    patience = int(st.number_input("Patience (epochs)", step=1, key="train_patience"))
-    restore = st.checkbox("Restore best weights", key="train_restore")
+    patience = int(
+        st.number_input("Patience (epochs)", step=1, key="train_patience", persist_state=KEEP)
+    )
+    restore = st.checkbox("Restore best weights", key="train_restore", persist_state=KEEP)
     return FitSpec(batch_size, epochs, True, patience, restore)
 
 
 def run_inputs() -> tuple[int, int, str]:
     """(seed, training subset, run name)."""
-    seed = int(st.number_input("Random seed", step=1, key="train_seed"))
+    seed = int(st.number_input("Random seed", step=1, key="train_seed", persist_state=KEEP))
     subset = int(
         st.number_input(
             "Training subset (0 = all)",
             step=1000,
             key="train_subset",
+            persist_state=KEEP,
             help="0 uses them all; a few thousand make a quick experiment.",
         )
     )
-    name = st.text_input("Run name (optional)", key="train_name", max_chars=60)
+    name = st.text_input("Run name (optional)", key="train_name", persist_state=KEEP, max_chars=60)
     return seed, subset, name
 
 
@@ -261,7 +290,6 @@ def setup_section() -> TrainConfig | None:
         optimizer, fit = optimizer_inputs(), fit_inputs()
         seed, subset, name = run_inputs()
     augment = augment_inputs("train", dataset.x_train[0])
-    save_form()
     config = TrainConfig(
         dataset=key,
         model=spec,
@@ -320,7 +348,7 @@ def launch_button(config: TrainConfig | None) -> None:
     except UserError as error:
         st.error(str(error))
         return
-    st.session_state[MONITORED] = folder.run_id
+    st.session_state[MONITORED] = st.session_state[CURRENT_RUN] = folder.run_id
     if created:
         st.toast(f"Run {folder.run_id} started")
     else:
@@ -334,19 +362,34 @@ def progress_text(progress: Progress) -> str:
     )
 
 
+def stopping_text(run: RunSummary) -> str:
+    """What a run that was asked to stop is doing (the worker's own words once it has
+    seen the request: `cnn_core.train.STOP_STEPS`)."""
+    if run.message.startswith("Stopping"):
+        return run.message
+    if run.state == RunState.QUEUED:
+        return "Stopping… this run will not start training."
+    return "Stopping… the worker ends the epoch after its current batch."
+
+
 def render_monitor(run_id: str, was_active: bool) -> None:
     """The live view of one run: status, progress, curves, Stop, results."""
     run = load_run(run_folder(run_id).path)
     if was_active and not run.active:
         st.rerun()  # finished: redraw the page once, without polling
-    st.markdown(f"**Status:** {state_badge(run.state)} · `{run.run_id}`")
+    st.markdown(f"**Status:** {state_badge(run.state, run.stopping)} · `{run.run_id}`")
     history = run.read_history() if run.state != RunState.BROKEN else []
     epochs = planned_epochs(run.config) if run.config else None
     if run.state == RunState.QUEUED:
-        st.info(f"Waiting for a free training slot ({max_concurrent()} at a time)…")
+        if run.stopping:
+            st.info(stopping_text(run))
+        else:
+            st.info(f"Waiting for a free training slot ({max_concurrent()} at a time)…")
     elif run.state == RunState.RUNNING:
         progress = run.read_progress()
-        if progress:
+        if run.stopping:
+            st.progress(progress.fraction if progress else 0.0, text=stopping_text(run))
+        elif progress:
             st.progress(progress.fraction, text=progress_text(progress))
         else:
             st.progress(0.0, text=run.message or "Loading data and building the model…")
@@ -361,14 +404,26 @@ def render_monitor(run_id: str, was_active: bool) -> None:
         st.error(run.message)
     elif why := no_model_text(run):
         st.info(why)
-    if run.active and st.button("Stop", icon=":material/stop:", key="train_stop"):
-        run.request_stop()
+    if run.active and st.button(
+        "Stopping…" if run.stopping else "Stop",
+        icon=":material/stop:",
+        key="train_stop",
+        disabled=run.stopping,
+        on_click=run.request_stop,  # before this rerun, whose status then says stopping
+    ):
         st.toast("Stopping at the next batch; the model so far is kept.")
     if run.state.final:
         results(run)
         if workspaces.private_enabled():
             share_toggle(run)
-    if history:
+    if cut := next((r for r in reversed(history) if r.partial), None):
+        n = cut.batches
+        of = "" if n is None else f" after {n:,} batch{'' if n == 1 else 'es'}"
+        st.caption(
+            f"Epoch {cut.epoch} was cut short by Stop{of}: it is left out of the curves "
+            "and the epoch count."
+        )
+    if whole_epochs(history):
         st.plotly_chart(training_curves_figure(history, epochs), key="train_curves")
         rates = learning_rate_text(history, run.config.optimizer.schedule if run.config else None)
         if rates:
@@ -413,7 +468,22 @@ def results(run: RunSummary) -> None:
             f"{format_duration(train_seconds)}"
             + (" (stopped early by the user)" if run.state == RunState.STOPPED else "")
         )
+    if run.has_model:
+        st.markdown("**Next:** open this run on")
+        run_page_links(run, compare=True)
     compare_with_control(run, "train")
+
+
+def watched_default(runs: list[RunSummary], current: str | None) -> str:
+    """The run to watch on arrival: the session's current run if it trains, else a
+    training run, else the current run, else the newest."""
+    active = [r.run_id for r in runs if r.active]
+    ids = [r.run_id for r in runs]
+    if current in active:
+        return current
+    if active:
+        return active[0]
+    return current if current in ids else ids[0]
 
 
 def monitor_section() -> None:
@@ -424,18 +494,20 @@ def monitor_section() -> None:
         return
     ids = [r.run_id for r in runs]
     labels = {r.run_id: run_label(r) for r in runs}
-    current = st.session_state.get(MONITORED)
-    if current not in ids:
-        active = [r.run_id for r in runs if r.active]
-        st.session_state[MONITORED] = active[0] if active else ids[0]
-    run_id = st.selectbox("Watch run", ids, format_func=labels.get, key=MONITORED)
+    if st.session_state.get(MONITORED) not in ids:  # just opened: widget keys were dropped
+        st.session_state[MONITORED] = watched_default(runs, st.session_state.get(CURRENT_RUN))
+
+    def chosen() -> None:
+        st.session_state[CURRENT_RUN] = st.session_state[MONITORED]
+
+    run_id = st.selectbox("Watch run", ids, format_func=labels.get, key=MONITORED, on_change=chosen)
     active = next(r for r in runs if r.run_id == run_id).active
     st.fragment(render_monitor, run_every=POLL_SECONDS if active else None)(run_id, active)
 
 
 def render_train() -> None:
     st.title("Train")
-    restore_form()
+    form_defaults()
     config = setup_section()
     launch_button(config)
     st.divider()

@@ -93,3 +93,10 @@ def test_a_collapsed_runs_accuracy_axis_spans_5_points_with_distinct_labels() ->
     assert fig.layout.yaxis2.tickformat == ".1%"  # 5-point span: 8.0%, 9.0%, ... not 10% x4
     near_top = [EpochRecord(1, accuracy=0.999, val_accuracy=0.998)]
     assert training_curves_figure(near_top).layout.yaxis2.range[1] == 1.0
+
+
+def test_an_epoch_cut_short_by_stop_is_left_out_of_the_curves() -> None:
+    history = [*_history(2), EpochRecord(3, loss=9.0, accuracy=0.1, partial=True)]
+    fig = training_curves_figure(history, epochs=10)
+    assert all(list(trace.x) == [1, 2] for trace in fig.data)
+    assert 9.0 not in list(fig.data[0].y)

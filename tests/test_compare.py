@@ -421,3 +421,39 @@ def test_run_names_show_as_typed_in_the_legends() -> None:
     assert all("<b>" not in (t.hovertemplate or "") for t in fig.data)
     bars = per_class_figure(["a"], [(0.9,)], [name], ["#111111"])
     assert bars.data[0].name == "&lt;b&gt;bold&lt;/b&gt; &amp; co"
+
+
+# -- an epoch cut short by Stop -------------------------------------------------------
+
+# Epoch 3 trained one batch before Stop: its loss is one batch's and (in old records)
+# its validation accuracy was measured on what little changed. Neither is an epoch.
+CUT_SHORT = [
+    EpochRecord(1, seconds=3.0, loss=0.9, val_accuracy=0.70, val_loss=0.8),
+    EpochRecord(2, seconds=3.0, loss=0.6, val_accuracy=0.80, val_loss=0.6),
+    EpochRecord(3, seconds=0.1, loss=2.5, val_accuracy=0.85, val_loss=0.5, partial=True),
+]
+
+
+def test_a_partial_epoch_is_never_the_best_and_is_left_out_of_the_curves() -> None:
+    assert compare.best_epoch(CUT_SHORT) == 2
+    by_epoch = compare.run_curves("r", CUT_SHORT)
+    assert by_epoch.x == (1.0, 2.0) and by_epoch.best_index == 1
+    assert by_epoch.values["loss"] == (0.9, 0.6)
+    assert compare.run_curves("r", CUT_SHORT, "seconds").x == (3.0, 6.0)
+    group = compare.group_curves("g", [CUT_SHORT, CUT_SHORT[:2]])
+    assert group.x == (1.0, 2.0) and group.best_index == 1
+    fig = curves_overlay_figure([by_epoch], ["#000000"], "epoch")
+    stars = [t for t in fig.data if t.marker and t.marker.symbol == "star"]
+    assert stars and all(t.x[0] == 2.0 for t in stars)
+
+
+def test_a_stopped_runs_column_counts_and_picks_whole_epochs(isolated_store: Path) -> None:
+    folder = runs.create_run(TrainConfig(model=SOFTMAX, fit=replace(TrainConfig().fit, epochs=10)))
+    for record in CUT_SHORT:
+        folder.append_epoch(record)
+    folder.write_status(RunState.STOPPED, train_seconds=6.1)
+    run = runs.load_run(folder.path)
+    assert run.epochs_done == 2 and run.best_val_accuracy == 0.80
+    column = compare.run_column(run, folder.read_history())
+    assert column["epochs"] == "2 of 10" and column["best epoch"] == "2"
+    assert column["seconds per epoch"] == "3.0 s"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from cnn_core import runs
 from cnn_core.config import ConvBlock, ModelSpec, TrainConfig
-from cnn_core.records import EpochRecord, RunState
+from cnn_core.records import EpochRecord, Progress, RunState
 from tests.apptest_support import open_app, texts
 from tests.waiting import wait_for
 
@@ -125,3 +126,36 @@ def test_interrupted_run_is_shown_with_its_epochs() -> None:
     folder.append_epoch(EpochRecord(epoch=1, loss=1.0, val_loss=1.1))
     at = open_app("pages/train.py")
     assert "Interrupted" in texts(at) and "1 epoch" in texts(at)
+
+
+def test_stop_shows_stopping_at_once_and_the_worker_s_step() -> None:
+    config = TrainConfig(model=ModelSpec(kind="cnn", conv_blocks=(ConvBlock(4, 3),)))
+    folder = runs.create_run(config)
+    pid = os.getpid()  # a live process stands in for the worker
+    folder.write_status(RunState.RUNNING, pid=pid, pid_start=runs.process_start_time(pid))
+    folder.write_progress(Progress(epoch=3, epochs=10, batch=0, batches=844, elapsed=60.0))
+    at = open_app("pages/train.py")
+    assert "Epoch 3/10 · batch 0/844" in [p.proto.text for p in at.get("progress")][0]
+    at.button(key="train_stop").click().run()
+    assert folder.stop_requested()
+    assert "stopping…" in texts(at)
+    (bar,) = at.get("progress")
+    assert bar.proto.text.startswith("Stopping…")
+    assert at.button(key="train_stop").disabled and at.button(key="train_stop").label == "Stopping…"
+    folder.write_status(
+        RunState.RUNNING, message="Stopping: evaluating the model so far on the test set…"
+    )
+    at.run()
+    (bar,) = at.get("progress")
+    assert bar.proto.text == "Stopping: evaluating the model so far on the test set…"
+
+
+def test_a_stopped_run_says_its_last_epoch_was_cut_short() -> None:
+    config = TrainConfig(model=ModelSpec(kind="cnn", conv_blocks=(ConvBlock(4, 3),)))
+    folder = runs.create_run(config)
+    folder.append_epoch(EpochRecord(epoch=1, loss=1.0, val_loss=1.1))
+    folder.append_epoch(EpochRecord(epoch=2, loss=3.0, partial=True, batches=1))
+    folder.write_status(RunState.STOPPED, train_seconds=5.0)
+    at = open_app("pages/train.py")
+    assert "Epoch 2 was cut short by Stop after 1 batch:" in texts(at)
+    assert {m.label: m.value for m in at.metric}["Epochs"] == "1"

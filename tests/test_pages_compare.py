@@ -91,7 +91,7 @@ def test_a_link_opens_the_runs_it_names_and_reports_an_unknown_one() -> None:
 
     curves = next(c for c in charts(at) if '"run a"' in c.proto.spec)
     assert '"run b"' in curves.proto.spec and "best epoch" in curves.proto.spec
-    assert [m.value for m in at.metric if m.label == "Test accuracy"] == ["90.0%", "70.0%"]
+    assert [m.value for m in at.metric if m.label == "Test accuracy"] == ["90.00%", "70.00%"]
     assert any(b.label.startswith("Download the histories") for b in at.get("download_button"))
 
     at.toggle(key="compare_differences").set_value(True).run()

@@ -179,7 +179,7 @@ def test_runs_page_offers_links_to_the_run_pages() -> None:
     at.run()
     at.switch_page(PAGE).run()
     links = at.get("page_link")
-    assert {link.proto.label for link in links} == {"Evaluate", "Inside", "Predict"}
+    assert {link.proto.label for link in links} == {"Evaluate", "Inside the CNN", "Predict"}
     for link in links:
         query = dict(pair.split("=") for pair in link.proto.query_string.split("&"))
         assert query == {"run": folder.run_id, "ws": "abc123"}

@@ -15,7 +15,7 @@ import pytest
 from cnn_core import runs
 from cnn_core.config import ConvBlock, FitSpec, ModelSpec, TrainConfig
 from cnn_core.errors import UserError
-from cnn_core.records import SCHEMA_VERSION, EpochRecord, Evaluation, RunState
+from cnn_core.records import SCHEMA_VERSION, EpochRecord, Evaluation, RunState, whole_epochs
 from scripts.synthetic_data import random_predictions
 from tests.waiting import wait_for
 
@@ -305,3 +305,28 @@ def _evaluation() -> Evaluation:
     from cnn_core.evaluate import summarize
 
     return summarize(np.array([[0.9, 0.1], [0.2, 0.8]]), np.array([0, 1]), ["x", "y"])
+
+
+def test_stop_request_is_shown_as_stopping_while_the_run_is_active(isolated_store: Path) -> None:
+    folder = runs.create_run(TrainConfig())
+    folder.write_status(
+        RunState.RUNNING, pid=os.getpid(), pid_start=runs.process_start_time(os.getpid())
+    )
+    assert not runs.load_run(folder.path).stopping
+    before = time.time()
+    folder.request_stop()
+    run = runs.load_run(folder.path)
+    assert run.stopping and before <= run.stop_requested_at <= time.time()
+    first = run.stop_requested_at
+    folder.request_stop()  # pressed again: the first press is the one kept
+    assert runs.load_run(folder.path).stop_requested_at == first
+    folder.write_status(RunState.STOPPED)
+    assert not runs.load_run(folder.path).stopping  # ended: nothing pending
+
+
+def test_an_epoch_line_without_partial_reads_as_a_whole_epoch() -> None:
+    old = {"schema_version": 1, "epoch": 2, "loss": 0.5}
+    assert EpochRecord.from_dict(old).partial is False
+    cut = EpochRecord(3, loss=2.0, partial=True, batches=7)
+    assert EpochRecord.from_dict(cut.to_dict()) == cut
+    assert whole_epochs([EpochRecord.from_dict(old), cut]) == [EpochRecord.from_dict(old)]

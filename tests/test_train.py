@@ -10,7 +10,7 @@ import pytest
 from cnn_core.config import FitSpec, OptimizerSpec, TrainConfig
 from cnn_core.models import make_optimizer
 from cnn_core.runs import RunFolder
-from cnn_core.train import training_callbacks
+from cnn_core.train import STOP_STEPS, training_callbacks
 
 
 def rate(optimizer) -> float:
@@ -210,3 +210,90 @@ def test_the_phase_costs_come_from_the_estimate_of_how_the_run_trains() -> None:
     assert (
         cached[PHASE_FINE_TUNE] / cached[PHASE_HEAD] > 5 * full[PHASE_FINE_TUNE] / full[PHASE_HEAD]
     )
+
+
+def stop_run_fit(folder: RunFolder, stop_hook: str, at_epoch: int, at_batch: int = 0):
+    """Fit a tiny model for 4 epochs of 8 batches with the run recorder and early
+    stopping, pressing Stop (writing the stop file) at the `stop_hook` callback
+    ("on_train_batch_begin" or "on_test_begin") of epoch `at_epoch` (0-based).
+
+    Returns:
+        (recorder, the val_loss each epoch's logs held for the callbacks after it).
+    """
+    from cnn_core.tf_runtime import import_keras
+    from cnn_core.train import make_recorder
+
+    keras = import_keras()
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 2)).astype("float32"), rng.normal(size=(64, 1))
+    model = compiled_model()
+
+    class PressStop(keras.callbacks.Callback):
+        epoch = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if stop_hook == "on_train_batch_begin" and (self.epoch, batch) == (at_epoch, at_batch):
+                folder.request_stop()
+
+        def on_test_begin(self, logs=None):
+            if stop_hook == "on_test_begin" and self.epoch == at_epoch:
+                folder.request_stop()
+
+    seen: list = []
+
+    class Watch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(logs.get("val_loss"))
+
+    recorder = make_recorder(folder, epochs=4, batches=8)
+    early = keras.callbacks.EarlyStopping(monitor="val_loss", patience=1)
+    model.fit(
+        x,
+        y,
+        batch_size=8,
+        epochs=4,
+        validation_data=(x[:16], y[:16]),
+        callbacks=[PressStop(), recorder, Watch(), early],
+        verbose=0,
+    )
+    return recorder, seen
+
+
+def test_stop_mid_epoch_records_a_partial_epoch_early_stopping_never_sees(
+    tmp_path: Path,
+) -> None:
+    folder = RunFolder(tmp_path)
+    recorder, seen = stop_run_fit(folder, "on_train_batch_begin", at_epoch=1, at_batch=2)
+    history = folder.read_history()
+    assert [(r.epoch, r.partial) for r in history] == [(1, False), (2, True)]
+    assert (history[0].batches, history[1].batches) == (None, 3)  # batches 0, 1 and 2
+    assert folder.read_progress().batch == 3  # not shown as a whole epoch done
+    assert history[0].val_loss is not None and history[0].loss is not None
+    # The partial epoch's validation was cut short: no metrics for it anywhere.
+    assert (history[1].val_loss, history[1].val_accuracy) == (None, None)
+    assert seen[0] is not None and seen[1] is None  # what EarlyStopping was given
+    assert history[1].loss is not None  # its running loss over the batches it did train
+    assert recorder.stopped
+    assert folder.read_status().message == STOP_STEPS["epoch"]  # what the page shows
+
+
+def test_stop_during_validation_keeps_the_whole_epoch_and_starts_no_other(
+    tmp_path: Path,
+) -> None:
+    folder = RunFolder(tmp_path)
+    recorder, seen = stop_run_fit(folder, "on_test_begin", at_epoch=0)
+    history = folder.read_history()
+    assert [(r.epoch, r.partial) for r in history] == [(1, False)]
+    assert history[0].val_loss is not None and seen == [history[0].val_loss]
+    assert recorder.stopped
+
+
+def test_stop_after_an_epochs_last_batch_keeps_it_whole(tmp_path: Path) -> None:
+    folder = RunFolder(tmp_path)
+    recorder, _ = stop_run_fit(folder, "on_train_batch_begin", at_epoch=0, at_batch=7)
+    (record,) = folder.read_history()
+    assert not record.partial and record.val_loss is not None
+    assert recorder.stopped

@@ -85,6 +85,29 @@ def test_stop_ends_training_and_keeps_the_model() -> None:
     assert folder.read_evaluation().n == 200
 
 
+def test_stop_mid_epoch_records_the_partial_epoch_as_such() -> None:
+    """One image a batch: an epoch is 500 batches, so a stop pressed in its first
+    half lands between two of them (progress is written every half second)."""
+    fit = FitSpec(epochs=300, batch_size=1, early_stopping=False)
+    folder, _ = launch_run(TrainConfig(model=TINY_CNN, fit=fit, validation=100))
+
+    def early_in_epoch_two() -> bool:
+        progress = folder.read_progress()
+        return bool(progress and progress.epoch >= 2 and 0 < progress.batch < 250)
+
+    wait_for(early_in_epoch_two, timeout=180, what="the first half of epoch 2", every=0.02)
+    stop_and_wait(folder)
+    run = runs.load_run(folder.path)
+    assert run.state == RunState.STOPPED
+    *whole, cut = folder.read_history()
+    assert cut.partial and not any(r.partial for r in whole)
+    assert 1 <= cut.batches < 500
+    assert cut.val_loss is None and cut.val_accuracy is None  # its validation was skipped
+    assert all(r.val_loss is not None for r in whole)
+    assert run.epochs_done == len(whole) >= 1
+    assert folder.read_evaluation().n == 200  # the model so far was still evaluated
+
+
 def test_a_second_launch_waits_in_the_queue(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CNN_MAX_TRAININGS", "1")
     first, _ = launch_run(TrainConfig(model=TINY_CNN, fit=LONG_FIT, seed=1))

@@ -12,20 +12,22 @@ from cnn_core.charts.style import (
     accuracy_axis,
     epoch_axis,
 )
-from cnn_core.records import EpochRecord, Progress
+from cnn_core.records import EpochRecord, Progress, whole_epochs
 
 
 def training_curves_figure(history: list[EpochRecord], epochs: int | None = None) -> go.Figure:
     """Loss and accuracy per epoch, train and validation, side by side.
 
     Args:
-        history: a run's epoch records, in order.
+        history: a run's epoch records, in order. An epoch cut short by Stop
+            (`partial`) is left out: it saw only some of its batches.
         epochs: the planned number of epochs, to fix the x range while training.
             A dotted line marks where a new phase (e.g. fine-tuning) starts.
 
     Returns:
         A new figure of two panels; accuracy on a percent axis.
     """
+    history = whole_epochs(history)
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"))
     x = [r.epoch for r in history]
     for col, metric in ((1, "loss"), (2, "accuracy")):

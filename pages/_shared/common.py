@@ -35,6 +35,14 @@ CHOSEN_DATASET = "chosen_dataset"  # survives page changes (widget keys do not)
 NAVIGATION_CHECKED = "navigation_checked"
 RUN_PARAM = "run"  # the URL query parameter naming a page's run: /evaluate?run=<id>
 LINKED = "_linked"  # suffix of the session key remembering the run last put in the URL
+CURRENT_RUN = "current_run"  # the run this session is looking at: it follows across pages
+RUNS_PARAM = "runs"  # ?runs=<id>,<id>: the Compare page's selection
+RUN_PAGES = (  # the pages that show one run with a model: (page, label, icon)
+    ("pages/evaluate.py", "Evaluate", ":material/fact_check:"),
+    ("pages/inside.py", "Inside the CNN", ":material/neurology:"),
+    ("pages/predict.py", "Predict", ":material/draw:"),
+)
+COMPARE_PAGE = "pages/compare.py"
 WORKSPACE = "workspace"  # the session's private workspace id, also in the URL as ?ws=<id>
 
 
@@ -130,6 +138,7 @@ def validation_size_input(prefix: str, n_train: int, dataset: str = "") -> float
         ["fraction", "count"],
         horizontal=True,
         key=f"{prefix}_val_mode",
+        persist_state="session",
     )
     if mode == "fraction":
         since = f"; it starts at {own:.2f}, the share chosen when it was imported" if own else ""
@@ -138,6 +147,7 @@ def validation_size_input(prefix: str, n_train: int, dataset: str = "") -> float
             step=0.05,
             format="%.2f",
             key=fraction_key,
+            persist_state="session",
             help=f"Share of the training images held out to watch for overfitting "
             f"(0.01-0.5){since}.",
         )
@@ -147,6 +157,7 @@ def validation_size_input(prefix: str, n_train: int, dataset: str = "") -> float
             value=min(5000, max(1, round(n_train * default))),
             step=500,
             key=f"{prefix}_val_count",
+            persist_state="session",
             help=f"How many of the {n_train:,} training images to hold out.",
         )
     )
@@ -173,8 +184,11 @@ def model_run_picker(
     """Choose one of the runs that have a model (starter models included).
 
     The choice is the page's `?run=<id>` URL query parameter both ways, so a copied
-    link opens the same run (other query parameters are kept). Without one it
-    defaults to the most accurate run on `prefer_dataset` when given, else the newest.
+    link opens the same run (other query parameters are kept). A page opened
+    without one shows the session's current run (`CURRENT_RUN`: the last one a
+    link or a choice on any page named), else the most accurate run on
+    `prefer_dataset` when given, else the newest. A link or a choice here becomes
+    the session's current run.
     """
     choices = model_runs()
     if not choices:
@@ -185,21 +199,44 @@ def model_run_picker(
     by_id = {r.run_id: r for r in choices}
     ids = list(by_id)
     link = st.query_params.get(RUN_PARAM)
-    if link is not None and link != st.session_state.get(f"{key}{LINKED}"):
+    arrived = key not in st.session_state  # the page was just opened (widget keys are dropped)
+    if link is not None and (arrived or link != st.session_state.get(f"{key}{LINKED}")):
         if link in by_id:
             st.session_state[key] = link  # a link (or an edited URL) chooses the run
+            st.session_state[CURRENT_RUN] = link
         else:
             st.warning(link_problem(link, RUN_ID_PATTERN.match(link) is not None))
     if st.session_state.get(key) not in by_id:
-        st.session_state[key] = default.run_id
+        current = st.session_state.get(CURRENT_RUN)
+        st.session_state[key] = current if current in by_id else default.run_id
+
+    def chosen() -> None:
+        st.session_state[CURRENT_RUN] = st.session_state[key]
+
     run_id = st.selectbox(
         label,
         ids,
         format_func=lambda i: ("starter · " if by_id[i].starter else "") + run_label(by_id[i]),
         key=key,
+        on_change=chosen,
     )
     st.query_params[RUN_PARAM] = st.session_state[f"{key}{LINKED}"] = run_id
     return by_id[run_id]
+
+
+def run_page_links(run: RunSummary, compare: bool = False) -> None:
+    """Links that open `run` on each page that shows one run (and on Compare when
+    `compare`), in a row; other query parameters (a workspace's `?ws=`) are kept."""
+    kept = {k: v for k, v in st.query_params.to_dict().items() if k not in (RUN_PARAM, RUNS_PARAM)}
+    links = [
+        (page, label, icon, {**kept, RUN_PARAM: run.run_id}) for page, label, icon in RUN_PAGES
+    ]
+    if compare:
+        params = {**kept, RUNS_PARAM: run.run_id}
+        links.append((COMPARE_PAGE, "Compare", ":material/compare_arrows:", params))
+    for col, (page, label, icon, params) in zip(st.columns(len(links)), links, strict=True):
+        with col:
+            st.page_link(page, label=label, icon=icon, query_params=params)
 
 
 def link_problem(link: str, well_formed: bool) -> str:

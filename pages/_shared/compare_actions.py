@@ -25,9 +25,8 @@ from cnn_core.errors import UserError
 from cnn_core.runs import RunSummary
 from cnn_core.transfer import weights_problem
 from cnn_core.worker import launch_run
+from pages._shared.common import COMPARE_PAGE, RUNS_PARAM
 
-COMPARE_PAGE = "pages/compare.py"
-RUNS_PARAM = "runs"  # ?runs=<id>,<id>: the Compare page's selection
 NOTICE = "compare_notice"  # a message for the Compare page to show once after a switch
 
 

@@ -222,7 +222,7 @@ def augment_inputs(prefix: str, sample: np.ndarray) -> AugmentSpec:
     """Augmentation settings and a preview of `sample` (uint8 (h, w, c)) as training sees it."""
     with st.expander("Augmentation (random changes while training)"):
         cols = st.columns(5)
-        flip = cols[0].selectbox("Flip", FLIPS, key=f"{prefix}_aug_flip")
+        flip = cols[0].selectbox("Flip", FLIPS, key=f"{prefix}_aug_flip", persist_state="session")
         values = {}
         labels = {
             "rotation": "Rotation (of a turn)",
@@ -232,7 +232,9 @@ def augment_inputs(prefix: str, sample: np.ndarray) -> AugmentSpec:
         }
         for col, (field, label) in zip(cols[1:], labels.items(), strict=True):
             low, high = AUGMENT_RANGES[field]
-            values[field] = col.slider(label, low, high, 0.0, 0.05, key=f"{prefix}_aug_{field}")
+            values[field] = col.slider(
+                label, low, high, 0.0, 0.05, key=f"{prefix}_aug_{field}", persist_state="session"
+            )
         spec = AugmentSpec(flip=flip, **values)
         if not spec.active:
             st.caption("Off: the model sees every training image as it is.")

@@ -57,12 +57,14 @@ def vgg16_inputs() -> ModelSpec:
         }.get,
         horizontal=True,
         key="train_vgg_mode",
+        persist_state="session",
     )
     cols = st.columns(4)
     size = cols[0].selectbox(
         "Input size (px)",
         VGG_INPUT_SIZES,
         key="train_vgg_size",
+        persist_state="session",
         help="Images are resized inside the model; VGG16 needs at least 32 px. "
         "Larger sizes see more detail and cost more per image.",
     )
@@ -71,18 +73,31 @@ def vgg16_inputs() -> ModelSpec:
         ["gap", "flatten"],
         format_func={"gap": "Global average pool", "flatten": "Flatten"}.get,
         key="train_vgg_head",
+        persist_state="session",
     )
-    units = cols[2].number_input("Dense units", step=64, key="train_vgg_units")
-    dropout = cols[3].number_input("Dropout", step=0.1, format="%.2f", key="train_vgg_dropout")
+    units = cols[2].number_input(
+        "Dense units", step=64, key="train_vgg_units", persist_state="session"
+    )
+    dropout = cols[3].number_input(
+        "Dropout", step=0.1, format="%.2f", key="train_vgg_dropout", persist_state="session"
+    )
     fine_tune = mode == "fine_tune"
     ft_epochs, ft_lr = VGG_DEFAULTS["train_vgg_ft_epochs"], VGG_DEFAULTS["train_vgg_ft_lr"]
     if fine_tune:
         cols = st.columns(2)
         ft_epochs = cols[0].number_input(
-            "Fine-tuning epochs", step=1, key="train_vgg_ft_epochs", help="After the head epochs."
+            "Fine-tuning epochs",
+            step=1,
+            key="train_vgg_ft_epochs",
+            persist_state="session",
+            help="After the head epochs.",
         )
         ft_lr = cols[1].number_input(
-            "Fine-tuning learning rate", step=1e-5, format="%.6f", key="train_vgg_ft_lr"
+            "Fine-tuning learning rate",
+            step=1e-5,
+            format="%.6f",
+            key="train_vgg_ft_lr",
+            persist_state="session",
         )
     weights = st.radio(
         "Weights",
@@ -90,18 +105,21 @@ def vgg16_inputs() -> ModelSpec:
         format_func=WEIGHT_LABELS.get,
         horizontal=True,
         key="train_vgg_weights",
+        persist_state="session",
     )
     weights_file = ""
     if weights == "file":
         weights_file = st.text_input(
             "Weights file path",
             key="train_vgg_file",
+            persist_state="session",
             placeholder=f"/path/to/{WEIGHTS_FILE}",
             help="A Keras .h5 weights file of VGG16's convolutional base (include_top=False).",
         )
     cache = st.checkbox(
         "Compute the frozen part once (feature cache)",
         key="train_vgg_cache",
+        persist_state="session",
         help="The frozen layers give the same output for an image every epoch: compute it "
         "once and train the layers above on it. Off (or with augmentation), the whole "
         "network runs every epoch.",
