@@ -49,12 +49,12 @@ def sidebar_and_home(monkeypatch: pytest.MonkeyPatch) -> tuple[dict, object]:
 
 def test_home_cards_name_the_sidebars_pages_in_its_order(monkeypatch: pytest.MonkeyPatch) -> None:
     sidebar, at = sidebar_and_home(monkeypatch)
-    listed = [page for pages in sidebar.values() for page in pages if not page._default]
+    listed = [page for pages in sidebar.values() for page in pages if page.url_path]  # not Home
     assert len(listed) >= 7, sidebar
     headings = [m.value for m in at.markdown if m.value.startswith("#### ")]
     assert headings == [f"#### {n} · {page.title}" for n, page in enumerate(listed, 1)]
     links = [link.proto for link in at.get("page_link")]
-    assert [link.page_script_hash for link in links] == [page._script_hash for page in listed]
+    assert [link.page for link in links] == [page.url_path for page in listed]
     assert [link.label for link in links] == [f"Open {page.title}" for page in listed]
     assert [link.icon for link in links] == [page.icon for page in listed]
 
