@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
+ARGS ?=  # more `streamlit run` options, e.g. ARGS="--server.fileWatcherType auto"
 # Use the repo's sibling offline datasets when present (developers' machines).
 export CNN_DATA_DIR ?= $(abspath $(wildcard ../shared/data))
 
@@ -20,7 +21,7 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 	touch $@
 
 run: $(VENV)/.runtime
-	$(PY) -m streamlit run app.py --server.port $(PORT)
+	$(PY) -m streamlit run app.py --server.port $(PORT) $(ARGS)
 
 test: $(VENV)/.dev
 	$(PY) -m ruff check .

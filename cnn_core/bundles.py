@@ -58,10 +58,10 @@ from cnn_core.runs import (
     run_folder,
     runs_root,
 )
+from cnn_core.upload_limits import BUNDLE_MB, MB
 
 MANIFEST = "manifest.json"
 BUNDLE_KIND = "cnn-studio-run"
-MB = 1_000_000
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".zst")
 H5_SUFFIXES = (".h5", ".hdf5", ".he5")
 ZIP_MAGIC = b"PK\x03\x04"
@@ -101,7 +101,7 @@ class BundleLimits:
     model: int = 100 * MB  # the .keras file (the default CNN with Adam: ~5 MB)
     predictions: int = 32 * MB  # the .npz file (10,000 x 10 probabilities: ~0.4 MB)
     record: int = 16 * MB  # each JSON record and the epoch log
-    total: int = 128 * MB  # the bundle, and all its entries together
+    total: int = BUNDLE_MB * MB  # the bundle, and all its entries together (its upload limit)
     entries: int = 16  # number of entries
 
 

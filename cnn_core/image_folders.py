@@ -48,6 +48,7 @@ from cnn_core.data import (
 )
 from cnn_core.errors import UserError
 from cnn_core.images import decode_image, to_model_input
+from cnn_core.upload_limits import IMAGE_BYTES, IMAGE_MB
 
 KEY_PREFIX = "my-"
 ROOT_NAME = "my_images"  # folder under the data directory
@@ -59,7 +60,7 @@ COLOURS = ("rgb", "grey")
 VALIDATION_RANGE = (0.05, 0.5)
 MIN_PER_CLASS = 5  # images a class needs at least, whatever the split
 MAX_FILES = 200_000  # files looked at in one import
-MAX_FILE_BYTES = 64 * 2**20  # a single image file larger than this is skipped
+MAX_FILE_BYTES = IMAGE_BYTES  # a single image file larger than this is skipped
 CHECK_CHUNK = 256  # images decoded (in threads) before their pixels are written
 LABEL_DISPLAY = 32  # characters of a class name shown in charts and captions
 HOLDOUT_SEED = 0  # the fixed seed of the test split of a dataset without a test folder
@@ -394,7 +395,7 @@ def _check_one(path: Path, options: ImageOptions) -> tuple[str, Any]:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            return "", f"over {MAX_FILE_BYTES // 2**20} MiB"
+            return "", f"over {IMAGE_MB} MB"
         data = path.read_bytes()
     except OSError as error:
         return "", f"unreadable ({error.strerror})"

@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from cnn_core.errors import UserError
+from cnn_core.upload_limits import IMAGE_BYTES, IMAGE_MB, megabytes
 
 ALLOWED_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")
 MAX_PIXELS = 25_000_000  # checked on the header, before any pixel is decoded
@@ -52,12 +53,18 @@ def decode_image(
         A fully loaded image in mode "L" (greyscale sources) or "RGB".
 
     Raises:
-        UserError: empty data, not an allowed image, truncated or corrupt data,
-            a decompression bomb, or an image smaller than ``MIN_SIDE``.
+        UserError: empty data, a file over ``IMAGE_MB`` (``cnn_core.upload_limits``),
+            not an allowed image, truncated or corrupt data, a decompression bomb,
+            or an image smaller than ``MIN_SIDE``.
     """
     label = _label(name)
     if not data:
         raise UserError(f"{label}: the file is empty")
+    if len(data) > IMAGE_BYTES:  # the uploaders' own limit is checked by the browser only
+        raise UserError(
+            f"{label}: the file is {megabytes(len(data))}, "
+            f"over the {IMAGE_MB} MB limit for one image"
+        )
     image = _open(data, label)
     width, height = image.size  # from the header only; nothing decoded yet
     if width * height > MAX_PIXELS:

@@ -34,6 +34,7 @@ from cnn_core.inspection import (
 )
 from cnn_core.predict import reads_digits
 from cnn_core.runs import RunSummary
+from cnn_core.upload_limits import IMAGE_MB
 from pages._shared.common import (
     cached_model,
     ensure_app_navigation,
@@ -113,7 +114,13 @@ def dataset_image_ui(run: RunSummary, shape: tuple[int, ...]) -> tuple[np.ndarra
 
 def upload_ui(run: RunSummary, shape: tuple[int, int, int]) -> tuple[np.ndarray | None, str]:
     """An uploaded image prepared for the model, or None (with a message)."""
-    upload = st.file_uploader("Image", type=UPLOAD_TYPES, key="inside_upload")
+    upload = st.file_uploader(
+        f"Image, up to {IMAGE_MB} MB",
+        type=UPLOAD_TYPES,
+        max_upload_size=IMAGE_MB,
+        key="inside_upload",
+        help=f"Up to {IMAGE_MB} MB; a bigger one is refused (its chip turns red).",
+    )
     if upload is None:
         return None, ""
     try:

@@ -13,6 +13,7 @@ from cnn_core.formatting import class_names, percent
 from cnn_core.image_folders import pads_images
 from cnn_core.images import ALLOWED_FORMATS, canvas_to_digit
 from cnn_core.predict import Predictor, prepare_uploads, reads_digits
+from cnn_core.upload_limits import IMAGE_MB
 from pages._shared.common import (
     cached_model,
     ensure_app_navigation,
@@ -88,10 +89,12 @@ def draw_tab(predictor: Predictor, names: list[str]) -> None:
 
 def upload_tab(predictor: Predictor, names: list[str], digits: bool, pad: bool) -> None:
     files = st.file_uploader(
-        f"Images ({', '.join(ALLOWED_FORMATS)})",
+        f"Images ({', '.join(ALLOWED_FORMATS)}), up to {IMAGE_MB} MB each",
         type=UPLOAD_TYPES,
         accept_multiple_files=True,
+        max_upload_size=IMAGE_MB,
         key="predict_upload",
+        help=f"Up to {IMAGE_MB} MB per image; a bigger one is refused (its chip turns red).",
     )
     if not files:
         st.info("Upload one or more images to classify them.")

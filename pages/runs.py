@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cnn_core.bundles import MB, BundleLimits, bundle_file_name, export_bundle, import_bundle
+from cnn_core.bundles import bundle_file_name, export_bundle, import_bundle
 from cnn_core.data import dataset_title
 from cnn_core.errors import UserError
 from cnn_core.formatting import (
@@ -23,6 +23,7 @@ from cnn_core.formatting import (
 from cnn_core.records import RunNotes, RunState
 from cnn_core.run_filters import RunFilter, filter_choices
 from cnn_core.runs import RunSummary, delete_run, list_runs
+from cnn_core.upload_limits import BUNDLE_MB
 from pages._shared.common import (
     RUN_PARAM,
     ensure_app_navigation,
@@ -252,8 +253,9 @@ def import_section() -> None:
     upload = st.file_uploader(
         "Run bundle (.zip)",
         type=["zip"],
-        max_upload_size=BundleLimits().total // MB,
+        max_upload_size=BUNDLE_MB,
         key="runs_import_file",
+        help=f"Up to {BUNDLE_MB} MB: the run's model, records and predictions.",
     )
     if upload is not None and st.button(
         "Import", icon=":material/upload:", key="runs_import", type="primary"

@@ -100,6 +100,10 @@ class StreamlitServer:
         cwd: its working directory (default: the project root, so the same
             `.streamlit/config.toml` applies to every script).
         port: where it listens (default: `free_port()`).
+        python: the interpreter that runs Streamlit (default: this one).
+        file_watcher: `--server.fileWatcherType` (default "none": tests and benchmarks
+            never reload the app); None passes nothing, so `.streamlit/config.toml`
+            decides, as under `make run`.
     """
 
     def __init__(
@@ -108,8 +112,11 @@ class StreamlitServer:
         env: Mapping[str, str] | None = None,
         cwd: Path = REPO,
         port: int | None = None,
+        python: str | Path | None = None,
+        file_watcher: str | None = "none",
     ) -> None:
         self.script, self.cwd = Path(script), Path(cwd)
+        self.python, self.file_watcher = str(python or sys.executable), file_watcher
         self.env = dict(os.environ if env is None else env)
         self.port = port or free_port()
         self.proc: subprocess.Popen | None = None
@@ -127,13 +134,17 @@ class StreamlitServer:
         return self.proc.pid
 
     def command(self) -> list[str]:
+        """The command line; it sets no upload option, so the config's limits apply."""
+        watcher = (
+            [] if self.file_watcher is None else ["--server.fileWatcherType", self.file_watcher]
+        )
         return [
-            sys.executable, "-m", "streamlit", "run", str(self.script),
+            self.python, "-m", "streamlit", "run", str(self.script),
             "--server.headless", "true",
             "--server.port", str(self.port),
             "--server.address", "127.0.0.1",
             "--browser.gatherUsageStats", "false",
-            "--server.fileWatcherType", "none",
+            *watcher,
         ]  # fmt: skip
 
     def start(self, timeout: float = START_TIMEOUT_S) -> StreamlitServer:

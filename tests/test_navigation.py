@@ -19,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 # Imported first so the throw-away apps' own pages/ folders cannot shadow the package.
 import pages._shared.common  # noqa: F401
+from pages._shared.page_registry import PAGES
 from tests.conftest import REPO
 
 UPGRADE = (
@@ -110,15 +111,14 @@ def test_helpers_under_pages_can_never_be_opened_as_pages(tmp_path: Path) -> Non
 
 def test_every_script_directly_in_pages_is_a_page_of_the_app() -> None:
     tree = ast.parse((REPO / "app.py").read_text(encoding="utf-8"))
-    registered = {
-        node.args[0].value
+    imported = {
+        alias.name
         for node in ast.walk(tree)
-        if isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr == "Page"
-        and node.args
-        and isinstance(node.args[0], ast.Constant)
+        if isinstance(node, ast.ImportFrom) and node.module == "pages._shared.page_registry"
+        for alias in node.names
     }
+    assert "sections" in imported, "app.py's navigation is built from the page registry"
+    registered = {entry.path for entry in PAGES}
     scripts = {
         f"pages/{path.name}" for path in (REPO / "pages").glob("*.py") if path.name != "__init__.py"
     }

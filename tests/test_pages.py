@@ -33,6 +33,39 @@ def test_home_without_runs_says_how_to_start() -> None:
     assert "No runs yet" in texts(at)
 
 
+def sidebar_and_home(monkeypatch: pytest.MonkeyPatch) -> tuple[dict, object]:
+    """The pages app.py hands to `st.navigation` ({section: [StreamlitPage]}), and Home."""
+    import streamlit as st
+
+    given: dict = {}
+    navigation = st.navigation
+
+    def recording(pages, **options):  # noqa: ANN001, ANN202 - st.navigation's own signature
+        given.update(pages)
+        return navigation(pages, **options)
+
+    monkeypatch.setattr(st, "navigation", recording)
+    return given, open_app()
+
+
+def test_home_cards_name_the_sidebars_pages_in_its_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    sidebar, at = sidebar_and_home(monkeypatch)
+    listed = [page for pages in sidebar.values() for page in pages if page.url_path]  # not Home
+    assert len(listed) >= 7, sidebar
+    headings = [m.value for m in at.markdown if m.value.startswith("#### ")]
+    assert headings == [f"#### {n} · {page.title}" for n, page in enumerate(listed, 1)]
+    links = [link.proto for link in at.get("page_link")]
+    assert [link.page for link in links] == [page.url_path for page in listed]
+    assert [link.label for link in links] == [f"Open {page.title}" for page in listed]
+    assert [link.icon for link in links] == [page.icon for page in listed]
+
+
+def test_home_names_the_real_run_store_for_tensorboard(isolated_store: Path) -> None:
+    runs.create_run(TrainConfig(name="one")).write_status(RunState.COMPLETED)
+    at = open_app()
+    assert f"tensorboard --logdir {isolated_store}" in texts(at)
+
+
 def test_data_page_shows_splits_samples_and_distribution() -> None:
     at = open_app("pages/data.py")
     labels = {m.label: m.value for m in at.metric}

@@ -21,9 +21,8 @@ from cnn_core.data import class_counts, find_dataset
 from cnn_core.errors import UserError
 from cnn_core.evaluate import predict_in_batches
 from cnn_core.runs import RunSummary
+from cnn_core.upload_limits import IMAGE_MB, ZIP_MB
 from pages._shared.common import CHOSEN_DATASET, require_dataset, require_model
-
-ZIP_UPLOAD_MB = 200  # a zip upload is held in memory: keep it well under 1 GB
 
 SOURCES = ("Upload a folder", "Upload a zip", "Folder on the server")
 SAMPLES_PER_CLASS = 8
@@ -70,15 +69,19 @@ def import_section() -> None:
     given: Any = None
     if source == SOURCES[0]:
         given = st.file_uploader(
-            "Folder of class folders", accept_multiple_files="directory", key="myimg_dir"
+            "Folder of class folders",
+            accept_multiple_files="directory",
+            key="myimg_dir",
+            max_upload_size=IMAGE_MB,
+            help=f"Up to {IMAGE_MB} MB per image; any number of images.",
         )
     elif source == SOURCES[1]:
         given = st.file_uploader(
             "Zip of class folders",
             type=["zip"],
             key="myimg_zip",
-            max_upload_size=ZIP_UPLOAD_MB,
-            help=f"Up to {ZIP_UPLOAD_MB} MB (the upload is held in the server's memory). "
+            max_upload_size=ZIP_MB,
+            help=f"Up to {ZIP_MB} MB (the upload is held in the server's memory). "
             "Bigger sets: upload the folder (the limit is then per file) or put it in the "
             "data directory and name it here.",
         )
