@@ -283,7 +283,7 @@ def read_result(folder: LrTestFolder) -> LrTestResult | None:
 # What the test depends on ------------------------------------------------------
 
 
-def tested_config(config: TrainConfig) -> TrainConfig:
+def range_test_config(config: TrainConfig) -> TrainConfig:
     """`config` without the settings the range test ignores: the rate (it sweeps it),
     its schedule, the epochs and early stopping, the name and group. Two configs with
     the same tested config give the same test."""

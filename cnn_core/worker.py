@@ -120,7 +120,7 @@ def launch_lr_test(config: TrainConfig, root: Path | None = None) -> tuple[LrTes
         ConfigError: the validator refuses the config (Train's messages).
         UserError: a model the finder does not test (VGG16), or an unknown dataset.
     """
-    from cnn_core.lr_finder import tested_config, unsupported_reason
+    from cnn_core.lr_finder import range_test_config, unsupported_reason
 
     if why := unsupported_reason(config):
         raise UserError(why)
@@ -130,7 +130,7 @@ def launch_lr_test(config: TrainConfig, root: Path | None = None) -> tuple[LrTes
         active = [t for t in runs.list_lr_tests(root) if t.active]
         if active:
             return LrTestFolder(active[0].path), False
-        folder = runs.create_lr_test(tested_config(config), root)
+        folder = runs.create_lr_test(range_test_config(config), root)
         start_worker(folder, lr_test=True)
     return folder, True
 

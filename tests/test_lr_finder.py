@@ -167,13 +167,13 @@ def test_the_cost_estimate_counts_the_models_multiply_adds() -> None:
     )
 
 
-def test_the_tested_config_ignores_what_the_test_sweeps_or_never_uses() -> None:
+def test_the_range_test_config_ignores_what_the_test_sweeps_or_never_uses() -> None:
     base = TrainConfig(name="a")
     other = TrainConfig(name="b", group="g")
     other = replace(other, optimizer=replace(other.optimizer, learning_rate=0.1))
-    assert lr_finder.tested_config(base) == lr_finder.tested_config(other)
+    assert lr_finder.range_test_config(base) == lr_finder.range_test_config(other)
     bigger = replace(base, fit=FitSpec(batch_size=128))
-    assert lr_finder.tested_config(bigger) != lr_finder.tested_config(base)
+    assert lr_finder.range_test_config(bigger) != lr_finder.range_test_config(base)
 
 
 def test_lr_tests_are_kept_apart_from_runs_and_pruned(isolated_store: Path) -> None:

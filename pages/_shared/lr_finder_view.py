@@ -21,8 +21,8 @@ from cnn_core.lr_finder import (
     STARTUP_S,
     estimate_seconds,
     plan_range_test,
+    range_test_config,
     read_result,
-    tested_config,
     unsupported_reason,
 )
 from cnn_core.models import describe_model
@@ -145,7 +145,7 @@ def outcome_view(test: RunSummary, config: TrainConfig) -> None:
     ended = {"diverged": "stopped when the loss diverged", "stopped": "cancelled"}
     how = ended.get(result.stop_reason, "ran the whole range")
     st.caption(f"{len(result.rates)} batches in {format_duration(result.seconds)}, {how}.")
-    if test.config != tested_config(config):
+    if test.config != range_test_config(config):
         st.caption("The model, data or batch size changed since: run the finder again.")
     suggestion = result.suggestion
     if suggestion is None:
