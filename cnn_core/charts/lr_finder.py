@@ -47,15 +47,17 @@ def lr_finder_figure(result: LrTestResult) -> go.Figure:
         )
     )
     suggestion = result.suggestion
-    if suggestion is not None:
+    if suggestion is not None and rates:
         fig.add_vline(x=suggestion.rate, line={"dash": "dash", "color": HIGHLIGHT})
+        # The label reads away from the nearer edge, so a narrow column does not cut it.
+        middle = (math.log10(rates[0]) + math.log10(rates[-1])) / 2
         fig.add_annotation(
             x=math.log10(suggestion.rate),
             y=1,
             yref="paper",
             text=f"suggested {suggestion.rate:.2g}",
             showarrow=False,
-            xanchor="left",
+            xanchor="right" if math.log10(suggestion.rate) > middle else "left",
             yanchor="bottom",
             font={"size": 12, "color": HIGHLIGHT},
         )
@@ -64,11 +66,11 @@ def lr_finder_figure(result: LrTestResult) -> go.Figure:
         low, high = min(smoothed), max(smoothed)
         pad = 0.08 * (high - low) or 0.1 * abs(high) or 0.1
         fig.update_yaxes(range=[low - pad, high + pad])
-    fig.update_xaxes(type="log", title_text="learning rate (log scale)", exponentformat="power")
-    fig.update_yaxes(title_text="training loss")
+    fig.update_xaxes(type="log", title_text="learning rate", exponentformat="power", dtick=2)
+    fig.update_yaxes(title_text="loss")
     fig.update_layout(
-        height=300,
+        height=280,
         margin={**MARGIN, "t": 30},
-        legend={"orientation": "h", "y": -0.35},
+        showlegend=False,  # the page's caption says dots are batches, the line smoothed
     )
     return fig

@@ -59,7 +59,9 @@ def cost_text(config: TrainConfig, dataset: Dataset) -> str:
 
 def lr_finder_section(config: TrainConfig, dataset: Dataset) -> None:
     """The finder's control, progress and result, for the form's current config."""
-    with st.expander("Find a learning rate", icon=":material/query_stats:", expanded=True):
+    test_id = st.session_state.get(TEST)
+    # Closed until used: the batch size and epochs stay next to the rate input.
+    with st.expander("Find a learning rate", icon=":material/query_stats:", expanded=bool(test_id)):
         if why := unsupported_reason(config):
             st.info(why)
             return
@@ -72,7 +74,7 @@ def lr_finder_section(config: TrainConfig, dataset: Dataset) -> None:
         st.caption(cost_text(config, dataset))
         if st.button("Find a learning rate", icon=":material/query_stats:", key="lrfind_start"):
             start_test(config)
-        if test_id := st.session_state.get(TEST):
+        if test_id := st.session_state.get(TEST):  # set by the click just now, too
             test_view(test_id, config)
 
 
@@ -144,7 +146,10 @@ def outcome_view(test: RunSummary, config: TrainConfig) -> None:
     st.plotly_chart(lr_finder_figure(result), key="lrfind_chart")
     ended = {"diverged": "stopped when the loss diverged", "stopped": "cancelled"}
     how = ended.get(result.stop_reason, "ran the whole range")
-    st.caption(f"{len(result.rates)} batches in {format_duration(result.seconds)}, {how}.")
+    st.caption(
+        f"Dots: each batch's loss; line: smoothed. {len(result.rates)} batches in "
+        f"{format_duration(result.seconds)}, {how}."
+    )
     if test.config != range_test_config(config):
         st.caption("The model, data or batch size changed since: run the finder again.")
     suggestion = result.suggestion
