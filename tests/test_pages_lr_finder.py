@@ -23,6 +23,7 @@ def test_the_finder_runs_shows_its_curve_and_fills_the_rate() -> None:
     assert_no_exception(at)
     (test,) = runs.list_lr_tests()
     assert at.session_state[TEST] == test.run_id
+    assert at.get("progress")  # its progress bar, polled while the test runs
     wait_for(lambda: not runs.load_run(test.path).active, timeout=240, what="the range test")
     at.run()
     assert_no_exception(at)
@@ -38,6 +39,26 @@ def test_the_finder_runs_shows_its_curve_and_fills_the_rate() -> None:
     assert at.number_input(key="train_lr").value == result.suggestion.rate
     assert at.button(key="lrfind_use").disabled  # the form holds it now
     assert runs.list_runs() == []  # the test is no training run
+    # A new session (a refresh) with the same setup finds the finished test again.
+    later = open_app("pages/train.py")
+    later.radio(key="train_kind").set_value("softmax").run()
+    assert not any("Suggested rate" in t for t in texts(later).splitlines())  # not this model
+    later.number_input(key="train_batch").set_value(9).run()
+    assert f"Suggested rate **{result.suggestion.rate:g}**" in texts(later)
+
+
+def test_cancel_stops_the_test_and_says_so() -> None:
+    at = open_app("pages/train.py")
+    at.radio(key="train_kind").set_value("softmax").run()
+    at.button(key="lrfind_start").click().run()
+    at.button(key="lrfind_cancel").click().run()
+    assert_no_exception(at)
+    (test,) = runs.list_lr_tests()
+    wait_for(lambda: not runs.load_run(test.path).active, timeout=240, what="the test to stop")
+    assert runs.load_run(test.path).state == RunState.STOPPED
+    at.run()
+    assert "The learning-rate test was cancelled" in texts(at)
+    assert not [c for c in at.get("plotly_chart") if "lrfind_chart" in (c.proto.id or "")]
 
 
 def test_settings_the_validator_refuses_keep_the_finder_off() -> None:

@@ -27,7 +27,7 @@ from cnn_core.lr_finder import (
 )
 from cnn_core.models import describe_model
 from cnn_core.records import RunState
-from cnn_core.runs import LrTestFolder, RunSummary, load_run, lr_test_folder
+from cnn_core.runs import LrTestFolder, RunSummary, list_lr_tests, load_run, lr_test_folder
 from cnn_core.worker import launch_lr_test
 
 TEST = "lrfind_test"  # session: the id of this session's latest range test
@@ -52,14 +52,14 @@ def cost_text(config: TrainConfig, dataset: Dataset) -> str:
     return (
         f"Trains a fresh copy of this model on at most {plan.steps} batches of "
         f"{plan.batch_size} images while the rate grows from {plan.start_rate:g} to "
-        f"{plan.end_rate:g}: about {format_duration(seconds)}, plus ~{STARTUP_S:.0f} s to "
+        f"{plan.end_rate:g}: about {format_duration(seconds)}, plus up to ~{STARTUP_S:.0f} s to "
         "start TensorFlow. It stops early once the loss diverges."
     )
 
 
 def lr_finder_section(config: TrainConfig, dataset: Dataset) -> None:
     """The finder's control, progress and result, for the form's current config."""
-    test_id = st.session_state.get(TEST)
+    test_id = st.session_state.get(TEST) or remembered_test(config)
     # Closed until used: the batch size and epochs stay next to the rate input.
     with st.expander("Find a learning rate", icon=":material/query_stats:", expanded=bool(test_id)):
         if why := unsupported_reason(config):
@@ -74,8 +74,18 @@ def lr_finder_section(config: TrainConfig, dataset: Dataset) -> None:
         st.caption(cost_text(config, dataset))
         if st.button("Find a learning rate", icon=":material/query_stats:", key="lrfind_start"):
             start_test(config)
-        if test_id := st.session_state.get(TEST):  # set by the click just now, too
+        if test_id := st.session_state.get(TEST) or test_id:  # the click just now, too
             test_view(test_id, config)
+
+
+def remembered_test(config: TrainConfig) -> str | None:
+    """The newest finished test of exactly this setup in the workspace (after a page
+    refresh, or from another visit), or None."""
+    wanted = range_test_config(config)
+    for test in list_lr_tests():
+        if test.state == RunState.COMPLETED and test.config == wanted:
+            return test.run_id
+    return None
 
 
 def start_test(config: TrainConfig) -> None:
@@ -140,12 +150,15 @@ def outcome_view(test: RunSummary, config: TrainConfig) -> None:
         )
         return
     result = read_result(LrTestFolder(test.path))
+    if test.state == RunState.STOPPED:
+        st.info("The learning-rate test was cancelled. Start it again to see the curve.")
+        return
     if result is None:
         st.error("The learning-rate test ended without a readable result. Run it again.")
         return
     st.plotly_chart(lr_finder_figure(result), key="lrfind_chart")
-    ended = {"diverged": "stopped when the loss diverged", "stopped": "cancelled"}
-    how = ended.get(result.stop_reason, "ran the whole range")
+    diverged = result.stop_reason == "diverged"
+    how = "stopped when the loss diverged" if diverged else "ran the whole range"
     st.caption(
         f"Dots: each batch's loss; line: smoothed. {len(result.rates)} batches in "
         f"{format_duration(result.seconds)}, {how}."
