@@ -125,7 +125,7 @@ def progress_view(test_id: str) -> None:
         st.rerun()
     progress = folder.read_progress() if test.state == RunState.RUNNING else None
     if test.state == RunState.QUEUED:
-        st.progress(0.0, text="Waiting for the learning-rate test slot (one test at a time)…")
+        st.progress(0.0, text="Starting (one learning-rate test runs at a time)…")
     elif progress is None:
         st.progress(0.0, text="Loading data and building the model…")
     else:
