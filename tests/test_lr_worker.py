@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnn_core import runs, workspaces
+from cnn_core import runs, worker, workspaces
 from cnn_core.config import (
     LEARNING_RATE_RANGE,
     ConfigError,
@@ -112,3 +112,16 @@ def test_a_range_test_belongs_to_its_workspace(
     current["ws"] = bob
     assert runs.list_lr_tests() == []
     assert not runs.lr_test_folder(test.run_id).path.exists()  # bob's id resolves in bob's
+
+
+def test_a_range_test_never_waits_for_a_training_slot(
+    isolated_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CNN_MAX_TRAININGS", "1")
+    slot = worker._try_slot(workspaces.store_of(isolated_store))  # a training holds it
+    assert slot is not None
+    with slot:
+        assert worker._try_slot(workspaces.store_of(isolated_store)) is None  # none left
+        folder, _ = launch_lr_test(SIXTY_BATCHES)
+        wait_for(lambda: ended(folder), timeout=240, what="the range test beside a training")
+        assert runs.load_run(folder.path).state == RunState.COMPLETED
