@@ -14,6 +14,11 @@ This module is the only one that knows a run folder's file names:
     notes.json       tags and notes added after launch (`records.RunNotes`)
     public           present when its owner shared it read-only (private workspaces)
 
+Learning-rate range tests (`cnn_core.lr_finder`) live apart, in `.lr_tests/<id>/`
+of the same runs folder (a dot name is never a run id, so run lists skip them):
+the same config, status, progress, stop and worker log files, plus
+    lr_test.json     the test's rates, losses and suggested rate
+
 Every file except the metrics log is replaced atomically; a torn last line in
 the log is ignored. The store never imports TensorFlow (a model is handed in
 to be saved, never loaded here).
@@ -459,6 +464,51 @@ def create_run(config: TrainConfig, root: Path | None = None) -> RunFolder:
     folder.write_config(config, find_dataset(config.dataset))
     folder.write_status(RunState.QUEUED, created=time.time())
     return folder
+
+
+LR_TESTS_DIR = ".lr_tests"
+KEEP_LR_TESTS = 5  # finished range tests kept per workspace; older ones are deleted
+
+
+@dataclass(frozen=True)
+class LrTestFolder(RunFolder):
+    """One learning-rate range test: a run folder's config, status, progress, stop
+    request and worker log, plus its result. `load_run(path)` reads its state
+    (a test whose worker died reads as interrupted, as a run does)."""
+
+    @property
+    def result_path(self) -> Path:
+        return self.path / "lr_test.json"
+
+    @property
+    def runs_root(self) -> Path:
+        """The runs folder (the store, or a private workspace's) the test belongs to."""
+        return self.path.parent.parent
+
+
+def lr_tests_root(root: Path | None = None) -> Path:
+    """Where the range tests of a runs folder (default: the current workspace's) live."""
+    return (root or runs_root()) / LR_TESTS_DIR
+
+
+def lr_test_folder(test_id: str, root: Path | None = None) -> LrTestFolder:
+    """The folder of range test `test_id`; UserError for ids that could escape the store."""
+    return LrTestFolder(run_folder(test_id, lr_tests_root(root)).path)
+
+
+def list_lr_tests(root: Path | None = None) -> list[RunSummary]:
+    """Every range test of a runs folder, newest first (their summaries, as for runs)."""
+    return list_runs(lr_tests_root(root))
+
+
+def create_lr_test(config: TrainConfig, root: Path | None = None) -> LrTestFolder:
+    """Make a range-test folder with its config and a `queued` status; delete the
+    finished tests beyond the newest KEEP_LR_TESTS."""
+    tests = lr_tests_root(root)
+    for old in [t for t in list_runs(tests) if not t.active][KEEP_LR_TESTS - 1 :]:
+        shutil.rmtree(old.path, ignore_errors=True)
+    folder = create_run(config, tests)
+    return LrTestFolder(folder.path)
 
 
 def process_start_time(pid: int) -> str | None:

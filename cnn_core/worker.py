@@ -1,6 +1,7 @@
 """The training worker process, and how the app launches it.
 
     python -m cnn_core.worker runs/<run_id>          train an existing run folder
+    python -m cnn_core.worker --lr-test DIR          run a learning-rate range test
     python -m cnn_core.worker --config my.json       create a run from a config file
                               [--runs-dir DIR]       and train it (headless)
                               [--strategy S]         default, mirrored (every GPU here)
@@ -14,6 +15,14 @@ launch order, for a slot (an exclusive file lock the kernel releases even when
 a worker is SIGKILLed). The slots belong to the whole store, so private
 workspaces (`cnn_core.workspaces`) share them; each workspace may have at most
 `workspaces.max_queued()` runs waiting.
+
+A learning-rate range test (`cnn_core.lr_finder`, `launch_lr_test`) runs through
+the same process, outside the training slots, in a slot of its own (one test
+at a time in the store): a training may hold its slot for an hour, and a test
+queued behind it would come too late to choose the rate; a test is bounded to a
+few hundred batches (a minute or so on a CPU), so the one test slot frees
+quickly, and a shared deployment runs at most one TensorFlow process more than
+its training slots. A workspace has at most one test active at a time.
 
 Before training, the worker checks that the run fits in the memory left to it
 (`cnn_core.resources`), and a full disk ends a run as *failed* with a message
@@ -41,9 +50,10 @@ from cnn_core.config import FIT_FIELDS, TrainConfig
 from cnn_core.distribute import STRATEGIES, check_strategy, is_chief
 from cnn_core.errors import UserError
 from cnn_core.records import SCHEMA_VERSION, RunState, record_version
-from cnn_core.runs import RunFolder
+from cnn_core.runs import LrTestFolder, RunFolder
 
 QUEUE_POLL_S = 1.0
+LR_TEST_SLOT = "lr_test.lock"  # the one slot range tests share (module docstring)
 DUPLICATE_WINDOW_S = 5.0  # an identical launch this soon after another is a double click
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
@@ -99,14 +109,42 @@ def launch_run(config: TrainConfig, root: Path | None = None) -> tuple[RunFolder
     return folder, True
 
 
-def start_worker(folder: RunFolder) -> subprocess.Popen:
-    """Start `python -m cnn_core.worker <folder>` detached, logging to its worker log."""
+def launch_lr_test(config: TrainConfig, root: Path | None = None) -> tuple[LrTestFolder, bool]:
+    """Validate `config` and start a learning-rate range test of it.
+
+    Returns:
+        (test folder, created): `created` is False when this workspace already has
+        a test queued or running: that one is returned (one at a time).
+
+    Raises:
+        ConfigError: the validator refuses the config (Train's messages).
+        UserError: a model the finder does not test (VGG16), or an unknown dataset.
+    """
+    from cnn_core.lr_finder import range_test_config, unsupported_reason
+
+    if why := unsupported_reason(config):
+        raise UserError(why)
+    _check_config(config)
+    root = root or runs.runs_root()
+    with _locked(root / ".launch.lock"):
+        active = [t for t in runs.list_lr_tests(root) if t.active]
+        if active:
+            return LrTestFolder(active[0].path), False
+        folder = runs.create_lr_test(range_test_config(config), root)
+        start_worker(folder, lr_test=True)
+    return folder, True
+
+
+def start_worker(folder: RunFolder, lr_test: bool = False) -> subprocess.Popen:
+    """Start `python -m cnn_core.worker [--lr-test] <folder>` detached, logging to its
+    worker log."""
+    flags = ["--lr-test"] if lr_test else []
     log = open(folder.log_path, "ab")  # noqa: SIM115 - the child owns it from now on
     project_root = Path(__file__).resolve().parent.parent
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(project_root), env.get("PYTHONPATH")]))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cnn_core.worker", str(folder.path)],
+        [sys.executable, "-m", "cnn_core.worker", *flags, str(folder.path)],
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -119,14 +157,19 @@ def start_worker(folder: RunFolder) -> subprocess.Popen:
     return proc
 
 
-def _try_slot(root: Path) -> IO | None:
-    """An open, exclusively locked slot file, or None when all slots are taken."""
+def _try_slot(root: Path, names: list[str] | None = None) -> IO | None:
+    """An open, exclusively locked slot file, or None when all slots are taken.
+
+    Args:
+        root: the store.
+        names: the slot files to try; default the training slots.
+    """
     if fcntl is None:
         return open(os.devnull)  # noqa: SIM115
     slots = root / ".slots"
     slots.mkdir(parents=True, exist_ok=True)
-    for i in range(max_concurrent()):
-        handle = open(slots / f"slot{i}.lock", "a")  # noqa: SIM115 - held while training
+    for name in names or [f"slot{i}.lock" for i in range(max_concurrent())]:
+        handle = open(slots / name, "a")  # noqa: SIM115 - held while training
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return handle
@@ -145,12 +188,18 @@ def _first_in_queue(folder: RunFolder) -> bool:
 
 
 def wait_for_slot(folder: RunFolder) -> IO | None:
-    """Block in the `queued` state until a slot is free; None if Stop came first."""
+    """Block in the `queued` state until a slot is free; None if Stop came first.
+
+    A range test (`LrTestFolder`) waits for the one test slot, not a training slot.
+    """
+    lr_test = isinstance(folder, LrTestFolder)
+    root = folder.runs_root if lr_test else folder.path.parent
+    names = [LR_TEST_SLOT] if lr_test else None
     while True:
         if folder.stop_requested():
             return None
         if _first_in_queue(folder):
-            slot = _try_slot(workspaces.store_of(folder.path.parent))
+            slot = _try_slot(workspaces.store_of(root), names)
             if slot is not None:
                 return slot
         folder.write_status(RunState.QUEUED, heartbeat=time.time())
@@ -188,8 +237,9 @@ def run_worker(folder: RunFolder, strategy: str = "default") -> int:
     """Train the run in `folder` to the end, recording the outcome; the exit code.
 
     Args:
-        folder: the run folder, with its config.
-        strategy: a `cnn_core.distribute` strategy name.
+        folder: the run folder, with its config; an `LrTestFolder` runs its range
+            test instead (`cnn_core.lr_finder.run_range_test`).
+        strategy: a `cnn_core.distribute` strategy name (trainings only).
     """
     pid = os.getpid()
     folder.write_status(RunState.QUEUED, pid=pid, pid_start=runs.process_start_time(pid))
@@ -201,9 +251,14 @@ def run_worker(folder: RunFolder, strategy: str = "default") -> int:
         folder.write_status(RunState.RUNNING, started=time.time(), heartbeat=time.time())
         try:
             check_memory(folder)  # before TensorFlow loads
-            from cnn_core.train import train_run
+            if isinstance(folder, LrTestFolder):
+                from cnn_core.lr_finder import run_range_test
 
-            train_run(folder, strategy)
+                run_range_test(folder)
+            else:
+                from cnn_core.train import train_run
+
+                train_run(folder, strategy)
         except UserError as error:
             _record_failure(folder, str(error))
             print(f"run failed: {error}", file=sys.stderr)
@@ -237,8 +292,17 @@ def main(argv: list[str] | None = None) -> int:
         default="default",
         help="mirrored: every GPU of this machine; multiworker: the machines in TF_CONFIG",
     )
+    parser.add_argument(
+        "--lr-test",
+        action="store_true",
+        help="run_dir is a learning-rate range test's folder (cnn_core.lr_finder)",
+    )
     args = parser.parse_args(argv)
     check_strategy(args.strategy)
+    if args.lr_test:
+        if not args.run_dir:
+            parser.error("--lr-test needs the test's folder")
+        return run_worker(LrTestFolder(Path(args.run_dir).resolve()))
     if args.config:
         config = read_config_file(Path(args.config))
         root = Path(args.runs_dir).resolve() if args.runs_dir else runs.runs_root()

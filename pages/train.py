@@ -52,6 +52,7 @@ from pages._shared.common import (
     validation_size_input,
 )
 from pages._shared.compare_actions import compare_with_control
+from pages._shared.lr_finder_view import lr_finder_section
 from pages._shared.my_images import augment_inputs
 from pages._shared.vgg16_options import vgg16_inputs, vgg16_summary, weights_ready
 
@@ -287,7 +288,9 @@ def setup_section() -> TrainConfig | None:
         spec = model_inputs()
     with fit_col:
         st.subheader("Training")
-        optimizer, fit = optimizer_inputs(), fit_inputs()
+        optimizer = optimizer_inputs()
+        finder = st.container()  # under the rate input; filled once the config is known
+        fit = fit_inputs()
         seed, subset, name = run_inputs()
     augment = augment_inputs("train", dataset.x_train[0])
     config = TrainConfig(
@@ -301,6 +304,8 @@ def setup_section() -> TrainConfig | None:
         name=name,
         augment=augment,
     )
+    with finder:
+        lr_finder_section(config, dataset)
     info = dataset.info
     try:
         validate(config, info.image_shape, len(dataset.y_train))

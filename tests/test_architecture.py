@@ -72,7 +72,7 @@ def _from_imports(path: Path) -> list[tuple[str, list[str]]]:
     return found
 
 
-LAUNCHING = {"launch_run", "max_concurrent"}  # what pages may use of the worker
+LAUNCHING = {"launch_run", "launch_lr_test", "max_concurrent"}  # what pages may use of the worker
 
 
 def test_pages_never_import_the_training_loop_or_worker_internals() -> None:
@@ -97,6 +97,7 @@ RUN_FILES = (
     "evaluation.json",
     "predictions.npz",
     "worker.log",
+    "lr_test.json",
     "tensorboard",
 )
 
