@@ -2,7 +2,7 @@
 
 A pure function of a ``cnn_core.embedding.Embedding``: one trace per true class
 (its colour, its legend entry), right predictions as dots and wrong ones as
-crosses. Each point carries its test-set index in ``customdata[0]``, which the
+crosses drawn over them. Each point carries its test-set index in ``customdata[0]``, which the
 page reads back from a click or a box/lasso selection to show the images.
 """
 
@@ -54,6 +54,9 @@ def embedding_figure(
     fig = go.Figure()
     for label in np.unique(embedding.y_true):
         rows = np.flatnonzero(embedding.y_true == label)
+        # right points first: the legend takes the first point's symbol, and the
+        # crosses are drawn on top
+        rows = rows[np.argsort(embedding.y_pred[rows] != label, kind="stable")]
         wrong = embedding.y_pred[rows] != label
         fig.add_trace(
             go.Scattergl(

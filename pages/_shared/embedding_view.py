@@ -57,7 +57,7 @@ def _figure(
 
 
 def selected_indices(embedding: Embedding) -> list[int]:
-    """The test indices of the points clicked or selected on the map, in order."""
+    """The test indices of the points clicked or selected on the map, errors first."""
     event = st.session_state.get(CHART)
     points = event.selection.points if event else []
     sampled = set(embedding.indices.tolist())
@@ -66,7 +66,10 @@ def selected_indices(embedding: Embedding) -> list[int]:
         data = point.get("customdata") or []
         if data and str(data[0]).isdigit() and int(data[0]) in sampled:
             chosen.append(int(data[0]))
-    return list(dict.fromkeys(chosen))
+    chosen = list(dict.fromkeys(chosen))
+    position = {int(i): p for p, i in enumerate(embedding.indices)}
+    wrong = {i for i in chosen if embedding.y_true[position[i]] != embedding.y_pred[position[i]]}
+    return sorted(chosen, key=lambda i: i not in wrong)  # the errors first
 
 
 def selection_panel(
@@ -88,7 +91,7 @@ def selection_panel(
             p = position[index]
             true, pred = class_names[embedding.y_true[p]], class_names[embedding.y_pred[p]]
             verdict = "right" if true == pred else f"predicted {pred}"
-            col.image(tile, caption=f"#{index} · {true} · {verdict}")
+            col.image(tile, caption=f"#{index} · {true} · {verdict}", width="stretch")
             image_link(col, run.run_id, index)
     if len(chosen) > SHOWN_LIMIT:
         st.caption(f"… and {len(chosen) - SHOWN_LIMIT:,} more not shown.")

@@ -60,7 +60,8 @@ def gallery(
         row = st.columns(COLUMNS)
         for col, index, tile in zip(row, shown[start:], tiles[start:], strict=False):
             true, said = int(dataset.y_test[index]), int(wrong_probs[index].argmax())
-            caption = f"#{index} {class_names[true]}; {wrong_title}: {class_names[said]}"
+            said_text = f"{wrong_title} said {class_names[said]}"
+            caption = f"#{index} · true {class_names[true]} · {said_text}"
             col.image(tile, caption=caption)
             image_link(col, wrong_run.run_id, int(index))
     if len(indices) > GALLERY_LIMIT:

@@ -19,10 +19,11 @@ LINKED_IMAGE = "inside_image_linked"  # the `image` value last applied or writte
 
 
 def image_link(column: st.delta_generator.DeltaGenerator, run_id: str, index: int) -> None:
-    """A small "Inside" link under a gallery image: that run, that test image."""
+    """A short "Inside" link under a gallery image (it fits an 8-column gallery):
+    that run, that test image."""
     column.page_link(
         INSIDE_PAGE,
-        label="Look inside",
+        label="Inside",
         icon=":material/biotech:",
         query_params={RUN_PARAM: run_id, IMAGE_PARAM: str(int(index))},
         help=f"Open Inside the CNN on test image #{int(index)}: feature maps, Grad-CAM.",
