@@ -15,6 +15,7 @@ from cnn_core.embedding import (
 )
 from cnn_core.errors import UserError
 from cnn_core.models import build_model
+from cnn_core.transfer import build_vgg16, vgg16_spec
 
 SHAPE = (8, 8, 1)
 CNN = ModelSpec(
@@ -117,3 +118,18 @@ def test_compute_embedding_maps_a_sample_with_its_labels() -> None:
         compute_embedding(model, images, y_true, y_pred, limit=5000)
     with pytest.raises(ValueError, match="one entry per test image"):
         compute_embedding(model, images, y_true[:10], y_pred, limit=5)
+
+
+def test_a_vgg16_run_maps_its_head_features() -> None:
+    spec = vgg16_spec("feature_extraction", 32, weights="none")
+    model = build_vgg16(spec, (28, 28, 1), 10)  # random weights: offline
+    images = np.random.default_rng(0).integers(0, 256, (3, 28, 28, 1)).astype(np.uint8)
+    features = penultimate_activations(model, images)
+    dense_units = model.get_layer("head_dense").units
+    assert features.shape == (3, dense_units)
+    kernel, bias = (np.asarray(w) for w in model.layers[-1].get_weights())
+    logits = features.astype(np.float64) @ kernel + bias
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    expected = np.asarray(model(images.astype(np.float32), training=False))
+    np.testing.assert_allclose(probs, expected, rtol=1e-4, atol=1e-6)
