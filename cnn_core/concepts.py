@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -200,9 +201,57 @@ def strongest_response(image: np.ndarray, kernel_name: str) -> tuple[int, int]:
         UserError: for an unknown kernel name or a too small image.
     """
     _check_choice(kernel_name, tuple(KERNELS), "kernel_name")
-    out = np.abs(conv2d(image, KERNELS[kernel_name]))
+    return strongest_position(image, KERNELS[kernel_name])
+
+
+def strongest_position(image: np.ndarray, kernel: np.ndarray) -> tuple[int, int]:
+    """(row, col) of the largest |output| of `kernel` (kh, kw) slid over `image` (H, W),
+    valid padding, stride 1; the first one on a tie."""
+    out = np.abs(conv2d(image, kernel))
     row, col = np.unravel_index(int(out.argmax()), out.shape)
     return int(row), int(col)
+
+
+def first_layer_filters(model: Any) -> tuple[str, np.ndarray] | None:
+    """The first conv layer of a trained model as 2-D kernels for a grey image.
+
+    A filter over C input channels, applied to a grey image repeated on every channel,
+    is the sum of its C channel slices: that sum is returned (the bias is left out).
+
+    Args:
+        model: a built Keras model.
+
+    Returns:
+        (layer name, float32 (n_filters, kh, kw)), or None for a model without Conv2D.
+    """
+    from cnn_core.inspection import conv_layer_names
+
+    names = conv_layer_names(model)
+    if not names:
+        return None
+    kernel = np.asarray(model.get_layer(names[0]).kernel.numpy(), np.float32)  # (kh, kw, C, n)
+    return names[0], np.transpose(kernel.sum(axis=2), (2, 0, 1))
+
+
+def model_logits(model: Any, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What a trained model's output layer computes for one image, before and after softmax.
+
+    Args:
+        model: a built Keras model ending in a softmax Dense (``cnn_core.models``).
+        image: (H, W, C) raw pixels in [0, 255].
+
+    Returns:
+        (logits, probabilities), float32 (num_classes,) each: the logits are the last
+        Dense layer's weighted sums (its input times its kernel plus its bias); the
+        probabilities are the model's own output.
+    """
+    from cnn_core.embedding import penultimate_activations
+
+    batch = np.asarray(image, np.float32)[np.newaxis]
+    features = penultimate_activations(model, batch)[0].astype(np.float64)
+    kernel, bias = (np.asarray(w, np.float64) for w in model.layers[-1].get_weights()[:2])
+    probs = np.asarray(model(batch, training=False))[0]
+    return (features @ kernel + bias).astype(np.float32), probs.astype(np.float32)
 
 
 def pool2d(

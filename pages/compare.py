@@ -44,6 +44,7 @@ from pages._shared.compare_actions import (
 )
 from pages._shared.doctor_view import findings_badges, run_findings
 from pages._shared.figure_cache import confusion_chart, filter_grid
+from pages._shared.image_by_image import disagreement_section
 
 TABLE = "compare_table"
 LISTED = "compare_listed_ids"  # the run ids of the table's rows, in order, at its last render
@@ -283,6 +284,8 @@ def comparison_view(chosen_ids: list[str]) -> None:
         details_section(chosen, colours)
     else:
         st.caption(f"Choose at most {DETAIL_LIMIT} runs to see their details side by side.")
+    if len(chosen) >= 2:
+        disagreement_section(chosen, unique_titles([run_title(run) for run in chosen]))
 
 
 def actions_section(chosen: list[RunSummary]) -> None:

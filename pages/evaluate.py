@@ -36,7 +36,9 @@ from pages._shared.common import (
     require_model,
 )
 from pages._shared.doctor_view import findings_section, run_findings
+from pages._shared.embedding_view import embedding_section
 from pages._shared.figure_cache import confusion_chart, image_tiles
+from pages._shared.inside_link import image_link
 from pages._shared.my_images import unlabeled_section
 
 MATRIX_KEY = "eval_matrix"
@@ -190,14 +192,19 @@ def confusion_section(evaluation: Evaluation, selected: tuple[int, int]) -> None
     st.caption("Click a cell to see its images below.")
 
 
-def image_grid(dataset: Dataset, indices: np.ndarray, captions: list[str], columns: int) -> None:
-    """Test images `indices` in rows of `columns`, each with its caption."""
+def image_grid(
+    dataset: Dataset, indices: np.ndarray, captions: list[str], columns: int, run_id: str
+) -> None:
+    """Test images `indices` in rows of `columns`, each with its caption and a link into
+    Inside the CNN on that image."""
     scale = max(1, TILE_PX // dataset.info.image_shape[0])
     tiles = image_tiles(dataset.x_test[indices], scale)  # JPEG bytes, cached by pixels
     for start in range(0, len(tiles), columns):
         row = st.columns(columns)
-        for col, tile, caption in zip(row, tiles[start:], captions[start:], strict=False):
+        cells = zip(row, tiles[start:], captions[start:], indices[start:], strict=False)
+        for col, tile, caption, index in cells:
             col.image(tile, caption=caption)
+            image_link(col, run_id, int(index))
 
 
 def captions_for(
@@ -211,7 +218,7 @@ def captions_for(
 
 
 def cell_gallery(
-    dataset: Dataset, y_true: np.ndarray, probs: np.ndarray, class_names: list[str]
+    dataset: Dataset, y_true: np.ndarray, probs: np.ndarray, class_names: list[str], run_id: str
 ) -> None:
     n = len(class_names)
     cols = st.columns(2)
@@ -231,13 +238,13 @@ def cell_gallery(
     shown = indices[:GALLERY_LIMIT]
     with st.container(key="eval_gallery"):
         captions = captions_for(shown, y_true, probs, class_names)
-        image_grid(dataset, shown, captions, GALLERY_COLUMNS)
+        image_grid(dataset, shown, captions, GALLERY_COLUMNS, run_id)
     if len(indices) > GALLERY_LIMIT:
         st.caption(f"… and {len(indices) - GALLERY_LIMIT:,} more not shown.")
 
 
 def errors_section(
-    dataset: Dataset, y_true: np.ndarray, probs: np.ndarray, class_names: list[str]
+    dataset: Dataset, y_true: np.ndarray, probs: np.ndarray, class_names: list[str], run_id: str
 ) -> None:
     y_pred = probs.argmax(axis=1)
     if not (y_pred != y_true).any():
@@ -250,11 +257,12 @@ def errors_section(
         captions = [
             f"True: {class_names[y_true[i]]} / Pred: {class_names[y_pred[i]]}" for i in first
         ]
-        image_grid(dataset, first, captions, GRID_SIDE)
+        image_grid(dataset, first, captions, GRID_SIDE, run_id)
     with confident_col:
         st.markdown("**The most confident errors**")
         worst = most_confident_errors(y_true, probs, CONFIDENT_ERRORS)
-        image_grid(dataset, worst, captions_for(worst, y_true, probs, class_names), 4)
+        captions = captions_for(worst, y_true, probs, class_names)
+        image_grid(dataset, worst, captions, 4, run_id)
 
 
 def render_evaluate() -> None:
@@ -303,9 +311,10 @@ def render_evaluate() -> None:
         )
         return
     st.subheader("Images in a cell")
-    cell_gallery(dataset, y_true, probs, class_names)
+    cell_gallery(dataset, y_true, probs, class_names, run.run_id)
     st.subheader("Errors at a glance")
-    errors_section(dataset, y_true, probs, class_names)
+    errors_section(dataset, y_true, probs, class_names, run.run_id)
+    embedding_section(run, dataset, probs, class_names)
 
 
 ensure_app_navigation()

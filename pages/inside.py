@@ -44,6 +44,7 @@ from pages._shared.common import (
 )
 from pages._shared.concepts_tab import render_concepts
 from pages._shared.figure_cache import filter_grid, layer_flow_chart
+from pages._shared.inside_link import link_pending, linked_index, remember_image
 
 DRAWN = "last_drawn_digit"  # set by the Predict page: float32 (28, 28, 1) in [0, 255]
 SOURCES = {"test": "Test image", "upload": "Upload", "drawn": "Last drawing"}
@@ -88,6 +89,9 @@ def dataset_image_ui(run: RunSummary, shape: tuple[int, ...]) -> tuple[np.ndarra
         )
         return None, ""
     count = len(data.x_test)
+    linked = linked_index(count)  # /inside?image=<index>: a link chooses the image
+    if linked is not None:
+        st.session_state["inside_index"] = linked
 
     def pick_random() -> None:
         st.session_state["inside_index"] = int(np.random.default_rng().integers(count))
@@ -108,6 +112,7 @@ def dataset_image_ui(run: RunSummary, shape: tuple[int, ...]) -> tuple[np.ndarra
         on_click=pick_random,
         key="inside_random",
     )
+    remember_image(index)
     label = data.info.class_names[int(data.y_test[index])]
     return data.x_test[index].astype(np.float32), f"test image #{index} · true class {label}"
 
@@ -137,6 +142,8 @@ def image_ui(run: RunSummary, inspector: Inspector) -> tuple[np.ndarray | None, 
     """Where the image comes from, and the image: raw pixels (h, w, c) in [0, 255] or None."""
     drawing = drawn_digit() if inspector.input_shape == (28, 28, 1) else None
     sources = ["test", "upload"] + (["drawn"] if drawing is not None else [])
+    if link_pending():
+        st.session_state["inside_source"] = "test"  # a link to a test image shows it
     source = st.radio(
         "Image",
         sources,
@@ -337,7 +344,7 @@ def render_inside() -> None:
             gradcam_tab(run, inspector, image, names)
     with tabs[3]:
         if tabs[3].open and has_image(image):
-            render_concepts(image)
+            render_concepts(image, run)
 
 
 ensure_app_navigation()

@@ -7,6 +7,7 @@
 - ``model_views``: filters, feature maps, Grad-CAM, layer flow, class probabilities.
 - ``compare``: several runs' curves overlaid, per-class accuracy side by side.
 - ``concepts``: the Concepts tab's panels, kernel demo, marked cells, worked sums.
+- ``embedding``: test images on the 2-D PCA map of their penultimate activations.
 
 None of them reads files, imports Streamlit or touches Keras.
 """

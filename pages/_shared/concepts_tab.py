@@ -9,6 +9,8 @@ it. Renders only; the operations are ``cnn_core.concepts``, the figures
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -21,6 +23,10 @@ from cnn_core.charts.concepts import (
     panels_figure,
 )
 from cnn_core.charts.model_views import probability_bar_figure
+from cnn_core.digests import array_digest
+from cnn_core.formatting import class_names
+from cnn_core.runs import RunSummary
+from pages._shared.common import cached_model
 
 DEFAULT_LOGITS = (2.0, 1.0, 0.1, -1.0, 0.5)
 SIZE_RULES = {  # LaTeX for the output length along one axis
@@ -32,38 +38,57 @@ SIZE_RULES = {  # LaTeX for the output length along one axis
     r" = \left\lfloor \frac{{{n} + {k} - 2}}{{{s}}} \right\rfloor + 1",
 }
 REFUSED = "0 (refused)"  # what Keras' answer reads when it refuses the layer
+RUN_FILTER = "this run: "  # menu labels of the run's own first-layer filters start so
 
 
-def go_to_strongest(gray: np.ndarray) -> None:
+def go_to_strongest(gray: np.ndarray, kernels: dict[str, np.ndarray]) -> None:
     """Points the dot-product example at the chosen kernel's strongest output."""
-    row, col = concepts.strongest_response(gray, st.session_state["concept_kernel"])
+    kernel = kernels[st.session_state["concept_kernel"]]
+    row, col = concepts.strongest_position(gray, kernel)
     st.session_state["concept_row"], st.session_state["concept_col"] = row, col
 
 
-def convolution_section(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A chosen 3x3 kernel slid over the image, and one output pixel worked out.
+def run_kernels(model: Any, gray: np.ndarray) -> dict[str, np.ndarray]:
+    """The run's first-layer filters that fit on the image, by their menu label."""
+    found = concepts.first_layer_filters(model) if model is not None else None
+    if found is None:
+        return {}
+    layer, filters = found
+    if filters.shape[1] > gray.shape[0] or filters.shape[2] > gray.shape[1]:
+        return {}
+    return {f"{RUN_FILTER}{layer}, filter {i}": kernel for i, kernel in enumerate(filters)}
+
+
+def convolution_section(gray: np.ndarray, model: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """A chosen kernel (textbook, or one of the run's first-layer filters) slid over the
+    image, and one output pixel worked out.
 
     Returns:
-        The kernel (3, 3) and the valid, stride-1 output (H - 2, W - 2).
+        The kernel (kh, kw) and the valid, stride-1 output (H - kh + 1, W - kw + 1).
     """
     st.subheader("Convolution: a sliding dot product")
     st.caption(
-        "A 3x3 kernel slides over the image (pixels scaled to 0-1, as the model's Rescaling "
-        "layer does). At each position the output is the sum of the 9 pixels times the 9 weights."
+        "A kernel slides over the image (pixels scaled to 0-1, as the model's Rescaling "
+        "layer does). At each position the output is the sum of the pixels under it times "
+        "the weights. Pick a textbook kernel or one this run learned in its first layer."
     )
+    kernels = dict(concepts.KERNELS) | run_kernels(model, gray)
+    if st.session_state.get("concept_kernel") not in kernels:
+        st.session_state.pop("concept_kernel", None)  # another run's filter: start over
     cols = st.columns([1.3, 1, 1, 1], vertical_alignment="bottom")
     name = cols[0].selectbox(
         "Kernel",
-        list(concepts.KERNELS),
+        list(kernels),
         index=2,
         key="concept_kernel",
         persist_state="page",
         on_change=go_to_strongest,
-        args=(gray,),
+        args=(gray, kernels),
     )
-    kernel = concepts.KERNELS[name]
+    kernel = kernels[name]
+    kh, kw = kernel.shape
     out = concepts.conv2d(gray, kernel)
-    strongest = concepts.strongest_response(gray, name)
+    strongest = concepts.strongest_position(gray, kernel)
     row, col = (
         cols[1 + axis].number_input(
             f"Output {label} (0-{out.shape[axis] - 1})",
@@ -79,14 +104,19 @@ def convolution_section(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         "Strongest output",
         icon=":material/my_location:",
         on_click=go_to_strongest,
-        args=(gray,),
+        args=(gray, kernels),
         key="concept_strongest",
         help="Move to the output pixel with the largest absolute value.",
     )
     fig = kernel_demo_figure(gray, kernel, out, title=f"{name} kernel, stride 1, valid padding")
-    fig = mark_cells(mark_cells(fig, 1, row, col, 3, 3), 3, row, col)
+    fig = mark_cells(mark_cells(fig, 1, row, col, kh, kw), 3, row, col)
     st.plotly_chart(fig, key="concept_conv_figure")
-    window = gray[row : row + 3, col : col + 3]
+    if name.startswith(RUN_FILTER):
+        st.caption(
+            f"A {kh}x{kw} filter this run learned, summed over its input channels (what it "
+            "does to a grey image), without its bias: the model adds the bias, then ReLU."
+        )
+    window = gray[row : row + kh, col : col + kw]
     st.markdown(f"output[{row}, {col}] = {dot_product_text(window, kernel)}")
     return kernel, out
 
@@ -123,7 +153,8 @@ def stride_padding_section(gray: np.ndarray, kernel: np.ndarray) -> None:
     )
     out = concepts.conv2d(gray, kernel, stride=s, padding=padding)
     results[2].metric(
-        f"On this {gray.shape[0]}x{gray.shape[1]} image, 3x3 kernel",
+        f"On this {gray.shape[0]}x{gray.shape[1]} image, "
+        f"{kernel.shape[0]}x{kernel.shape[1]} kernel",
         f"{out.shape[0]}x{out.shape[1]}",
     )
     st.plotly_chart(
@@ -172,10 +203,8 @@ def relu_pool_section(feature: np.ndarray) -> np.ndarray:
     return rectified
 
 
-def softmax_section() -> None:
-    """Editable logits turned into probabilities."""
-    st.subheader("Softmax: scores to probabilities")
-    st.latex(r"p_i = \frac{e^{z_i}}{\sum_j e^{z_j}}")
+def textbook_logits() -> tuple[np.ndarray, list[str]]:
+    """Logits typed in by the reader (3 to 5 classes), named z0, z1..."""
     count = st.radio(
         "Classes", [3, 4, 5], index=1, horizontal=True, key="concept_classes", persist_state="page"
     )
@@ -194,6 +223,47 @@ def softmax_section() -> None:
             for i in range(count)
         ]
     )
+    return logits, [f"z{i}" for i in range(count)]
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _run_logits(
+    model_path: str, version: float, image_key: str, _image: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    return concepts.model_logits(cached_model(model_path, version), _image)
+
+
+def run_logits(run: RunSummary, image: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """The run's own logits for the image, named by class, checked against its output."""
+    key = (str(run.model_path), run.model_version(), array_digest(image))
+    logits, probs = _run_logits(*key, image)
+    names = class_names(run, len(logits))
+    gap = float(np.abs(concepts.softmax(logits) - probs).max())
+    st.caption(
+        "The logits are what this run's output layer computes for the image (its weighted "
+        f"sums, before softmax). Softmax of them gives the model's own probabilities "
+        f"(largest difference {gap:.1e})."
+    )
+    return logits, names
+
+
+def softmax_section(run: RunSummary | None = None, image: np.ndarray | None = None) -> None:
+    """Logits turned into probabilities: typed in, or the run's own for the image."""
+    st.subheader("Softmax: scores to probabilities")
+    st.latex(r"p_i = \frac{e^{z_i}}{\sum_j e^{z_j}}")
+    sources = ["typed"] + (["run"] if run is not None and image is not None else [])
+    source = st.radio(
+        "Logits",
+        sources,
+        format_func={"typed": "Typed in", "run": "This run on this image"}.get,
+        horizontal=True,
+        key="concept_logit_source",
+        persist_state="page",
+    )
+    if source == "run" and run is not None and image is not None:
+        logits, names = run_logits(run, image)
+    else:
+        logits, names = textbook_logits()
     probs = concepts.softmax(logits)
     table = pd.DataFrame(
         {
@@ -201,7 +271,7 @@ def softmax_section() -> None:
             "e^(z - max z)": np.exp(logits - logits.max()),
             "probability": probs,
         },
-        index=[f"z{i}" for i in range(count)],
+        index=names,
     )
     cols = st.columns([1, 1], gap="large")
     cols[0].dataframe(
@@ -215,7 +285,6 @@ def softmax_section() -> None:
         "keeps e^z from overflowing. Adding 1 to a logit multiplies its probability "
         "against every other class by e = 2.72."
     )
-    names = [f"z{i}" for i in range(count)]
     cols[1].plotly_chart(probability_bar_figure(probs, names), key="concept_softmax_bars")
 
 
@@ -246,19 +315,22 @@ def dropout_section(feature: np.ndarray) -> None:
     )
 
 
-def render_concepts(image: np.ndarray) -> None:
+def render_concepts(image: np.ndarray, run: RunSummary | None = None) -> None:
     """The classic tutorial ideas, on the chosen image in grey.
 
     Args:
         image: (H, W, C) raw pixels in [0, 255], as the model takes them.
+        run: the run being inspected: its first-layer filters join the kernels and
+            its logits for `image` can feed the softmax demo.
     """
     gray = concepts.rescaled_grayscale(image)  # float32 (H, W) in [0, 1]
-    kernel, out = convolution_section(gray)
+    model = cached_model(str(run.model_path), run.model_version()) if run else None
+    kernel, out = convolution_section(gray, model)
     st.divider()
     stride_padding_section(gray, kernel)
     st.divider()
     rectified = relu_pool_section(out)
     st.divider()
-    softmax_section()
+    softmax_section(run, image)
     st.divider()
     dropout_section(rectified)

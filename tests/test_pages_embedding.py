@@ -1,0 +1,138 @@
+"""AppTest of Evaluate's embedding view and gallery links, and of Inside opened by a link."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cnn_core import image_folders as folders
+from cnn_core.data import load_dataset
+from cnn_core.embedding import stratified_sample
+from cnn_core.runs import RunFolder
+from tests.apptest_support import assert_no_exception, open_app, open_with_query, texts
+from tests.evaluation_support import make_model_run
+from tests.image_folder_support import own_data_dir, shapes_folder
+
+
+@pytest.fixture(scope="module")
+def trained_run(
+    tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Path
+) -> Iterator[Path]:
+    """One evaluated tiny CNN on synthetic MNIST, copied into each test's store."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CNN_DATA_DIR", str(synthetic_data_dir))
+        dataset = load_dataset("mnist")
+    yield make_model_run(dataset, root=tmp_path_factory.mktemp("embedding_runs"))
+
+
+def copy_run(run: Path, store: Path) -> Path:
+    store.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copytree(run, store / run.name))
+
+
+def embedding_spec(at: AppTest) -> dict:
+    """The Plotly figure of the embedding chart, as sent to the browser."""
+    charts = [c for c in at.get("plotly_chart") if "principal component" in c.proto.spec]
+    assert len(charts) == 1, "no embedding chart"
+    return json.loads(charts[0].proto.spec)
+
+
+def shown_indices(spec: dict) -> list[int]:
+    return sorted(int(point[0]) for trace in spec["data"] for point in trace["customdata"])
+
+
+def page_links(at: AppTest) -> list[tuple[str, str]]:
+    return [(link.proto.page, link.proto.query_string) for link in at.get("page_link")]
+
+
+def show_map(at: AppTest) -> AppTest:
+    at.toggle(key="eval_embed_on").set_value(True).run()
+    assert_no_exception(at)
+    return at
+
+
+def test_embedding_view_maps_a_stratified_sample_of_a_cnn_run(
+    trained_run: Path, isolated_store: Path
+) -> None:
+    path = copy_run(trained_run, isolated_store)
+    probs, y_true = RunFolder(path).read_predictions()
+    at = open_app("pages/evaluate.py")
+    assert not [c for c in at.get("plotly_chart") if "principal component" in c.proto.spec]
+    show_map(at)
+    spec = embedding_spec(at)
+    expected = stratified_sample(y_true, 1000, seed=0)
+    assert shown_indices(spec) == expected.tolist()
+    wrong = {int(i) for i in np.flatnonzero(probs.argmax(axis=1) != y_true)}
+    for trace in spec["data"]:
+        for point, symbol in zip(trace["customdata"], trace["marker"]["symbol"], strict=True):
+            assert (symbol == "x") == (int(point[0]) in wrong)
+    assert f"{len(expected):,} test images" in texts(at)
+    assert "Click a point" in texts(at)
+
+    at.selectbox(key="eval_embed_sample").set_value(500).run()
+    assert_no_exception(at)
+    assert shown_indices(embedding_spec(at)) == stratified_sample(y_true, 500).tolist()
+
+
+def test_gallery_images_link_into_inside_on_their_test_image(
+    trained_run: Path, isolated_store: Path
+) -> None:
+    path = copy_run(trained_run, isolated_store)
+    probs, y_true = RunFolder(path).read_predictions()
+    at = open_app("pages/evaluate.py")
+    links = page_links(at)
+    first_error = int(np.flatnonzero(probs.argmax(axis=1) != y_true)[0])
+    assert ("inside", f"run={path.name}&image={first_error}") in links
+    assert len(links) == len(at.get("image"))
+
+
+def test_embedding_view_of_a_run_on_an_imported_image_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_store: Path
+) -> None:
+    data = own_data_dir(tmp_path, monkeypatch)
+    shapes_folder(data, per_class=10, size=24)
+    key = folders.import_server_folder(
+        "shapes", "shapes", folders.ImageOptions(side=32, validation=0.2)
+    )
+    dataset = folders.load_user_dataset(key)
+    make_model_run(dataset, epochs=0)  # untrained: some errors to mark
+    at = open_app("pages/evaluate.py")
+    show_map(at)
+    spec = embedding_spec(at)
+    assert shown_indices(spec) == list(range(len(dataset.y_test)))  # fewer than the sample
+    names = {trace["name"].split(" (")[0] for trace in spec["data"]}
+    assert names <= {"circle", "square", "triangle"} and names
+
+
+def test_a_link_opens_inside_on_its_test_image_and_a_later_choice_stands(
+    trained_run: Path, isolated_store: Path, synthetic_data_dir: Path
+) -> None:
+    path = copy_run(trained_run, isolated_store)
+    at = open_with_query("pages/inside.py", run=path.name, image="17")
+    assert at.number_input(key="inside_index").value == 17
+    assert "test image #17" in at.get("image")[0].captions[0]
+    at.number_input(key="inside_index").set_value(4).run()
+    assert_no_exception(at)
+    assert "test image #4" in at.get("image")[0].captions[0]
+    assert at.query_params["image"] == "4"  # a copied link opens what is shown
+
+    at.switch_page("pages/evaluate.py").run()  # a gallery link, later in the session
+    at.query_params.update({"run": path.name, "image": "23"})
+    at.switch_page("pages/inside.py").run()
+    assert_no_exception(at)
+    assert "test image #23" in at.get("image")[0].captions[0]
+
+
+@pytest.mark.parametrize("bad", ["abc", "99999", "-3"])
+def test_a_bad_image_in_the_link_says_so(bad: str, trained_run: Path, isolated_store: Path) -> None:
+    path = copy_run(trained_run, isolated_store)
+    at = open_with_query("pages/inside.py", run=path.name, image=bad)
+    assert any(f"test image {bad!r} is not a test-image number" in w.value for w in at.warning)
+    assert at.number_input(key="inside_index").value == 0
+    assert "test image #0" in at.get("image")[0].captions[0]
