@@ -26,6 +26,7 @@ from cnn_core.config import (
     TrainConfig,
     validate,
 )
+from cnn_core.doctor import healthy
 from cnn_core.errors import UserError
 from cnn_core.formatting import (
     format_bytes,
@@ -52,6 +53,7 @@ from pages._shared.common import (
     validation_size_input,
 )
 from pages._shared.compare_actions import compare_with_control
+from pages._shared.doctor_view import findings_section, run_findings
 from pages._shared.lr_finder_view import lr_finder_section
 from pages._shared.my_images import augment_inputs
 from pages._shared.vgg16_options import vgg16_inputs, vgg16_summary, weights_ready
@@ -467,12 +469,16 @@ def results(run: RunSummary) -> None:
         )
     cols[1].metric("Training time", format_duration(train_seconds))
     cols[2].metric("Epochs", run.epochs_done)
+    findings = run_findings(run)
     if evaluation:
-        st.success(
+        summary = (
             f"Test accuracy {evaluation.accuracy_text()} · trained in "
             f"{format_duration(train_seconds)}"
             + (" (stopped early by the user)" if run.state == RunState.STOPPED else "")
         )
+        # A run that learned nothing (or went wrong) is never shown as a plain success.
+        (st.success if healthy(findings) else st.markdown)(summary)
+    findings_section(run, "train", findings)
     if run.has_model:
         st.markdown("**Next:** open this run on")
         run_page_links(run, compare=True)

@@ -60,3 +60,15 @@ def test_compare_shows_each_runs_findings(isolated_store) -> None:
     at = open_with_query("pages/compare.py", runs=f"{collapsed.run_id},{other.run_id}")
     badges = [m.value for m in at.markdown if "-badge[" in m.value]
     assert any(":red-badge[" in b and "collapsed to one class" in b for b in badges)
+
+
+def test_train_never_shows_a_collapsed_run_as_a_green_success(isolated_store) -> None:
+    from tests.apptest_support import open_app
+
+    folder = collapsed_run()
+    at = open_app("pages/train.py")
+    at.selectbox(key="train_monitor_run").set_value(folder.run_id).run()
+    assert_no_exception(at)
+    assert not [s.value for s in at.success if "Test accuracy" in s.value]
+    assert any("collapsed to one class" in e.value for e in at.error)
+    assert at.button(key="train_doctor_try_0").label.startswith("Try this: learning rate")
