@@ -35,7 +35,7 @@ from cnn_core.formatting import class_names, format_duration, model_label, perce
 from cnn_core.inspection import conv_layer_names, filter_weights, softmax_templates
 from cnn_core.records import EpochRecord
 from cnn_core.runs import RunSummary, list_runs, runs_root
-from pages._shared.common import CURRENT_RUN, cached_model, ensure_app_navigation, run_table
+from pages._shared.common import CURRENT_RUN, cached_model, ensure_app_navigation, show_run_table
 from pages._shared.compare_actions import (
     NOTICE,
     RUNS_PARAM,
@@ -108,12 +108,12 @@ def run_picker(runs: list[RunSummary], chosen: list[RunSummary]) -> None:
     rows = [run_row(r) | {"seed": r.config.seed if r.config else None} for r in listed]
     for row, run in zip(rows, listed, strict=True):
         row["group"] = run.config.group if run.config else ""
-    st.dataframe(
-        run_table(rows, columns=list(run_row(runs[0])) + ["seed", "group"]),
-        hide_index=True,
+    show_run_table(
+        rows,
+        TABLE,
+        columns=list(run_row(runs[0])) + ["seed", "group"],
         on_select=on_table_select,
         selection_mode="multi-row",
-        key=TABLE,
     )
     hidden = len(chosen) - sum(r.run_id in ids for r in chosen)
     note = f" ({hidden} of them hidden by the filters)" if hidden else ""

@@ -46,11 +46,7 @@ def render_recent_runs() -> None:
     if not runs:
         st.info(f"No runs yet. Runs are stored in `{runs_root()}`. Start one on the Train page.")
         return
-    st.dataframe(
-        run_table([run_row(r) for r in runs[:RECENT_RUNS]]),
-        hide_index=True,
-        key="home_runs",
-    )
+    show_run_table([run_row(r) for r in runs[:RECENT_RUNS]], "home_runs")
     active = sum(r.active for r in runs)
     st.caption(
         f"{len(runs)} runs in `{runs_root()}` · {active} training or queued. "
@@ -62,7 +58,7 @@ render_intro()  # on its way to the browser while the imports below run
 # After the intro, not first as on the other pages: importing pages._shared.common loads
 # numpy, and here it can only rerun a legacy deep link to /home on a fresh server
 # (which then shows this page again, through app.py).
-from pages._shared.common import ensure_app_navigation, run_table  # noqa: E402
+from pages._shared.common import ensure_app_navigation, show_run_table  # noqa: E402
 
 ensure_app_navigation()
 render_recent_runs()

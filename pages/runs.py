@@ -30,7 +30,7 @@ from pages._shared.common import (
     optional_dataset,
     require_model,
     run_page_links,
-    run_table,
+    show_run_table,
 )
 
 SELECTED = "runs_selected"
@@ -61,11 +61,7 @@ def filters(runs: list[RunSummary]) -> RunFilter:
 
 def runs_table(runs: list[RunSummary]) -> None:
     rows = [{**run_row(r), "tags": ", ".join(r.notes.tags)} for r in runs]
-    st.dataframe(
-        run_table(rows),
-        hide_index=True,
-        key="runs_table",
-    )
+    show_run_table(rows, "runs_table")
 
 
 def pick_run(runs: list[RunSummary]) -> RunSummary:

@@ -224,3 +224,14 @@ def test_a_vgg16_run_says_where_its_weights_came_from() -> None:
     assert "VGG16 weights: my\\_vgg16\\.h5 · 58\\.9 MB · sha256 ab12" in page
     table = next(f.value for f in at.dataframe if "model" in f.value.columns)
     assert "VGG16 feature extraction, 32 px (weights: my_vgg16.h5)" in list(table["model"])
+
+
+def test_every_run_table_shows_a_dash_not_none_for_a_missing_accuracy(isolated_store) -> None:
+    from cnn_core.config import TrainConfig
+    from tests.apptest_support import open_app
+
+    runs.create_run(TrainConfig(name="waiting"))  # queued: no accuracy yet
+    for page in (None, "pages/runs.py", "pages/compare.py"):
+        at = open_app(page)
+        table = next(f for f in at.dataframe if "run id" in f.value.columns)
+        assert table.proto.placeholder == "–", page

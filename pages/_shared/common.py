@@ -110,14 +110,25 @@ def dataset_picker(key: str) -> str:
     )
 
 
+MISSING = "–"  # what a table cell without a value shows (Streamlit would write "None")
+
+
 def run_table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> Any:
-    """A table of `formatting.run_row` rows for `st.dataframe`: accuracies shown as
-    '89.98%' and unknown ones as '–' (Streamlit would write "None"); columns still
-    sort by their numbers."""
+    """A table of `formatting.run_row` rows for `show_run_table`: accuracies shown as
+    '89.98%'; the columns still sort by their numbers."""
     frame = pd.DataFrame(rows, columns=columns)
     shown = [name for name in PERCENT_COLUMNS if name in frame.columns]
     frame[shown] = frame[shown].astype(float)
-    return frame.style.format(percent, subset=shown, na_rep="–")
+    return frame.style.format(percent, subset=shown, na_rep=MISSING)
+
+
+def show_run_table(
+    rows: list[dict[str, Any]], key: str, columns: list[str] | None = None, **options: Any
+) -> Any:
+    """`st.dataframe` of run rows (see `run_table`), missing values as '–'."""
+    return st.dataframe(
+        run_table(rows, columns), hide_index=True, placeholder=MISSING, key=key, **options
+    )
 
 
 def validation_size_input(prefix: str, n_train: int, dataset: str = "") -> float | int:
