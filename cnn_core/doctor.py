@@ -180,26 +180,40 @@ def _top_prediction(evaluation: Evaluation | None) -> tuple[float, str]:
     return columns[top] / evaluation.n, evaluation.class_names[top]
 
 
+# Above these learning rates "learned nothing" is most likely the rate's doing.
+HIGH_RATES = {"adam": 3e-3, "rmsprop": 3e-3, "sgd": 0.1}
+
+
 def _rate_advice(history: Sequence[EpochRecord], config: TrainConfig | None) -> tuple:
-    """(change, its text, advice) for a run that learned nothing: a flat loss from the
-    first epoch at a tiny rate means too low; anything else (a high rate, a loss that
-    jumped) means too high."""
-    rate = config.optimizer.learning_rate if config else None
-    losses = _finite([r.loss for r in _whole(history)])
+    """(change, its text, advice) for a run that learned nothing: a high rate for its
+    optimizer means too high; a loss falling slowly at a tiny rate means too low; a
+    usual rate after an epoch or two means too short a training."""
+    if config is None:
+        return {}, "", "Check the learning rate first: too high a rate is the usual cause."
+    rate, optimizer = config.optimizer.learning_rate, config.optimizer.name
+    whole = _whole(history)
+    losses = _finite([r.loss for r in whole])
     falling = len(losses) >= 2 and losses[-1] < losses[0] * (1 - STILL_IMPROVING)
-    if rate is not None and rate < 1e-5 and falling:
-        new = rate * 10
+    if rate > HIGH_RATES.get(optimizer, 3e-3) or not falling and len(whole) > 2:
+        change, text = _lower_rate(config)
         return (
-            {"learning_rate": new},
-            f"learning rate {rate:g} -> {new:g}",
-            "The loss falls, but very slowly: the learning rate is too low. Raise it.",
+            change,
+            text,
+            "The learning rate is most likely too high: the first updates threw the weights "
+            "where every input gives the same answer. Lower it (ten times lower is a good try).",
         )
-    change, text = _lower_rate(config)
+    if rate < 1e-5:
+        return (
+            {"learning_rate": rate * 10},
+            f"learning rate {rate:g} -> {rate * 10:g}",
+            "The learning rate is too low for the weights to move. Raise it.",
+        )
+    epochs = max(config.fit.epochs, len(whole)) * 2
     return (
-        change,
-        text,
-        "The learning rate is most likely too high: the first updates threw the weights "
-        "where every input gives the same answer. Lower it (ten times lower is a good try).",
+        {"epochs": epochs},
+        f"epochs {config.fit.epochs} -> {epochs}",
+        f"It trained only {len(whole)} whole epoch(s) at a usual learning rate: train longer, "
+        "and if it still learns nothing, lower the rate.",
     )
 
 

@@ -458,6 +458,8 @@ def share_toggle(run: RunSummary) -> None:
 
 
 def results(run: RunSummary) -> None:
+    if run.state == RunState.FAILED and not run.has_model:
+        return  # the error above says what happened; nothing was trained to show
     evaluation = run.read_evaluation()
     train_seconds = run.status.train_seconds if run.status else None
     cols = st.columns(3)

@@ -168,3 +168,15 @@ def test_real_trainings_a_learning_rate_of_one_collapses_a_small_cnn() -> None:
     assert collapsed[0].kind in ("collapsed", "chance", "non_finite", "diverging")
     healthy = trained(OptimizerSpec("adam", 1e-3))
     assert not [f for f in healthy if f.severity == "problem"]
+
+
+def test_learning_nothing_at_a_usual_rate_in_one_epoch_says_train_longer() -> None:
+    history = epochs([2.31], [2.3026], [0.1], [0.1])
+    config = TrainConfig(model=CNN, fit=FitSpec(epochs=1))  # Adam at 1e-3
+    (finding,) = doctor.diagnose(config, history, None, n_classes=10)
+    assert finding.kind == "chance" and finding.change == {"epochs": 2}
+    assert "only 1 whole epoch" in finding.advice
+    # The same curve after many epochs at a high rate blames the rate.
+    long = epochs([2.31] * 4, [2.3026] * 4, [0.1] * 4, [0.1] * 4)
+    high = TrainConfig(model=CNN, optimizer=OptimizerSpec("adam", 0.05))
+    assert doctor.diagnose(high, long, None, n_classes=10)[0].change == {"learning_rate": 0.005}
