@@ -29,6 +29,7 @@ from cnn_core.formatting import markdown_text, model_label, percent
 from cnn_core.records import Evaluation
 from cnn_core.runs import RunFolder, RunSummary
 from pages._shared.common import (
+    count_columns,
     ensure_app_navigation,
     model_run_picker,
     optional_dataset,
@@ -148,7 +149,8 @@ def per_class_table(evaluation: Evaluation) -> None:
         column_config={
             name: st.column_config.NumberColumn(format="%.1f%%")
             for name in ("precision", "recall", "F1")
-        },
+        }
+        | count_columns("support"),
         key="eval_per_class",
     )
     st.caption(

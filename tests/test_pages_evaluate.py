@@ -171,3 +171,11 @@ def test_evaluated_run_opens_without_tensorflow_or_the_model(
     assert result["exceptions"] == [] and result["errors"] == [], result
     assert accuracy_shown(record) in result["metrics"]
     assert result["tf"] == [], "opening an evaluated run loaded TensorFlow"
+
+
+def test_counts_in_tables_have_thousands_separators() -> None:
+    from pages._shared.common import count_columns
+
+    config = count_columns("support", "train")
+    assert set(config) == {"support", "train"}
+    assert all(c["type_config"]["format"] == "localized" for c in config.values())

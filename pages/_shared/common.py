@@ -110,6 +110,12 @@ def dataset_picker(key: str) -> str:
     )
 
 
+def count_columns(*names: str) -> dict[str, Any]:
+    """`column_config` showing counts with thousands separators ("1,000", as the
+    metrics and captions write them; Streamlit's default prints "1000")."""
+    return {name: st.column_config.NumberColumn(format="localized") for name in names}
+
+
 MISSING = "–"  # what a table cell without a value shows (Streamlit would write "None")
 
 

@@ -22,7 +22,7 @@ from cnn_core.errors import UserError
 from cnn_core.evaluate import predict_in_batches
 from cnn_core.runs import RunSummary
 from cnn_core.upload_limits import IMAGE_MB, ZIP_MB
-from pages._shared.common import CHOSEN_DATASET, require_dataset, require_model
+from pages._shared.common import CHOSEN_DATASET, count_columns, require_dataset, require_model
 
 SOURCES = ("Upload a folder", "Upload a zip", "Folder on the server")
 SAMPLES_PER_CLASS = 8
@@ -189,7 +189,13 @@ def class_table(key: str, dataset: Any, names: list[str]) -> None:
             test: counts["test"],
         }
     )
-    st.dataframe(frame, hide_index=True, key=f"myimg_class_counts_{key}")
+    counted = [column for column in frame.columns if column != "class"]
+    st.dataframe(
+        frame,
+        hide_index=True,
+        column_config=count_columns(*counted),
+        key=f"myimg_class_counts_{key}",
+    )
     st.caption(
         f"As a run on this dataset splits it by default: {share:.0%} of each class for "
         f"validation (the share chosen at import), seed {TrainConfig.seed}. Another share "
