@@ -60,6 +60,11 @@ class Finding:
     change_text: str = ""
 
 
+def _sentence(text: str) -> str:
+    """`text` with a capital first letter and a full stop (names inside keep their case)."""
+    return text[:1].upper() + text[1:] + "."
+
+
 def _finite(values: Sequence[float | None]) -> list[float]:
     return [v for v in values if v is not None and math.isfinite(v)]
 
@@ -164,7 +169,7 @@ def stuck_at_chance(
         "collapsed" if collapsed else "chance",
         "problem",
         "The model collapsed to one class" if collapsed else "The model learned nothing",
-        "; ".join(facts) + ".",
+        _sentence("; ".join(facts)),
         advice,
         change,
         text,
@@ -245,7 +250,7 @@ def overfitting(history: Sequence[EpochRecord], config: TrainConfig | None) -> F
         "overfitting",
         "warning",
         "The model is overfitting",
-        "; ".join(facts).capitalize() + ".",
+        _sentence("; ".join(facts)),
         "It memorises the training images. Try more dropout, augmentation (random shifts, "
         "zoom), early stopping with restored best weights, or a smaller model.",
         change,
