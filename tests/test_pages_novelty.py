@@ -108,3 +108,20 @@ def test_a_broken_camera_photo_is_a_message(model_file: Path) -> None:
     at.run()
     assert_no_exception(at)
     assert any("photo.jpg" in e.value for e in at.error)
+
+
+def test_inside_warns_about_a_foreign_upload(model_file: Path, typical_items: np.ndarray) -> None:
+    run = fashion_run(model_file)
+    at = open_app("pages/inside.py")
+    at.selectbox(key="inside_run").select(run.name).run()
+    at.radio(key="inside_source").set_value("upload").run()
+    upload = at.file_uploader(key="inside_upload")
+    upload.set_value(("item.png", png(typical_items[0]), "image/png")).run()
+    assert_no_exception(at)
+    assert warnings(at) == []
+    at.file_uploader(key="inside_upload").set_value(
+        ("noise.png", png(noise_image(seed=5)), "image/png")
+    )
+    at.run()
+    assert_no_exception(at)
+    assert len(warnings(at)) == 1

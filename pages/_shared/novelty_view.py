@@ -82,3 +82,10 @@ def show_verdict(detector: Detector | None, score: float | None, dataset: str | 
         )
     else:
         st.caption(f"Looks like the images the model was trained on ({figures}).")
+
+
+def check_image(run: RunSummary, image: np.ndarray) -> None:
+    """The verdict for one prepared image (h, w, c) in [0, 255] of the run's model."""
+    detector = run_detector(run)
+    dataset = run.config.dataset if run.config else None
+    show_verdict(detector, scores_of(detector, image[np.newaxis])[0], dataset)
