@@ -114,10 +114,10 @@ def main() -> int:
         model = train_fashion_model(Path(tmp) / "runs", args.epochs, args.subset)
         print("\n(a) Fashion-MNIST model: Fashion-MNIST test in, MNIST test out")
         print_table(headers, measure(model, "fashion_mnist", "mnist"))
-    from cnn_core.runs import STARTER_ROOT
+    from cnn_core.runs import STARTER_ROOT, run_folder
 
     print("\n(b) starter MNIST model: MNIST test in, Fashion-MNIST test out")
-    starter = STARTER_ROOT / "mnist-starter" / "model.keras"
+    starter = run_folder("mnist-starter", STARTER_ROOT).model_path
     print_table(headers, measure(starter, "mnist", "fashion_mnist"))
     return 0
 
