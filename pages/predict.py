@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from cnn_core.charts.data import pixel_tiles
 from cnn_core.charts.model_views import probability_bar_figure
@@ -153,8 +154,8 @@ def show_prepared(
     items = list(zip(prepared.names, prepared.images, prepared.inputs, probs, scores, strict=True))
     if len(items) <= DETAIL_LIMIT:
         for name, image, seen, row, score in items:
-            upload_detail(name, image, seen, row, names, f"{prefix}_bars_{name}")
-            novelty_view.show_verdict(detector, score, dataset)
+            with upload_detail(name, image, seen, row, names, f"{prefix}_bars_{name}"):
+                novelty_view.show_verdict(detector, score, dataset)  # inside the image's box
     rows = [
         {"file": name, "predicted": names[int(row.argmax())], "confidence": float(row.max())}
         | {"unusual": novelty_view.is_unusual(detector, score)}
@@ -183,8 +184,10 @@ def camera_tab(
 
 def upload_detail(
     name: str, image, seen: np.ndarray, probs: np.ndarray, names: list[str], key: str = ""
-) -> None:
-    with st.container(border=True):
+) -> DeltaGenerator:
+    """One image's box: as uploaded, as the network sees it, its top classes; the box."""
+    box = st.container(border=True)
+    with box:
         cols = st.columns([1, 1, 2])
         cols[0].image(image, caption=f"{name} as uploaded", width=160)
         scale = max(1, 112 // seen.shape[0])
@@ -194,6 +197,7 @@ def upload_detail(
             probability_bar_figure(probs, names, top_k=min(TOP_K, len(names))),
             key=key or f"predict_bars_{name}",
         )
+    return box
 
 
 def render_predict() -> None:
