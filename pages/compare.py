@@ -45,6 +45,7 @@ from pages._shared.compare_actions import (
 from pages._shared.doctor_view import findings_badges, run_findings
 from pages._shared.figure_cache import confusion_chart, filter_grid
 from pages._shared.image_by_image import disagreement_section
+from pages._shared.loss_options import loss_view_ui
 
 TABLE = "compare_table"
 LISTED = "compare_listed_ids"  # the run ids of the table's rows, in order, at its last render
@@ -154,7 +155,9 @@ def overlay_section(
         if run.run_id not in grouped:
             curves.append(run_curves(title, history_of[run.run_id], x_axis))
             keys.append(run.run_id)
-    figure = curves_overlay_figure(curves, [colours[k] for k in keys], x_axis)
+    with cols[2]:
+        view = loss_view_ui("compare")  # log scale, smoothing
+    figure = curves_overlay_figure(curves, [colours[k] for k in keys], x_axis, **view)
     st.plotly_chart(figure, key="compare_curves")
     if groups:
         groups_table(groups)

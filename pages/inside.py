@@ -35,6 +35,7 @@ from cnn_core.inspection import (
 from cnn_core.predict import reads_digits
 from cnn_core.runs import RunSummary
 from cnn_core.upload_limits import IMAGE_MB
+from pages._shared import novelty_view
 from pages._shared.common import (
     cached_model,
     ensure_app_navigation,
@@ -135,6 +136,7 @@ def upload_ui(run: RunSummary, shape: tuple[int, int, int]) -> tuple[np.ndarray 
     except UserError as error:
         st.error(str(error))
         return None, ""
+    novelty_view.check_image(run, image)  # a warning when it is unlike the training data
     return image, f"{upload.name}, as the model sees it"
 
 

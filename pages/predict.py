@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from cnn_core.charts.data import pixel_tiles
 from cnn_core.charts.model_views import probability_bar_figure
@@ -12,8 +13,16 @@ from cnn_core.errors import UserError
 from cnn_core.formatting import class_names, percent
 from cnn_core.image_folders import pads_images
 from cnn_core.images import ALLOWED_FORMATS, canvas_to_digit
-from cnn_core.predict import Predictor, prepare_uploads, reads_digits
+from cnn_core.novelty import Detector
+from cnn_core.predict import (
+    DIGITS_DATASET,
+    Predictor,
+    PreparedUploads,
+    prepare_uploads,
+    reads_digits,
+)
 from cnn_core.upload_limits import IMAGE_MB
+from pages._shared import novelty_view
 from pages._shared.common import (
     cached_model,
     ensure_app_navigation,
@@ -35,7 +44,7 @@ def cached_predictor(model_path: str, mtime: float) -> Predictor:
     return Predictor(cached_model(model_path, mtime))
 
 
-def draw_tab(predictor: Predictor, names: list[str]) -> None:
+def draw_tab(predictor: Predictor, names: list[str], detector: Detector | None = None) -> None:
     from streamlit_drawable_canvas import st_canvas  # imports only inside a running app
 
     st.session_state.setdefault("predict_canvas_round", 0)
@@ -85,9 +94,18 @@ def draw_tab(predictor: Predictor, names: list[str]) -> None:
         st.plotly_chart(
             probability_bar_figure(probs, names, top_k=len(names)), key="predict_draw_bars"
         )
+        score = novelty_view.scores_of(detector, digit[np.newaxis])[0]
+        novelty_view.show_verdict(detector, score, DIGITS_DATASET)
 
 
-def upload_tab(predictor: Predictor, names: list[str], digits: bool, pad: bool) -> None:
+def upload_tab(
+    predictor: Predictor,
+    names: list[str],
+    digits: bool,
+    pad: bool,
+    detector: Detector | None = None,
+    dataset: str | None = None,
+) -> None:
     files = st.file_uploader(
         f"Images ({', '.join(ALLOWED_FORMATS)}), up to {IMAGE_MB} MB each",
         type=UPLOAD_TYPES,
@@ -101,23 +119,12 @@ def upload_tab(predictor: Predictor, names: list[str], digits: bool, pad: bool) 
         return
     pairs = ((f.name, f.getvalue()) for f in files)
     prepared = prepare_uploads(pairs, predictor.input_shape, digits, pad)
-    for message in prepared.errors:
-        st.error(message)
-    if not prepared.inputs:
+    frame = show_prepared(prepared, predictor, names, detector, dataset, "predict")
+    if frame is None:
         return
-    probs = predictor.probabilities(prepared.batch())  # one batched call for all files
-    items = list(zip(prepared.names, prepared.images, prepared.inputs, probs, strict=True))
-    if len(items) <= DETAIL_LIMIT:
-        for name, image, seen, row in items:
-            upload_detail(name, image, seen, row, names)
-    rows = [
-        {"file": name, "predicted": names[int(row.argmax())], "confidence": float(row.max())}
-        | {f"p({c})": float(p) for c, p in zip(names, row, strict=True)}
-        for name, _, _, row in items
-    ]
-    frame = pd.DataFrame(rows)
+    shown = ["file", "predicted", "confidence"] + (["unusual"] if detector else [])
     st.dataframe(
-        frame[["file", "predicted", "confidence"]],
+        frame[shown],
         hide_index=True,
         column_config={"confidence": st.column_config.ProgressColumn(min_value=0, max_value=1)},
         key="predict_table",
@@ -131,8 +138,59 @@ def upload_tab(predictor: Predictor, names: list[str], digits: bool, pad: bool) 
     )
 
 
-def upload_detail(name: str, image, seen: np.ndarray, probs: np.ndarray, names: list[str]) -> None:
-    with st.container(border=True):
+def show_prepared(
+    prepared: PreparedUploads,
+    predictor: Predictor,
+    names: list[str],
+    detector: Detector | None,
+    dataset: str | None,
+    prefix: str,
+) -> pd.DataFrame | None:
+    """Errors, then each image's prediction (a few in detail); the table, None if none."""
+    for message in prepared.errors:
+        st.error(message)
+    if not prepared.inputs:
+        return None
+    batch = prepared.batch()
+    probs = predictor.probabilities(batch)  # one batched call for all files
+    scores = novelty_view.scores_of(detector, batch)
+    items = list(zip(prepared.names, prepared.images, prepared.inputs, probs, scores, strict=True))
+    if len(items) <= DETAIL_LIMIT:
+        for name, image, seen, row, score in items:
+            with upload_detail(name, image, seen, row, names, f"{prefix}_bars_{name}"):
+                novelty_view.show_verdict(detector, score, dataset)  # inside the image's box
+    rows = [
+        {"file": name, "predicted": names[int(row.argmax())], "confidence": float(row.max())}
+        | {"unusual": novelty_view.is_unusual(detector, score)}
+        | {f"p({c})": float(p) for c, p in zip(names, row, strict=True)}
+        for name, _, _, row, score in items
+    ]
+    return pd.DataFrame(rows)
+
+
+def camera_tab(
+    predictor: Predictor,
+    names: list[str],
+    digits: bool,
+    pad: bool,
+    detector: Detector | None = None,
+    dataset: str | None = None,
+) -> None:
+    """A webcam photo, prepared exactly as an uploaded file."""
+    photo = st.camera_input("Take a photo with your webcam", key="predict_camera")
+    if photo is None:
+        st.info("Allow the browser to use the camera, then take a photo to classify it.")
+        return
+    prepared = prepare_uploads([(photo.name, photo.getvalue())], predictor.input_shape, digits, pad)
+    show_prepared(prepared, predictor, names, detector, dataset, "predict_camera")
+
+
+def upload_detail(
+    name: str, image, seen: np.ndarray, probs: np.ndarray, names: list[str], key: str = ""
+) -> DeltaGenerator:
+    """One image's box: as uploaded, as the network sees it, its top classes; the box."""
+    box = st.container(border=True)
+    with box:
         cols = st.columns([1, 1, 2])
         cols[0].image(image, caption=f"{name} as uploaded", width=160)
         scale = max(1, 112 // seen.shape[0])
@@ -140,8 +198,9 @@ def upload_detail(name: str, image, seen: np.ndarray, probs: np.ndarray, names: 
         cols[1].image(tile, caption="as the network sees it")
         cols[2].plotly_chart(
             probability_bar_figure(probs, names, top_k=min(TOP_K, len(names))),
-            key=f"predict_bars_{name}",
+            key=key or f"predict_bars_{name}",
         )
+    return box
 
 
 def render_predict() -> None:
@@ -161,13 +220,16 @@ def render_predict() -> None:
         )
     dataset = run.config.dataset if run.config else None
     digits = reads_digits(predictor.input_shape, dataset)
-    tabs = ["Draw", "Upload"] if digits else ["Upload"]
+    detector = novelty_view.run_detector(run)
+    tabs = ["Draw", "Upload", "Camera"] if digits else ["Upload", "Camera"]
     chosen = st.tabs(tabs, key="predict_tabs")
     if digits:
         with chosen[0]:
-            draw_tab(predictor, names)
+            draw_tab(predictor, names, detector)
+    with chosen[-2]:
+        upload_tab(predictor, names, digits, pads_images(dataset), detector, dataset)
     with chosen[-1]:
-        upload_tab(predictor, names, digits, pads_images(dataset))
+        camera_tab(predictor, names, digits, pads_images(dataset), detector, dataset)
 
 
 ensure_app_navigation()

@@ -54,6 +54,7 @@ from pages._shared.common import (
 )
 from pages._shared.compare_actions import compare_with_control
 from pages._shared.doctor_view import findings_section, run_findings
+from pages._shared.loss_options import loss_view_ui
 from pages._shared.lr_finder_view import lr_finder_section
 from pages._shared.my_images import augment_inputs
 from pages._shared.vgg16_options import vgg16_inputs, vgg16_summary, weights_ready
@@ -430,16 +431,18 @@ def render_monitor(run_id: str, was_active: bool) -> None:
             f"Epoch {cut.epoch} was cut short by Stop{of}: it is left out of the curves "
             "and the epoch count."
         )
+    view = loss_view_ui("train") if whole_epochs(history) else {}  # log scale, smoothing
     if whole_epochs(history):
-        st.plotly_chart(training_curves_figure(history, epochs), key="train_curves")
+        st.plotly_chart(training_curves_figure(history, epochs, **view), key="train_curves")
         rates = learning_rate_text(history, run.config.optimizer.schedule if run.config else None)
         if rates:
             st.caption(rates)
     elif not run.active:
         st.caption("No finished epoch was recorded.")
-    progress = run.read_progress() if run.state == RunState.RUNNING else None
+    progress = run.read_progress() if run.state == RunState.RUNNING or run.state.final else None
     if progress and progress.losses:  # below the epoch curves, which the browser tests read
-        st.plotly_chart(batch_loss_figure(progress), key="train_batch_loss")
+        figure = batch_loss_figure(progress, run.state.final, view.get("log_loss", False))
+        st.plotly_chart(figure, key="train_batch_loss")
 
 
 def share_toggle(run: RunSummary) -> None:

@@ -72,4 +72,6 @@ def test_the_train_page_shows_the_live_loss_of_a_running_run() -> None:
     assert any('"y":[0.7,0.6]' in chart.proto.spec.replace(" ", "") for chart in charts.values())
     folder.write_status(RunState.COMPLETED, pid=None)
     at.run()
-    assert len(at.get("plotly_chart")) == 1  # a finished run has no running epoch
+    charts = at.get("plotly_chart")  # the last epoch's batch losses stay after the run
+    assert len(charts) == 2
+    assert any("Last epoch (2)" in chart.proto.spec for chart in charts)

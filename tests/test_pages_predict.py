@@ -23,7 +23,7 @@ def test_mnist_model_offers_draw_and_upload() -> None:
     at = open_predict()
     at.selectbox(key="predict_run").select(path.name).run()
     assert not at.exception
-    assert [t.label for t in at.tabs] == ["Draw", "Upload"]
+    assert [t.label for t in at.tabs] == ["Draw", "Upload", "Camera"]
     infos = " ".join(i.value for i in at.info)
     assert "Draw a digit" in infos and "Upload one or more images" in infos
 
@@ -39,7 +39,7 @@ def test_colour_model_offers_upload_only() -> None:
     path = make_run("cifar10", (32, 32, 3), "photos")
     at = open_predict()
     at.selectbox(key="predict_run").select(path.name).run()
-    assert [t.label for t in at.tabs] == ["Upload"]
+    assert [t.label for t in at.tabs] == ["Upload", "Camera"]
 
 
 def test_other_28x28_grey_model_offers_upload_only() -> None:
@@ -47,7 +47,7 @@ def test_other_28x28_grey_model_offers_upload_only() -> None:
     at = open_predict()
     at.selectbox(key="predict_run").select(path.name).run()
     assert not at.exception
-    assert [t.label for t in at.tabs] == ["Upload"]
+    assert [t.label for t in at.tabs] == ["Upload", "Camera"]
 
 
 def test_damaged_model_file_is_a_message_not_a_crash() -> None:

@@ -145,3 +145,19 @@ def test_fashion_models_get_the_whole_item_not_the_digit_recipe() -> None:
     assert item[14, 14, 0] > 0.8 * 255  # inverted: the item is bright on black
     assert columns_used >= 21  # scaled to fill the frame (about 22 px), not a 20 px digit box
     assert columns_used > (digit[..., 0] > 127.5).any(axis=0).sum()
+
+
+def test_a_webcam_jpeg_is_prepared_like_an_upload() -> None:
+    # A 640x480 photo as st.camera_input returns it: a light background, a dark object.
+    photo = np.full((480, 640, 3), 230, np.uint8)
+    photo[140:340, 220:420] = (40, 60, 90)
+    buffer = io.BytesIO()
+    Image.fromarray(photo).save(buffer, format="JPEG", quality=85)
+    files = [("image.jpg", buffer.getvalue())]
+    item = prepare_uploads(files, (28, 28, 1), digits=False)
+    colour = prepare_uploads(files, (32, 32, 3), digits=False)
+    assert item.errors == [] and colour.errors == []
+    assert item.inputs[0].shape == (28, 28, 1) and colour.inputs[0].shape == (32, 32, 3)
+    centre, corner = item.inputs[0][14, 14, 0], item.inputs[0][1, 1, 0]
+    assert centre > 150 > corner  # light background inverted: a light item on black
+    assert colour.inputs[0][16, 16, 2] > colour.inputs[0][16, 16, 0]  # still bluish

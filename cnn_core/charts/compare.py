@@ -13,6 +13,7 @@ from dataclasses import replace
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from cnn_core.charts.loss_view import apply_loss_view
 from cnn_core.charts.style import MARGIN, accuracy_axis, epoch_axis, plain_labels
 from cnn_core.compare import Curves
 
@@ -124,7 +125,11 @@ def _best_marker(series: Curves, key: str, colour: str) -> list[go.Scatter]:
 
 
 def curves_overlay_figure(
-    curves: Sequence[Curves], colours: Sequence[str], x_axis: str = "epoch"
+    curves: Sequence[Curves],
+    colours: Sequence[str],
+    x_axis: str = "epoch",
+    log_loss: bool = False,
+    smoothing: float = 0.0,
 ) -> go.Figure:
     """Loss and accuracy of several runs on shared axes: one colour per run.
 
@@ -136,6 +141,9 @@ def curves_overlay_figure(
         curves: one per run or group, from `cnn_core.compare.run_curves`/`group_curves`.
         colours: one '#rrggbb' per curves, in the same order.
         x_axis: "epoch" or "seconds" (what `curves.x` holds), for the axis title.
+        log_loss: the loss on a log axis.
+        smoothing: EMA weight of the past for the loss lines, in [0, 1)
+            (`loss_view.smoothed`); raw lines stay faint, bands and stars unchanged.
 
     Returns:
         A new figure of two panels (loss, accuracy on a percent axis).
@@ -169,7 +177,7 @@ def curves_overlay_figure(
         legend={"orientation": "h", "y": -0.25},
         title={"text": "solid: validation · dashed: training · ★ best epoch", "font": {"size": 12}},
     )
-    return fig
+    return apply_loss_view(fig, log_loss, smoothing)
 
 
 def per_class_figure(

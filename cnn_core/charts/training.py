@@ -5,6 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from cnn_core.charts.loss_view import apply_loss_view
 from cnn_core.charts.style import (
     MARGIN,
     TRAIN_COLOUR,
@@ -15,7 +16,12 @@ from cnn_core.charts.style import (
 from cnn_core.records import EpochRecord, Progress, whole_epochs
 
 
-def training_curves_figure(history: list[EpochRecord], epochs: int | None = None) -> go.Figure:
+def training_curves_figure(
+    history: list[EpochRecord],
+    epochs: int | None = None,
+    log_loss: bool = False,
+    smoothing: float = 0.0,
+) -> go.Figure:
     """Loss and accuracy per epoch, train and validation, side by side.
 
     Args:
@@ -23,6 +29,9 @@ def training_curves_figure(history: list[EpochRecord], epochs: int | None = None
             (`partial`) is left out: it saw only some of its batches.
         epochs: the planned number of epochs, to fix the x range while training.
             A dotted line marks where a new phase (e.g. fine-tuning) starts.
+        log_loss: the loss on a log axis.
+        smoothing: EMA weight of the past for the loss lines, in [0, 1)
+            (`loss_view.smoothed`); the raw lines stay, faint.
 
     Returns:
         A new figure of two panels; accuracy on a percent axis.
@@ -65,17 +74,21 @@ def training_curves_figure(history: list[EpochRecord], epochs: int | None = None
     accuracies = [v for r in history for v in (r.accuracy, r.val_accuracy)]
     fig.update_yaxes(**accuracy_axis(accuracies), row=1, col=2)
     fig.update_layout(height=320, margin=MARGIN, legend={"orientation": "h", "y": -0.25})
-    return fig
+    return apply_loss_view(fig, log_loss, smoothing)
 
 
-def batch_loss_figure(progress: Progress) -> go.Figure:
+def batch_loss_figure(
+    progress: Progress, finished: bool = False, log_loss: bool = False
+) -> go.Figure:
     """The running training loss of the epoch under way, batch by batch.
 
     Keras' running loss is the mean over the epoch's batches so far, so the line
     is already smoothed: it settles as the epoch goes on.
 
     Args:
-        progress: a running run's progress record; its `losses` are (batch, loss) points.
+        progress: a run's progress record; its `losses` are (batch, loss) points.
+        finished: the run has ended: the record is its last epoch's, titled so.
+        log_loss: the loss on a log axis.
 
     Returns:
         A new figure; the x axis spans the epoch's batches.
@@ -94,8 +107,10 @@ def batch_loss_figure(progress: Progress) -> go.Figure:
     fig.update_xaxes(title_text="batch", range=[0, max(1, progress.batches)])
     fig.update_yaxes(title_text="loss")
     title = f"Epoch {progress.epoch}: running training loss (mean of its batches so far)"
+    if finished:
+        title = f"Last epoch ({progress.epoch}): running training loss, batch by batch"
     fig.update_layout(height=240, margin=MARGIN, title={"text": title, "font": {"size": 14}})
-    return fig
+    return apply_loss_view(fig, log_loss)
 
 
 def phase_starts(history: list[EpochRecord]) -> list[tuple[int, str]]:

@@ -1,0 +1,127 @@
+"""AppTest: Predict warns about images unlike the training data, and takes webcam photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.apptest_support import assert_no_exception, open_app
+from tests.novelty_support import (
+    fashion_like,
+    fashion_run,
+    jpeg,
+    noise_image,
+    png,
+    train_tiny_model,
+)
+
+WARNING = "does not look like the"
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return train_tiny_model(tmp_path_factory.mktemp("novelty_page") / "model.keras")
+
+
+def open_on(model_file: Path) -> AppTest:
+    run = fashion_run(model_file)
+    at = open_app("pages/predict.py")
+    at.selectbox(key="predict_run").select(run.name).run()
+    assert_no_exception(at)
+    return at
+
+
+@pytest.fixture(scope="module")
+def typical_items(model_file: Path) -> np.ndarray:
+    """Test images (28, 28) in order of their score, most typical first, as the page fits it."""
+    from cnn_core.models import load_trained_model
+    from cnn_core.novelty import fit_detector
+
+    x_train, y_train, x_test, _ = fashion_like()
+    detector = fit_detector(load_trained_model(model_file), x_train, y_train, x_test)
+    return x_test[np.argsort(detector.scores(x_test.astype(np.float32))), ..., 0]
+
+
+def warnings(at: AppTest) -> list[str]:
+    return [w.value for w in at.warning if WARNING in w.value]
+
+
+def test_foreign_upload_is_warned_about_and_a_familiar_one_is_not(
+    model_file: Path, typical_items: np.ndarray
+) -> None:
+    at = open_on(model_file)
+    assert [t.label for t in at.tabs] == ["Upload", "Camera"]
+    at.file_uploader(key="predict_upload").set_value(
+        ("item.png", png(typical_items[0]), "image/png")
+    )
+    at.run()
+    assert_no_exception(at)
+    assert warnings(at) == []
+    assert any("Looks like the images the model was trained on" in c.value for c in at.caption)
+
+    at.file_uploader(key="predict_upload").set_value(("noise.png", png(noise_image()), "image/png"))
+    at.run()
+    assert_no_exception(at)
+    [warning] = warnings(at)
+    assert "Fashion-MNIST" in warning and "may well be wrong" in warning
+    assert "novelty score" in warning
+
+
+def test_table_marks_which_of_several_uploads_are_unusual(
+    model_file: Path, typical_items: np.ndarray
+) -> None:
+    at = open_on(model_file)
+    files = [("item.png", png(typical_items[1]), "image/png")]
+    files.append(("noise.png", png(noise_image(seed=3)), "image/png"))
+    at.file_uploader(key="predict_upload").set_value(files).run()
+    assert_no_exception(at)
+    [table] = [d.value for d in at.dataframe]
+    assert dict(zip(table["file"], table["unusual"], strict=True)) == {
+        "item.png": False,
+        "noise.png": True,
+    }
+    assert len(warnings(at)) == 1
+
+
+def test_camera_tab_is_offered_and_a_photo_is_classified(
+    model_file: Path, typical_items: np.ndarray
+) -> None:
+    at = open_on(model_file)
+    camera = at.camera_input(key="predict_camera")
+    assert "webcam" in camera.label
+    photo = np.repeat(np.kron(typical_items[0], np.ones((8, 8), np.uint8))[..., None], 3, axis=2)
+    camera.set_value(("photo.jpg", jpeg(photo), "image/jpeg")).run()
+    assert_no_exception(at)
+    assert len(at.get("plotly_chart")) == 1  # the photo's probability bars
+    verdicts = warnings(at) + [c.value for c in at.caption if c.value.startswith("Looks like")]
+    assert len(verdicts) == 1  # the photo went through the same novelty check
+
+
+def test_a_broken_camera_photo_is_a_message(model_file: Path) -> None:
+    at = open_on(model_file)
+    at.camera_input(key="predict_camera").set_value(
+        ("photo.jpg", b"\xff\xd8 not really", "image/jpeg")
+    )
+    at.run()
+    assert_no_exception(at)
+    assert any("photo.jpg" in e.value for e in at.error)
+
+
+def test_inside_warns_about_a_foreign_upload(model_file: Path, typical_items: np.ndarray) -> None:
+    run = fashion_run(model_file)
+    at = open_app("pages/inside.py")
+    at.selectbox(key="inside_run").select(run.name).run()
+    at.radio(key="inside_source").set_value("upload").run()
+    upload = at.file_uploader(key="inside_upload")
+    upload.set_value(("item.png", png(typical_items[0]), "image/png")).run()
+    assert_no_exception(at)
+    assert warnings(at) == []
+    at.file_uploader(key="inside_upload").set_value(
+        ("noise.png", png(noise_image(seed=5)), "image/png")
+    )
+    at.run()
+    assert_no_exception(at)
+    assert len(warnings(at)) == 1
