@@ -43,6 +43,19 @@ def isolated_store(
     return runs
 
 
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Path) -> Path:
+    """One evaluated tiny CNN ("tiny") on synthetic MNIST, made once per module; copy it
+    into a test's store with `tests.evaluation_support.copy_run`."""
+    from cnn_core.data import load_dataset
+    from tests.evaluation_support import make_model_run
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CNN_DATA_DIR", str(synthetic_data_dir))
+        dataset = load_dataset("mnist")
+    return make_model_run(dataset, root=tmp_path_factory.mktemp("evaluated_runs"))
+
+
 @pytest.fixture
 def shared_mnist() -> Path:
     """The real MNIST files in ../shared/data (skips when absent, e.g. a fresh clone)."""

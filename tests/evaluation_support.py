@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -60,3 +61,9 @@ def make_model_run(
     else:
         folder.write_status(state)
     return folder.path
+
+
+def copy_run(run: Path, store: Path) -> Path:
+    """A copy of run folder `run` in the run store `store` (same id)."""
+    store.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copytree(run, store / run.name))

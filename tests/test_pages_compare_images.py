@@ -3,33 +3,15 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnn_core.data import load_dataset
 from cnn_core.runs import RunFolder
 from tests.apptest_support import open_with_query, texts
-from tests.evaluation_support import make_model_run
-
-
-@pytest.fixture(scope="module")
-def trained_run(
-    tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Path
-) -> Iterator[Path]:
-    """One evaluated tiny CNN ("tiny") on synthetic MNIST, copied into each test's store."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CNN_DATA_DIR", str(synthetic_data_dir))
-        dataset = load_dataset("mnist")
-    yield make_model_run(dataset, root=tmp_path_factory.mktemp("pair_runs"))
-
-
-def copy_run(run: Path, store: Path) -> Path:
-    store.mkdir(parents=True, exist_ok=True)
-    return Path(shutil.copytree(run, store / run.name))
+from tests.evaluation_support import copy_run, make_model_run
 
 
 def page_links(at: AppTest) -> list[tuple[str, str]]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,28 +10,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnn_core import image_folders as folders
-from cnn_core.data import load_dataset
 from cnn_core.embedding import stratified_sample
 from cnn_core.runs import RunFolder
 from tests.apptest_support import assert_no_exception, open_app, open_with_query, texts
-from tests.evaluation_support import make_model_run
+from tests.evaluation_support import copy_run, make_model_run
 from tests.image_folder_support import own_data_dir, shapes_folder
-
-
-@pytest.fixture(scope="module")
-def trained_run(
-    tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Path
-) -> Iterator[Path]:
-    """One evaluated tiny CNN on synthetic MNIST, copied into each test's store."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CNN_DATA_DIR", str(synthetic_data_dir))
-        dataset = load_dataset("mnist")
-    yield make_model_run(dataset, root=tmp_path_factory.mktemp("embedding_runs"))
-
-
-def copy_run(run: Path, store: Path) -> Path:
-    store.mkdir(parents=True, exist_ok=True)
-    return Path(shutil.copytree(run, store / run.name))
 
 
 def embedding_spec(at: AppTest) -> dict:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +15,7 @@ from cnn_core.evaluate import summarize
 from cnn_core.records import Evaluation, RunState
 from cnn_core.runs import RunFolder
 from tests.apptest_support import open_app, open_in_fresh_process, texts
-from tests.evaluation_support import TINY_SPEC, make_model_run
+from tests.evaluation_support import TINY_SPEC, copy_run
 
 PAGE = "pages/evaluate.py"
 
@@ -25,22 +23,6 @@ PAGE = "pages/evaluate.py"
 def accuracy_shown(evaluation: Evaluation) -> str:
     """The metric's value: the percentage (the counts sit under it)."""
     return f"{100 * evaluation.accuracy:.2f}%"
-
-
-@pytest.fixture(scope="module")
-def trained_run(
-    tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Path
-) -> Iterator[Path]:
-    """One evaluated run on synthetic MNIST, trained once and copied into each test's store."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CNN_DATA_DIR", str(synthetic_data_dir))
-        dataset = load_dataset("mnist")
-    yield make_model_run(dataset, root=tmp_path_factory.mktemp("evaluate_runs"))
-
-
-def copy_run(run: Path, store: Path) -> Path:
-    store.mkdir(parents=True, exist_ok=True)
-    return Path(shutil.copytree(run, store / run.name))
 
 
 def open_evaluate() -> AppTest:
