@@ -6,7 +6,7 @@ that need TensorFlow import it when they are opened.
 
 import streamlit as st
 
-from cnn_core.tf_runtime import configure_environment
+from cnn_core.base.tf_runtime import configure_environment
 from pages._shared.page_registry import sections
 from pages._shared.script_cleanup import use_light_cleanup
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_accuracy.py [--quick] [--only fashion_mnist|mnist]
 
-Each run is `python -m cnn_core.worker --config cfg.json --runs-dir <tmp>` with
+Each run is `python -m cnn_core.training.worker --config cfg.json --runs-dir <tmp>` with
 the app's default settings (default preset, Adam 1e-3, batch 64, 10 % validation,
 early stopping with patience 3, seed 42), CNN_DATA_DIR=../shared/data:
 
@@ -40,7 +40,7 @@ FOLDERS = {"fashion_mnist": "fashion-mnist", "mnist": "mnist"}
 
 def train_through_cli(dataset: str, epochs: int) -> dict:
     """One worker CLI run with the app's defaults; see `train_with_worker_cli`."""
-    from cnn_core.config import FitSpec, TrainConfig
+    from cnn_core.schema.config import FitSpec, TrainConfig
 
     name = f"bench_accuracy {dataset}"
     config = TrainConfig(dataset=dataset, fit=FitSpec(epochs=epochs), name=name)

@@ -4,7 +4,7 @@
         [--mode browser|protocol|both] [--rounds N]
 
 Serves `app.py` as a deployment would (`CNN_PRIVATE_WORKSPACES=1`, a temp run
-store, loopback only) while one training worker (`python -m cnn_core.worker
+store, loopback only) while one training worker (`python -m cnn_core.training.worker
 --config ...`, default CNN, MNIST from ../shared/data) trains in the same store:
 
 (a) peak RSS of the server and of the worker, polled together, and their sum;
@@ -20,7 +20,7 @@ store, loopback only) while one training worker (`python -m cnn_core.worker
     rerun request sent to `script_finished` received, and one that raised (an
     Exception element), did not compile or was not found counts as failed: the
     server's own time;
-(d) the largest run `cnn_core.resources`' guard admits under a 2.7 GB and a 1 GB
+(d) the largest run `cnn_core.training.resources`' guard admits under a 2.7 GB and a 1 GB
     memory limit, once the server's RSS (after every page, and after Home alone) is
     taken: the most training images of the default CNN per dataset, and the
     guard's estimate of the worker measured in (a).
@@ -52,9 +52,10 @@ from common import (
 )
 from protocol_client import Render, concurrent_sessions
 
-from cnn_core import resources, workspaces
-from cnn_core.config import FitSpec, TrainConfig
-from cnn_core.data import builtin_keys, dataset_info
+from cnn_core.data.registry import builtin_keys, dataset_info
+from cnn_core.schema.config import FitSpec, TrainConfig
+from cnn_core.store import workspaces
+from cnn_core.training import resources
 from scripts.app_server import StreamlitServer, stop_process_group
 from scripts.browser import chromium, chromium_path, wait_until_idle
 
@@ -70,7 +71,15 @@ def start_worker(store: Path, epochs: int, tmp: Path) -> subprocess.Popen:
     config = TrainConfig(dataset="mnist", fit=fit, name="bench_deploy")
     path = tmp / "cfg.json"  # a headless config file
     path.write_text(json.dumps(config.to_dict()))
-    command = [PYTHON, "-m", "cnn_core.worker", "--config", str(path), "--runs-dir", str(store)]
+    command = [
+        PYTHON,
+        "-m",
+        "cnn_core.training.worker",
+        "--config",
+        str(path),
+        "--runs-dir",
+        str(store),
+    ]
     return subprocess.Popen(
         command,
         cwd=ROOT,

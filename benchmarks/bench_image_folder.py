@@ -5,13 +5,13 @@
 
 A generated folder of `--images` JPEGs (three classes of coloured shapes,
 `scripts/shape_images.py`) at `--side` x `--side` px is imported with
-`cnn_core.image_folders.import_server_folder` (every file decoded with the upload
+`cnn_core.data.user_folders.import_server_folder` (every file decoded with the upload
 rules, resized, its pixels written to the dataset's pixel file) in a child
 process: images/s of that checking pass and the child's peak RSS (VmHWM).
 
 Then the "Small RGB net" preset trains on the imported images in two fresh child
 processes, batch `--batch`, `--epochs` epochs with no validation split:
-  folder:    `cnn_core.train.fit_data`'s tf.data stream from the pixel file (the worker's path);
+  folder:    `training.loop.fit_data`'s tf.data stream from the pixel file (the worker's path);
   in-memory: the same images read whole into one uint8 array, `model.fit(x, y)`.
 Throughput is training images/s over the epochs after the first (the first
 warms up TensorFlow); the two run interleaved `--pairs` times and the best of
@@ -38,8 +38,8 @@ THROUGHPUT_TARGET = 0.8
 
 
 def child_import(folder: Path, side: int) -> dict:
-    from cnn_core import image_folders
-    from cnn_core.data import dataset_info
+    from cnn_core.data import user_folders as image_folders
+    from cnn_core.data.registry import dataset_info
 
     start = time.perf_counter()
     key = image_folders.import_server_folder(
@@ -53,11 +53,11 @@ def child_import(folder: Path, side: int) -> dict:
 def child_train(key: str, mode: str, epochs: int, batch: int) -> dict:
     import numpy as np
 
-    from cnn_core.config import PRESETS, TrainConfig
-    from cnn_core.data import load_dataset
-    from cnn_core.models import build_model
-    from cnn_core.tf_runtime import import_keras
-    from cnn_core.train import compile_for_run, fit_data
+    from cnn_core.base.tf_runtime import import_keras
+    from cnn_core.data.registry import load_dataset
+    from cnn_core.models.cnn import build_model
+    from cnn_core.schema.config import PRESETS, TrainConfig
+    from cnn_core.training.loop import compile_for_run, fit_data
 
     keras = import_keras()
     dataset = load_dataset(key)

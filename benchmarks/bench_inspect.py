@@ -25,10 +25,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cnn_core.config import DEFAULT_PRESET, PRESETS  # noqa: E402
-from cnn_core.inspection import Inspector  # noqa: E402
-from cnn_core.models import build_model  # noqa: E402
-from cnn_core.tf_runtime import import_keras  # noqa: E402
+from cnn_core.base.tf_runtime import import_keras  # noqa: E402
+from cnn_core.insight.inspection import Inspector  # noqa: E402
+from cnn_core.models.cnn import build_model  # noqa: E402
+from cnn_core.schema.config import DEFAULT_PRESET, PRESETS  # noqa: E402
 
 TARGET_MS = 100.0
 

@@ -5,7 +5,7 @@
 For the softmax baseline, the studio's default CNN and the TF Deep MNIST net,
 each at batch 64 on MNIST (../shared/data, or $CNN_DATA_DIR; a training subset
 of `--subset` images, default all: 5,000 in the shared sample), runs the range test in this process
-(`cnn_core.lr_finder.run_range_test`, as the worker does, in a temporary
+(`cnn_core.training.lr_finder.run_range_test`, as the worker does, in a temporary
 store) and prints the batches it ran, the seconds per batch it measured and
 the one `lr_finder.estimate_seconds` predicted, where it stopped and the rate
 it suggested. TensorFlow's start-up is not in the measured time.
@@ -20,11 +20,11 @@ from pathlib import Path
 
 from common import SHARED_DATA, print_table
 
-from cnn_core.config import PRESETS, FitSpec, ModelSpec, TrainConfig
-from cnn_core.data import dataset_info
-from cnn_core.lr_finder import RangePlan, estimate_seconds, read_result, run_range_test
-from cnn_core.models import describe_model
-from cnn_core.runs import create_lr_test
+from cnn_core.data.registry import dataset_info
+from cnn_core.models.cnn import describe_model
+from cnn_core.schema.config import PRESETS, FitSpec, ModelSpec, TrainConfig
+from cnn_core.store.runs import create_lr_test
+from cnn_core.training.lr_finder import RangePlan, estimate_seconds, read_result, run_range_test
 
 MODELS = {
     "softmax": ModelSpec(kind="softmax"),

@@ -4,7 +4,7 @@
 
 (a) The worker training the default CNN on MNIST (the 5,000-image sample from
     ../shared/data) through its command line,
-    `python -m cnn_core.worker --config cfg.json --runs-dir <tmp>`, for 2 epochs
+    `python -m cnn_core.training.worker --config cfg.json --runs-dir <tmp>`, for 2 epochs
     (`--quick`: 1). Peak RSS is the kernel's maximum for that child
     (`os.wait4` ru_maxrss, i.e. its final VmHWM), cross-checked by polling
     /proc/<pid>/status. Target: < 1.5 GB.
@@ -53,7 +53,7 @@ def data_env(**extra: str) -> dict[str, str]:
 
 def measure_worker(epochs: int) -> dict:
     """Train the default CNN on MNIST in a worker subprocess; its peak RSS and outcome."""
-    from cnn_core.config import FitSpec, TrainConfig
+    from cnn_core.schema.config import FitSpec, TrainConfig
 
     config = TrainConfig(dataset="mnist", fit=FitSpec(epochs=epochs), name="bench_memory")
     return train_with_worker_cli(config, data_env(), timeout=3600)

@@ -2,14 +2,14 @@
 
     .venv/bin/python benchmarks/bench_novelty.py [--epochs 3] [--subset 20000]
 
-(a) A Fashion-MNIST model, trained here by `cnn_core.train.train_run` (the
+(a) A Fashion-MNIST model, trained here by `cnn_core.training.loop.train_run` (the
     worker's own loop: the app's default CNN, Adam, early stopping; the first
     `--subset` training images after shuffling, `--epochs` epochs), shown the
     Fashion-MNIST test images (in-distribution) and the MNIST test images (out).
 (b) The starter MNIST model that ships with CNN Studio, the other way round:
     MNIST test images in, Fashion-MNIST test images out.
 
-Each score (`cnn_core.novelty.SCORE_KINDS`) is fitted as the Predict page fits
+Each score (`cnn_core.insight.novelty.SCORE_KINDS`) is fitted as the Predict page fits
 it: the Mahalanobis fit on up to 5,000 training images, the threshold at the
 95th percentile of the first half of the in-distribution test images. AUROC and
 the false-alarm rate (in-distribution images flagged) are measured on the
@@ -40,9 +40,9 @@ def have_data() -> bool:
 
 def train_fashion_model(runs_dir: Path, epochs: int, subset: int) -> Path:
     """A Fashion-MNIST run through `train_run`; returns its model file."""
-    from cnn_core import runs
-    from cnn_core.config import FitSpec, TrainConfig
-    from cnn_core.train import train_run
+    from cnn_core.schema.config import FitSpec, TrainConfig
+    from cnn_core.store import runs
+    from cnn_core.training.loop import train_run
 
     config = TrainConfig(
         dataset="fashion_mnist",
@@ -66,9 +66,9 @@ def measure(model_path: Path, inside: str, outside: str) -> list[list[object]]:
     """One table row per score kind for a model trained on `inside`."""
     import numpy as np
 
-    from cnn_core import novelty
-    from cnn_core.data import load_dataset
-    from cnn_core.models import load_trained_model
+    from cnn_core.data.registry import load_dataset
+    from cnn_core.insight import novelty
+    from cnn_core.models.cnn import load_trained_model
 
     reader = novelty.FeatureReader(load_trained_model(model_path))
     data_in, data_out = load_dataset(inside), load_dataset(outside)
@@ -114,7 +114,7 @@ def main() -> int:
         model = train_fashion_model(Path(tmp) / "runs", args.epochs, args.subset)
         print("\n(a) Fashion-MNIST model: Fashion-MNIST test in, MNIST test out")
         print_table(headers, measure(model, "fashion_mnist", "mnist"))
-    from cnn_core.runs import STARTER_ROOT, run_folder
+    from cnn_core.store.runs import STARTER_ROOT, run_folder
 
     print("\n(b) starter MNIST model: MNIST test in, Fashion-MNIST test out")
     starter = run_folder("mnist-starter", STARTER_ROOT).model_path

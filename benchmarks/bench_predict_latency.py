@@ -26,10 +26,10 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cnn_core.images import canvas_to_digit  # noqa: E402
-from cnn_core.models import load_trained_model  # noqa: E402
-from cnn_core.predict import Predictor, prepare_uploads  # noqa: E402
-from cnn_core.runs import STARTER_ROOT, RunFolder  # noqa: E402
+from cnn_core.data.images import canvas_to_digit  # noqa: E402
+from cnn_core.insight.predict import Predictor, prepare_uploads  # noqa: E402
+from cnn_core.models.cnn import load_trained_model  # noqa: E402
+from cnn_core.store.runs import STARTER_ROOT, RunFolder  # noqa: E402
 
 TARGET_MS = 5.0
 

@@ -13,7 +13,7 @@ watcher override. It then reads the server's utime + stime from
 1. idle, no browser (`--idle` seconds): Streamlit sets up its file watcher
    only when a session starts, so this is the floor;
 2. idle, Home open in headless Chromium (`--idle` seconds): the watcher runs;
-3. training: one training run (`python -m cnn_core.worker` in the served
+3. training: one training run (`python -m cnn_core.training.worker` in the served
    `runs/`, stopped after `--train` seconds) with the Train page open, whose
    live monitor polls the run;
 4. after: the run stopped, the Train page still open (`--after` seconds);
@@ -42,9 +42,9 @@ from pathlib import Path
 import common  # noqa: F401 - puts the project root on sys.path
 from common import ROOT, SHARED_DATA, bench_env, load_average, print_machine, print_table, verdict
 
-from cnn_core.config import FitSpec, TrainConfig
-from cnn_core.records import RunState
-from cnn_core.runs import RunFolder, list_runs
+from cnn_core.schema.config import FitSpec, TrainConfig
+from cnn_core.schema.records import RunState
+from cnn_core.store.runs import RunFolder, list_runs
 from scripts.app_server import StreamlitServer, stop_process_group
 from scripts.browser import chromium, wait_until_idle
 from scripts.synthetic_data import write_all
@@ -95,7 +95,13 @@ def start_training(project: Path) -> subprocess.Popen:
     config = TrainConfig(fit=FitSpec(epochs=50, early_stopping=False), name="bench_server_cpu")
     path = project / "cpu_bench_cfg.json"
     path.write_text(json.dumps(config.to_dict()))
-    command = [str(project / ".venv/bin/python"), "-m", "cnn_core.worker", "--config", str(path)]
+    command = [
+        str(project / ".venv/bin/python"),
+        "-m",
+        "cnn_core.training.worker",
+        "--config",
+        str(path),
+    ]
     command += ["--runs-dir", str(project / "runs")]
     return subprocess.Popen(
         command,

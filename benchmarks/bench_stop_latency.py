@@ -33,9 +33,9 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["CNN_DATA_DIR"] = str(SHARED_DATA)
     os.environ["CNN_RUNS_DIR"] = tempfile.mkdtemp(prefix="bench-stop-")
-    from cnn_core import runs
-    from cnn_core.config import TrainConfig
-    from cnn_core.worker import launch_run
+    from cnn_core.schema.config import TrainConfig
+    from cnn_core.store import runs
+    from cnn_core.training.worker import launch_run
 
     folder, _ = launch_run(TrainConfig(dataset=args.dataset))
     while True:

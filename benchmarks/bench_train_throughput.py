@@ -2,9 +2,9 @@
 
     .venv/bin/python benchmarks/bench_train_throughput.py [--quick] [--pairs N]
 
-A (worker): Keras imported through `cnn_core.tf_runtime.import_keras()` (which
+A (worker): Keras imported through `cnn_core.base.tf_runtime.import_keras()` (which
 sets TF_ENABLE_ONEDNN_OPTS=1 before TensorFlow loads), the default preset built
-by `cnn_core.models.build_model`, compiled by `cnn_core.train.compile_for_run`
+by `cnn_core.models.cnn.build_model`, compiled by `cnn_core.training.loop.compile_for_run`
 with the app's defaults (Adam 1e-3, cosine decay), fitted on the dataset's
 uint8 arrays (as the worker does) with the worker's callbacks (`make_recorder`
 writing into a temp run folder, `training_callbacks`: TensorBoard; no early
@@ -16,7 +16,7 @@ the environment, the same layers written out with plain Keras, float32 pixels,
 Adam 1e-3, `model.fit` with no callbacks (and `verbose=0`, so no progress-bar
 cost counts against B).
 
-Both: the MNIST 5,000-image sample (`cnn_core.data.load_dataset("mnist")` with
+Both: the MNIST 5,000-image sample (`cnn_core.data.registry.load_dataset("mnist")` with
 CNN_DATA_DIR=../shared/data; random uint8 arrays of the same shape when absent),
 pixels in [0, 255] (the models rescale inside), batch size 64, 1 warm-up epoch,
 then 2 timed epochs. Every measurement runs in its own fresh subprocess (oneDNN
@@ -61,8 +61,8 @@ def _data():
     """(x float32 (n, 28, 28, 1) in [0, 255], y int64 (n,), source)."""
     import numpy as np
 
-    from cnn_core.data import load_dataset
-    from cnn_core.errors import UserError
+    from cnn_core.base.errors import UserError
+    from cnn_core.data.registry import load_dataset
 
     try:
         dataset = load_dataset("mnist")
@@ -86,13 +86,13 @@ def _onednn_enabled() -> bool | None:
 
 def child_worker_way() -> dict:
     """Side A, in a fresh process: the project's import, model, compile and callbacks."""
-    from cnn_core.tf_runtime import import_keras
+    from cnn_core.base.tf_runtime import import_keras
 
     import_keras()
-    from cnn_core.config import FitSpec, TrainConfig
-    from cnn_core.models import build_model
-    from cnn_core.runs import RunFolder
-    from cnn_core.train import compile_for_run, make_recorder, training_callbacks
+    from cnn_core.models.cnn import build_model
+    from cnn_core.schema.config import FitSpec, TrainConfig
+    from cnn_core.store.runs import RunFolder
+    from cnn_core.training.loop import compile_for_run, make_recorder, training_callbacks
 
     x, y, source = _data()
     x = x.astype("uint8")  # the worker feeds the dataset's uint8 arrays; the model casts
@@ -123,8 +123,8 @@ def child_plain() -> dict:
     """Side B, in a fresh process without TF_ENABLE_ONEDNN_OPTS: a notebook's model.fit."""
     import keras  # plain import: TensorFlow's own defaults
 
-    from cnn_core.config import DEFAULT_PRESET, PRESETS
-    from cnn_core.models import BN_MOMENTUM  # a constant: importing it loads no TensorFlow
+    from cnn_core.models.cnn import BN_MOMENTUM  # a constant: importing it loads no TensorFlow
+    from cnn_core.schema.config import DEFAULT_PRESET, PRESETS
 
     spec = PRESETS[DEFAULT_PRESET]
     x, y, source = _data()

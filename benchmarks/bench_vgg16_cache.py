@@ -4,7 +4,7 @@
 
 For each input size, in a fresh subprocess (so peak RSS is that size's own):
 CIFAR-sized synthetic data (random uint8 32x32x3, 10 classes, `--n` training
-images), VGG16 built by `cnn_core.transfer.build_vgg16` with random weights
+images), VGG16 built by `cnn_core.models.vgg16.build_vgg16` with random weights
 (the ImageNet file is not downloadable here; the arithmetic and so the speed
 are the same), batch 64, Adam.
 
@@ -13,7 +13,7 @@ are the same), batch 64, Adam.
 - seconds per epoch of the head phase and of block5 fine-tuning, with the cache
   (the tail model on cached outputs) and without it (the whole network on the
   images), both as the worker trains them (trainable convs on small maps as
-  patches, `cnn_core.patch_conv`), and for comparison block5 fine-tuning with
+  patches, `cnn_core.models.patch_conv`), and for comparison block5 fine-tuning with
   the library's convolutions (the model as Keras builds it), each the second epoch of a
   two-epoch fit (the first traces the graph), timed from epoch begin to end as
   the worker's history times them;
@@ -26,7 +26,7 @@ Targets: head epochs >= 20x faster with the cache, fine-tuning epochs >= 3x.
     .venv/bin/python benchmarks/bench_vgg16_cache.py --worker 50000 [--sizes 32]
 
 instead trains a real run through the worker's command line (`python -m
-cnn_core.worker --config ...`) on a CIFAR-10 look-alike of that many training
+cnn_core.training.worker --config ...`) on a CIFAR-10 look-alike of that many training
 images (+ 10,000 test images): one head epoch and one fine-tuning epoch with
 the cache, in a fresh cache folder. It prints the run's peak RSS (target
 < 1.5 GB at 32 px on 50,000 images), the feature extraction time and each
@@ -62,13 +62,13 @@ def child(n: int, size: int) -> dict:
     """Measure one input size in this process; return the figures."""
     import numpy as np
 
-    from cnn_core.config import DEFAULT_PRESET, PRESETS, FitSpec, OptimizerSpec, TrainConfig
-    from cnn_core.models import build_model
-    from cnn_core.runs import RunFolder
-    from cnn_core.tf_runtime import import_keras
-    from cnn_core.train import compile_for_run
-    from cnn_core.transfer import PHASE_FINE_TUNE, PHASE_HEAD, set_phase, tail_model, vgg16_spec
-    from cnn_core.transfer_train import CACHED_LAYER, cached_features, feature_batches
+    from cnn_core.base.tf_runtime import import_keras
+    from cnn_core.models.cnn import build_model
+    from cnn_core.models.vgg16 import PHASE_FINE_TUNE, PHASE_HEAD, set_phase, tail_model, vgg16_spec
+    from cnn_core.schema.config import DEFAULT_PRESET, PRESETS, FitSpec, OptimizerSpec, TrainConfig
+    from cnn_core.store.runs import RunFolder
+    from cnn_core.training.loop import compile_for_run
+    from cnn_core.training.vgg16_loop import CACHED_LAYER, cached_features, feature_batches
 
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
@@ -121,7 +121,7 @@ def child(n: int, size: int) -> dict:
             out[f"{phase}_cached_s"] = cached(True)
             whole = tail_model(model, model.layers[0].name, patch_trainable=True)
             out[f"{phase}_full_s"] = epoch_seconds(whole, x=x, y=y, batch_size=64)
-        # Block5's library convolutions (before cnn_core.patch_conv), for comparison.
+        # Block5's library convolutions (before cnn_core.models.patch_conv), for comparison.
         out["fine-tune_plain_cached_s"] = cached(False)
         out["fine-tune_plain_full_s"] = epoch_seconds(model, x=x, y=y, batch_size=64)
         scratch = build_model(PRESETS[DEFAULT_PRESET], (32, 32, 3), 10)
@@ -133,8 +133,8 @@ def child(n: int, size: int) -> dict:
 
 def worker_run(n: int, size: int) -> None:
     """A real two-phase VGG16 run through the worker CLI on `n` training images."""
-    from cnn_core.config import FitSpec, OptimizerSpec, TrainConfig
-    from cnn_core.transfer import vgg16_spec
+    from cnn_core.models.vgg16 import vgg16_spec
+    from cnn_core.schema.config import FitSpec, OptimizerSpec, TrainConfig
     from scripts.synthetic_data import write_cifar_like
 
     with tempfile.TemporaryDirectory(prefix="bench-vgg16-") as tmp:

@@ -197,7 +197,7 @@ def bench_env(**extra: str) -> dict[str, str]:
 
 
 def train_with_worker_cli(config: object, env: dict[str, str], timeout: float) -> dict:
-    """Train `config` (a TrainConfig) through `python -m cnn_core.worker` in a temp run store.
+    """Train `config` (a TrainConfig) through `python -m cnn_core.training.worker` in a temp store.
 
     Returns exit code, wall seconds, peak RSS (kernel `ru_maxrss`, and the /proc
     poller's cross-check), the output tail, and what the run folder says: state,
@@ -206,7 +206,7 @@ def train_with_worker_cli(config: object, env: dict[str, str], timeout: float) -
     """
     import json
 
-    from cnn_core.runs import list_runs
+    from cnn_core.store.runs import list_runs
 
     with tempfile.TemporaryDirectory(prefix="bench-worker-") as tmp:
         tmpdir = Path(tmp)
@@ -215,7 +215,7 @@ def train_with_worker_cli(config: object, env: dict[str, str], timeout: float) -
         runs_dir = tmpdir / "runs"
         with open(tmpdir / "worker.out", "w+b") as log:
             start = time.perf_counter()
-            command = [PYTHON, "-m", "cnn_core.worker", "--config", str(cfg)]
+            command = [PYTHON, "-m", "cnn_core.training.worker", "--config", str(cfg)]
             proc = subprocess.Popen(
                 [*command, "--runs-dir", str(runs_dir)],
                 cwd=ROOT,

@@ -67,7 +67,7 @@ def main() -> int:
     from common import PYTHON, load_average, print_machine
     from protocol_client import concurrent_sessions
 
-    from cnn_core import workspaces
+    from cnn_core.store import workspaces
     from scripts.app_server import StreamlitServer
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

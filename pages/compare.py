@@ -12,8 +12,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from cnn_core.base.errors import UserError
 from cnn_core.charts.compare import curves_overlay_figure, per_class_figure, run_colours
-from cnn_core.compare import (
+from cnn_core.data.registry import dataset_title
+from cnn_core.insight.compare import (
     Curves,
     comparison_table,
     differences_only,
@@ -29,12 +31,10 @@ from cnn_core.compare import (
     run_title,
     unique_titles,
 )
-from cnn_core.data import dataset_title
-from cnn_core.errors import UserError
-from cnn_core.formatting import class_names, format_duration, model_label, percent, run_row
-from cnn_core.inspection import conv_layer_names, filter_weights, softmax_templates
-from cnn_core.records import EpochRecord
-from cnn_core.runs import RunSummary, list_runs, runs_root
+from cnn_core.insight.inspection import conv_layer_names, filter_weights, softmax_templates
+from cnn_core.insight.labels import class_names, format_duration, model_label, percent, run_row
+from cnn_core.schema.records import EpochRecord
+from cnn_core.store.runs import RunSummary, list_runs, runs_root
 from pages._shared.common import CURRENT_RUN, cached_model, ensure_app_navigation, show_run_table
 from pages._shared.compare_actions import (
     NOTICE,

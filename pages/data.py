@@ -3,9 +3,9 @@
 import numpy as np
 import streamlit as st
 
-from cnn_core.config import split_problems, validation_size
-from cnn_core.data import class_counts, split_indices
-from cnn_core.image_folders import is_user_key
+from cnn_core.data.registry import class_counts, split_indices
+from cnn_core.data.user_folders import is_user_key
+from cnn_core.schema.config import split_problems, validation_size
 from pages._shared.common import (
     dataset_picker,
     ensure_app_navigation,

@@ -13,10 +13,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from cnn_core.base.errors import UserError
 from cnn_core.charts.style import plain_labels
-from cnn_core.data import Dataset
-from cnn_core.errors import UserError
-from cnn_core.evaluate import (
+from cnn_core.data.registry import Dataset
+from cnn_core.insight.labels import markdown_text, model_label, percent
+from cnn_core.models.evaluate import (
     cell_indices,
     evaluate_model,
     first_errors,
@@ -25,9 +26,8 @@ from cnn_core.evaluate import (
     prediction_caption,
     predictions_csv,
 )
-from cnn_core.formatting import markdown_text, model_label, percent
-from cnn_core.records import Evaluation
-from cnn_core.runs import RunFolder, RunSummary
+from cnn_core.schema.records import Evaluation
+from cnn_core.store.runs import RunFolder, RunSummary
 from pages._shared.common import (
     count_columns,
     ensure_app_navigation,

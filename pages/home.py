@@ -38,8 +38,8 @@ def render_recent_runs() -> None:
     """The newest runs as a table, or how to start one."""
     import shlex
 
-    from cnn_core.formatting import run_row
-    from cnn_core.runs import list_runs, runs_root
+    from cnn_core.insight.labels import run_row
+    from cnn_core.store.runs import list_runs, runs_root
 
     st.subheader("Recent runs")
     runs = list_runs()

@@ -14,27 +14,27 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from cnn_core.base.digests import array_digest
+from cnn_core.base.errors import UserError
+from cnn_core.base.upload_limits import IMAGE_MB
 from cnn_core.charts.data import pixel_tiles
 from cnn_core.charts.model_views import (
     feature_map_grid_figure,
     gradcam_overlay_figure,
     probability_bar_figure,
 )
-from cnn_core.digests import array_digest
-from cnn_core.errors import UserError
-from cnn_core.formatting import class_names
-from cnn_core.image_folders import pads_images
-from cnn_core.images import decode_image, to_model_input
-from cnn_core.inspection import (
+from cnn_core.data.images import decode_image, to_model_input
+from cnn_core.data.user_folders import pads_images
+from cnn_core.insight.inspection import (
     Inspector,
     filter_weights,
     format_shape,
     layer_flow,
     softmax_templates,
 )
-from cnn_core.predict import reads_digits
-from cnn_core.runs import RunSummary
-from cnn_core.upload_limits import IMAGE_MB
+from cnn_core.insight.labels import class_names
+from cnn_core.insight.predict import reads_digits
+from cnn_core.store.runs import RunSummary
 from pages._shared import novelty_view
 from pages._shared.common import (
     cached_model,

@@ -7,21 +7,21 @@ import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from cnn_core.base.errors import UserError
+from cnn_core.base.upload_limits import IMAGE_MB
 from cnn_core.charts.data import pixel_tiles
 from cnn_core.charts.model_views import probability_bar_figure
-from cnn_core.errors import UserError
-from cnn_core.formatting import class_names, percent
-from cnn_core.image_folders import pads_images
-from cnn_core.images import ALLOWED_FORMATS, canvas_to_digit
-from cnn_core.novelty import Detector
-from cnn_core.predict import (
+from cnn_core.data.images import ALLOWED_FORMATS, canvas_to_digit
+from cnn_core.data.user_folders import pads_images
+from cnn_core.insight.labels import class_names, percent
+from cnn_core.insight.novelty import Detector
+from cnn_core.insight.predict import (
     DIGITS_DATASET,
     Predictor,
     PreparedUploads,
     prepare_uploads,
     reads_digits,
 )
-from cnn_core.upload_limits import IMAGE_MB
 from pages._shared import novelty_view
 from pages._shared.common import (
     cached_model,

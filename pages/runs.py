@@ -1,7 +1,7 @@
 """Runs: find, describe, download, share, import and delete runs.
 
-Renders only: the run store (`cnn_core.runs`) renames, tags and deletes;
-`cnn_core.bundles` packs and checks bundles; `cnn_core.export` converts to
+Renders only: the run store (`cnn_core.store.runs`) renames, tags and deletes;
+`cnn_core.sharing.bundles` packs and checks bundles; `cnn_core.sharing.export` converts to
 TensorFlow Lite. TensorFlow is imported only for the TensorFlow Lite export.
 """
 
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cnn_core.bundles import bundle_file_name, export_bundle, import_bundle
-from cnn_core.data import dataset_title
-from cnn_core.errors import UserError
-from cnn_core.formatting import (
+from cnn_core.base.errors import UserError
+from cnn_core.base.upload_limits import BUNDLE_MB
+from cnn_core.data.registry import dataset_title
+from cnn_core.insight.labels import (
     STATE_LABELS,
     markdown_text,
     no_model_text,
@@ -20,10 +20,10 @@ from cnn_core.formatting import (
     run_row,
     state_badge,
 )
-from cnn_core.records import RunNotes, RunState
-from cnn_core.run_filters import RunFilter, filter_choices
-from cnn_core.runs import RunSummary, delete_run, list_runs
-from cnn_core.upload_limits import BUNDLE_MB
+from cnn_core.insight.run_filters import RunFilter, filter_choices
+from cnn_core.schema.records import RunNotes, RunState
+from cnn_core.sharing.bundles import bundle_file_name, export_bundle, import_bundle
+from cnn_core.store.runs import RunSummary, delete_run, list_runs
 from pages._shared.common import (
     RUN_PARAM,
     ensure_app_navigation,
@@ -156,7 +156,7 @@ def tflite_section(run: RunSummary) -> None:
             key="runs_tflite_convert",
             help="For mobile and embedded apps; checked against the Keras model first.",
         ):
-            from cnn_core.export import to_tflite
+            from cnn_core.sharing.export import to_tflite
 
             model = require_model(run)
             dataset = optional_dataset(run.config.dataset, "the conversion cannot be checked")

@@ -7,10 +7,23 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from cnn_core import workspaces
-from cnn_core.bundles import config_file_name, config_file_text
+from cnn_core.base.errors import UserError
 from cnn_core.charts.training import batch_loss_figure, training_curves_figure
-from cnn_core.config import (
+from cnn_core.insight.doctor import healthy
+from cnn_core.insight.labels import (
+    format_bytes,
+    format_duration,
+    learning_rate_text,
+    no_model_text,
+    optimizer_title,
+    percent,
+    run_label,
+    schedule_title,
+    state_badge,
+)
+from cnn_core.models.cnn import describe_model, estimate_batch_memory
+from cnn_core.models.vgg16 import planned_epochs
+from cnn_core.schema.config import (
     ACTIVATIONS,
     DEFAULT_PRESET,
     LR_SCHEDULES,
@@ -26,24 +39,11 @@ from cnn_core.config import (
     TrainConfig,
     validate,
 )
-from cnn_core.doctor import healthy
-from cnn_core.errors import UserError
-from cnn_core.formatting import (
-    format_bytes,
-    format_duration,
-    learning_rate_text,
-    no_model_text,
-    optimizer_title,
-    percent,
-    run_label,
-    schedule_title,
-    state_badge,
-)
-from cnn_core.models import describe_model, estimate_batch_memory
-from cnn_core.records import Progress, RunState, whole_epochs
-from cnn_core.runs import RunSummary, list_runs, load_run, run_folder
-from cnn_core.transfer import planned_epochs
-from cnn_core.worker import launch_run, max_concurrent
+from cnn_core.schema.records import Progress, RunState, whole_epochs
+from cnn_core.sharing.bundles import config_file_name, config_file_text
+from cnn_core.store import workspaces
+from cnn_core.store.runs import RunSummary, list_runs, load_run, run_folder
+from cnn_core.training.worker import launch_run, max_concurrent
 from pages._shared.common import (
     CURRENT_RUN,
     dataset_picker,
@@ -347,7 +347,7 @@ def launch_button(config: TrainConfig | None) -> None:
         on_click="ignore",
         key="train_export_config",
         help="Train this setup headless on another machine: "
-        "python -m cnn_core.worker --config FILE",
+        "python -m cnn_core.training.worker --config FILE",
     )
     if not clicked or config is None:
         return
@@ -372,7 +372,7 @@ def progress_text(progress: Progress) -> str:
 
 def stopping_text(run: RunSummary) -> str:
     """What a run that was asked to stop is doing (the worker's own words once it has
-    seen the request: `cnn_core.train.STOP_STEPS`)."""
+    seen the request: `cnn_core.training.loop.STOP_STEPS`)."""
     if run.message.startswith("Stopping"):
         return run.message
     if run.state == RunState.QUEUED:

@@ -1,6 +1,6 @@
-"""Make the starter MNIST model that ships in `cnn_core/starter/mnist-starter/`.
+"""Make the starter MNIST model that ships in `cnn_core/store/starter/mnist-starter/`.
 
-    python scripts/make_starter_model.py [--epochs 30] [--out cnn_core/starter/mnist-starter]
+    python scripts/make_starter_model.py [--epochs 30] [--out cnn_core/store/starter/mnist-starter]
 
 Trains the project's own CNN (two 3x3 conv blocks with batch norm, dense 128
 with dropout) on the MNIST training images found by the usual lookup
@@ -23,20 +23,20 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from cnn_core import runs  # noqa: E402
-from cnn_core.config import (  # noqa: E402
+from cnn_core.base.tf_runtime import import_keras  # noqa: E402
+from cnn_core.data.registry import load_dataset, split_indices  # noqa: E402
+from cnn_core.models.cnn import build_model, make_optimizer  # noqa: E402
+from cnn_core.models.evaluate import evaluate_model  # noqa: E402
+from cnn_core.schema.config import (  # noqa: E402
     PRESETS,
     STARTER_PRESET,
     FitSpec,
     OptimizerSpec,
     TrainConfig,
 )
-from cnn_core.data import load_dataset, split_indices  # noqa: E402
-from cnn_core.evaluate import evaluate_model  # noqa: E402
-from cnn_core.models import build_model, make_optimizer  # noqa: E402
-from cnn_core.records import RunState  # noqa: E402
-from cnn_core.tf_runtime import import_keras  # noqa: E402
-from cnn_core.train import make_recorder  # noqa: E402
+from cnn_core.schema.records import RunState  # noqa: E402
+from cnn_core.store import runs  # noqa: E402
+from cnn_core.training.loop import make_recorder  # noqa: E402
 
 STARTER_SPEC = PRESETS[STARTER_PRESET]
 

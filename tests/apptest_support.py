@@ -14,10 +14,10 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from cnn_core import runs
-from cnn_core.config import ModelSpec, TrainConfig
-from cnn_core.models import build_model
-from cnn_core.records import RunState
+from cnn_core.models.cnn import build_model
+from cnn_core.schema.config import ModelSpec, TrainConfig
+from cnn_core.schema.records import RunState
+from cnn_core.store import runs
 from tests.conftest import REPO
 
 APP = REPO / "app.py"

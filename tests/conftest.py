@@ -47,7 +47,7 @@ def isolated_store(
 def trained_run(tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Path) -> Path:
     """One evaluated tiny CNN ("tiny") on synthetic MNIST, made once per module; copy it
     into a test's store with `tests.evaluation_support.copy_run`."""
-    from cnn_core.data import load_dataset
+    from cnn_core.data.registry import load_dataset
     from tests.evaluation_support import make_model_run
 
     with pytest.MonkeyPatch.context() as patch:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
-from cnn_core import runs
-from cnn_core.config import ConvBlock, FitSpec, ModelSpec, TrainConfig
-from cnn_core.data import Dataset
-from cnn_core.evaluate import evaluate_model
-from cnn_core.models import build_model
-from cnn_core.records import EpochRecord, RunState
+from cnn_core.data.registry import Dataset
+from cnn_core.models.cnn import build_model
+from cnn_core.models.evaluate import evaluate_model
+from cnn_core.schema.config import ConvBlock, FitSpec, ModelSpec, TrainConfig
+from cnn_core.schema.records import EpochRecord, RunState
+from cnn_core.store import runs
 
 TINY_SPEC = ModelSpec(kind="cnn", conv_blocks=(ConvBlock(filters=4, kernel_size=3),))
 

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from cnn_core import runs, workspaces
-from cnn_core.bundles import export_bundle, import_bundle
-from cnn_core.config import ConvBlock, DenseLayer, ModelSpec, TrainConfig, Vgg16Spec
-from cnn_core.data import load_dataset
-from cnn_core.evaluate import evaluate_model
-from cnn_core.image_folders import ImageOptions, import_folder
-from cnn_core.models import build_model
-from cnn_core.records import EpochRecord, RunState
+from cnn_core.data.registry import load_dataset
+from cnn_core.data.user_folders import ImageOptions, import_folder
+from cnn_core.models.cnn import build_model
+from cnn_core.models.evaluate import evaluate_model
+from cnn_core.schema.config import ConvBlock, DenseLayer, ModelSpec, TrainConfig, Vgg16Spec
+from cnn_core.schema.records import EpochRecord, RunState
+from cnn_core.sharing.bundles import export_bundle, import_bundle
+from cnn_core.store import runs, workspaces
 from tests.image_folder_support import shapes_folder
 
 SMALL_CNN = ModelSpec(  # one small conv block and a dense layer: fast to build and run
@@ -103,7 +103,7 @@ def imported_dataset(parent: Path, name: str = "Shapes") -> str:
 
 def vgg16_weights_file(parent: Path) -> Path:
     """A VGG16 base weights file saved from a freshly built (not pretrained) VGG16."""
-    from cnn_core.tf_runtime import import_keras
+    from cnn_core.base.tf_runtime import import_keras
 
     keras = import_keras()
     path = parent / "my_vgg16_notop.weights.h5"

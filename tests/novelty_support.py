@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from cnn_core import runs
-from cnn_core.config import ConvBlock, DenseLayer, ModelSpec, TrainConfig
-from cnn_core.records import RunState
+from cnn_core.schema.config import ConvBlock, DenseLayer, ModelSpec, TrainConfig
+from cnn_core.schema.records import RunState
+from cnn_core.store import runs
 from scripts.synthetic_data import synthetic_images
 
 TINY_CNN = ModelSpec(
@@ -29,8 +29,8 @@ def fashion_like() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 def train_tiny_model(path: Path) -> Path:
     """Train TINY_CNN for 3 epochs on the look-alike and save it to `path` (.keras)."""
-    from cnn_core.models import build_model
-    from cnn_core.tf_runtime import import_keras
+    from cnn_core.base.tf_runtime import import_keras
+    from cnn_core.models.cnn import build_model
 
     keras = import_keras()
     keras.utils.set_random_seed(0)

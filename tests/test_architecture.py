@@ -36,7 +36,7 @@ def test_cnn_core_modules_import_without_tensorflow() -> None:
         for p in sorted((REPO / "cnn_core").rglob("*.py"))
         if p.stem != "__init__"
     ]
-    assert "cnn_core.charts.concepts" in modules and "cnn_core.concepts" in modules
+    assert "cnn_core.charts.concepts" in modules and "cnn_core.insight.concepts" in modules
     code = (
         "import importlib, sys\n"
         f"for name in {modules!r}:\n"
@@ -79,12 +79,14 @@ def test_pages_never_import_the_training_loop_or_worker_internals() -> None:
     offenders = []
     for path in _python_files("pages"):
         for module, names in _from_imports(path):
-            if module == "cnn_core.train" or (module == "cnn_core" and "train" in names):
+            if module == "cnn_core.training.loop" or (
+                module == "cnn_core.training" and "loop" in names
+            ):
                 offenders.append(f"{path.relative_to(REPO)}: {module}")
-            if module == "cnn_core.worker" and not set(names) <= LAUNCHING:
+            if module == "cnn_core.training.worker" and not set(names) <= LAUNCHING:
                 offenders.append(f"{path.relative_to(REPO)}: {module} {sorted(names)}")
-            if module == "cnn_core" and "worker" in names:
-                offenders.append(f"{path.relative_to(REPO)}: cnn_core.worker")
+            if module == "cnn_core.training" and "worker" in names:
+                offenders.append(f"{path.relative_to(REPO)}: cnn_core.training.worker")
     assert offenders == [], f"pages may only launch runs, not train them: {offenders}"
 
 
@@ -111,11 +113,11 @@ def test_only_the_run_store_names_the_files_of_a_run_folder() -> None:
     offenders = [
         f"{path.relative_to(REPO)}:{node.lineno} {node.value!r}"
         for path in _python_files("cnn_core", "pages", "scripts", "benchmarks")
-        if path != REPO / "cnn_core" / "runs.py"
+        if path != REPO / "cnn_core" / "store" / "runs.py"
         for node in _string_constants(path)
         if node.value.strip("/") in RUN_FILES or node.value.endswith(RUN_FILES[:-1])
     ]
-    assert offenders == [], f"name run files through cnn_core.runs.RunFolder: {offenders}"
+    assert offenders == [], f"name run files through cnn_core.store.runs.RunFolder: {offenders}"
 
 
 def _scales_by_255(node: ast.AST) -> bool:
@@ -161,14 +163,17 @@ def test_no_module_shadows_the_standard_library() -> None:
     assert clashes == [], f"these module names hide standard-library modules: {clashes}"
 
 
-# Registries a dataset key could be looked up in directly; cnn_core.data's registry
+# Registries a dataset key could be looked up in directly; cnn_core.data.registry's registry
 # functions (dataset_info, find_dataset, dataset_title, all_datasets) are the one lookup.
 DATASET_TABLES = {"DATASETS", "_BUILTIN", "user_dataset_info", "list_user_datasets"}
 
 
 def test_every_dataset_key_goes_through_the_one_registry_lookup() -> None:
     offenders = []
-    registry = {REPO / "cnn_core" / "data.py", REPO / "cnn_core" / "image_folders.py"}
+    registry = {
+        REPO / "cnn_core" / "data" / "registry.py",
+        REPO / "cnn_core" / "data" / "user_folders.py",
+    }
     for path in _python_files("cnn_core", "pages", "scripts", "benchmarks"):
         if path in registry:
             continue
@@ -178,4 +183,6 @@ def test_every_dataset_key_goes_through_the_one_registry_lookup() -> None:
                 name = node.name
             if name in DATASET_TABLES:
                 offenders.append(f"{path.relative_to(REPO)}:{node.lineno} {name}")
-    assert offenders == [], f"look datasets up through cnn_core.data.dataset_info: {offenders}"
+    assert offenders == [], (
+        f"look datasets up through cnn_core.data.registry.dataset_info: {offenders}"
+    )

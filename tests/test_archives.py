@@ -1,4 +1,4 @@
-"""Safe unpacking of untrusted zips and uploaded folders (cnn_core/archives.py)."""
+"""Safe unpacking of untrusted zips and uploaded folders (cnn_core/data/archives.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from cnn_core.archives import Limits, extract_zip, fresh_folder, safe_parts, write_files
-from cnn_core.errors import UserError
+from cnn_core.base.errors import UserError
+from cnn_core.data.archives import Limits, extract_zip, fresh_folder, safe_parts, write_files
 from tests.image_folder_support import zip_bytes
 
 

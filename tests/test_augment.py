@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnn_core.augment import augmentation_layers, preview
-from cnn_core.config import PRESETS, AugmentSpec, ConfigError, TrainConfig, validate
-from cnn_core.models import build_model, describe_model
+from cnn_core.data.augment import augmentation_layers, preview
+from cnn_core.models.cnn import build_model, describe_model
+from cnn_core.schema.config import PRESETS, AugmentSpec, ConfigError, TrainConfig, validate
 
 ALL_ON = AugmentSpec(flip="horizontal", rotation=0.1, zoom=0.2, translation=0.1, contrast=0.3)
 SMALL_RGB = PRESETS["Small RGB net: 3x3 conv 32 -> 32 -> 64 -> dense 128"]

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from cnn_core.runs import RUN_ID_PATTERN, load_run
+from cnn_core.store.runs import RUN_ID_PATTERN, load_run
 from scripts.app_server import StreamlitServer
 from scripts.browser import wait_until_idle
 from tests.browser_support import skip_unless_browser

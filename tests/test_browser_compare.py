@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from cnn_core import runs
-from cnn_core.config import ModelSpec, TrainConfig
-from cnn_core.records import EpochRecord, RunState
+from cnn_core.schema.config import ModelSpec, TrainConfig
+from cnn_core.schema.records import EpochRecord, RunState
+from cnn_core.store import runs
 from scripts.app_server import StreamlitServer
 from scripts.browser import wait_until_idle
 from tests.browser_support import skip_unless_browser

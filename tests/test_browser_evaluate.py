@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnn_core.data import load_dataset
-from cnn_core.evaluate import most_confused_cell
-from cnn_core.runs import RunFolder
+from cnn_core.data.registry import load_dataset
+from cnn_core.models.evaluate import most_confused_cell
+from cnn_core.store.runs import RunFolder
 from scripts.app_server import StreamlitServer
 from scripts.browser import wait_until_idle
 from tests.browser_support import skip_unless_browser

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cnn_core.lr_finder import read_result
-from cnn_core.runs import LrTestFolder, list_lr_tests
+from cnn_core.store.runs import LrTestFolder, list_lr_tests
+from cnn_core.training.lr_finder import read_result
 from scripts.app_server import StreamlitServer
 from scripts.browser import wait_until_idle
 from tests.browser_support import skip_unless_browser

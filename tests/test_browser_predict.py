@@ -1,6 +1,6 @@
 """The Predict page in a real browser: draw a digit with the mouse, clear, upload files.
 
-Uses the starter model that ships in cnn_core/starter (no training needed).
+Uses the starter model that ships in cnn_core/store/starter (no training needed).
 """
 
 from __future__ import annotations

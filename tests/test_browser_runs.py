@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from cnn_core import runs
-from cnn_core.config import PRESETS
-from cnn_core.records import RunState
-from cnn_core.runs import RunFolder
+from cnn_core.schema.config import PRESETS
+from cnn_core.schema.records import RunState
+from cnn_core.store import runs
+from cnn_core.store.runs import RunFolder
 from scripts.app_server import StreamlitServer
 from scripts.browser import wait_until_idle
 from tests.apptest_support import untrained_model_run
@@ -92,7 +92,7 @@ def test_exported_config_trains_headless(
     assert exported["model"]["kind"] == "softmax" and exported["fit"]["epochs"] == 1
     store = tmp_path / "store"
     done = subprocess.run(
-        [sys.executable, "-m", "cnn_core.worker", "--config", str(config_file)]
+        [sys.executable, "-m", "cnn_core.training.worker", "--config", str(config_file)]
         + ["--runs-dir", str(store)],
         cwd=REPO,
         capture_output=True,

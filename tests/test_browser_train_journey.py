@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from cnn_core import runs
-from cnn_core.config import ConvBlock, ModelSpec, TrainConfig
-from cnn_core.formatting import run_label
-from cnn_core.records import Progress, RunState
+from cnn_core.insight.labels import run_label
+from cnn_core.schema.config import ConvBlock, ModelSpec, TrainConfig
+from cnn_core.schema.records import Progress, RunState
+from cnn_core.store import runs
 from scripts.app_server import StreamlitServer
 from scripts.browser import wait_until_idle
 from tests.browser_support import skip_unless_browser

@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnn_core import image_folders as folders
-from cnn_core import runs
-from cnn_core.config import ConvBlock, DenseLayer, ModelSpec
-from cnn_core.upload_limits import IMAGE_BYTES, IMAGE_MB, MB, ZIP_MB
+from cnn_core.base.upload_limits import IMAGE_BYTES, IMAGE_MB, MB, ZIP_MB
+from cnn_core.data import user_folders as folders
+from cnn_core.schema.config import ConvBlock, DenseLayer, ModelSpec
+from cnn_core.store import runs
 from scripts.app_server import StreamlitServer
 from scripts.browser import wait_until_idle
 from tests.apptest_support import untrained_model_run

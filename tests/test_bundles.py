@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnn_core import bundles, runs
-from cnn_core.data import load_dataset
-from cnn_core.errors import UserError
-from cnn_core.records import SCHEMA_VERSION, RunNotes, RunState
-from cnn_core.runs import RunFolder
+from cnn_core.base.errors import UserError
+from cnn_core.data.registry import load_dataset
+from cnn_core.schema.records import SCHEMA_VERSION, RunNotes, RunState
+from cnn_core.sharing import bundles
+from cnn_core.store import runs
+from cnn_core.store.runs import RunFolder
 from tests.evaluation_support import make_model_run
 
 MODEL = bundles.ENTRY["model"]
@@ -252,7 +253,7 @@ def with_model(bundle: bytes, content: bytes) -> bytes:
 
 def small_model(middle: Callable[[object], object]) -> object:
     """Input (28, 28, 1) -> Rescaling -> middle -> Flatten -> Dense(10, softmax)."""
-    from cnn_core.tf_runtime import import_keras
+    from cnn_core.base.tf_runtime import import_keras
 
     keras = import_keras()
     inputs = keras.Input((28, 28, 1))
@@ -262,7 +263,7 @@ def small_model(middle: Callable[[object], object]) -> object:
 
 
 def test_lambda_layer(store: Path, bundle: bytes, tmp_path: Path) -> None:
-    from cnn_core.tf_runtime import import_keras
+    from cnn_core.base.tf_runtime import import_keras
 
     keras = import_keras()
     model = small_model(keras.layers.Lambda(lambda x: x * 2))
@@ -270,7 +271,7 @@ def test_lambda_layer(store: Path, bundle: bytes, tmp_path: Path) -> None:
 
 
 def test_custom_layer(store: Path, bundle: bytes, tmp_path: Path) -> None:
-    from cnn_core.tf_runtime import import_keras
+    from cnn_core.base.tf_runtime import import_keras
 
     keras = import_keras()
 
@@ -299,8 +300,8 @@ def test_foreign_module(store: Path, bundle: bytes, source_run: RunFolder) -> No
 
 
 def test_model_that_does_not_fit_the_dataset(store: Path, bundle: bytes, tmp_path: Path) -> None:
-    from cnn_core.config import PRESETS
-    from cnn_core.models import build_model
+    from cnn_core.models.cnn import build_model
+    from cnn_core.schema.config import PRESETS
 
     model = build_model(PRESETS["Softmax regression"], (32, 32, 3), 10)
     refused(store, with_model(bundle, keras_bytes(model, tmp_path)), "does not fit")
@@ -324,7 +325,7 @@ def test_failure_while_writing_leaves_nothing(
 
 
 def test_config_file_text_is_what_the_headless_worker_reads(source_run: RunFolder) -> None:
-    from cnn_core.worker import read_config_file
+    from cnn_core.training.worker import read_config_file
 
     config = source_run.read_config()
     path = source_run.path.parent / "exported.json"

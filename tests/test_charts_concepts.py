@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnn_core import concepts
 from cnn_core.charts.concepts import (
     dot_product_text,
     kernel_demo_figure,
     mark_cells,
     panels_figure,
 )
+from cnn_core.insight import concepts
 
 
 def test_panels_are_as_wide_as_their_arrays_and_coloured_by_sign() -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cnn_core.charts.embedding import WRONG_SYMBOL, class_colour, embedding_figure
-from cnn_core.embedding import Embedding
+from cnn_core.insight.embedding import Embedding
 
 
 def make_embedding() -> Embedding:

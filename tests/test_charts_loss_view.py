@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from cnn_core import runs
 from cnn_core.charts.compare import curves_overlay_figure
 from cnn_core.charts.loss_view import RAW_OPACITY, smoothed
 from cnn_core.charts.training import batch_loss_figure, training_curves_figure
-from cnn_core.compare import group_curves
-from cnn_core.config import TrainConfig
-from cnn_core.records import EpochRecord, Progress, RunState
+from cnn_core.insight.compare import group_curves
+from cnn_core.schema.config import TrainConfig
+from cnn_core.schema.records import EpochRecord, Progress, RunState
+from cnn_core.store import runs
 from tests.apptest_support import open_app, open_with_query
 
 

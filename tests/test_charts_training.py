@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cnn_core.charts.training import batch_loss_figure, training_curves_figure
-from cnn_core.records import EpochRecord, Progress
+from cnn_core.schema.records import EpochRecord, Progress
 
 
 def _history(epochs: int) -> list[EpochRecord]:

@@ -1,4 +1,4 @@
-"""cnn_core.compare and its figures: pairs, seed groups, table, overlay, CSV (no training)."""
+"""cnn_core.insight.compare and its figures: pairs, seed groups, table, overlay, CSV."""
 
 from __future__ import annotations
 
@@ -11,17 +11,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnn_core import compare, runs
+from cnn_core.base.errors import UserError
 from cnn_core.charts.compare import (
     RUN_COLOURS,
     curves_overlay_figure,
     per_class_figure,
     run_colours,
 )
-from cnn_core.config import PRESETS, ConvBlock, ModelSpec, TrainConfig
-from cnn_core.errors import UserError
-from cnn_core.models import describe_model
-from cnn_core.records import EpochRecord, Evaluation, PerClass, RunState
+from cnn_core.insight import compare
+from cnn_core.models.cnn import describe_model
+from cnn_core.schema.config import PRESETS, ConvBlock, ModelSpec, TrainConfig
+from cnn_core.schema.records import EpochRecord, Evaluation, PerClass, RunState
+from cnn_core.store import runs
 
 SOFTMAX = ModelSpec(kind="softmax")
 
@@ -321,7 +322,7 @@ def test_old_configs_without_a_group_still_load() -> None:
 
 def imagenet_weights_here() -> None:
     """Put a file where the ImageNet weights go (only its presence is checked here)."""
-    from cnn_core.transfer import imagenet_weights_path
+    from cnn_core.models.vgg16 import imagenet_weights_path
 
     imagenet_weights_path().parent.mkdir(parents=True, exist_ok=True)
     imagenet_weights_path().write_bytes(b"not really weights")
@@ -355,8 +356,8 @@ def test_a_scratch_cnn_pairs_with_vgg16_on_the_same_split_and_seed() -> None:
 
 
 def test_a_two_phase_run_counts_both_phases_planned_epochs() -> None:
-    from cnn_core.config import FitSpec
-    from cnn_core.transfer import vgg16_spec
+    from cnn_core.models.vgg16 import vgg16_spec
+    from cnn_core.schema.config import FitSpec
 
     spec = vgg16_spec("fine_tune", 32, weights="none", fine_tune_epochs=1)
     config = TrainConfig(dataset="cifar10", model=spec, fit=FitSpec(epochs=1), name="vgg")
@@ -366,7 +367,7 @@ def test_a_two_phase_run_counts_both_phases_planned_epochs() -> None:
 
 
 def test_the_table_uses_the_pickers_labels_for_optimizer_schedule_and_dataset() -> None:
-    from cnn_core.config import OptimizerSpec
+    from cnn_core.schema.config import OptimizerSpec
 
     adam = make_run(TrainConfig(dataset="fashion_mnist", name="a"), [0.5])
     sgd = TrainConfig(
@@ -376,15 +377,15 @@ def test_the_table_uses_the_pickers_labels_for_optimizer_schedule_and_dataset() 
     _, table = compare.comparison_table([adam, other], [[], []])
     assert table["optimizer"] == ["Adam", "SGD with momentum"]
     assert table["schedule"] == ["Cosine decay to 0", "Halved on plateau"]
-    from cnn_core.data import dataset_title
+    from cnn_core.data.registry import dataset_title
 
     assert table["dataset"] == ["Fashion-MNIST clothing", dataset_title("my-shoes")]
     assert "shoes" in table["dataset"][1]  # the one lookup, never "?" or a KeyError
 
 
 def test_a_vgg16_run_says_where_its_weights_came_from() -> None:
-    from cnn_core.formatting import model_label
-    from cnn_core.transfer import vgg16_spec
+    from cnn_core.insight.labels import model_label
+    from cnn_core.models.vgg16 import vgg16_spec
 
     spec = vgg16_spec("feature_extraction", 32, weights="file", weights_file="/w/my_vgg16.h5")
     old = make_run(TrainConfig(dataset="cifar10", model=spec, name="old"), [0.5])

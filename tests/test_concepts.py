@@ -1,4 +1,4 @@
-"""cnn_core.concepts against independent references: Keras layers and scipy."""
+"""cnn_core.insight.concepts against independent references: Keras layers and scipy."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from scipy import signal, special
 
-from cnn_core import concepts
-from cnn_core.config import ModelSpec
-from cnn_core.errors import UserError
-from cnn_core.models import build_model
-from cnn_core.tf_runtime import import_keras
+from cnn_core.base.errors import UserError
+from cnn_core.base.tf_runtime import import_keras
+from cnn_core.insight import concepts
+from cnn_core.models.cnn import build_model
+from cnn_core.schema.config import ModelSpec
 
 # (n, k, stride): odd and even sizes, strides that do and do not divide n,
 # kernels equal to n, so "same" needs both even and odd total padding.

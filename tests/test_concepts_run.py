@@ -1,12 +1,12 @@
-"""cnn_core.concepts on a run's own parts: its first-layer filters and its logits."""
+"""cnn_core.insight.concepts on a run's own parts: its first-layer filters and its logits."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from cnn_core import concepts
-from cnn_core.config import ConvBlock, DenseLayer, ModelSpec
-from cnn_core.models import build_model
+from cnn_core.insight import concepts
+from cnn_core.models.cnn import build_model
+from cnn_core.schema.config import ConvBlock, DenseLayer, ModelSpec
 
 SPEC = ModelSpec(
     kind="cnn",

@@ -7,7 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from cnn_core.config import (
+from cnn_core.base.errors import UserError
+from cnn_core.schema.config import (
     PRESETS,
     ConfigError,
     ConvBlock,
@@ -20,7 +21,6 @@ from cnn_core.config import (
     validate,
     validation_count,
 )
-from cnn_core.errors import UserError
 
 MNIST = (28, 28, 1)
 

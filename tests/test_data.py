@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnn_core.data import (
+from cnn_core.base.errors import UserError
+from cnn_core.data.registry import (
     DatasetMissing,
     class_counts,
     dataset_info,
@@ -18,7 +19,6 @@ from cnn_core.data import (
     split_indices,
     stratified_order,
 )
-from cnn_core.errors import UserError
 from scripts.synthetic_data import synthetic_images, write_idx, write_mnist_like
 
 
@@ -137,7 +137,7 @@ def test_stratified_order_is_a_permutation() -> None:
 
 
 def test_every_dataset_key_has_a_title_and_missing_ones_say_so() -> None:
-    from cnn_core.data import builtin_keys, dataset_title, find_dataset
+    from cnn_core.data.registry import builtin_keys, dataset_title, find_dataset
 
     assert [dataset_title(key) for key in builtin_keys()] == [
         dataset_info(key).title for key in builtin_keys()

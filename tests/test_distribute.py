@@ -15,22 +15,22 @@ from pathlib import Path
 
 import pytest
 
-from cnn_core import runs
-from cnn_core.config import FitSpec, TrainConfig
-from cnn_core.records import RunState
+from cnn_core.schema.config import FitSpec, TrainConfig
+from cnn_core.schema.records import RunState
+from cnn_core.store import runs
 from tests.conftest import REPO
 from tests.test_worker import TINY_CNN
 
 # Split the CPU into `n` logical devices, then run the worker's command line.
 WORKER_CODE = """
 import sys
-from cnn_core.tf_runtime import import_keras
+from cnn_core.base.tf_runtime import import_keras
 import_keras()
 import tensorflow as tf
 n = int(sys.argv[1])
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
-from cnn_core.worker import main
+from cnn_core.training.worker import main
 sys.exit(main(sys.argv[2:]))
 """
 
@@ -77,7 +77,13 @@ def test_strategy_trains_on_logical_cpus(tmp_path: Path, strategy: str, devices:
 
 def test_multiworker_without_tf_config_is_refused(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
-    command = [sys.executable, "-m", "cnn_core.worker", "--config", str(config_file(tmp_path))]
+    command = [
+        sys.executable,
+        "-m",
+        "cnn_core.training.worker",
+        "--config",
+        str(config_file(tmp_path)),
+    ]
     command += ["--runs-dir", str(tmp_path / "store"), "--strategy", "multiworker"]
     out = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 2
@@ -116,7 +122,7 @@ def test_two_workers_on_localhost_train_one_run(tmp_path: Path) -> None:
     finally:
         for p in procs:
             p.kill()
-    # Both workers join the cluster and train in step (through cnn_core.multiworker_keras'
+    # Both workers join the cluster and train in step (through cnn_core.training.multiworker_keras'
     # repairs of keras-team/keras#20585); the chief's folder is a normal run.
     chief = only_run(tmp_path / "store0")
     assert chief.state == RunState.COMPLETED, "\n".join(o[-2000:] for o in outputs)
@@ -126,7 +132,7 @@ def test_two_workers_on_localhost_train_one_run(tmp_path: Path) -> None:
 
 def test_the_multiworker_repairs_find_what_they_replace() -> None:
     """Fails loudly when a Keras upgrade moves the functions the repairs replace."""
-    from cnn_core import multiworker_keras
+    from cnn_core.training import multiworker_keras
 
     trainer = multiworker_keras._trainer_module()  # a UserError when they moved
     assert callable(trainer.reduce_per_replica)
@@ -134,7 +140,7 @@ def test_the_multiworker_repairs_find_what_they_replace() -> None:
 
 
 def test_a_multiworker_run_records_every_worker_device(monkeypatch: pytest.MonkeyPatch) -> None:
-    from cnn_core.distribute import cluster_devices
+    from cnn_core.training.distribute import cluster_devices
 
     cluster = {"worker": ["a:1", "b:1", "c:1"]}
     task = {"type": "worker", "index": 1}
@@ -155,9 +161,9 @@ def test_a_vgg16_run_trains_both_phases_mirrored_on_two_cpus(tmp_path: Path) -> 
     """The cached head and block5 phases built and compiled in the strategy's scope."""
     import numpy as np
 
-    from cnn_core.data import load_dataset
-    from cnn_core.models import load_trained_model
-    from cnn_core.transfer import PHASE_FINE_TUNE, PHASE_HEAD
+    from cnn_core.data.registry import load_dataset
+    from cnn_core.models.cnn import load_trained_model
+    from cnn_core.models.vgg16 import PHASE_FINE_TUNE, PHASE_HEAD
     from tests.test_feature_cache import vgg_config
 
     path = tmp_path / "config.json"

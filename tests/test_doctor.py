@@ -8,8 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from cnn_core import doctor, runs
-from cnn_core.config import (
+from cnn_core.insight import doctor
+from cnn_core.models.evaluate import summarize
+from cnn_core.schema.config import (
     AugmentSpec,
     ConvBlock,
     DenseLayer,
@@ -18,8 +19,8 @@ from cnn_core.config import (
     OptimizerSpec,
     TrainConfig,
 )
-from cnn_core.evaluate import summarize
-from cnn_core.records import EpochRecord
+from cnn_core.schema.records import EpochRecord
+from cnn_core.store import runs
 
 CNN = ModelSpec(kind="cnn", conv_blocks=(ConvBlock(8, 3),), dense_layers=(DenseLayer(32, 0.25),))
 CONFIG = TrainConfig(model=CNN, fit=FitSpec(epochs=6), name="try")
@@ -148,7 +149,7 @@ def test_a_finding_without_a_change_cannot_be_retried() -> None:
 
 @pytest.mark.slow
 def test_real_trainings_a_learning_rate_of_one_collapses_a_small_cnn() -> None:
-    from cnn_core.train import train_run
+    from cnn_core.training.loop import train_run
 
     def trained(optimizer: OptimizerSpec) -> list[doctor.Finding]:
         config = TrainConfig(

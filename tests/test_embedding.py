@@ -1,4 +1,4 @@
-"""cnn_core.embedding: the stratified sample, PCA against an eigen-decomposition,
+"""cnn_core.insight.embedding: the stratified sample, PCA against an eigen-decomposition,
 penultimate activations against a manual forward pass."""
 
 from __future__ import annotations
@@ -6,16 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnn_core.config import ConvBlock, DenseLayer, ModelSpec
-from cnn_core.embedding import (
+from cnn_core.base.errors import UserError
+from cnn_core.insight.embedding import (
     compute_embedding,
     pca_2d,
     penultimate_activations,
     stratified_sample,
 )
-from cnn_core.errors import UserError
-from cnn_core.models import build_model
-from cnn_core.transfer import build_vgg16, vgg16_spec
+from cnn_core.models.cnn import build_model
+from cnn_core.models.vgg16 import build_vgg16, vgg16_spec
+from cnn_core.schema.config import ConvBlock, DenseLayer, ModelSpec
 
 SHAPE = (8, 8, 1)
 CNN = ModelSpec(
@@ -94,7 +94,7 @@ def test_cnn_features_feed_the_output_layer() -> None:
 
 
 def test_a_model_not_ending_in_dense_is_refused() -> None:
-    from cnn_core.tf_runtime import import_keras
+    from cnn_core.base.tf_runtime import import_keras
 
     keras = import_keras()
     inputs = keras.Input(SHAPE)

@@ -8,7 +8,7 @@ import io
 import numpy as np
 import pytest
 
-from cnn_core.evaluate import (
+from cnn_core.models.evaluate import (
     cell_indices,
     confusion_matrix,
     first_errors,
@@ -19,7 +19,7 @@ from cnn_core.evaluate import (
     row_normalise,
     summarize,
 )
-from cnn_core.records import Evaluation
+from cnn_core.schema.records import Evaluation
 from scripts.synthetic_data import random_predictions
 
 N_CLASSES = 4

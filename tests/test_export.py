@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnn_core.config import ConvBlock, DenseLayer, ModelSpec
-from cnn_core.data import load_dataset
-from cnn_core.export import PARITY_TOLERANCE, tflite_probabilities, to_tflite
-from cnn_core.models import build_model
+from cnn_core.data.registry import load_dataset
+from cnn_core.models.cnn import build_model
+from cnn_core.schema.config import ConvBlock, DenseLayer, ModelSpec
+from cnn_core.sharing.export import PARITY_TOLERANCE, tflite_probabilities, to_tflite
 
 
 @pytest.fixture(scope="module")

@@ -8,17 +8,17 @@ import json
 import numpy as np
 import pytest
 
-from cnn_core import feature_cache
-from cnn_core.config import FitSpec, OptimizerSpec, TrainConfig
-from cnn_core.runs import create_run
-from cnn_core.transfer import PHASE_FINE_TUNE, PHASE_HEAD, set_phase, tail_model, vgg16_spec
+from cnn_core.models.vgg16 import PHASE_FINE_TUNE, PHASE_HEAD, set_phase, tail_model, vgg16_spec
+from cnn_core.schema.config import FitSpec, OptimizerSpec, TrainConfig
+from cnn_core.store.runs import create_run
+from cnn_core.training import feature_cache
 
 RGB = (32, 32, 3)
 
 
 @pytest.fixture(scope="module")
 def model():
-    from cnn_core.transfer import build_vgg16
+    from cnn_core.models.vgg16 import build_vgg16
 
     return build_vgg16(vgg16_spec("fine_tune", 32, weights="none"), RGB, 5, seed=2)
 
@@ -39,8 +39,8 @@ def vgg_config(**fit: object) -> TrainConfig:
 
 
 def test_cached_and_uncached_paths_predict_the_same(model, tmp_path) -> None:
-    from cnn_core.runs import RunFolder
-    from cnn_core.transfer_train import cached_features
+    from cnn_core.store.runs import RunFolder
+    from cnn_core.training.vgg16_loop import cached_features
 
     x = images(12)
     folder = RunFolder(tmp_path)
@@ -59,8 +59,8 @@ def test_cached_and_uncached_paths_predict_the_same(model, tmp_path) -> None:
 
 
 def test_a_second_run_reuses_the_cache_and_other_images_do_not(model, tmp_path) -> None:
-    from cnn_core.runs import RunFolder
-    from cnn_core.transfer_train import cached_features
+    from cnn_core.store.runs import RunFolder
+    from cnn_core.training.vgg16_loop import cached_features
 
     folder, config = RunFolder(tmp_path), vgg_config()
     first = cached_features(model, config, {"train": images(6)}, folder)["train"]
@@ -99,8 +99,8 @@ def test_the_cap_evicts_least_recently_used_entries(monkeypatch) -> None:
 
 
 def test_a_two_phase_run_records_both_phases_in_one_history() -> None:
-    from cnn_core.models import load_trained_model
-    from cnn_core.train import train_run
+    from cnn_core.models.cnn import load_trained_model
+    from cnn_core.training.loop import train_run
 
     folder = create_run(vgg_config())
     assert train_run(folder) == "completed"
@@ -116,7 +116,7 @@ def test_a_two_phase_run_records_both_phases_in_one_history() -> None:
     evaluation = folder.read_evaluation()
     probs, y_true = folder.read_predictions()
     # The stored test predictions (from cached block4 features) are the saved model's.
-    from cnn_core.data import load_dataset
+    from cnn_core.data.registry import load_dataset
 
     x_test = load_dataset("cifar10").x_test.astype(np.float32)
     np.testing.assert_allclose(np.asarray(model(x_test, training=False)), probs, atol=2e-3)
@@ -133,7 +133,7 @@ def test_a_two_phase_run_records_both_phases_in_one_history() -> None:
 def test_without_the_cache_the_whole_network_trains_and_nothing_is_cached() -> None:
     from dataclasses import replace
 
-    from cnn_core.train import train_run
+    from cnn_core.training.loop import train_run
 
     config = vgg_config()
     vgg = replace(config.model.vgg16, cache_features=False, fine_tune=False)

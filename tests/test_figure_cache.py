@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 from streamlit.elements.lib.image_utils import _np_array_to_bytes
 
+from cnn_core.base.digests import array_digest
 from cnn_core.charts.data import jpeg_tiles, pixel_tiles
-from cnn_core.digests import array_digest
 from pages._shared import figure_cache
 from pages._shared.figure_cache import (
     confusion_chart,

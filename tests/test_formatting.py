@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from cnn_core.formatting import format_duration, learning_rate_text
-from cnn_core.records import EpochRecord
+from cnn_core.insight.labels import format_duration, learning_rate_text
+from cnn_core.schema.records import EpochRecord
 
 
 def test_durations_read_naturally() -> None:
@@ -34,7 +34,7 @@ def test_no_line_for_runs_recorded_without_rates() -> None:
 
 
 def test_markdown_text_escapes_what_markdown_would_format() -> None:
-    from cnn_core.formatting import markdown_text
+    from cnn_core.insight.labels import markdown_text
 
     assert markdown_text("[x](http://evil)") == r"\[x\]\(http://evil\)"
     assert markdown_text("**bold** _it_ `code`") == r"\*\*bold\*\* \_it\_ \`code\`"
@@ -42,8 +42,8 @@ def test_markdown_text_escapes_what_markdown_would_format() -> None:
 
 
 def test_states_are_badges_with_material_icons_and_plain_words_in_tables() -> None:
-    from cnn_core.formatting import STATE_LABELS, state_badge
-    from cnn_core.records import RunState
+    from cnn_core.insight.labels import STATE_LABELS, state_badge
+    from cnn_core.schema.records import RunState
 
     for state in RunState:
         badge = state_badge(state)
@@ -53,16 +53,16 @@ def test_states_are_badges_with_material_icons_and_plain_words_in_tables() -> No
 
 
 def test_accuracy_has_one_format_everywhere() -> None:
-    from cnn_core.formatting import percent
+    from cnn_core.insight.labels import percent
 
     assert percent(0.806) == "80.60%" and percent(0.8998) == "89.98%"
     assert percent(None) == "–" and percent(float("nan")) == "–"
 
 
 def test_run_rows_lead_with_the_name_and_keep_the_id_last(isolated_store) -> None:
-    from cnn_core import runs
-    from cnn_core.config import TrainConfig
-    from cnn_core.formatting import run_row
+    from cnn_core.insight.labels import run_row
+    from cnn_core.schema.config import TrainConfig
+    from cnn_core.store import runs
 
     queued = runs.load_run(runs.create_run(TrainConfig(name="first")).path)
     row = run_row(queued)

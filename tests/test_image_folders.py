@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnn_core import image_folders as folders
-from cnn_core import runs
-from cnn_core.archives import Limits
-from cnn_core.config import PRESETS as MODEL_PRESETS
-from cnn_core.config import FitSpec, TrainConfig
-from cnn_core.data import all_datasets, dataset_info, load_dataset, split_indices
-from cnn_core.errors import UserError
-from cnn_core.image_folders import ImageOptions
-from cnn_core.predict import prepare_uploads
+from cnn_core.base.errors import UserError
+from cnn_core.data import user_folders as folders
+from cnn_core.data.archives import Limits
+from cnn_core.data.registry import all_datasets, dataset_info, load_dataset, split_indices
+from cnn_core.data.user_folders import ImageOptions
+from cnn_core.insight.predict import prepare_uploads
+from cnn_core.schema.config import PRESETS as MODEL_PRESETS
+from cnn_core.schema.config import FitSpec, TrainConfig
+from cnn_core.store import runs
 from tests.image_folder_support import folder_entries, own_data_dir, shapes_folder, zip_bytes
 
 SMALL = ImageOptions(side=32, validation=0.2)
@@ -251,9 +251,9 @@ def test_stream_yields_every_training_image_once_per_epoch(data: Path) -> None:
 
 def test_a_small_cnn_learns_the_shapes_through_this_pipeline(data: Path) -> None:
     """Three classes of coloured shapes, 300 PNG and JPEG files, streamed from disk."""
-    from cnn_core.evaluate import predict_in_batches
-    from cnn_core.models import load_trained_model
-    from cnn_core.train import train_run
+    from cnn_core.models.cnn import load_trained_model
+    from cnn_core.models.evaluate import predict_in_batches
+    from cnn_core.training.loop import train_run
 
     root = shapes_folder(data, per_class=100, size=48)
     (root / "test").mkdir()

@@ -1,4 +1,4 @@
-"""Tests for cnn_core.images: safe decoding, mode conversion, canvas and digit preprocessing."""
+"""cnn_core.data.images: safe decoding, mode conversion, canvas and digit preprocessing."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from cnn_core import images
-from cnn_core.errors import UserError
+from cnn_core.base.errors import UserError
+from cnn_core.data import images
 
 RNG_SEED = 0
 CANVAS = 280  # px, the app's drawing canvas
@@ -453,7 +453,7 @@ def test_model_input_rejects_unsupported_shapes(shape):
 
 def test_images_module_imports_neither_tensorflow_nor_streamlit():
     code = (
-        "import sys, cnn_core.images; "
+        "import sys, cnn_core.data.images; "
         "assert not {'tensorflow', 'streamlit', 'keras'} & set(sys.modules), sorted(sys.modules)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -1,4 +1,4 @@
-"""cnn_core.inspection (and its figures) on tiny Keras models built like cnn_core.models'."""
+"""cnn_core.insight.inspection (and its figures) on tiny Keras models like models.cnn's."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from cnn_core import concepts
+from cnn_core.base.errors import UserError
+from cnn_core.base.tf_runtime import import_keras
 from cnn_core.charts.model_views import gradcam_overlay_figure, layer_flow_figure
-from cnn_core.errors import UserError
-from cnn_core.inspection import (
+from cnn_core.insight import concepts
+from cnn_core.insight.inspection import (
     Inspector,
     conv_layer_names,
     filter_weights,
@@ -17,7 +18,6 @@ from cnn_core.inspection import (
     layer_flow,
     softmax_templates,
 )
-from cnn_core.tf_runtime import import_keras
 
 SOBEL_AND_LAPLACIAN = np.stack(
     [concepts.KERNELS["sobel vertical"], concepts.KERNELS["laplacian"]], axis=-1

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cnn_core import workspaces
+from cnn_core.store import workspaces
 from tests.apptest_support import assert_no_exception, open_app, open_with_query, texts
 from tests.journey_runs import KINDS, JourneyRun, make_runs, public_run_of_another_workspace
 

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from cnn_core import runs, train
-from cnn_core.config import TrainConfig
-from cnn_core.records import MAX_LOSS_POINTS, EpochRecord, Progress, RunState, add_loss_point
-from cnn_core.runs import RunFolder
+from cnn_core.schema.config import TrainConfig
+from cnn_core.schema.records import MAX_LOSS_POINTS, EpochRecord, Progress, RunState, add_loss_point
+from cnn_core.store import runs
+from cnn_core.store.runs import RunFolder
+from cnn_core.training import loop as train
 from tests.apptest_support import open_app
 
 
@@ -39,7 +40,7 @@ def test_progress_records_keep_the_series_and_old_ones_read_without_it() -> None
 def test_the_recorder_writes_the_running_loss_of_the_epoch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cnn_core.tf_runtime import import_keras
+    from cnn_core.base.tf_runtime import import_keras
 
     keras = import_keras()
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnn_core import lr_finder, runs
 from cnn_core.charts.lr_finder import lr_finder_figure
-from cnn_core.config import (
+from cnn_core.models.cnn import describe_model
+from cnn_core.schema.config import (
     LEARNING_RATE_RANGE,
     ConvBlock,
     DenseLayer,
@@ -19,7 +19,10 @@ from cnn_core.config import (
     ModelSpec,
     TrainConfig,
 )
-from cnn_core.lr_finder import (
+from cnn_core.schema.records import RecordError, RunState
+from cnn_core.store import runs
+from cnn_core.training import lr_finder
+from cnn_core.training.lr_finder import (
     BETA,
     MAX_STEPS,
     MIN_STEPS,
@@ -33,8 +36,6 @@ from cnn_core.lr_finder import (
     suggest_rate,
     summarize,
 )
-from cnn_core.models import describe_model
-from cnn_core.records import RecordError, RunState
 
 
 def test_plan_takes_one_epoch_of_batches_within_bounds() -> None:

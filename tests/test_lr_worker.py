@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnn_core import runs, worker, workspaces
-from cnn_core.config import (
+from cnn_core.base.errors import UserError
+from cnn_core.schema.config import (
     LEARNING_RATE_RANGE,
     ConfigError,
     ConvBlock,
@@ -21,10 +21,11 @@ from cnn_core.config import (
     Vgg16Spec,
     validate,
 )
-from cnn_core.errors import UserError
-from cnn_core.lr_finder import range_test_config, read_result
-from cnn_core.records import RunState
-from cnn_core.worker import launch_lr_test
+from cnn_core.schema.records import RunState
+from cnn_core.store import runs, workspaces
+from cnn_core.training import worker
+from cnn_core.training.lr_finder import range_test_config, read_result
+from cnn_core.training.worker import launch_lr_test
 from tests.waiting import wait_for
 
 TINY_CNN = ModelSpec(kind="cnn", conv_blocks=(ConvBlock(8, 3),), dense_layers=(DenseLayer(32),))

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from cnn_core import runs
-from cnn_core.config import PRESETS, ModelSpec, TrainConfig
-from cnn_core.errors import UserError
-from cnn_core.records import SCHEMA_VERSION, RecordError, RunNotes, RunState
-from cnn_core.run_filters import RunFilter, filter_choices
-from cnn_core.runs import STARTER_ROOT, RunFolder
-from cnn_core.worker import launch_run
+from cnn_core.base.errors import UserError
+from cnn_core.insight.run_filters import RunFilter, filter_choices
+from cnn_core.schema.config import PRESETS, ModelSpec, TrainConfig
+from cnn_core.schema.records import SCHEMA_VERSION, RecordError, RunNotes, RunState
+from cnn_core.store import runs
+from cnn_core.store.runs import STARTER_ROOT, RunFolder
+from cnn_core.training.worker import launch_run
 from tests.test_worker import LONG_FIT, TINY_CNN
 from tests.waiting import wait_for
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from cnn_core import runs
-from cnn_core.config import ConvBlock, DenseLayer, FitSpec, ModelSpec, TrainConfig
-from cnn_core.worker import run_worker
+from cnn_core.schema.config import ConvBlock, DenseLayer, FitSpec, ModelSpec, TrainConfig
+from cnn_core.store import runs
+from cnn_core.training.worker import run_worker
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""cnn_core.novelty: scores, the Mahalanobis fit, threshold calibration, AUROC."""
+"""cnn_core.insight.novelty: scores, the Mahalanobis fit, threshold calibration, AUROC."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnn_core import novelty
+from cnn_core.insight import novelty
 from tests.novelty_support import fashion_like, noise_image, train_tiny_model
 
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> object:
-    from cnn_core.models import load_trained_model
+    from cnn_core.models.cnn import load_trained_model
 
     path = train_tiny_model(tmp_path_factory.mktemp("novelty") / "model.keras")
     return load_trained_model(path)
@@ -113,7 +113,7 @@ def test_auroc_is_the_chance_an_outside_score_beats_an_inside_one() -> None:
 
 
 def test_reader_refuses_a_model_without_a_softmax_head(tmp_path: Path) -> None:
-    from cnn_core.tf_runtime import import_keras
+    from cnn_core.base.tf_runtime import import_keras
 
     keras = import_keras()
     inputs = keras.Input((4, 4, 1))

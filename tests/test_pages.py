@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from cnn_core import runs
-from cnn_core.config import ConvBlock, ModelSpec, TrainConfig
-from cnn_core.records import EpochRecord, Progress, RunState
+from cnn_core.schema.config import ConvBlock, ModelSpec, TrainConfig
+from cnn_core.schema.records import EpochRecord, Progress, RunState
+from cnn_core.store import runs
 from tests.apptest_support import open_app, texts
 from tests.waiting import wait_for
 

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnn_core import runs
-from cnn_core.config import DEFAULT_PRESET, PRESETS, ModelSpec, TrainConfig
-from cnn_core.errors import UserError
-from cnn_core.evaluate import summarize
-from cnn_core.records import EpochRecord, RunState
-from cnn_core.runs import RunFolder
+from cnn_core.base.errors import UserError
+from cnn_core.models.evaluate import summarize
+from cnn_core.schema.config import DEFAULT_PRESET, PRESETS, ModelSpec, TrainConfig
+from cnn_core.schema.records import EpochRecord, RunState
+from cnn_core.store import runs
+from cnn_core.store.runs import RunFolder
 from pages._shared import compare_actions
 from tests.apptest_support import (
     APP,

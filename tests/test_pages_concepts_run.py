@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnn_core import concepts
-from cnn_core.config import ConvBlock, DenseLayer, ModelSpec
-from cnn_core.data import load_dataset
-from cnn_core.models import load_trained_model
+from cnn_core.data.registry import load_dataset
+from cnn_core.insight import concepts
+from cnn_core.models.cnn import load_trained_model
+from cnn_core.schema.config import ConvBlock, DenseLayer, ModelSpec
 from tests.apptest_support import assert_no_exception, open_app, texts, untrained_model_run
 
 SPEC = ModelSpec(

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnn_core import runs
-from cnn_core.config import FitSpec, OptimizerSpec, TrainConfig
-from cnn_core.data import load_dataset
-from cnn_core.evaluate import summarize
-from cnn_core.models import build_model
-from cnn_core.records import RunState
+from cnn_core.data.registry import load_dataset
+from cnn_core.models.cnn import build_model
+from cnn_core.models.evaluate import summarize
+from cnn_core.schema.config import FitSpec, OptimizerSpec, TrainConfig
+from cnn_core.schema.records import RunState
+from cnn_core.store import runs
 from tests.apptest_support import assert_no_exception, open_with_query
 from tests.journey_runs import SMALL_CNN, history
 

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnn_core import runs
-from cnn_core.config import TrainConfig
-from cnn_core.data import load_dataset
-from cnn_core.evaluate import summarize
-from cnn_core.records import Evaluation, RunState
-from cnn_core.runs import RunFolder
+from cnn_core.data.registry import load_dataset
+from cnn_core.models.evaluate import summarize
+from cnn_core.schema.config import TrainConfig
+from cnn_core.schema.records import Evaluation, RunState
+from cnn_core.store import runs
+from cnn_core.store.runs import RunFolder
 from tests.apptest_support import open_app, open_in_fresh_process, texts
 from tests.evaluation_support import TINY_SPEC, copy_run
 

@@ -10,11 +10,12 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from cnn_core import concepts, runs
-from cnn_core.config import PRESETS, ConvBlock, DenseLayer, ModelSpec
-from cnn_core.inspection import filter_weights
-from cnn_core.models import build_model, load_trained_model
-from cnn_core.predict import Predictor
+from cnn_core.insight import concepts
+from cnn_core.insight.inspection import filter_weights
+from cnn_core.insight.predict import Predictor
+from cnn_core.models.cnn import build_model, load_trained_model
+from cnn_core.schema.config import PRESETS, ConvBlock, DenseLayer, ModelSpec
+from cnn_core.store import runs
 from tests.apptest_support import assert_no_exception, open_app, texts, untrained_model_run
 
 TINY_CNN = ModelSpec(

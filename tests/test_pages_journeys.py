@@ -12,10 +12,10 @@ import os
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnn_core import runs
-from cnn_core.config import PRESETS, ModelSpec, TrainConfig
-from cnn_core.formatting import run_label
-from cnn_core.records import RunState
+from cnn_core.insight.labels import run_label
+from cnn_core.schema.config import PRESETS, ModelSpec, TrainConfig
+from cnn_core.schema.records import RunState
+from cnn_core.store import runs
 from tests.apptest_support import (
     APP,
     TIMEOUT_S,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from cnn_core import runs
-from cnn_core.config import TrainConfig
-from cnn_core.lr_finder import read_result
-from cnn_core.records import RunState
+from cnn_core.schema.config import TrainConfig
+from cnn_core.schema.records import RunState
+from cnn_core.store import runs
+from cnn_core.training.lr_finder import read_result
 from pages._shared.lr_finder_view import TEST
 from tests.apptest_support import assert_no_exception, open_app, texts
 from tests.waiting import wait_for

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnn_core import image_folders as folders
+from cnn_core.data import user_folders as folders
 from tests.apptest_support import assert_no_exception, open_app, texts
 from tests.image_folder_support import folder_entries, own_data_dir, shapes_folder, zip_bytes
 

@@ -37,8 +37,8 @@ def open_on(model_file: Path) -> AppTest:
 @pytest.fixture(scope="module")
 def typical_items(model_file: Path) -> np.ndarray:
     """Test images (28, 28) in order of their score, most typical first, as the page fits it."""
-    from cnn_core.models import load_trained_model
-    from cnn_core.novelty import fit_detector
+    from cnn_core.insight.novelty import fit_detector
+    from cnn_core.models.cnn import load_trained_model
 
     x_train, y_train, x_test, _ = fashion_like()
     detector = fit_detector(load_trained_model(model_file), x_train, y_train, x_test)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from cnn_core.config import PRESETS
+from cnn_core.schema.config import PRESETS
 from tests.apptest_support import open_app, untrained_model_run
 
 

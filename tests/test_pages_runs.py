@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnn_core import bundles, runs
-from cnn_core.config import PRESETS, ModelSpec
-from cnn_core.records import RunNotes, RunState
-from cnn_core.runs import RunFolder
+from cnn_core.schema.config import PRESETS, ModelSpec
+from cnn_core.schema.records import RunNotes, RunState
+from cnn_core.sharing import bundles
+from cnn_core.store import runs
+from cnn_core.store.runs import RunFolder
 from tests.apptest_support import (
     APP,
     TIMEOUT_S,
@@ -200,8 +201,8 @@ def test_train_page_exports_its_config() -> None:
 
 
 def test_run_tables_show_unknown_accuracy_as_a_dash_and_sort_by_number(isolated_store) -> None:
-    from cnn_core.config import TrainConfig
-    from cnn_core.formatting import run_row
+    from cnn_core.insight.labels import run_row
+    from cnn_core.schema.config import TrainConfig
     from pages._shared.common import run_table
 
     queued = runs.load_run(runs.create_run(TrainConfig(name="waiting")).path)
@@ -212,8 +213,8 @@ def test_run_tables_show_unknown_accuracy_as_a_dash_and_sort_by_number(isolated_
 
 
 def test_a_vgg16_run_says_where_its_weights_came_from() -> None:
-    from cnn_core.config import TrainConfig
-    from cnn_core.transfer import vgg16_spec
+    from cnn_core.models.vgg16 import vgg16_spec
+    from cnn_core.schema.config import TrainConfig
 
     spec = vgg16_spec("feature_extraction", weights="file", weights_file="/w/my_vgg16.h5")
     folder = runs.create_run(TrainConfig(dataset="cifar10", model=spec, name="from file"))
@@ -227,7 +228,7 @@ def test_a_vgg16_run_says_where_its_weights_came_from() -> None:
 
 
 def test_every_run_table_shows_a_dash_not_none_for_a_missing_accuracy(isolated_store) -> None:
-    from cnn_core.config import TrainConfig
+    from cnn_core.schema.config import TrainConfig
     from tests.apptest_support import open_app
 
     runs.create_run(TrainConfig(name="waiting"))  # queued: no accuracy yet

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnn_core import feature_cache, runs
-from cnn_core.transfer import WEIGHTS_FILE
+from cnn_core.models.vgg16 import WEIGHTS_FILE
+from cnn_core.store import runs
+from cnn_core.training import feature_cache
 from tests.apptest_support import open_app, texts
 
 
@@ -80,7 +81,7 @@ def test_the_cache_size_shows_and_clears() -> None:
 
 
 def test_the_estimate_counts_the_test_images_features_too(isolated_store: Path) -> None:
-    from cnn_core.data import load_dataset
+    from cnn_core.data.registry import load_dataset
 
     dataset = load_dataset("mnist")  # the synthetic copy the tests serve
     at = vgg_page()
@@ -92,7 +93,7 @@ def test_the_estimate_counts_the_test_images_features_too(isolated_store: Path) 
 def test_a_failed_download_leaves_no_progress_bar_under_its_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from cnn_core.errors import UserError
+    from cnn_core.base.errors import UserError
     from pages._shared import vgg16_options
 
     def offline(on_progress, poll_s: float = 0.25):

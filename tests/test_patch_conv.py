@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnn_core.patch_conv import MAX_PATCH_AREA, can_patch, patched
-from cnn_core.tf_runtime import import_keras
+from cnn_core.base.tf_runtime import import_keras
+from cnn_core.models.patch_conv import MAX_PATCH_AREA, can_patch, patched
 
 
 def conv_in_model(side: int, **settings: object):

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from cnn_core import runs
-from cnn_core.config import PRESETS
-from cnn_core.data import load_dataset
-from cnn_core.images import canvas_to_digit
-from cnn_core.inspection import Inspector
-from cnn_core.models import build_model, load_trained_model
-from cnn_core.predict import Predictor, prepare_uploads, reads_digits
+from cnn_core.data.images import canvas_to_digit
+from cnn_core.data.registry import load_dataset
+from cnn_core.insight.inspection import Inspector
+from cnn_core.insight.predict import Predictor, prepare_uploads, reads_digits
+from cnn_core.models.cnn import build_model, load_trained_model
+from cnn_core.schema.config import PRESETS
+from cnn_core.store import runs
 
 STARTER = runs.STARTER_ROOT / "mnist-starter"
 

@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnn_core import resources, runs
-from cnn_core.config import FitSpec, TrainConfig
-from cnn_core.data import dataset_info
-from cnn_core.errors import UserError
-from cnn_core.records import RunState
-from cnn_core.runs import RunFolder
-from cnn_core.worker import launch_run, run_worker
+from cnn_core.base.errors import UserError
+from cnn_core.data.registry import dataset_info
+from cnn_core.schema.config import FitSpec, TrainConfig
+from cnn_core.schema.records import RunState
+from cnn_core.store import runs
+from cnn_core.store.runs import RunFolder
+from cnn_core.training import resources
+from cnn_core.training.worker import launch_run, run_worker
 from tests.apptest_support import open_app, texts
 from tests.test_worker import TINY_CNN, finished
 from tests.waiting import wait_for
@@ -117,7 +118,7 @@ def disk_full(path: object) -> OSError:
 
 def inject_model_save_failure(monkeypatch: pytest.MonkeyPatch) -> None:
     """The second model save writes half a file, then the disk is full."""
-    from cnn_core.tf_runtime import import_keras
+    from cnn_core.base.tf_runtime import import_keras
 
     keras = import_keras()
     save, calls = keras.Model.save, []
@@ -181,7 +182,7 @@ def test_a_full_disk_fails_the_run_and_keeps_earlier_files(
     assert folder.config_path.read_bytes() == config_before
     assert [p.name for p in folder.path.iterdir() if ".tmp" in p.name] == []
     assert not folder.has_evaluation()
-    from cnn_core.models import load_trained_model
+    from cnn_core.models.cnn import load_trained_model
 
     model = load_trained_model(folder.model_path)
     assert np.asarray(model(np.zeros((1, 28, 28, 1), np.float32))).shape == (1, 10)

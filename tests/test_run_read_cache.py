@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from cnn_core import runs
-from cnn_core.config import TrainConfig
-from cnn_core.records import EpochRecord, Evaluation, PerClass, RunNotes, RunState
+from cnn_core.schema.config import TrainConfig
+from cnn_core.schema.records import EpochRecord, Evaluation, PerClass, RunNotes, RunState
+from cnn_core.store import runs
 
 
 def count_config_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:

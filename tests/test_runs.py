@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnn_core import runs
-from cnn_core.config import ConvBlock, FitSpec, ModelSpec, TrainConfig
-from cnn_core.errors import UserError
-from cnn_core.records import SCHEMA_VERSION, EpochRecord, Evaluation, RunState, whole_epochs
+from cnn_core.base.errors import UserError
+from cnn_core.schema.config import ConvBlock, FitSpec, ModelSpec, TrainConfig
+from cnn_core.schema.records import SCHEMA_VERSION, EpochRecord, Evaluation, RunState, whole_epochs
+from cnn_core.store import runs
 from scripts.synthetic_data import random_predictions
 from tests.waiting import wait_for
 
@@ -121,7 +121,7 @@ def test_broken_folders_are_listed_as_broken(isolated_store: Path) -> None:
 
 
 def test_sigkilled_worker_is_listed_as_interrupted_with_its_epochs(isolated_store: Path) -> None:
-    from cnn_core.worker import start_worker
+    from cnn_core.training.worker import start_worker
 
     config = TrainConfig(
         model=ModelSpec(kind="cnn", conv_blocks=(ConvBlock(4, 3),)),
@@ -302,7 +302,7 @@ def test_a_record_from_a_newer_version_is_refused_clearly(isolated_store: Path, 
 
 
 def _evaluation() -> Evaluation:
-    from cnn_core.evaluate import summarize
+    from cnn_core.models.evaluate import summarize
 
     return summarize(np.array([[0.9, 0.1], [0.2, 0.8]]), np.array([0, 1]), ["x", "y"])
 

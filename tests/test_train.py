@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnn_core.config import FitSpec, OptimizerSpec, TrainConfig
-from cnn_core.models import make_optimizer
-from cnn_core.runs import RunFolder
-from cnn_core.train import STOP_STEPS, training_callbacks
+from cnn_core.models.cnn import make_optimizer
+from cnn_core.schema.config import FitSpec, OptimizerSpec, TrainConfig
+from cnn_core.store.runs import RunFolder
+from cnn_core.training.loop import STOP_STEPS, training_callbacks
 
 
 def rate(optimizer) -> float:
@@ -66,12 +66,12 @@ def test_a_short_batch_norm_run_settles_its_test_time_statistics() -> None:
     500 training images, batch 32, 2 epochs = 32 updates: with Keras' default
     momentum 0.99 the moving mean would still be about 70% its initial 0.
     """
-    from cnn_core import runs
-    from cnn_core.config import ConvBlock, DenseLayer, ModelSpec
-    from cnn_core.data import load_dataset
-    from cnn_core.models import load_trained_model
-    from cnn_core.tf_runtime import import_keras
-    from cnn_core.train import train_run
+    from cnn_core.base.tf_runtime import import_keras
+    from cnn_core.data.registry import load_dataset
+    from cnn_core.models.cnn import load_trained_model
+    from cnn_core.schema.config import ConvBlock, DenseLayer, ModelSpec
+    from cnn_core.store import runs
+    from cnn_core.training.loop import train_run
 
     spec = ModelSpec(
         kind="cnn",
@@ -102,7 +102,7 @@ def test_a_short_batch_norm_run_settles_its_test_time_statistics() -> None:
 
 
 def test_eta_is_the_work_left_at_the_measured_rate() -> None:
-    from cnn_core.train import eta_seconds
+    from cnn_core.training.loop import eta_seconds
 
     assert eta_seconds(0, 0.0, 100) is None  # no rate yet
     assert eta_seconds(5, 0.0, 100) is None
@@ -126,7 +126,7 @@ class Clock:
 
 
 def compiled_model():
-    from cnn_core.tf_runtime import import_keras
+    from cnn_core.base.tf_runtime import import_keras
 
     keras = import_keras()
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
@@ -136,7 +136,7 @@ def compiled_model():
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    from cnn_core import train
+    from cnn_core.training import loop as train
 
     fake = Clock()
     monkeypatch.setattr(train, "time", fake)
@@ -148,7 +148,7 @@ def test_a_fine_tuning_recorder_rates_only_the_batches_it_timed(
     tmp_path: Path, clock: Clock
 ) -> None:
     """Fine-tuning starts at epoch 3 of 5 (10 batches each) after 60 s of head training."""
-    from cnn_core.train import make_recorder
+    from cnn_core.training.loop import make_recorder
 
     folder = RunFolder(tmp_path)
     head_start = clock.now - 60.0
@@ -169,7 +169,7 @@ def test_a_fine_tuning_recorder_rates_only_the_batches_it_timed(
 
 def test_a_head_recorder_weighs_the_fine_tuning_epochs_ahead(tmp_path: Path, clock: Clock) -> None:
     """Head: 2 epochs of 10 batches, then 3 fine-tuning epochs each costing 5 head epochs."""
-    from cnn_core.train import make_recorder
+    from cnn_core.training.loop import make_recorder
 
     folder = RunFolder(tmp_path)
     recorder = make_recorder(folder, epochs=5, batches=10, later_epochs=3, later_cost=5.0)
@@ -188,8 +188,8 @@ def test_a_head_recorder_weighs_the_fine_tuning_epochs_ahead(tmp_path: Path, clo
 def test_the_phase_costs_come_from_the_estimate_of_how_the_run_trains() -> None:
     from dataclasses import replace
 
-    from cnn_core.transfer import PHASE_FINE_TUNE, PHASE_HEAD, estimate_seconds, vgg16_spec
-    from cnn_core.transfer_train import phase_epoch_costs
+    from cnn_core.models.vgg16 import PHASE_FINE_TUNE, PHASE_HEAD, estimate_seconds, vgg16_spec
+    from cnn_core.training.vgg16_loop import phase_epoch_costs
 
     config = TrainConfig(
         dataset="cifar10",
@@ -220,8 +220,8 @@ def stop_run_fit(folder: RunFolder, stop_hook: str, at_epoch: int, at_batch: int
     Returns:
         (recorder, the val_loss each epoch's logs held for the callbacks after it).
     """
-    from cnn_core.tf_runtime import import_keras
-    from cnn_core.train import make_recorder
+    from cnn_core.base.tf_runtime import import_keras
+    from cnn_core.training.loop import make_recorder
 
     keras = import_keras()
     rng = np.random.default_rng(0)

@@ -12,11 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnn_core.config import AugmentSpec, ConfigError, FitSpec, TrainConfig, Vgg16Spec, validate
-from cnn_core.errors import UserError
-from cnn_core.models import build_model, describe_model
-from cnn_core.tf_runtime import import_keras
-from cnn_core.transfer import (
+from cnn_core.base.errors import UserError
+from cnn_core.base.tf_runtime import import_keras
+from cnn_core.models.cnn import build_model, describe_model
+from cnn_core.models.vgg16 import (
     IMAGENET_MEAN_BGR,
     PHASE_FINE_TUNE,
     PHASE_HEAD,
@@ -31,6 +30,14 @@ from cnn_core.transfer import (
     vgg16_label,
     vgg16_spec,
     with_weights,
+)
+from cnn_core.schema.config import (
+    AugmentSpec,
+    ConfigError,
+    FitSpec,
+    TrainConfig,
+    Vgg16Spec,
+    validate,
 )
 
 GREY, RGB = (28, 28, 1), (32, 32, 3)
@@ -213,8 +220,8 @@ def test_the_cache_is_off_with_augmentation_and_estimates_reflect_it() -> None:
 
 
 def test_run_lists_name_the_vgg16_model_and_its_weights(tmp_path: Path) -> None:
-    from cnn_core.formatting import model_label, run_label
-    from cnn_core.runs import RunSummary
+    from cnn_core.insight.labels import model_label, run_label
+    from cnn_core.store.runs import RunSummary
 
     config = TrainConfig(dataset="cifar10", model=vgg16_spec("feature_extraction", 48, "none"))
     run = RunSummary(tmp_path / "r", config=config)
@@ -223,7 +230,7 @@ def test_run_lists_name_the_vgg16_model_and_its_weights(tmp_path: Path) -> None:
 
 
 def test_the_inspector_sees_vgg16_blocks_and_explains_block5(grey_model) -> None:
-    from cnn_core.inspection import Inspector, filter_weights
+    from cnn_core.insight.inspection import Inspector, filter_weights
 
     inspector = Inspector(grey_model)
     assert len(inspector.conv_layers) == 13
@@ -267,7 +274,7 @@ def test_weights_from_a_local_file_are_named_in_the_label_and_their_source(
 ) -> None:
     import hashlib
 
-    from cnn_core.transfer import weights_source
+    from cnn_core.models.vgg16 import weights_source
 
     path = tmp_path / "my_vgg16.h5"
     path.write_bytes(bytes(range(256)) * 5000)  # 1.28 MB

@@ -10,13 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnn_core import feature_cache, runs
-from cnn_core.config import FitSpec, OptimizerSpec, TrainConfig
-from cnn_core.formatting import STATE_LABELS
-from cnn_core.records import RunState
-from cnn_core.runs import RunFolder
-from cnn_core.transfer import vgg16_spec
-from cnn_core.transfer_train import STOPPED_WHILE_EXTRACTING
+from cnn_core.insight.labels import STATE_LABELS
+from cnn_core.models.vgg16 import vgg16_spec
+from cnn_core.schema.config import FitSpec, OptimizerSpec, TrainConfig
+from cnn_core.schema.records import RunState
+from cnn_core.store import runs
+from cnn_core.store.runs import RunFolder
+from cnn_core.training import feature_cache
+from cnn_core.training.vgg16_loop import STOPPED_WHILE_EXTRACTING
 from tests.apptest_support import open_app, open_with_query, texts
 
 SPLIT_BATCH = 8  # images per extraction batch in these tests (the val split has 40)
@@ -53,8 +54,8 @@ def test_a_run_records_where_its_weights_came_from(tmp_path: Path) -> None:
     import hashlib
     from dataclasses import replace
 
-    from cnn_core.tf_runtime import import_keras
-    from cnn_core.train import train_run
+    from cnn_core.base.tf_runtime import import_keras
+    from cnn_core.training.loop import train_run
 
     keras = import_keras()
     source = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
@@ -72,7 +73,7 @@ def test_a_run_records_where_its_weights_came_from(tmp_path: Path) -> None:
 
 
 def test_stop_before_the_extraction_stops_the_run_and_caches_nothing() -> None:
-    from cnn_core.train import train_run
+    from cnn_core.training.loop import train_run
 
     folder = runs.create_run(vgg_config())
     folder.request_stop()
@@ -84,7 +85,7 @@ def test_stop_before_the_extraction_stops_the_run_and_caches_nothing() -> None:
 
 def test_stop_while_extracting_keeps_only_complete_splits(monkeypatch: pytest.MonkeyPatch) -> None:
     """Through the worker: Stop during the val split; train's entries stay whole and usable."""
-    from cnn_core.worker import run_worker
+    from cnn_core.training.worker import run_worker
 
     folder = runs.create_run(vgg_config())
     real_compute = feature_cache.compute
@@ -136,7 +137,7 @@ def test_an_interrupted_compute_leaves_no_entry_even_after_its_last_batch() -> N
 @pytest.fixture(scope="module")
 def stopped_run(tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Path) -> Path:
     """A VGG16 run stopped during its extraction, produced once by real training code."""
-    from cnn_core.train import train_run
+    from cnn_core.training.loop import train_run
 
     root = tmp_path_factory.mktemp("stopped_store") / "runs"
     with pytest.MonkeyPatch.context() as patch:

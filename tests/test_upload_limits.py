@@ -16,11 +16,11 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from cnn_core import upload_limits
-from cnn_core.config import PRESETS
-from cnn_core.errors import UserError
-from cnn_core.images import decode_image
-from cnn_core.upload_limits import BUNDLE_MB, IMAGE_BYTES, IMAGE_MB, ZIP_MB
+from cnn_core.base import upload_limits
+from cnn_core.base.errors import UserError
+from cnn_core.base.upload_limits import BUNDLE_MB, IMAGE_BYTES, IMAGE_MB, ZIP_MB
+from cnn_core.data.images import decode_image
+from cnn_core.schema.config import PRESETS
 from scripts.app_server import StreamlitServer
 from tests.apptest_support import assert_no_exception, open_app, untrained_model_run
 from tests.conftest import REPO

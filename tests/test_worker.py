@@ -10,11 +10,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnn_core import runs
-from cnn_core.config import ConvBlock, DenseLayer, FitSpec, ModelSpec, OptimizerSpec, TrainConfig
-from cnn_core.records import RunState
-from cnn_core.runs import RunFolder
-from cnn_core.worker import launch_run
+from cnn_core.schema.config import (
+    ConvBlock,
+    DenseLayer,
+    FitSpec,
+    ModelSpec,
+    OptimizerSpec,
+    TrainConfig,
+)
+from cnn_core.schema.records import RunState
+from cnn_core.store import runs
+from cnn_core.store.runs import RunFolder
+from cnn_core.training.worker import launch_run
 from tests.conftest import REPO
 from tests.waiting import wait_for
 
@@ -67,7 +74,7 @@ def test_worker_trains_and_stores_history_model_and_test_accuracy() -> None:
     assert status.train_seconds > 0
     assert status.test_accuracy == evaluation.accuracy
 
-    from cnn_core.tf_runtime import import_keras
+    from cnn_core.base.tf_runtime import import_keras
 
     model = import_keras().saving.load_model(folder.model_path)
     x = np.zeros((1, 28, 28, 1), np.float32)
@@ -152,7 +159,7 @@ def test_failed_run_records_a_readable_message(
 
 
 def runs_files() -> list[str]:
-    from cnn_core.data import IDX_FILES
+    from cnn_core.data.registry import IDX_FILES
 
     return [f"{name}.gz" for name in IDX_FILES]
 
@@ -162,7 +169,7 @@ def test_headless_cli_trains_from_a_config_file(tmp_path: Path) -> None:
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config.to_dict()))
     store = tmp_path / "store"
-    cli = [sys.executable, "-m", "cnn_core.worker", "--config", str(config_file)]
+    cli = [sys.executable, "-m", "cnn_core.training.worker", "--config", str(config_file)]
     done = subprocess.run(
         [*cli, "--runs-dir", str(store)], cwd=REPO, capture_output=True, text=True, timeout=300
     )
@@ -179,7 +186,7 @@ def test_headless_cli_refuses_an_absurd_config(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "cnn_core.worker",
+            "cnn_core.training.worker",
             "--config",
             str(config_file),
             "--runs-dir",

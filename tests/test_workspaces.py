@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnn_core import runs, worker, workspaces
-from cnn_core.config import TrainConfig
-from cnn_core.errors import UserError
-from cnn_core.records import RunState
+from cnn_core.base.errors import UserError
+from cnn_core.schema.config import TrainConfig
+from cnn_core.schema.records import RunState
+from cnn_core.store import runs, workspaces
+from cnn_core.training import worker
 from tests.apptest_support import APP, TIMEOUT_S, assert_no_exception, open_with_query
 
 ALICE = workspaces.new_workspace_id()
@@ -217,7 +218,7 @@ def test_the_owner_makes_a_run_public_on_the_train_page(
 def test_a_shared_run_cannot_be_renamed_tagged_or_deleted_by_another_workspace(
     isolated_store: Path, visitor: Visitor
 ) -> None:
-    from cnn_core.records import RunNotes
+    from cnn_core.schema.records import RunNotes
 
     visitor(ALICE)
     shared = finished_run("shared", public=True)
@@ -240,7 +241,7 @@ def test_a_shared_run_cannot_be_renamed_tagged_or_deleted_by_another_workspace(
 def test_imported_image_datasets_belong_to_their_workspace(
     tmp_path: Path, visitor: Visitor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cnn_core import image_folders
+    from cnn_core.data import user_folders as image_folders
     from scripts.shape_images import write_shapes
 
     data = tmp_path / "data"

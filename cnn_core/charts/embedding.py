@@ -1,6 +1,6 @@
 """The embedding view: test images as points on the 2-D PCA map of their activations.
 
-A pure function of a ``cnn_core.embedding.Embedding``: one trace per true class
+A pure function of a ``cnn_core.insight.embedding.Embedding``: one trace per true class
 (its colour, its legend entry), right predictions as dots and wrong ones as
 crosses drawn over them. Each point carries its test-set index in ``customdata[0]``, which the
 page reads back from a click or a box/lasso selection to show the images.
@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 
 from cnn_core.charts.compare import RUN_COLOURS
 from cnn_core.charts.style import MARGIN, plain_labels
-from cnn_core.embedding import Embedding
+from cnn_core.insight.embedding import Embedding
 
 RIGHT_SYMBOL = "circle"
 WRONG_SYMBOL = "x"
@@ -32,7 +32,7 @@ def embedding_figure(
     """The scatter of `embedding`, coloured by true class, wrong predictions as crosses.
 
     Args:
-        embedding: the points (see ``cnn_core.embedding``).
+        embedding: the points (see ``cnn_core.insight.embedding``).
         class_names: one name per class index.
         title: figure title ("" for none).
         height: figure height in pixels.

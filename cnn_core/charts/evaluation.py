@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from cnn_core.charts.style import HIGHLIGHT, MARGIN, plain_labels
-from cnn_core.evaluate import row_normalise
+from cnn_core.models.evaluate import row_normalise
 
 CELL_PX = 44  # height of one row of the matrix
 FRAME_PX = 150  # title, axis labels and margins around the cells

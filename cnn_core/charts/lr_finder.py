@@ -7,7 +7,7 @@ import math
 import plotly.graph_objects as go
 
 from cnn_core.charts.style import HIGHLIGHT, MARGIN, TRAIN_COLOUR
-from cnn_core.lr_finder import LrTestResult
+from cnn_core.training.lr_finder import LrTestResult
 
 RAW_COLOUR = "#94a3b8"  # each batch's loss, behind the smoothed line
 

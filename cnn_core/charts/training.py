@@ -13,7 +13,7 @@ from cnn_core.charts.style import (
     accuracy_axis,
     epoch_axis,
 )
-from cnn_core.records import EpochRecord, Progress, whole_epochs
+from cnn_core.schema.records import EpochRecord, Progress, whole_epochs
 
 
 def training_curves_figure(

@@ -13,9 +13,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from cnn_core import workspaces
-from cnn_core.config import TrainConfig
-from cnn_core.data import (
+from cnn_core.base.errors import UserError
+from cnn_core.data.registry import (
     Dataset,
     DatasetMissing,
     all_datasets,
@@ -25,11 +24,12 @@ from cnn_core.data import (
     find_local,
     load_dataset,
 )
-from cnn_core.errors import UserError
-from cnn_core.formatting import PERCENT_COLUMNS, percent, run_label
-from cnn_core.image_folders import validation_share
-from cnn_core.models import load_trained_model
-from cnn_core.runs import RUN_ID_PATTERN, RunSummary, model_runs
+from cnn_core.data.user_folders import validation_share
+from cnn_core.insight.labels import PERCENT_COLUMNS, percent, run_label
+from cnn_core.models.cnn import load_trained_model
+from cnn_core.schema.config import TrainConfig
+from cnn_core.store import workspaces
+from cnn_core.store.runs import RUN_ID_PATTERN, RunSummary, model_runs
 
 CHOSEN_DATASET = "chosen_dataset"  # survives page changes (widget keys do not)
 NAVIGATION_CHECKED = "navigation_checked"

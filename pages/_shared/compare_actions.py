@@ -1,7 +1,7 @@
 """One-click comparisons, shared by the Train and Compare pages.
 
 "Compare with another model" queues the same dataset, split and seed with a
-model from `cnn_core.compare.ALTERNATIVES`; "Repeat over seeds" queues a seed
+model from `cnn_core.insight.compare.ALTERNATIVES`; "Repeat over seeds" queues a seed
 group. Both go through `launch_run` (the queue and concurrency limits) and open
 the Compare page on the new runs.
 """
@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from cnn_core.compare import (
+from cnn_core.base.errors import UserError
+from cnn_core.insight.compare import (
     GROUP_SIZE_RANGE,
     alternatives_for,
     alternatives_without_weights,
@@ -21,10 +22,9 @@ from cnn_core.compare import (
     run_title,
     seed_group,
 )
-from cnn_core.errors import UserError
-from cnn_core.runs import RunSummary
-from cnn_core.transfer import weights_problem
-from cnn_core.worker import launch_run
+from cnn_core.models.vgg16 import weights_problem
+from cnn_core.store.runs import RunSummary
+from cnn_core.training.worker import launch_run
 from pages._shared.common import COMPARE_PAGE, RUNS_PARAM
 
 NOTICE = "compare_notice"  # a message for the Compare page to show once after a switch

@@ -3,7 +3,7 @@
 A helper of ``pages/inside.py``, not a page. Convolution as a sliding dot
 product, the output-size rule for stride and padding (checked against a real
 Keras layer), ReLU, pooling, softmax and dropout, each with the numbers behind
-it. Renders only; the operations are ``cnn_core.concepts``, the figures
+it. Renders only; the operations are ``cnn_core.insight.concepts``, the figures
 ``cnn_core.charts``.
 """
 
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from cnn_core import concepts
+from cnn_core.base.digests import array_digest
 from cnn_core.charts.concepts import (
     dot_product_text,
     kernel_demo_figure,
@@ -23,9 +23,9 @@ from cnn_core.charts.concepts import (
     panels_figure,
 )
 from cnn_core.charts.model_views import probability_bar_figure
-from cnn_core.digests import array_digest
-from cnn_core.formatting import class_names
-from cnn_core.runs import RunSummary
+from cnn_core.insight import concepts
+from cnn_core.insight.labels import class_names
+from cnn_core.store.runs import RunSummary
 from pages._shared.common import cached_model
 
 DEFAULT_LOGITS = (2.0, 1.0, 0.1, -1.0, 0.5)

@@ -1,6 +1,6 @@
 """The training doctor's findings on a page, with a one-click retry.
 
-Shared by Train (the finished view), Evaluate and Compare. `cnn_core.doctor`
+Shared by Train (the finished view), Evaluate and Compare. `cnn_core.insight.doctor`
 finds; this shows each finding (problem: error box, warning: warning box, note:
 info box) with its evidence and advice, and "Try this" queues the corrected run
 through the same launcher as every other button and opens the pair on Compare.
@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cnn_core import doctor
-from cnn_core.data import find_dataset
-from cnn_core.errors import UserError
-from cnn_core.formatting import markdown_text
-from cnn_core.runs import RunSummary
-from cnn_core.worker import launch_run
+from cnn_core.base.errors import UserError
+from cnn_core.data.registry import find_dataset
+from cnn_core.insight import doctor
+from cnn_core.insight.labels import markdown_text
+from cnn_core.store.runs import RunSummary
+from cnn_core.training.worker import launch_run
 from pages._shared.compare_actions import open_comparison
 
 BOXES = {"problem": st.error, "warning": st.warning, "info": st.info}

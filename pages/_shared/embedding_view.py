@@ -2,7 +2,7 @@
 
 A helper of ``pages/evaluate.py``, not a page. Off until asked for (it loads the
 model and TensorFlow, which the rest of Evaluate does without). The map is
-``cnn_core.embedding`` (penultimate activations of a stratified sample, PCA),
+``cnn_core.insight.embedding`` (penultimate activations of a stratified sample, PCA),
 computed once per model version, predictions file and sample size and shared by
 every session; the figure is ``cnn_core.charts.embedding``. Plotly cannot show
 images on hover, so a click or a box/lasso selection shows the chosen images
@@ -15,11 +15,11 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from cnn_core.base.errors import UserError
 from cnn_core.charts.embedding import embedding_figure
-from cnn_core.data import Dataset
-from cnn_core.embedding import DEFAULT_SAMPLE, MAX_SAMPLE, Embedding, compute_embedding
-from cnn_core.errors import UserError
-from cnn_core.runs import RunSummary
+from cnn_core.data.registry import Dataset
+from cnn_core.insight.embedding import DEFAULT_SAMPLE, MAX_SAMPLE, Embedding, compute_embedding
+from cnn_core.store.runs import RunSummary
 from pages._shared.common import cached_model, require_model
 from pages._shared.figure_cache import image_tiles
 from pages._shared.inside_link import image_link

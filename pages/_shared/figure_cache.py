@@ -10,7 +10,7 @@ predictions are a new key), and two runs with identical inputs share one entry.
 Keys never involve time.
 
 Arrays that may be large are keyed on an exact digest of their bytes
-(`cnn_core.digests.array_digest`) and passed unhashed: Streamlit's own hasher
+(`cnn_core.base.digests.array_digest`) and passed unhashed: Streamlit's own hasher
 samples arrays of 500,000 elements or more. Small ones (a matrix, counts) are hashed by Streamlit.
 
 Figures come from `st.cache_resource`: one object shared by all sessions, no
@@ -29,10 +29,10 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from cnn_core.base.digests import array_digest
 from cnn_core.charts.data import class_distribution_figure, jpeg_tiles
 from cnn_core.charts.evaluation import confusion_matrix_figure
 from cnn_core.charts.model_views import filter_grid_figure, layer_flow_figure
-from cnn_core.digests import array_digest
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)

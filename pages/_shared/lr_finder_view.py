@@ -1,7 +1,7 @@
 """The learning-rate finder on the Train page: its cost, the job, its curve, "Use this rate".
 
-`cnn_core.lr_finder` computes; the range test runs as a short job of the
-worker process (`cnn_core.worker.launch_lr_test`), so the server never blocks.
+`cnn_core.training.lr_finder` computes; the range test runs as a short job of the
+worker process (`cnn_core.training.worker.launch_lr_test`), so the server never blocks.
 While it runs, a fragment polls its progress; once it has ended, the page
 redraws once and shows the curve. "Use this rate" fills the form's learning
 rate through an on_click callback (the rate input is drawn earlier in the run,
@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import streamlit as st
 
+from cnn_core.base.errors import UserError
 from cnn_core.charts.lr_finder import lr_finder_figure
-from cnn_core.config import ConfigError, TrainConfig, validate, validation_count
-from cnn_core.data import Dataset
-from cnn_core.errors import UserError
-from cnn_core.formatting import format_duration
-from cnn_core.lr_finder import (
+from cnn_core.data.registry import Dataset
+from cnn_core.insight.labels import format_duration
+from cnn_core.models.cnn import describe_model
+from cnn_core.schema.config import ConfigError, TrainConfig, validate, validation_count
+from cnn_core.schema.records import RunState
+from cnn_core.store.runs import LrTestFolder, RunSummary, list_lr_tests, load_run, lr_test_folder
+from cnn_core.training.lr_finder import (
     STARTUP_S,
     estimate_seconds,
     plan_range_test,
@@ -25,10 +28,7 @@ from cnn_core.lr_finder import (
     read_result,
     unsupported_reason,
 )
-from cnn_core.models import describe_model
-from cnn_core.records import RunState
-from cnn_core.runs import LrTestFolder, RunSummary, list_lr_tests, load_run, lr_test_folder
-from cnn_core.worker import launch_lr_test
+from cnn_core.training.worker import launch_lr_test
 
 TEST = "lrfind_test"  # session: the id of this session's latest range test
 RATE_KEY = "train_lr"  # the Train form's learning-rate input

@@ -14,14 +14,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from cnn_core import image_folders as folders
+from cnn_core.base.errors import UserError
+from cnn_core.base.upload_limits import IMAGE_MB, ZIP_MB
 from cnn_core.charts.data import class_distribution_figure, pixel_tiles
-from cnn_core.config import AUGMENT_RANGES, FLIPS, AugmentSpec, TrainConfig
-from cnn_core.data import class_counts, find_dataset
-from cnn_core.errors import UserError
-from cnn_core.evaluate import predict_in_batches
-from cnn_core.runs import RunSummary
-from cnn_core.upload_limits import IMAGE_MB, ZIP_MB
+from cnn_core.data import user_folders as folders
+from cnn_core.data.registry import class_counts, find_dataset
+from cnn_core.models.evaluate import predict_in_batches
+from cnn_core.schema.config import AUGMENT_RANGES, FLIPS, AugmentSpec, TrainConfig
+from cnn_core.store.runs import RunSummary
 from pages._shared.common import CHOSEN_DATASET, count_columns, require_dataset, require_model
 
 SOURCES = ("Upload a folder", "Upload a zip", "Folder on the server")
@@ -221,8 +221,8 @@ def skipped_section(skipped: list[list[str]], key: str) -> None:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def cached_preview(image: np.ndarray, spec: AugmentSpec, n: int) -> np.ndarray:
-    """`cnn_core.augment.preview`, once per image and spec."""
-    from cnn_core.augment import preview
+    """`cnn_core.data.augment.preview`, once per image and spec."""
+    from cnn_core.data.augment import preview
 
     return preview(image, spec, n)
 

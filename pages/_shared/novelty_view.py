@@ -1,6 +1,6 @@
 """Predict (and Inside) say when an image does not look like the training data.
 
-The score and its threshold are `cnn_core.novelty`'s; they are fitted once per
+The score and its threshold are `cnn_core.insight.novelty`'s; they are fitted once per
 model version and dataset location (a bounded sample: a few seconds for a small
 CNN) and shared by every session.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from cnn_core.data import dataset_title, find_dataset, find_local
-from cnn_core.errors import UserError
-from cnn_core.novelty import Detector, fit_detector
-from cnn_core.runs import RunSummary
+from cnn_core.base.errors import UserError
+from cnn_core.data.registry import dataset_title, find_dataset, find_local
+from cnn_core.insight.novelty import Detector, fit_detector
+from cnn_core.store.runs import RunSummary
 from pages._shared.common import cached_dataset, cached_model
 
 FIT_IMAGES = 5000  # training images the class means and covariance come from

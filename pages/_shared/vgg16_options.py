@@ -1,17 +1,15 @@
 """The Train page's pretrained-VGG16 settings: model, weights, feature cache, estimates.
 
-Renders only; the VGG16 logic is `cnn_core.transfer`, the cache `cnn_core.feature_cache`.
+Renders only; the VGG16 logic is `models.vgg16`, the cache `training.feature_cache`.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from cnn_core import feature_cache
-from cnn_core.config import VGG_INPUT_SIZES, ModelSpec, TrainConfig, Vgg16Spec
-from cnn_core.errors import UserError
-from cnn_core.formatting import format_bytes, format_duration
-from cnn_core.transfer import (
+from cnn_core.base.errors import UserError
+from cnn_core.insight.labels import format_bytes, format_duration
+from cnn_core.models.vgg16 import (
     PHASE_FINE_TUNE,
     PHASE_HEAD,
     WEIGHTS_BYTES,
@@ -23,6 +21,8 @@ from cnn_core.transfer import (
     vgg16_label,
     weights_problem,
 )
+from cnn_core.schema.config import VGG_INPUT_SIZES, ModelSpec, TrainConfig, Vgg16Spec
+from cnn_core.training import feature_cache
 
 VGG_DEFAULTS = {
     "train_vgg_mode": "feature_extraction",

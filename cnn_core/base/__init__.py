@@ -1,0 +1,1 @@
+"""Leaf modules of every stage: user-facing errors, TensorFlow start-up, digests, upload limits."""

@@ -1,0 +1,1 @@
+"""Datasets: one registry, the built-in sets, the user's image folders, images, augmentation."""

@@ -1,0 +1,1 @@
+"""Reading trained runs: predictions, inspection, concepts, embeddings, the doctor, comparisons."""

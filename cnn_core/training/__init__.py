@@ -1,0 +1,1 @@
+"""Training a run in the worker process: the loop, the worker, resources, strategies, caches."""
