@@ -254,6 +254,7 @@ def train_with_worker_cli(config: object, env: dict[str, str], timeout: float) -
                 epochs_run=run.epochs_done,
                 best_val=run.best_val_accuracy,
                 epochs=[(record.phase, record.seconds) for record in run.read_history()],
+                history=run.read_history(),
             )
         return result
 
