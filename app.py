@@ -9,6 +9,7 @@ import streamlit as st
 from cnn_core.base.tf_runtime import configure_environment
 from pages._shared.page_registry import sections
 from pages._shared.script_cleanup import use_light_cleanup
+from pages._shared.workspace_session import choose_workspace_for_page
 
 configure_environment()  # before any page imports TensorFlow
 use_light_cleanup()  # no full gc.collect() after every render once Keras is loaded
@@ -19,4 +20,6 @@ NAVIGATION = {
     for section, entries in sections().items()
 }  # pages/_shared/page_registry.py declares the pages; Home's cards read the same list
 
-st.navigation(NAVIGATION).run()
+page = st.navigation(NAVIGATION)
+choose_workspace_for_page()  # every page sees this session's workspace only
+page.run()

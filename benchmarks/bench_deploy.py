@@ -52,9 +52,9 @@ from common import (
 )
 from protocol_client import Render, concurrent_sessions
 
+from cnn_core.base import workspace
 from cnn_core.data.registry import builtin_keys, dataset_info
 from cnn_core.schema.config import FitSpec, TrainConfig
-from cnn_core.store import workspaces
 from cnn_core.training import resources
 from scripts.app_server import StreamlitServer, stop_process_group
 from scripts.browser import chromium, chromium_path, wait_until_idle
@@ -132,11 +132,11 @@ async def render_times(urls: list[str], sessions: int) -> list[Render]:
     async def session(browser: object) -> list[Render]:
         context = await browser.new_context(viewport={"width": 1400, "height": 900})
         page = await context.new_page()
-        workspace = workspaces.new_workspace_id()
+        workspace_id = workspace.new_workspace_id()
         times = []
         for url in urls:
             start = time.perf_counter()
-            await page.goto(f"{url}?ws={workspace}", wait_until="commit", timeout=120_000)
+            await page.goto(f"{url}?ws={workspace_id}", wait_until="commit", timeout=120_000)
             await drawn(page)
             times.append(Render(urlparse(url).path.strip("/"), time.perf_counter() - start))
         await context.close()
@@ -175,7 +175,7 @@ def guard_rows(server_mb: float) -> list[tuple]:
 
 def protocol_times(base_url: str, sessions: int, rounds: int) -> list[Render]:
     """`sessions` protocol sessions at once, each its own workspace, every page `rounds` times."""
-    queries = [f"ws={workspaces.new_workspace_id()}" for _ in range(sessions)]
+    queries = [f"ws={workspace.new_workspace_id()}" for _ in range(sessions)]
     return asyncio.run(concurrent_sessions(base_url, queries, rounds))
 
 

@@ -41,7 +41,7 @@ def have_data() -> bool:
 def train_fashion_model(runs_dir: Path, epochs: int, subset: int) -> Path:
     """A Fashion-MNIST run through `train_run`; returns its model file."""
     from cnn_core.schema.config import FitSpec, TrainConfig
-    from cnn_core.store import runs
+    from cnn_core.store.folder import create_run
     from cnn_core.training.loop import train_run
 
     config = TrainConfig(
@@ -50,7 +50,7 @@ def train_fashion_model(runs_dir: Path, epochs: int, subset: int) -> Path:
         train_subset=subset,
         name="bench_novelty",
     )
-    folder = runs.create_run(config, runs_dir)
+    folder = create_run(config, runs_dir)
     start = time.perf_counter()
     state = train_run(folder)
     evaluation = folder.read_evaluation()
@@ -114,7 +114,7 @@ def main() -> int:
         model = train_fashion_model(Path(tmp) / "runs", args.epochs, args.subset)
         print("\n(a) Fashion-MNIST model: Fashion-MNIST test in, MNIST test out")
         print_table(headers, measure(model, "fashion_mnist", "mnist"))
-    from cnn_core.store.runs import STARTER_ROOT, run_folder
+    from cnn_core.store.folder import STARTER_ROOT, run_folder
 
     print("\n(b) starter MNIST model: MNIST test in, Fashion-MNIST test out")
     starter = run_folder("mnist-starter", STARTER_ROOT).model_path

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cnn_core.data.images import canvas_to_digit  # noqa: E402
 from cnn_core.insight.predict import Predictor, prepare_uploads  # noqa: E402
 from cnn_core.models.cnn import load_trained_model  # noqa: E402
-from cnn_core.store.runs import STARTER_ROOT, RunFolder  # noqa: E402
+from cnn_core.store.folder import STARTER_ROOT, RunFolder
 
 TARGET_MS = 5.0
 

@@ -44,7 +44,8 @@ from common import ROOT, SHARED_DATA, bench_env, load_average, print_machine, pr
 
 from cnn_core.schema.config import FitSpec, TrainConfig
 from cnn_core.schema.records import RunState
-from cnn_core.store.runs import RunFolder, list_runs
+from cnn_core.store.folder import RunFolder
+from cnn_core.store.runs import list_runs
 from scripts.app_server import StreamlitServer, stop_process_group
 from scripts.browser import chromium, wait_until_idle
 from scripts.synthetic_data import write_all

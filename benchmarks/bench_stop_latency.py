@@ -34,7 +34,7 @@ def main() -> None:
     os.environ["CNN_DATA_DIR"] = str(SHARED_DATA)
     os.environ["CNN_RUNS_DIR"] = tempfile.mkdtemp(prefix="bench-stop-")
     from cnn_core.schema.config import TrainConfig
-    from cnn_core.store import runs
+    from cnn_core.store.runs import load_run
     from cnn_core.training.worker import launch_run
 
     folder, _ = launch_run(TrainConfig(dataset=args.dataset))
@@ -42,8 +42,8 @@ def main() -> None:
         progress = folder.read_progress()
         if progress and progress.batch >= args.stop_after_batches:
             break
-        if not runs.load_run(folder.path).active:
-            raise SystemExit(f"the run ended before the stop: {runs.load_run(folder.path).message}")
+        if not load_run(folder.path).active:
+            raise SystemExit(f"the run ended before the stop: {load_run(folder.path).message}")
         time.sleep(0.05)
     asked = time.monotonic()
     folder.request_stop()
@@ -52,7 +52,7 @@ def main() -> None:
         "partial epoch recorded": folder.metrics_path,
         "test evaluation stored": folder.evaluation_path,
     }
-    while runs.load_run(folder.path).active:
+    while load_run(folder.path).active:
         for what, path in watched.items():
             if what not in seen and Path(path).exists():
                 seen[what] = time.monotonic() - asked
@@ -61,7 +61,7 @@ def main() -> None:
         if what not in seen and Path(path).exists():
             seen[what] = time.monotonic() - asked
     seen["final status"] = time.monotonic() - asked
-    run = runs.load_run(folder.path)
+    run = load_run(folder.path)
     print_machine("Stop latency")
     print(f"{args.dataset}: stop requested after batch {progress.batch}/{progress.batches}")
     print_table(["step", "seconds after the request"], [(k, f"{v:.1f}") for k, v in seen.items()])

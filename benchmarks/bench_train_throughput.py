@@ -91,7 +91,7 @@ def child_worker_way() -> dict:
     import_keras()
     from cnn_core.models.cnn import build_model
     from cnn_core.schema.config import FitSpec, TrainConfig
-    from cnn_core.store.runs import RunFolder
+    from cnn_core.store.folder import RunFolder
     from cnn_core.training.loop import compile_for_run, make_recorder, training_callbacks
 
     x, y, source = _data()

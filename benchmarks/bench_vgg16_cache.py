@@ -66,7 +66,7 @@ def child(n: int, size: int) -> dict:
     from cnn_core.models.cnn import build_model
     from cnn_core.models.vgg16 import PHASE_FINE_TUNE, PHASE_HEAD, set_phase, tail_model, vgg16_spec
     from cnn_core.schema.config import DEFAULT_PRESET, PRESETS, FitSpec, OptimizerSpec, TrainConfig
-    from cnn_core.store.runs import RunFolder
+    from cnn_core.store.folder import RunFolder
     from cnn_core.training.loop import compile_for_run
     from cnn_core.training.vgg16_loop import CACHED_LAYER, cached_features, feature_batches
 

@@ -67,7 +67,7 @@ def main() -> int:
     from common import PYTHON, load_average, print_machine
     from protocol_client import concurrent_sessions
 
-    from cnn_core.store import workspaces
+    from cnn_core.base import workspace
     from scripts.app_server import StreamlitServer
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -94,7 +94,7 @@ def main() -> int:
         with ProfiledServer("app.py", env) as server:
             worker = start_worker(tmpdir / "runs", 30, tmpdir)
             try:
-                queries = [f"ws={workspaces.new_workspace_id()}" for _ in range(args.sessions)]
+                queries = [f"ws={workspace.new_workspace_id()}" for _ in range(args.sessions)]
                 if args.warmup:
                     asyncio.run(concurrent_sessions(server.url, queries, 1))
                     time.sleep(1)  # the last warm-up profiles are written after script_finished

@@ -34,7 +34,8 @@ from cnn_core.insight.compare import (
 from cnn_core.insight.inspection import conv_layer_names, filter_weights, softmax_templates
 from cnn_core.insight.labels import class_names, format_duration, model_label, percent, run_row
 from cnn_core.schema.records import EpochRecord
-from cnn_core.store.runs import RunSummary, list_runs, runs_root
+from cnn_core.store.folder import runs_root
+from cnn_core.store.runs import RunSummary, list_runs
 from pages._shared.common import CURRENT_RUN, cached_model, ensure_app_navigation, show_run_table
 from pages._shared.compare_actions import (
     NOTICE,

@@ -27,7 +27,9 @@ from cnn_core.models.evaluate import (
     predictions_csv,
 )
 from cnn_core.schema.records import Evaluation
-from cnn_core.store.runs import RunFolder, RunSummary
+from cnn_core.store import access
+from cnn_core.store.folder import RunFolder
+from cnn_core.store.runs import RunSummary
 from pages._shared.common import (
     count_columns,
     ensure_app_navigation,
@@ -76,8 +78,8 @@ def evaluate_now(run: RunSummary) -> Evaluation:
             evaluation, probs = evaluate_model(
                 model, dataset.x_test, dataset.y_test, dataset.info.class_names
             )
-            run.save_evaluation(evaluation, probs, dataset.y_test)
-        except (OSError, ValueError) as error:
+            access.save_evaluation(run, evaluation, probs, dataset.y_test)
+        except (OSError, ValueError, UserError) as error:
             st.error(f"The model could not be evaluated or the result not stored: {error}")
             st.stop()
     return evaluation

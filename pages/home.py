@@ -39,7 +39,8 @@ def render_recent_runs() -> None:
     import shlex
 
     from cnn_core.insight.labels import run_row
-    from cnn_core.store.runs import list_runs, runs_root
+    from cnn_core.store.folder import runs_root
+    from cnn_core.store.runs import list_runs
 
     st.subheader("Recent runs")
     runs = list_runs()

@@ -23,7 +23,9 @@ from cnn_core.insight.labels import (
 from cnn_core.insight.run_filters import RunFilter, filter_choices
 from cnn_core.schema.records import RunNotes, RunState
 from cnn_core.sharing.bundles import bundle_file_name, export_bundle, import_bundle
-from cnn_core.store.runs import RunSummary, delete_run, list_runs
+from cnn_core.store import access
+from cnn_core.store.access import delete_run
+from cnn_core.store.runs import RunSummary, list_runs
 from pages._shared.common import (
     RUN_PARAM,
     ensure_app_navigation,
@@ -100,8 +102,8 @@ def describe_form(run: RunSummary) -> None:
             return
     try:
         notes = RunNotes.create(tags.split(","), text, run.notes.imported_from)
-        run.rename(name)
-        run.write_notes(notes)
+        access.rename_run(run, name)
+        access.save_notes(run, notes)
     except UserError as error:
         st.error(str(error))
         return

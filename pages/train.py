@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from cnn_core.base import workspace
 from cnn_core.base.errors import UserError
 from cnn_core.charts.training import batch_loss_figure, training_curves_figure
 from cnn_core.insight.doctor import healthy
@@ -41,8 +42,9 @@ from cnn_core.schema.config import (
 )
 from cnn_core.schema.records import Progress, RunState, whole_epochs
 from cnn_core.sharing.bundles import config_file_name, config_file_text
-from cnn_core.store import workspaces
-from cnn_core.store.runs import RunSummary, list_runs, load_run, run_folder
+from cnn_core.store import access
+from cnn_core.store.folder import run_folder
+from cnn_core.store.runs import RunSummary, list_runs, load_run
 from cnn_core.training.worker import launch_run, max_concurrent
 from pages._shared.common import (
     CURRENT_RUN,
@@ -370,6 +372,14 @@ def progress_text(progress: Progress) -> str:
     )
 
 
+def stop_run(run: RunSummary) -> None:
+    """Stop's callback: ask the worker to stop (through the workspace gate)."""
+    try:
+        access.request_stop(run)
+    except UserError as error:
+        st.toast(str(error))
+
+
 def stopping_text(run: RunSummary) -> str:
     """What a run that was asked to stop is doing (the worker's own words once it has
     seen the request: `cnn_core.training.loop.STOP_STEPS`)."""
@@ -417,12 +427,13 @@ def render_monitor(run_id: str, was_active: bool) -> None:
         icon=":material/stop:",
         key="train_stop",
         disabled=run.stopping,
-        on_click=run.request_stop,  # before this rerun, whose status then says stopping
+        on_click=stop_run,  # before this rerun, whose status then says stopping
+        args=(run,),
     ):
         st.toast("Stopping at the next batch; the model so far is kept.")
     if run.state.final:
         results(run)
-        if workspaces.private_enabled():
+        if workspace.private_enabled():
             share_toggle(run)
     if cut := next((r for r in reversed(history) if r.partial), None):
         n = cut.batches
@@ -447,7 +458,7 @@ def render_monitor(run_id: str, was_active: bool) -> None:
 
 def share_toggle(run: RunSummary) -> None:
     """Private workspaces: share the run read-only with every workspace, or stop sharing."""
-    shared = workspaces.is_public(run)
+    shared = access.is_public(run)
     wanted = st.toggle(
         "Public: every workspace may view and use this run (never change it)",
         value=shared,
@@ -455,7 +466,7 @@ def share_toggle(run: RunSummary) -> None:
     )
     if wanted != shared:
         try:
-            workspaces.set_public(run, wanted)
+            access.set_public(run, wanted)
         except UserError as error:
             st.error(str(error))
 

@@ -35,7 +35,7 @@ from cnn_core.schema.config import (  # noqa: E402
     TrainConfig,
 )
 from cnn_core.schema.records import RunState  # noqa: E402
-from cnn_core.store import runs  # noqa: E402
+from cnn_core.store.folder import STARTER_ROOT, RunFolder  # noqa: E402
 from cnn_core.training.loop import make_recorder  # noqa: E402
 
 STARTER_SPEC = PRESETS[STARTER_PRESET]
@@ -44,7 +44,7 @@ STARTER_SPEC = PRESETS[STARTER_PRESET]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--out", default=str(runs.STARTER_ROOT / "mnist-starter"))
+    parser.add_argument("--out", default=str(STARTER_ROOT / "mnist-starter"))
     args = parser.parse_args()
     shared = REPO.parent / "shared" / "data"
     if "CNN_DATA_DIR" not in os.environ and shared.is_dir():
@@ -64,7 +64,7 @@ def main() -> int:
     keras = import_keras()
     import tensorflow as tf
 
-    out = runs.RunFolder(Path(args.out))
+    out = RunFolder(Path(args.out))
     if out.path.exists():
         shutil.rmtree(out.path)
     out.path.mkdir(parents=True)

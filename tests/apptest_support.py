@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 from cnn_core.models.cnn import build_model
 from cnn_core.schema.config import ModelSpec, TrainConfig
 from cnn_core.schema.records import RunState
-from cnn_core.store import runs
+from cnn_core.store.folder import create_run
 from tests.conftest import REPO
 
 APP = REPO / "app.py"
@@ -95,7 +95,7 @@ def untrained_model_run(
     Returns:
         The run folder.
     """
-    folder = runs.create_run(TrainConfig(dataset=dataset, model=spec, name=name))
+    folder = create_run(TrainConfig(dataset=dataset, model=spec, name=name))
     folder.save_model(build_model(spec, shape, 10))
     folder.write_status(RunState.COMPLETED)
     return folder.path

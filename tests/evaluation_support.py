@@ -12,7 +12,7 @@ from cnn_core.models.cnn import build_model
 from cnn_core.models.evaluate import evaluate_model
 from cnn_core.schema.config import ConvBlock, FitSpec, ModelSpec, TrainConfig
 from cnn_core.schema.records import EpochRecord, RunState
-from cnn_core.store import runs
+from cnn_core.store.folder import create_run
 
 TINY_SPEC = ModelSpec(kind="cnn", conv_blocks=(ConvBlock(filters=4, kernel_size=3),))
 
@@ -44,7 +44,7 @@ def make_model_run(
     config = TrainConfig(
         dataset=dataset.info.key, model=TINY_SPEC, fit=FitSpec(epochs=max(1, epochs)), name=name
     )
-    folder = runs.create_run(config, root)
+    folder = create_run(config, root)
     info = dataset.info
     model = build_model(TINY_SPEC, info.image_shape, len(info.class_names), seed=0)
     if epochs:

@@ -20,7 +20,10 @@ from cnn_core.models.evaluate import evaluate_model
 from cnn_core.schema.config import ConvBlock, DenseLayer, ModelSpec, TrainConfig, Vgg16Spec
 from cnn_core.schema.records import EpochRecord, RunState
 from cnn_core.sharing.bundles import export_bundle, import_bundle
-from cnn_core.store import runs, workspaces
+from cnn_core.store import access
+from cnn_core.store.access import delete_run
+from cnn_core.store.folder import RunFolder, create_run
+from cnn_core.store.runs import load_run
 from tests.image_folder_support import shapes_folder
 
 SMALL_CNN = ModelSpec(  # one small conv block and a dense layer: fast to build and run
@@ -69,9 +72,9 @@ def history(epochs: int, partial_last: bool = False) -> list[EpochRecord]:
 
 def finished_run(
     config: TrainConfig, state: RunState = RunState.COMPLETED, epochs: int = 3
-) -> runs.RunFolder:
+) -> RunFolder:
     """A run of `config` that ended in `state`, with a model, epochs and an evaluation."""
-    folder = runs.create_run(config)
+    folder = create_run(config)
     dataset = load_dataset(config.dataset)
     info = dataset.info
     model = build_model(config.model, info.image_shape, len(info.class_names), config.seed)
@@ -116,8 +119,8 @@ def make_runs(tmp_path: Path, kinds: tuple[str, ...] = tuple(KINDS)) -> dict[str
     """One run of each of `kinds` in the current run store (and workspace)."""
     made: dict[str, JourneyRun] = {}
 
-    def keep(kind: str, folder: runs.RunFolder) -> None:
-        run = runs.load_run(folder.path)
+    def keep(kind: str, folder: RunFolder) -> None:
+        run = load_run(folder.path)
         name = run.config.name if run.config else ""
         made[kind] = JourneyRun(kind, run.run_id, name, run.has_model)
 
@@ -139,13 +142,13 @@ def make_runs(tmp_path: Path, kinds: tuple[str, ...] = tuple(KINDS)) -> dict[str
         elif kind == "bundle":
             source = finished_run(TrainConfig(dataset="mnist", model=SOFTMAX, name="Exported"))
             bundle = export_bundle(source)
-            runs.delete_run(runs.load_run(source.path))
+            delete_run(load_run(source.path))
             keep(kind, import_bundle(bundle))
         elif kind == "stopped":
             config = TrainConfig(dataset="mnist", model=SMALL_CNN, name="Stopped early")
             keep(kind, finished_run(config, RunState.STOPPED, epochs=2))
         elif kind == "failed":
-            folder = runs.create_run(TrainConfig(dataset="mnist", model=SMALL_CNN, name="Broke"))
+            folder = create_run(TrainConfig(dataset="mnist", model=SMALL_CNN, name="Broke"))
             folder.append_epoch(history(1)[0])
             folder.write_status(RunState.FAILED, message="the worker ran out of memory")
             keep(kind, folder)
@@ -161,5 +164,5 @@ def public_run_of_another_workspace(tmp_path: Path, owner: str) -> JourneyRun:
     """
     key = imported_dataset(tmp_path / owner, name="Private shapes")
     folder = finished_run(TrainConfig(dataset=key, model=SMALL_CNN, name="Shared shapes"))
-    workspaces.set_public(folder, True)
+    access.set_public(folder, True)
     return JourneyRun("public", folder.run_id, "Shared shapes", True)

@@ -11,7 +11,7 @@ from PIL import Image
 
 from cnn_core.schema.config import ConvBlock, DenseLayer, ModelSpec, TrainConfig
 from cnn_core.schema.records import RunState
-from cnn_core.store import runs
+from cnn_core.store.folder import create_run
 from scripts.synthetic_data import synthetic_images
 
 TINY_CNN = ModelSpec(
@@ -44,7 +44,7 @@ def train_tiny_model(path: Path) -> Path:
 
 def fashion_run(model_file: Path, name: str = "clothes") -> Path:
     """A completed Fashion-MNIST run in the test's store holding a copy of `model_file`."""
-    folder = runs.create_run(TrainConfig(dataset="fashion_mnist", model=TINY_CNN, name=name))
+    folder = create_run(TrainConfig(dataset="fashion_mnist", model=TINY_CNN, name=name))
     shutil.copyfile(model_file, folder.model_path)
     folder.write_status(RunState.COMPLETED)
     return folder.path

@@ -113,11 +113,11 @@ def test_only_the_run_store_names_the_files_of_a_run_folder() -> None:
     offenders = [
         f"{path.relative_to(REPO)}:{node.lineno} {node.value!r}"
         for path in _python_files("cnn_core", "pages", "scripts", "benchmarks")
-        if path != REPO / "cnn_core" / "store" / "runs.py"
+        if path != REPO / "cnn_core" / "store" / "folder.py"
         for node in _string_constants(path)
         if node.value.strip("/") in RUN_FILES or node.value.endswith(RUN_FILES[:-1])
     ]
-    assert offenders == [], f"name run files through cnn_core.store.runs.RunFolder: {offenders}"
+    assert offenders == [], f"name run files through cnn_core.store.folder.RunFolder: {offenders}"
 
 
 def _scales_by_255(node: ast.AST) -> bool:
@@ -165,13 +165,14 @@ def test_no_module_shadows_the_standard_library() -> None:
 
 # Registries a dataset key could be looked up in directly; cnn_core.data.registry's registry
 # functions (dataset_info, find_dataset, dataset_title, all_datasets) are the one lookup.
-DATASET_TABLES = {"DATASETS", "_BUILTIN", "user_dataset_info", "list_user_datasets"}
+DATASET_TABLES = {"DATASETS", "BUILTIN", "_BUILTIN", "user_dataset_info", "list_user_datasets"}
 
 
 def test_every_dataset_key_goes_through_the_one_registry_lookup() -> None:
     offenders = []
     registry = {
         REPO / "cnn_core" / "data" / "registry.py",
+        REPO / "cnn_core" / "data" / "builtin.py",
         REPO / "cnn_core" / "data" / "user_folders.py",
     }
     for path in _python_files("cnn_core", "pages", "scripts", "benchmarks"):
@@ -186,3 +187,44 @@ def test_every_dataset_key_goes_through_the_one_registry_lookup() -> None:
     assert offenders == [], (
         f"look datasets up through cnn_core.data.registry.dataset_info: {offenders}"
     )
+
+
+# RunFolder's writes: pages change a run only through cnn_core.store.access, which
+# checks the workspace first (the worker writes its own run's files directly).
+RUN_WRITES = {
+    "write_config",
+    "write_status",
+    "write_notes",
+    "write_progress",
+    "append_epoch",
+    "clear_progress",
+    "request_stop",
+    "save_model",
+    "save_evaluation",
+    "rename",
+}
+
+
+def _direct_run_writes(source: str) -> list[tuple[int, str]]:
+    """(line, method) of each RunFolder write not called through `access.`."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Attribute) or node.attr not in RUN_WRITES:
+            continue
+        if not (isinstance(node.value, ast.Name) and node.value.id == "access"):
+            found.append((node.lineno, node.attr))
+    return found
+
+
+def test_pages_change_runs_only_through_the_workspace_gate() -> None:
+    offenders = [
+        f"{path.relative_to(REPO)}:{line} .{name}"
+        for path in _python_files("pages")
+        for line, name in _direct_run_writes(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == [], f"change runs through cnn_core.store.access: {offenders}"
+
+
+def test_the_gate_check_sees_a_direct_write() -> None:
+    source = "run.request_stop()\naccess.request_stop(run)\nst.button(on_click=run.rename)"
+    assert _direct_run_writes(source) == [(1, "request_stop"), (3, "rename")]

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from cnn_core.store.runs import RUN_ID_PATTERN, load_run
+from cnn_core.store.folder import RUN_ID_PATTERN
+from cnn_core.store.runs import load_run
 from scripts.app_server import StreamlitServer
 from scripts.browser import wait_until_idle
 from tests.browser_support import skip_unless_browser

@@ -15,7 +15,7 @@ import pytest
 
 from cnn_core.schema.config import ModelSpec, TrainConfig
 from cnn_core.schema.records import EpochRecord, RunState
-from cnn_core.store import runs
+from cnn_core.store.folder import create_run
 from scripts.app_server import StreamlitServer
 from scripts.browser import wait_until_idle
 from tests.browser_support import skip_unless_browser
@@ -44,7 +44,7 @@ def made_runs(served_runs: Path) -> list[str]:
     for i, name in enumerate(NAMES):
         model = ModelSpec(kind="softmax") if name == "softmax run" else None
         config = TrainConfig(name=name, seed=i, **({"model": model} if model else {}))
-        folder = runs.create_run(config, served_runs)
+        folder = create_run(config, served_runs)
         for epoch in (1, 2, 3):
             accuracy = 0.5 + 0.1 * epoch - 0.05 * i
             folder.append_epoch(
@@ -108,10 +108,10 @@ def test_the_page_follows_a_run_that_finishes_while_its_charts_poll(
 ) -> None:
     """Only the curves and table of the chosen runs poll (a fragment); once a chosen run
     moves on, the run table above and the actions below are drawn again too."""
-    base = runs.create_run(TrainConfig(name="finished base", seed=5), served_runs)
+    base = create_run(TrainConfig(name="finished base", seed=5), served_runs)
     base.append_epoch(EpochRecord(1, seconds=1.0, loss=1.0, accuracy=0.5, val_accuracy=0.5))
     base.write_status(RunState.COMPLETED, train_seconds=1.0)
-    live = runs.create_run(TrainConfig(name="live run", seed=6), served_runs)
+    live = create_run(TrainConfig(name="live run", seed=6), served_runs)
     live.write_status(RunState.RUNNING, pid=os.getpid())  # this test's process: alive
     # "Starting from" is the live run: its one-click comparisons wait until it finishes.
     page.goto(f"{server.url}/compare?runs={live.run_id},{base.run_id}")

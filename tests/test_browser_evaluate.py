@@ -14,7 +14,7 @@ import pytest
 
 from cnn_core.data.registry import load_dataset
 from cnn_core.models.evaluate import most_confused_cell
-from cnn_core.store.runs import RunFolder
+from cnn_core.store.folder import RunFolder
 from scripts.app_server import StreamlitServer
 from scripts.browser import wait_until_idle
 from tests.browser_support import skip_unless_browser

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cnn_core.store.runs import LrTestFolder, list_lr_tests
+from cnn_core.store.folder import LrTestFolder
+from cnn_core.store.lr_tests import list_lr_tests
 from cnn_core.training.lr_finder import read_result
 from scripts.app_server import StreamlitServer
 from scripts.browser import wait_until_idle

@@ -16,8 +16,8 @@ import pytest
 
 from cnn_core.schema.config import PRESETS
 from cnn_core.schema.records import RunState
-from cnn_core.store import runs
-from cnn_core.store.runs import RunFolder
+from cnn_core.store.folder import RunFolder
+from cnn_core.store.runs import list_runs
 from scripts.app_server import StreamlitServer
 from scripts.browser import wait_until_idle
 from tests.apptest_support import untrained_model_run
@@ -100,7 +100,7 @@ def test_exported_config_trains_headless(
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    (run,) = runs.list_runs(store)
+    (run,) = list_runs(store)
     assert run.state == RunState.COMPLETED and run.has_model and run.epochs_done == 1
 
 
@@ -120,12 +120,12 @@ def test_bundle_downloads_and_imports_back(
         page.get_by_role("button", name="Whole run (bundle .zip)").click()
     bundle = tmp_path / "bundle.zip"
     download.value.save_as(bundle)
-    before = {r.run_id for r in runs.list_runs(served_runs)}
+    before = {r.run_id for r in list_runs(served_runs)}
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(bundle))
     wait_until_idle(page)
     page.get_by_role("button", name="Import", exact=True).click()
     expect(page.get_by_text("Imported as run")).to_be_visible()
-    (new_id,) = {r.run_id for r in runs.list_runs(served_runs)} - before
+    (new_id,) = {r.run_id for r in list_runs(served_runs)} - before
     imported = RunFolder(served_runs / new_id)
     assert imported.read_config() == RunFolder(served_runs / linked).read_config()
     assert imported.read_notes().imported_from == linked

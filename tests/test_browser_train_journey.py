@@ -20,7 +20,9 @@ import pytest
 from cnn_core.insight.labels import run_label
 from cnn_core.schema.config import ConvBlock, ModelSpec, TrainConfig
 from cnn_core.schema.records import Progress, RunState
-from cnn_core.store import runs
+from cnn_core.store.folder import RUN_ID_PATTERN, RunFolder, create_run
+from cnn_core.store.processes import process_start_time
+from cnn_core.store.runs import list_runs, load_run
 from scripts.app_server import StreamlitServer
 from scripts.browser import wait_until_idle
 from tests.browser_support import skip_unless_browser
@@ -41,7 +43,7 @@ def no_worker_left_behind(server: StreamlitServer, served_runs: Path) -> Iterato
     yield
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CNN_RUNS_DIR", str(served_runs))
-        for run in runs.list_runs():
+        for run in list_runs():
             if run.active:
                 run.request_stop()
 
@@ -107,7 +109,7 @@ def assert_form_kept(page: Page, **changed: float) -> None:
 def runs_in(store: Path) -> set[str]:
     if not store.is_dir():
         return set()
-    return {p.name for p in store.iterdir() if p.is_dir() and runs.RUN_ID_PATTERN.match(p.name)}
+    return {p.name for p in store.iterdir() if p.is_dir() and RUN_ID_PATTERN.match(p.name)}
 
 
 def train_and_finish(page: Page, store: Path) -> str:
@@ -139,7 +141,7 @@ def test_the_form_survives_leaving_and_two_runs_train_in_one_session(
     expect(page.get_by_role("combobox", name="Dataset")).to_have_value(re.compile("Fashion"))
 
     first = train_and_finish(page, served_runs)
-    assert runs.load_run(served_runs / first).config.dataset == "fashion_mnist"
+    assert load_run(served_runs / first).config.dataset == "fashion_mnist"
     go(page, "Data", "Data")
     go(page, "Train", "Train")  # the finished view's buttons were in the session
     assert_form_kept(page)
@@ -159,7 +161,7 @@ def test_the_form_survives_leaving_and_two_runs_train_in_one_session(
     expect(page.get_by_role("heading", name="Inside the CNN", exact=True)).to_be_visible()
     wait_until_idle(page, timeout_ms=120_000)
     assert f"run={second}" in page.url
-    label = run_label(runs.load_run(served_runs / second))
+    label = run_label(load_run(served_runs / second))
     expect(page.locator(".st-key-inside_run input")).to_have_value(label)
     expect(page.locator(EXCEPTION)).to_have_count(0)
     go(page, "Evaluate", "Evaluate")  # from the sidebar: the session's run follows
@@ -188,13 +190,13 @@ def test_stop_says_stopping_at_once_and_ends_the_run(
     clicked = time.monotonic()
     expect(page.get_by_text("stopping…").first).to_be_visible()
     shown_after = time.monotonic() - clicked
-    assert runs.load_run(folder).stop_requested_at is not None
+    assert load_run(folder).stop_requested_at is not None
     print(f"'stopping…' shown {shown_after:.2f} s after the click")
     expect(page.get_by_text("stopped early by the user")).to_be_visible(timeout=TRAINING_TIMEOUT_MS)
     expect(page.locator(EXCEPTION)).to_have_count(0)
-    run = runs.load_run(folder)
+    run = load_run(folder)
     assert run.state == RunState.STOPPED
-    history = runs.RunFolder(folder).read_history()
+    history = RunFolder(folder).read_history()
     assert run.epochs_done == len([r for r in history if not r.partial])
     wait_until_idle(page)
     screenshot_monitor(page, tmp_path, "train_stopped")
@@ -209,9 +211,9 @@ def test_a_stopping_run_shows_what_the_worker_does(
         config = TrainConfig(
             model=ModelSpec(kind="cnn", conv_blocks=(ConvBlock(8, 3),)), name="being stopped"
         )
-        folder = runs.create_run(config)
+        folder = create_run(config)
     pid = os.getpid()
-    folder.write_status(RunState.RUNNING, pid=pid, pid_start=runs.process_start_time(pid))
+    folder.write_status(RunState.RUNNING, pid=pid, pid_start=process_start_time(pid))
     folder.write_progress(Progress(epoch=3, epochs=10, batch=1, batches=844, elapsed=95.0))
     folder.request_stop()
     folder.write_status(

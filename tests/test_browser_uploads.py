@@ -22,7 +22,7 @@ from PIL import Image
 from cnn_core.base.upload_limits import IMAGE_BYTES, IMAGE_MB, MB, ZIP_MB
 from cnn_core.data import user_folders as folders
 from cnn_core.schema.config import ConvBlock, DenseLayer, ModelSpec
-from cnn_core.store import runs
+from cnn_core.store.runs import list_runs, load_run
 from scripts.app_server import StreamlitServer
 from scripts.browser import wait_until_idle
 from tests.apptest_support import untrained_model_run
@@ -94,15 +94,15 @@ def test_a_bundle_over_5_mb_downloads_and_imports_back(
     bundle = tmp_path / "big_bundle.zip"
     download.value.save_as(bundle)
     assert bundle.stat().st_size > OLD_LIMIT, bundle.stat().st_size
-    before = {r.run_id for r in runs.list_runs(served_runs)}
+    before = {r.run_id for r in list_runs(served_runs)}
     page.locator(FILE_INPUT).set_input_files(bundle)
     import_button = page.get_by_role("button", name="Import", exact=True)
     expect(import_button).to_be_visible()  # shown once the upload reached the server
     import_button.click()
     expect(page.get_by_text("Imported as run")).to_be_visible()
     no_upload_error(page)
-    (new_id,) = {r.run_id for r in runs.list_runs(served_runs)} - before
-    assert runs.load_run(served_runs / new_id).config.name == "big dense layer"
+    (new_id,) = {r.run_id for r in list_runs(served_runs)} - before
+    assert load_run(served_runs / new_id).config.name == "big dense layer"
     page.screenshot(path=str(tmp_path / "runs_bundle_import.png"), full_page=True)
 
 

@@ -17,8 +17,9 @@ from cnn_core.base.errors import UserError
 from cnn_core.data.registry import load_dataset
 from cnn_core.schema.records import SCHEMA_VERSION, RunNotes, RunState
 from cnn_core.sharing import bundles
-from cnn_core.store import runs
-from cnn_core.store.runs import RunFolder
+from cnn_core.store import access
+from cnn_core.store.folder import RunFolder
+from cnn_core.store.runs import load_run
 from tests.evaluation_support import make_model_run
 
 MODEL = bundles.ENTRY["model"]
@@ -34,7 +35,7 @@ def source_run(tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Pat
         patch.setenv("CNN_DATA_DIR", str(synthetic_data_dir))
         dataset = load_dataset("mnist")
     folder = RunFolder(make_model_run(dataset, root=root, epochs=2, name="src"))
-    folder.write_notes(RunNotes.create(["baseline", "Small"], "first try"))
+    access.save_notes(folder, RunNotes.create(["baseline", "Small"], "first try"))
     return folder
 
 
@@ -101,7 +102,7 @@ def test_round_trip_gives_an_equal_run_with_a_new_id(
     notes = folder.read_notes()
     assert notes.tags == ("baseline", "small") and notes.text == "first try"
     assert notes.imported_from == source_run.run_id
-    imported = runs.load_run(folder.path)
+    imported = load_run(folder.path)
     assert imported.state == RunState.COMPLETED and imported.test_accuracy is not None
     assert [p.name for p in store.iterdir() if p.name.startswith(".")] == []  # no staging left
     again = bundles.import_bundle(bundle, store)  # the same bundle twice: two runs
@@ -347,13 +348,13 @@ def test_a_run_on_imported_images_travels_to_a_server_without_those_images(
     data = bundles.export_bundle(source)
     own_data_dir(tmp_path / "elsewhere", monkeypatch)  # a server without the images
     folder = bundles.import_bundle(data, tmp_path / "store")
-    run = runs.load_run(folder.path)
+    run = load_run(folder.path)
     assert run.config.dataset == key
     assert run.dataset is not None and run.dataset.class_names == ("circle", "square", "triangle")
     assert run.dataset.title == "My images: Shapes" and run.dataset.image_shape == (32, 32, 3)
     # Renaming keeps what the run knows of its dataset.
-    folder.rename("renamed")
-    assert runs.load_run(folder.path).dataset == run.dataset
+    access.rename_run(folder, "renamed")
+    assert load_run(folder.path).dataset == run.dataset
 
 
 def test_a_bundle_whose_dataset_is_described_nowhere_is_refused(store: Path, bundle: bytes) -> None:

@@ -12,7 +12,7 @@ from cnn_core.charts.training import batch_loss_figure, training_curves_figure
 from cnn_core.insight.compare import group_curves
 from cnn_core.schema.config import TrainConfig
 from cnn_core.schema.records import EpochRecord, Progress, RunState
-from cnn_core.store import runs
+from cnn_core.store.folder import create_run
 from tests.apptest_support import open_app, open_with_query
 
 
@@ -98,7 +98,7 @@ def chart_specs(at) -> dict[str, dict]:
 
 
 def test_train_monitor_toggles_log_scale_and_smoothing_and_keeps_the_batch_chart() -> None:
-    folder = runs.create_run(TrainConfig(name="done"))
+    folder = create_run(TrainConfig(name="done"))
     for record in history(3):
         folder.append_epoch(record)
     folder.write_progress(Progress(3, 3, 100, 100, 30.0, losses=((50, 0.7), (100, 0.6))))
@@ -123,7 +123,7 @@ def test_train_monitor_toggles_log_scale_and_smoothing_and_keeps_the_batch_chart
 def test_compare_has_the_same_options() -> None:
     ids = []
     for name in ("a", "b"):
-        folder = runs.create_run(TrainConfig(name=name))
+        folder = create_run(TrainConfig(name=name))
         for record in history(3):
             folder.append_epoch(record)
         folder.write_status(RunState.COMPLETED, pid=None)

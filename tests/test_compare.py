@@ -22,7 +22,8 @@ from cnn_core.insight import compare
 from cnn_core.models.cnn import describe_model
 from cnn_core.schema.config import PRESETS, ConvBlock, ModelSpec, TrainConfig
 from cnn_core.schema.records import EpochRecord, Evaluation, PerClass, RunState
-from cnn_core.store import runs
+from cnn_core.store.folder import RunFolder, create_run
+from cnn_core.store.runs import RunSummary, list_runs, load_run
 
 SOFTMAX = ModelSpec(kind="softmax")
 
@@ -32,9 +33,9 @@ def make_run(
     val_accuracies: list[float],
     seconds: float = 2.0,
     test_accuracy: float | None = None,
-) -> runs.RunSummary:
+) -> RunSummary:
     """A finished run folder made by hand: its epochs and, if given, a test result."""
-    folder = runs.create_run(config)
+    folder = create_run(config)
     for epoch, val in enumerate(val_accuracies, start=1):
         folder.append_epoch(
             EpochRecord(
@@ -59,7 +60,7 @@ def make_run(
         )
         folder.save_evaluation(evaluation, np.full((100, 2), 0.5), np.zeros(100, np.int64))
     folder.write_status(RunState.COMPLETED, train_seconds=seconds * len(val_accuracies))
-    return runs.load_run(folder.path)
+    return load_run(folder.path)
 
 
 # -- one-click pairs ---------------------------------------------------------------------
@@ -126,11 +127,11 @@ def test_a_seed_group_varies_only_the_seed() -> None:
 def test_launch_all_stops_at_a_full_queue_and_says_how_many_went() -> None:
     launched: list[TrainConfig] = []
 
-    def launch(config: TrainConfig) -> tuple[runs.RunFolder, bool]:
+    def launch(config: TrainConfig) -> tuple[RunFolder, bool]:
         if len(launched) == 2:
             raise UserError("8 runs are already waiting")
         launched.append(config)
-        return runs.create_run(config), True
+        return create_run(config), True
 
     folders, problem = compare.launch_all(compare.seed_group(TrainConfig(), 4), launch)
     assert len(folders) == 2 and [f.read_config() for f in folders] == launched
@@ -169,7 +170,7 @@ def test_run_ids_from_a_url_and_the_unknown_ones() -> None:
     b = make_run(TrainConfig(name="b"), [0.6])
     ids = compare.parse_run_ids(f" {b.run_id}, ,{a.run_id},{b.run_id},../etc,nope")
     assert ids == [b.run_id, a.run_id, "../etc", "nope"]
-    found, unknown = compare.resolve_runs(ids, runs.list_runs())
+    found, unknown = compare.resolve_runs(ids, list_runs())
     assert [r.run_id for r in found] == [b.run_id, a.run_id]
     assert unknown == ["../etc", "nope"]
     assert compare.parse_run_ids(None) == []
@@ -179,7 +180,7 @@ def test_filters_by_dataset_and_model() -> None:
     cnn = make_run(TrainConfig(dataset="mnist"), [0.5])
     soft = make_run(TrainConfig(dataset="mnist", model=SOFTMAX), [0.5])
     cifar = make_run(TrainConfig(dataset="cifar10"), [0.5])
-    every = runs.list_runs()
+    every = list_runs()
     assert {r.run_id for r in compare.filter_runs(every)} == {cnn.run_id, soft.run_id, cifar.run_id}
     assert {r.run_id for r in compare.filter_runs(every, ["mnist"])} == {cnn.run_id, soft.run_id}
     only = compare.filter_runs(every, ["mnist"], ["Softmax regression"])
@@ -214,7 +215,7 @@ def test_a_run_without_config_still_gets_a_column(isolated_store: Path) -> None:
     good = make_run(TrainConfig(name="good"), [0.5])
     broken_path = isolated_store / "20260101-000000-broken"
     broken_path.mkdir()
-    broken = runs.load_run(broken_path)
+    broken = load_run(broken_path)
     titles, table = compare.comparison_table([good, broken], [good.read_history(), []])
     assert titles == ["good", broken.run_id]
     assert table["seed"] == ["42", "–"] and table["parameters"][1] == "?"
@@ -389,9 +390,9 @@ def test_a_vgg16_run_says_where_its_weights_came_from() -> None:
 
     spec = vgg16_spec("feature_extraction", 32, weights="file", weights_file="/w/my_vgg16.h5")
     old = make_run(TrainConfig(dataset="cifar10", model=spec, name="old"), [0.5])
-    recorded = runs.create_run(TrainConfig(dataset="cifar10", model=spec, name="new"))
+    recorded = create_run(TrainConfig(dataset="cifar10", model=spec, name="new"))
     recorded.write_status(RunState.COMPLETED, weights_source="my_vgg16.h5 · 58.9 MB · sha256 ab")
-    new = runs.load_run(recorded.path)
+    new = load_run(recorded.path)
     imagenet = make_run(TrainConfig(dataset="cifar10", model=vgg16_spec("fine_tune")), [0.5])
     _, table = compare.comparison_table([old, new, imagenet], [[], [], []])
     assert table["weights"] == [
@@ -404,14 +405,14 @@ def test_a_vgg16_run_says_where_its_weights_came_from() -> None:
 
 
 def test_the_listing_state_changes_as_a_run_moves_on() -> None:
-    folder = runs.create_run(TrainConfig(name="x"))
+    folder = create_run(TrainConfig(name="x"))
     folder.write_status(RunState.QUEUED)
-    queued = compare.listing_state([runs.load_run(folder.path)])
+    queued = compare.listing_state([load_run(folder.path)])
     folder.append_epoch(EpochRecord(1, seconds=1.0, loss=1.0, accuracy=0.5))
     folder.write_status(RunState.COMPLETED)
-    finished = compare.listing_state([runs.load_run(folder.path)])
+    finished = compare.listing_state([load_run(folder.path)])
     assert queued != finished
-    assert finished == compare.listing_state([runs.load_run(folder.path)])
+    assert finished == compare.listing_state([load_run(folder.path)])
 
 
 def test_run_names_show_as_typed_in_the_legends() -> None:
@@ -449,11 +450,11 @@ def test_a_partial_epoch_is_never_the_best_and_is_left_out_of_the_curves() -> No
 
 
 def test_a_stopped_runs_column_counts_and_picks_whole_epochs(isolated_store: Path) -> None:
-    folder = runs.create_run(TrainConfig(model=SOFTMAX, fit=replace(TrainConfig().fit, epochs=10)))
+    folder = create_run(TrainConfig(model=SOFTMAX, fit=replace(TrainConfig().fit, epochs=10)))
     for record in CUT_SHORT:
         folder.append_epoch(record)
     folder.write_status(RunState.STOPPED, train_seconds=6.1)
-    run = runs.load_run(folder.path)
+    run = load_run(folder.path)
     assert run.epochs_done == 2 and run.best_val_accuracy == 0.80
     column = compare.run_column(run, folder.read_history())
     assert column["epochs"] == "2 of 10" and column["best epoch"] == "2"

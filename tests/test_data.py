@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from cnn_core.base.errors import UserError
+from cnn_core.data.builtin import read_idx
 from cnn_core.data.registry import (
     DatasetMissing,
     class_counts,
     dataset_info,
     find_local,
     load_dataset,
-    read_idx,
     split_indices,
     stratified_order,
 )

@@ -17,7 +17,7 @@ import pytest
 
 from cnn_core.schema.config import FitSpec, TrainConfig
 from cnn_core.schema.records import RunState
-from cnn_core.store import runs
+from cnn_core.store.runs import RunSummary, list_runs
 from tests.conftest import REPO
 from tests.test_worker import TINY_CNN
 
@@ -49,13 +49,13 @@ def config_file(tmp_path: Path) -> Path:
     return path
 
 
-def only_run(root: Path) -> runs.RunSummary:
-    found = runs.list_runs(root)
+def only_run(root: Path) -> RunSummary:
+    found = list_runs(root)
     assert len(found) == 1, found
     return found[0]
 
 
-def assert_normal_run_folder(run: runs.RunSummary, replicas: int, strategy: str) -> None:
+def assert_normal_run_folder(run: RunSummary, replicas: int, strategy: str) -> None:
     assert run.state == RunState.COMPLETED, run.message
     assert run.epochs_done == 2 and run.has_model and run.has_evaluation()
     status = run.status

@@ -20,7 +20,8 @@ from cnn_core.schema.config import (
     TrainConfig,
 )
 from cnn_core.schema.records import EpochRecord
-from cnn_core.store import runs
+from cnn_core.store.folder import create_run
+from cnn_core.store.runs import load_run
 
 CNN = ModelSpec(kind="cnn", conv_blocks=(ConvBlock(8, 3),), dense_layers=(DenseLayer(32, 0.25),))
 CONFIG = TrainConfig(model=CNN, fit=FitSpec(epochs=6), name="try")
@@ -159,9 +160,9 @@ def test_real_trainings_a_learning_rate_of_one_collapses_a_small_cnn() -> None:
             validation=100,
             seed=1,
         )
-        folder = runs.create_run(config)
+        folder = create_run(config)
         train_run(folder)
-        run = runs.load_run(folder.path)
+        run = load_run(folder.path)
         return doctor.diagnose(run.config, run.read_history(), run.read_evaluation())
 
     collapsed = trained(OptimizerSpec("sgd", 1.0, "constant"))

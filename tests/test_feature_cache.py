@@ -10,7 +10,7 @@ import pytest
 
 from cnn_core.models.vgg16 import PHASE_FINE_TUNE, PHASE_HEAD, set_phase, tail_model, vgg16_spec
 from cnn_core.schema.config import FitSpec, OptimizerSpec, TrainConfig
-from cnn_core.store.runs import create_run
+from cnn_core.store.folder import create_run
 from cnn_core.training import feature_cache
 
 RGB = (32, 32, 3)
@@ -39,7 +39,7 @@ def vgg_config(**fit: object) -> TrainConfig:
 
 
 def test_cached_and_uncached_paths_predict_the_same(model, tmp_path) -> None:
-    from cnn_core.store.runs import RunFolder
+    from cnn_core.store.folder import RunFolder
     from cnn_core.training.vgg16_loop import cached_features
 
     x = images(12)
@@ -59,7 +59,7 @@ def test_cached_and_uncached_paths_predict_the_same(model, tmp_path) -> None:
 
 
 def test_a_second_run_reuses_the_cache_and_other_images_do_not(model, tmp_path) -> None:
-    from cnn_core.store.runs import RunFolder
+    from cnn_core.store.folder import RunFolder
     from cnn_core.training.vgg16_loop import cached_features
 
     folder, config = RunFolder(tmp_path), vgg_config()

@@ -62,9 +62,10 @@ def test_accuracy_has_one_format_everywhere() -> None:
 def test_run_rows_lead_with_the_name_and_keep_the_id_last(isolated_store) -> None:
     from cnn_core.insight.labels import run_row
     from cnn_core.schema.config import TrainConfig
-    from cnn_core.store import runs
+    from cnn_core.store.folder import create_run
+    from cnn_core.store.runs import load_run
 
-    queued = runs.load_run(runs.create_run(TrainConfig(name="first")).path)
+    queued = load_run(create_run(TrainConfig(name="first")).path)
     row = run_row(queued)
     assert list(row)[:3] == ["name", "status", "test acc"] and list(row)[-1] == "run id"
     assert row["name"] == "first" and row["dataset"] == "MNIST handwritten digits"

@@ -19,7 +19,7 @@ from cnn_core.data.user_folders import ImageOptions
 from cnn_core.insight.predict import prepare_uploads
 from cnn_core.schema.config import PRESETS as MODEL_PRESETS
 from cnn_core.schema.config import FitSpec, TrainConfig
-from cnn_core.store import runs
+from cnn_core.store.folder import create_run
 from tests.image_folder_support import folder_entries, own_data_dir, shapes_folder, zip_bytes
 
 SMALL = ImageOptions(side=32, validation=0.2)
@@ -267,7 +267,7 @@ def test_a_small_cnn_learns_the_shapes_through_this_pipeline(data: Path) -> None
         fit=FitSpec(batch_size=32, epochs=8, patience=3),
         validation=0.16,
     )
-    folder = runs.create_run(config)
+    folder = create_run(config)
     train_run(folder)
     history = folder.read_history()
     assert max(r.val_accuracy for r in history) > 0.9

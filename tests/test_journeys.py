@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cnn_core.store import workspaces
+from cnn_core.base import settings, workspace
 from tests.apptest_support import assert_no_exception, open_app, open_with_query, texts
 from tests.journey_runs import KINDS, JourneyRun, make_runs, public_run_of_another_workspace
 
@@ -138,8 +138,8 @@ def test_compare_opens_every_run_from_a_link(journeys: dict[str, JourneyRun]) ->
 
 # -- another workspace's public run -----------------------------------------------------
 
-ALICE = workspaces.new_workspace_id()
-BOB = workspaces.new_workspace_id()
+ALICE = workspace.new_workspace_id()
+BOB = workspace.new_workspace_id()
 
 
 @pytest.fixture(scope="module")
@@ -150,8 +150,8 @@ def shared_root(
     _data_folder(root, synthetic_data_dir)
     with pytest.MonkeyPatch.context() as patch:
         _point_at(patch, root)
-        patch.setenv(workspaces.PRIVATE_ENV, "1")
-        patch.setattr(workspaces, "_resolver", lambda: ALICE)
+        patch.setenv(settings.PRIVATE_WORKSPACES, "1")
+        patch.setattr(workspace, "_resolver", lambda: ALICE)
         run = public_run_of_another_workspace(root, ALICE)
     yield root, run
 
@@ -161,7 +161,7 @@ def test_another_workspaces_public_run_on_its_own_images_opens_on_every_page(
 ) -> None:
     root, run = shared_root
     _point_at(monkeypatch, root)
-    monkeypatch.setenv(workspaces.PRIVATE_ENV, "1")
+    monkeypatch.setenv(settings.PRIVATE_WORKSPACES, "1")
     try:
         for page, key in MODEL_PAGES.items():
             at = open_with_query(page, run=run.run_id, ws=BOB)
@@ -173,4 +173,4 @@ def test_another_workspaces_public_run_on_its_own_images_opens_on_every_page(
         at = open_with_query("pages/compare.py", runs=run.run_id, ws=BOB)
         assert_no_exception(at)
     finally:
-        workspaces.set_resolver(None)
+        workspace.set_resolver(None)

@@ -9,8 +9,8 @@ import pytest
 
 from cnn_core.schema.config import TrainConfig
 from cnn_core.schema.records import MAX_LOSS_POINTS, EpochRecord, Progress, RunState, add_loss_point
-from cnn_core.store import runs
-from cnn_core.store.runs import RunFolder
+from cnn_core.store.folder import RunFolder, create_run
+from cnn_core.store.processes import process_start_time
 from cnn_core.training import loop as train
 from tests.apptest_support import open_app
 
@@ -62,9 +62,9 @@ def test_the_recorder_writes_the_running_loss_of_the_epoch(
 
 
 def test_the_train_page_shows_the_live_loss_of_a_running_run() -> None:
-    folder = runs.create_run(TrainConfig(name="busy"))
+    folder = create_run(TrainConfig(name="busy"))
     pid = os.getpid()  # alive for the whole test: the run counts as running
-    folder.write_status(RunState.RUNNING, pid=pid, pid_start=runs.process_start_time(pid))
+    folder.write_status(RunState.RUNNING, pid=pid, pid_start=process_start_time(pid))
     folder.append_epoch(EpochRecord(1, loss=0.9, val_loss=1.0))
     folder.write_progress(Progress(2, 5, 60, 200, 30.0, losses=((20, 0.7), (60, 0.6))))
     at = open_app("pages/train.py")

@@ -20,7 +20,8 @@ from cnn_core.schema.config import (
     TrainConfig,
 )
 from cnn_core.schema.records import RecordError, RunState
-from cnn_core.store import runs
+from cnn_core.store.lr_tests import KEEP_LR_TESTS, LR_TESTS_DIR, create_lr_test, list_lr_tests
+from cnn_core.store.runs import list_runs
 from cnn_core.training import lr_finder
 from cnn_core.training.lr_finder import (
     BETA,
@@ -178,12 +179,12 @@ def test_the_range_test_config_ignores_what_the_test_sweeps_or_never_uses() -> N
 
 
 def test_lr_tests_are_kept_apart_from_runs_and_pruned(isolated_store: Path) -> None:
-    tests = [runs.create_lr_test(TrainConfig(seed=i)) for i in range(runs.KEEP_LR_TESTS + 2)]
+    tests = [create_lr_test(TrainConfig(seed=i)) for i in range(KEEP_LR_TESTS + 2)]
     for test in tests:
         test.write_status(RunState.COMPLETED)
-    runs.create_lr_test(TrainConfig())
-    assert runs.list_runs() == []  # never listed as training runs
-    kept = runs.list_lr_tests()
-    assert len(kept) == runs.KEEP_LR_TESTS
+    create_lr_test(TrainConfig())
+    assert list_runs() == []  # never listed as training runs
+    kept = list_lr_tests()
+    assert len(kept) == KEEP_LR_TESTS
     assert tests[0].path.exists() is False and tests[-1].path.exists()
-    assert tests[-1].path.parent == isolated_store.resolve() / runs.LR_TESTS_DIR
+    assert tests[-1].path.parent == isolated_store.resolve() / LR_TESTS_DIR

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cnn_core.base import settings, workspace
 from cnn_core.base.errors import UserError
 from cnn_core.schema.config import (
     LEARNING_RATE_RANGE,
@@ -22,7 +23,10 @@ from cnn_core.schema.config import (
     validate,
 )
 from cnn_core.schema.records import RunState
-from cnn_core.store import runs, workspaces
+from cnn_core.store.folder import RunFolder
+from cnn_core.store.lr_tests import create_lr_test, list_lr_tests, lr_test_folder
+from cnn_core.store.processes import pid_alive
+from cnn_core.store.runs import list_runs, load_run
 from cnn_core.training import worker
 from cnn_core.training.lr_finder import range_test_config, read_result
 from cnn_core.training.worker import launch_lr_test
@@ -33,8 +37,8 @@ TINY_CNN = ModelSpec(kind="cnn", conv_blocks=(ConvBlock(8, 3),), dense_layers=(D
 SIXTY_BATCHES = TrainConfig(model=TINY_CNN, fit=FitSpec(batch_size=9), validation=60, seed=3)
 
 
-def ended(folder: runs.RunFolder) -> bool:
-    return not runs.load_run(folder.path).active
+def ended(folder: RunFolder) -> bool:
+    return not load_run(folder.path).active
 
 
 def test_a_range_test_runs_in_the_worker_and_stores_its_curve() -> None:
@@ -43,7 +47,7 @@ def test_a_range_test_runs_in_the_worker_and_stores_its_curve() -> None:
     again, created_again = launch_lr_test(SIXTY_BATCHES)  # one test at a time
     assert again == folder and not created_again
     wait_for(lambda: ended(folder), timeout=240, what="the range test to end")
-    test = runs.load_run(folder.path)
+    test = load_run(folder.path)
     assert test.state == RunState.COMPLETED, test.message
     assert test.config == range_test_config(SIXTY_BATCHES)
     result = read_result(folder)
@@ -59,8 +63,8 @@ def test_a_range_test_runs_in_the_worker_and_stores_its_curve() -> None:
     assert low <= result.suggestion.rate <= high
     assert result.suggestion.rate < result.rates[-1]
     # Never a training run: the run lists do not see it.
-    assert runs.list_runs() == []
-    assert [t.run_id for t in runs.list_lr_tests()] == [folder.run_id]
+    assert list_runs() == []
+    assert [t.run_id for t in list_lr_tests()] == [folder.run_id]
 
 
 def test_a_config_the_validator_refuses_gets_trains_messages() -> None:
@@ -70,27 +74,27 @@ def test_a_config_the_validator_refuses_gets_trains_messages() -> None:
     with pytest.raises(ConfigError) as by_train:
         validate(bad, (28, 28, 1), 600)
     assert refused.value.problems == by_train.value.problems
-    assert runs.list_lr_tests() == []
+    assert list_lr_tests() == []
 
 
 def test_vgg16_is_refused_with_the_reason() -> None:
     vgg = TrainConfig(model=ModelSpec(kind="vgg16", vgg16=Vgg16Spec(weights="none")))
     with pytest.raises(UserError, match="VGG16 run trains its head on cached"):
         launch_lr_test(vgg)
-    assert runs.list_lr_tests() == []
+    assert list_lr_tests() == []
 
 
-def kill_worker(folder: runs.RunFolder) -> None:
+def kill_worker(folder: RunFolder) -> None:
     pid = folder.read_status().pid
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: not runs.pid_alive(pid), timeout=30, what="the worker to die")
+    wait_for(lambda: not pid_alive(pid), timeout=30, what="the worker to die")
 
 
 def test_a_killed_test_reads_as_interrupted() -> None:
     folder, _ = launch_lr_test(SIXTY_BATCHES)
     kill_worker(folder)
-    assert runs.load_run(folder.path).state == RunState.INTERRUPTED
+    assert load_run(folder.path).state == RunState.INTERRUPTED
     # The next launch starts a fresh test instead of waiting for the dead one.
     fresh, created = launch_lr_test(SIXTY_BATCHES)
     try:
@@ -102,27 +106,27 @@ def test_a_killed_test_reads_as_interrupted() -> None:
 def test_a_range_test_belongs_to_its_workspace(
     isolated_store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    alice, bob = workspaces.new_workspace_id(), workspaces.new_workspace_id()
+    alice, bob = workspace.new_workspace_id(), workspace.new_workspace_id()
     current = {"ws": alice}
-    monkeypatch.setenv(workspaces.PRIVATE_ENV, "1")
-    monkeypatch.setattr(workspaces, "_resolver", lambda: current["ws"])
-    test = runs.create_lr_test(TrainConfig())
-    assert test.runs_root == isolated_store.resolve() / workspaces.WORKSPACES_DIR / alice
-    assert [t.run_id for t in runs.list_lr_tests()] == [test.run_id]
-    assert runs.list_runs() == []
+    monkeypatch.setenv(settings.PRIVATE_WORKSPACES, "1")
+    monkeypatch.setattr(workspace, "_resolver", lambda: current["ws"])
+    test = create_lr_test(TrainConfig())
+    assert test.runs_root == isolated_store.resolve() / workspace.WORKSPACES_DIR / alice
+    assert [t.run_id for t in list_lr_tests()] == [test.run_id]
+    assert list_runs() == []
     current["ws"] = bob
-    assert runs.list_lr_tests() == []
-    assert not runs.lr_test_folder(test.run_id).path.exists()  # bob's id resolves in bob's
+    assert list_lr_tests() == []
+    assert not lr_test_folder(test.run_id).path.exists()  # bob's id resolves in bob's
 
 
 def test_a_range_test_never_waits_for_a_training_slot(
     isolated_store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CNN_MAX_TRAININGS", "1")
-    slot = worker._try_slot(workspaces.store_of(isolated_store))  # a training holds it
+    slot = worker._try_slot(workspace.store_of(isolated_store))  # a training holds it
     assert slot is not None
     with slot:
-        assert worker._try_slot(workspaces.store_of(isolated_store)) is None  # none left
+        assert worker._try_slot(workspace.store_of(isolated_store)) is None  # none left
         folder, _ = launch_lr_test(SIXTY_BATCHES)
         wait_for(lambda: ended(folder), timeout=240, what="the range test beside a training")
-        assert runs.load_run(folder.path).state == RunState.COMPLETED
+        assert load_run(folder.path).state == RunState.COMPLETED

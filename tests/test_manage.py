@@ -11,15 +11,19 @@ from cnn_core.base.errors import UserError
 from cnn_core.insight.run_filters import RunFilter, filter_choices
 from cnn_core.schema.config import PRESETS, ModelSpec, TrainConfig
 from cnn_core.schema.records import SCHEMA_VERSION, RecordError, RunNotes, RunState
-from cnn_core.store import runs
-from cnn_core.store.runs import STARTER_ROOT, RunFolder
+from cnn_core.store import access
+from cnn_core.store.access import delete_run
+from cnn_core.store.atomic import atomic_write_json
+from cnn_core.store.folder import STARTER_ROOT, RunFolder, create_run
+from cnn_core.store.processes import pid_alive, process_start_time
+from cnn_core.store.runs import list_runs, load_run
 from cnn_core.training.worker import launch_run
 from tests.test_worker import LONG_FIT, TINY_CNN
 from tests.waiting import wait_for
 
 
 def new_run(name: str = "", dataset: str = "mnist", spec: ModelSpec | None = None) -> RunFolder:
-    folder = runs.create_run(TrainConfig(dataset=dataset, model=spec or TINY_CNN, name=name))
+    folder = create_run(TrainConfig(dataset=dataset, model=spec or TINY_CNN, name=name))
     folder.write_status(RunState.COMPLETED)
     return folder
 
@@ -32,20 +36,20 @@ def starter() -> RunFolder:
 def test_rename_keeps_everything_else() -> None:
     folder = new_run("old")
     before = folder.read_config()
-    folder.rename("  better name ")
-    after = runs.load_run(folder.path)
+    access.rename_run(folder, "  better name ")
+    after = load_run(folder.path)
     assert after.config.name == "better name"
     assert after.config.model == before.model and after.run_id == folder.run_id
     with pytest.raises(UserError, match="at most 60"):
-        folder.rename("x" * 61)
+        access.rename_run(folder, "x" * 61)
     assert folder.read_config().name == "better name"
 
 
 def test_tags_and_notes_are_stored_and_read_back() -> None:
     folder = new_run()
-    assert runs.load_run(folder.path).notes == RunNotes()  # none yet
-    folder.write_notes(RunNotes.create(["Baseline", "baseline", " cpu "], "lr too high?"))
-    run = runs.load_run(folder.path)
+    assert load_run(folder.path).notes == RunNotes()  # none yet
+    access.save_notes(folder, RunNotes.create(["Baseline", "baseline", " cpu "], "lr too high?"))
+    run = load_run(folder.path)
     assert run.notes.tags == ("baseline", "cpu") and run.notes.text == "lr too high?"
 
 
@@ -66,17 +70,17 @@ def test_bad_tags_or_notes_are_refused(tags: object, text: str, match: str) -> N
 
 def test_notes_from_a_newer_version_make_the_run_broken_not_a_crash() -> None:
     folder = new_run()
-    runs.atomic_write_json(folder.notes_path, {"schema_version": SCHEMA_VERSION + 1, "tags": []})
-    run = runs.load_run(folder.path)
+    atomic_write_json(folder.notes_path, {"schema_version": SCHEMA_VERSION + 1, "tags": []})
+    run = load_run(folder.path)
     assert run.state == RunState.BROKEN and "newer CNN Studio" in run.message
 
 
 def test_starter_runs_cannot_be_changed() -> None:
     folder = starter()
     for action in (
-        lambda: folder.rename("mine"),
-        lambda: folder.write_notes(RunNotes.create(["x"])),
-        lambda: runs.delete_run(folder),
+        lambda: access.rename_run(folder, "mine"),
+        lambda: access.save_notes(folder, RunNotes.create(["x"])),
+        lambda: delete_run(folder),
     ):
         with pytest.raises(UserError, match="starter"):
             action()
@@ -85,17 +89,17 @@ def test_starter_runs_cannot_be_changed() -> None:
 
 def test_delete_removes_a_finished_run_only() -> None:
     keep, gone = new_run("keep"), new_run("gone")
-    runs.delete_run(gone)
-    assert [r.run_id for r in runs.list_runs()] == [keep.run_id]
+    delete_run(gone)
+    assert [r.run_id for r in list_runs()] == [keep.run_id]
 
 
 def test_delete_stops_a_training_run_first() -> None:
     folder, _ = launch_run(TrainConfig(model=TINY_CNN, fit=LONG_FIT))
-    wait_for(lambda: runs.load_run(folder.path).state == RunState.RUNNING, 120, "running")
+    wait_for(lambda: load_run(folder.path).state == RunState.RUNNING, 120, "running")
     pid = folder.read_status().pid
-    runs.delete_run(folder)
+    delete_run(folder)
     assert not folder.path.exists()
-    assert not runs.pid_alive(pid)
+    assert not pid_alive(pid)
 
 
 def test_delete_terminates_a_worker_that_ignores_stop() -> None:
@@ -103,10 +107,10 @@ def test_delete_terminates_a_worker_that_ignores_stop() -> None:
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
         folder.write_status(
-            RunState.RUNNING, pid=sleeper.pid, pid_start=runs.process_start_time(sleeper.pid)
+            RunState.RUNNING, pid=sleeper.pid, pid_start=process_start_time(sleeper.pid)
         )
-        assert runs.load_run(folder.path).active
-        runs.delete_run(folder, stop_timeout=0.5)
+        assert load_run(folder.path).active
+        delete_run(folder, stop_timeout=0.5)
         assert sleeper.wait(timeout=10) != 0  # terminated by a signal
         assert not folder.path.exists()
     finally:
@@ -115,12 +119,12 @@ def test_delete_terminates_a_worker_that_ignores_stop() -> None:
 
 def test_filters_by_dataset_model_tag_and_state() -> None:
     digits = new_run("digits")
-    digits.write_notes(RunNotes.create(["keep"]))
+    access.save_notes(digits, RunNotes.create(["keep"]))
     clothes = new_run("clothes", dataset="fashion_mnist", spec=PRESETS["Softmax regression"])
-    clothes.write_notes(RunNotes.create(["keep", "wide"]))
+    access.save_notes(clothes, RunNotes.create(["keep", "wide"]))
     failed = new_run("failed")
     failed.write_status(RunState.FAILED, message="boom")
-    every = runs.list_runs()
+    every = list_runs()
 
     def names(filt: RunFilter) -> set[str]:
         return {r.config.name for r in filt.apply(every)}
@@ -142,7 +146,7 @@ def test_filters_by_dataset_model_tag_and_state() -> None:
 
 def test_imported_from_survives_a_rewrite(isolated_store: Path) -> None:
     folder = new_run()
-    folder.write_notes(RunNotes.create(["a"], "", imported_from="elsewhere-1"))
+    access.save_notes(folder, RunNotes.create(["a"], "", imported_from="elsewhere-1"))
     notes = folder.read_notes()
-    folder.write_notes(RunNotes.create(["b"], "edited", notes.imported_from))
+    access.save_notes(folder, RunNotes.create(["b"], "edited", notes.imported_from))
     assert folder.read_notes().imported_from == "elsewhere-1"

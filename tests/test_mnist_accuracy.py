@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cnn_core.schema.config import ConvBlock, DenseLayer, FitSpec, ModelSpec, TrainConfig
-from cnn_core.store import runs
+from cnn_core.store.folder import create_run
 from cnn_core.training.worker import run_worker
 
 pytestmark = pytest.mark.slow
@@ -24,7 +24,7 @@ def test_small_cnn_reaches_95_percent_on_the_5000_image_sample(
     )
     # 6 epochs: with the default cosine decay, 4 were too few (94.6%; 95.7% after 6).
     config = TrainConfig(model=spec, fit=FitSpec(epochs=6, batch_size=32), validation=500, seed=0)
-    folder = runs.create_run(config)
+    folder = create_run(config)
     assert run_worker(folder) == 0
     evaluation = folder.read_evaluation()
     assert evaluation.n == 10_000  # the full official test set

@@ -9,13 +9,15 @@ import pytest
 
 from cnn_core.schema.config import ConvBlock, ModelSpec, TrainConfig
 from cnn_core.schema.records import EpochRecord, Progress, RunState
-from cnn_core.store import runs
+from cnn_core.store.folder import create_run
+from cnn_core.store.processes import process_start_time
+from cnn_core.store.runs import list_runs, load_run
 from tests.apptest_support import open_app, texts
 from tests.waiting import wait_for
 
 
 def test_home_lists_runs_and_survives_a_broken_one(isolated_store: Path) -> None:
-    done = runs.create_run(TrainConfig(name="finished one"))
+    done = create_run(TrainConfig(name="finished one"))
     done.write_status(RunState.COMPLETED)
     done.append_epoch(EpochRecord(epoch=1, val_accuracy=0.91))
     broken = isolated_store / "20260101-000000-broken"
@@ -61,7 +63,7 @@ def test_home_cards_name_the_sidebars_pages_in_its_order(monkeypatch: pytest.Mon
 
 
 def test_home_names_the_real_run_store_for_tensorboard(isolated_store: Path) -> None:
-    runs.create_run(TrainConfig(name="one")).write_status(RunState.COMPLETED)
+    create_run(TrainConfig(name="one")).write_status(RunState.COMPLETED)
     at = open_app()
     assert f"tensorboard --logdir {isolated_store}" in texts(at)
 
@@ -121,7 +123,7 @@ def test_train_page_refuses_bad_values_and_creates_no_run(
     at.number_input(key=key).set_value(value).run()
     assert any(words in e.value for e in at.error), [e.value for e in at.error]
     assert at.button(key="train_start").disabled  # a browser cannot click it
-    assert runs.list_runs() == []
+    assert list_runs() == []
 
 
 def test_presets_fill_the_layer_widgets() -> None:
@@ -139,10 +141,10 @@ def test_train_button_starts_a_run_and_the_page_follows_it() -> None:
     at.radio(key="train_kind").set_value("softmax").run()
     at.number_input(key="train_epochs").set_value(1).run()
     at.button(key="train_start").click().run()
-    (run,) = runs.list_runs()
+    (run,) = list_runs()
     assert run.config.model.kind == "softmax"
     assert at.selectbox(key="train_monitor_run").value == run.run_id
-    wait_for(lambda: not runs.load_run(run.path).active, timeout=120, what="the run")
+    wait_for(lambda: not load_run(run.path).active, timeout=120, what="the run")
     at.run()
     assert "Test accuracy" in texts(at)
     captions = [c.value for c in at.caption]
@@ -154,7 +156,7 @@ def test_train_button_starts_a_run_and_the_page_follows_it() -> None:
 
 def test_interrupted_run_is_shown_with_its_epochs() -> None:
     config = TrainConfig(model=ModelSpec(kind="cnn", conv_blocks=(ConvBlock(4, 3),)))
-    folder = runs.create_run(config)
+    folder = create_run(config)
     folder.write_status(RunState.RUNNING, pid=999_999_999)  # no such process
     folder.append_epoch(EpochRecord(epoch=1, loss=1.0, val_loss=1.1))
     at = open_app("pages/train.py")
@@ -163,9 +165,9 @@ def test_interrupted_run_is_shown_with_its_epochs() -> None:
 
 def test_stop_shows_stopping_at_once_and_the_worker_s_step() -> None:
     config = TrainConfig(model=ModelSpec(kind="cnn", conv_blocks=(ConvBlock(4, 3),)))
-    folder = runs.create_run(config)
+    folder = create_run(config)
     pid = os.getpid()  # a live process stands in for the worker
-    folder.write_status(RunState.RUNNING, pid=pid, pid_start=runs.process_start_time(pid))
+    folder.write_status(RunState.RUNNING, pid=pid, pid_start=process_start_time(pid))
     folder.write_progress(Progress(epoch=3, epochs=10, batch=0, batches=844, elapsed=60.0))
     at = open_app("pages/train.py")
     assert "Epoch 3/10 · batch 0/844" in [p.proto.text for p in at.get("progress")][0]
@@ -185,7 +187,7 @@ def test_stop_shows_stopping_at_once_and_the_worker_s_step() -> None:
 
 def test_a_stopped_run_says_its_last_epoch_was_cut_short() -> None:
     config = TrainConfig(model=ModelSpec(kind="cnn", conv_blocks=(ConvBlock(4, 3),)))
-    folder = runs.create_run(config)
+    folder = create_run(config)
     folder.append_epoch(EpochRecord(epoch=1, loss=1.0, val_loss=1.1))
     folder.append_epoch(EpochRecord(epoch=2, loss=3.0, partial=True, batches=1))
     folder.write_status(RunState.STOPPED, train_seconds=5.0)

@@ -12,8 +12,7 @@ from cnn_core.base.errors import UserError
 from cnn_core.models.evaluate import summarize
 from cnn_core.schema.config import DEFAULT_PRESET, PRESETS, ModelSpec, TrainConfig
 from cnn_core.schema.records import EpochRecord, RunState
-from cnn_core.store import runs
-from cnn_core.store.runs import RunFolder
+from cnn_core.store.folder import RunFolder, create_run
 from pages._shared import compare_actions
 from tests.apptest_support import (
     APP,
@@ -29,7 +28,7 @@ PAGE = "pages/compare.py"
 
 def finished_run(config: TrainConfig, val_accuracies: list[float], correct: int = 80) -> RunFolder:
     """A completed run made by hand: epochs, and a test result of `correct` in 100 (2 classes)."""
-    folder = runs.create_run(config)
+    folder = create_run(config)
     for epoch, val in enumerate(val_accuracies, start=1):
         folder.append_epoch(
             EpochRecord(
@@ -148,7 +147,7 @@ def test_compare_with_queues_the_same_split_and_seed_and_opens_the_pair(
     launched: list[RunFolder] = []
 
     def launch(config: TrainConfig) -> tuple[RunFolder, bool]:  # no worker: nothing trains
-        launched.append(runs.create_run(config))
+        launched.append(create_run(config))
         return launched[-1], True
 
     monkeypatch.setattr(compare_actions, "launch_run", launch)
@@ -172,7 +171,7 @@ def test_train_page_offers_compare_with_for_a_finished_run(
     monkeypatch.setattr(
         compare_actions,
         "launch_run",
-        lambda c: (launched.append(runs.create_run(c)) or launched[-1], True),
+        lambda c: (launched.append(create_run(c)) or launched[-1], True),
     )
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S).run()
     at.switch_page("pages/train.py").run()
@@ -192,7 +191,7 @@ def test_repeat_over_seeds_queues_a_group_and_reports_a_full_queue(
     def launch(config: TrainConfig) -> tuple[RunFolder, bool]:
         if len(launched) == 2:
             raise UserError("8 runs are already waiting for a training slot")
-        launched.append(runs.create_run(config))
+        launched.append(create_run(config))
         return launched[-1], True
 
     monkeypatch.setattr(compare_actions, "launch_run", launch)

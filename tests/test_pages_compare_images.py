@@ -9,7 +9,7 @@ import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from cnn_core.data.registry import load_dataset
-from cnn_core.store.runs import RunFolder
+from cnn_core.store.folder import RunFolder
 from tests.apptest_support import open_with_query, texts
 from tests.evaluation_support import copy_run, make_model_run
 

@@ -10,12 +10,13 @@ from cnn_core.models.cnn import build_model
 from cnn_core.models.evaluate import summarize
 from cnn_core.schema.config import FitSpec, OptimizerSpec, TrainConfig
 from cnn_core.schema.records import RunState
-from cnn_core.store import runs
+from cnn_core.store.folder import RunFolder, create_run
+from cnn_core.store.runs import list_runs
 from tests.apptest_support import assert_no_exception, open_with_query
 from tests.journey_runs import SMALL_CNN, history
 
 
-def collapsed_run() -> runs.RunFolder:
+def collapsed_run() -> RunFolder:
     """A finished SGD run at learning rate 1.0 that calls every test image class 4."""
     config = TrainConfig(
         model=SMALL_CNN,
@@ -23,7 +24,7 @@ def collapsed_run() -> runs.RunFolder:
         fit=FitSpec(epochs=2),
         name="lr one",
     )
-    folder = runs.create_run(config)
+    folder = create_run(config)
     dataset = load_dataset("mnist")
     folder.save_model(build_model(SMALL_CNN, (28, 28, 1), 10))
     for record in history(2):
@@ -46,8 +47,8 @@ def test_evaluate_shows_a_collapsed_run_as_a_problem_and_retries_it(isolated_sto
     assert "learning rate 1 -> 0.1" in button.label
     button.click().run()
     assert_no_exception(at)
-    retry = next(r for r in runs.list_runs() if r.run_id != folder.run_id)
-    runs.RunFolder(retry.path).request_stop()  # keep the worker short
+    retry = next(r for r in list_runs() if r.run_id != folder.run_id)
+    RunFolder(retry.path).request_stop()  # keep the worker short
     assert retry.config.optimizer.learning_rate == 0.1 and retry.config.seed == 42
     assert retry.config.name == "lr one · learning rate 1 -> 0.1"
 

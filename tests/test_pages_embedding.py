@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from cnn_core.data import user_folders as folders
 from cnn_core.insight.embedding import stratified_sample
-from cnn_core.store.runs import RunFolder
+from cnn_core.store.folder import RunFolder
 from tests.apptest_support import assert_no_exception, open_app, open_with_query, texts
 from tests.evaluation_support import copy_run, make_model_run
 from tests.image_folder_support import own_data_dir, shapes_folder

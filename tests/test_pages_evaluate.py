@@ -12,8 +12,9 @@ from cnn_core.data.registry import load_dataset
 from cnn_core.models.evaluate import summarize
 from cnn_core.schema.config import TrainConfig
 from cnn_core.schema.records import Evaluation, RunState
-from cnn_core.store import runs
-from cnn_core.store.runs import RunFolder
+from cnn_core.store import folder as folder_module
+from cnn_core.store.folder import RunFolder, create_run
+from cnn_core.store.runs import load_run
 from tests.apptest_support import open_app, open_in_fresh_process, texts
 from tests.evaluation_support import TINY_SPEC, copy_run
 
@@ -94,7 +95,7 @@ def test_interrupted_run_is_evaluated_once(
     folder.evaluation_path.unlink()
     folder.predictions_path.unlink()
     folder.write_status(RunState.RUNNING, pid=999_999_999)  # the worker died mid-training
-    assert runs.load_run(folder.path).state == RunState.INTERRUPTED
+    assert load_run(folder.path).state == RunState.INTERRUPTED
     at = open_evaluate()
     assert not at.error, [e.value for e in at.error]
     evaluation = folder.read_evaluation()
@@ -131,7 +132,7 @@ def test_damaged_predictions_keep_the_metrics_and_offer_a_fresh_evaluation(
 
 
 def test_no_runs_says_how_to_get_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runs, "STARTER_ROOT", tmp_path / "no_starters")
+    monkeypatch.setattr(folder_module, "STARTER_ROOT", tmp_path / "no_starters")
     at = open_evaluate()
     assert "No trained model yet" in texts(at)
 
@@ -142,7 +143,7 @@ def test_evaluated_run_opens_without_tensorflow_or_the_model(
     """Files only: the model file is garbage and TensorFlow must stay unloaded."""
     dataset = load_dataset("mnist")
     config = TrainConfig(model=TINY_SPEC)
-    folder = runs.create_run(config)
+    folder = create_run(config)
     folder.write_status(RunState.COMPLETED)
     folder.model_path.write_bytes(b"never loaded")
     rng = np.random.default_rng(0)

@@ -15,7 +15,8 @@ from cnn_core.insight.inspection import filter_weights
 from cnn_core.insight.predict import Predictor
 from cnn_core.models.cnn import build_model, load_trained_model
 from cnn_core.schema.config import PRESETS, ConvBlock, DenseLayer, ModelSpec
-from cnn_core.store import runs
+from cnn_core.store import folder as folder_module
+from cnn_core.store.folder import STARTER_ROOT, RunFolder
 from tests.apptest_support import assert_no_exception, open_app, texts, untrained_model_run
 
 TINY_CNN = ModelSpec(
@@ -129,7 +130,7 @@ def test_uploads_bad_and_good() -> None:
 
 
 def test_last_drawing_is_offered_for_digit_models() -> None:
-    starter = runs.RunFolder(runs.STARTER_ROOT / "mnist-starter")
+    starter = RunFolder(STARTER_ROOT / "mnist-starter")
     at = open_inside(starter.path)
     assert "Last drawing" not in at.radio(key="inside_source").options
     # what the Predict page stores: float32 (28, 28, 1) raw pixels in [0, 255]
@@ -176,7 +177,7 @@ def test_concepts_controls_and_output_size_rule() -> None:
 def test_without_any_model_the_page_says_how_to_get_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(runs, "STARTER_ROOT", tmp_path / "no-starters")
+    monkeypatch.setattr(folder_module, "STARTER_ROOT", tmp_path / "no-starters")
     at = open_inside()
     assert any("No trained model yet" in i.value for i in at.info)
 
@@ -189,14 +190,14 @@ def filter_chart_spec(at: AppTest) -> str:
 
 def weights_range(path: Path) -> str:
     """How the filter grid's title states conv1's weight range for the run's saved model."""
-    model = load_trained_model(runs.RunFolder(path).model_path)
+    model = load_trained_model(RunFolder(path).model_path)
     weights = filter_weights(model, "conv1", 0)
     return f"min {weights.min():.3g}, max {weights.max():.3g}"
 
 
 def test_filter_grid_follows_a_retrained_model_and_the_chosen_run() -> None:
     first, second = untrained_model_run(TINY_CNN, "first"), untrained_model_run(TINY_CNN, "other")
-    runs.RunFolder(second).save_model(build_model(TINY_CNN, (28, 28, 1), 10, seed=3))
+    RunFolder(second).save_model(build_model(TINY_CNN, (28, 28, 1), 10, seed=3))
     at = open_inside(first)
     before = filter_chart_spec(at)
     assert weights_range(first) in before
@@ -206,7 +207,7 @@ def test_filter_grid_follows_a_retrained_model_and_the_chosen_run() -> None:
     # shows the new weights and the new model's prediction
     retrained = build_model(TINY_CNN, (28, 28, 1), 10, seed=7)
     retrained.layers[-1].bias.assign(np.eye(10, dtype=np.float32)[7] * 50)
-    runs.RunFolder(first).save_model(retrained)
+    RunFolder(first).save_model(retrained)
     at.run()
     assert_no_exception(at)
     after = filter_chart_spec(at)

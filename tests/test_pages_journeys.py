@@ -15,7 +15,9 @@ from streamlit.testing.v1 import AppTest
 from cnn_core.insight.labels import run_label
 from cnn_core.schema.config import PRESETS, ModelSpec, TrainConfig
 from cnn_core.schema.records import RunState
-from cnn_core.store import runs
+from cnn_core.store.folder import create_run, run_folder
+from cnn_core.store.processes import process_start_time
+from cnn_core.store.runs import list_runs, load_run
 from tests.apptest_support import (
     APP,
     TIMEOUT_S,
@@ -75,7 +77,7 @@ def leave_and_return(at: AppTest, page: str = "pages/train.py") -> None:
 
 
 def finish(at: AppTest, run_id: str) -> None:
-    wait_for(lambda: not runs.load_run(runs.run_folder(run_id).path).active, 180, "the run")
+    wait_for(lambda: not load_run(run_folder(run_id).path).active, 180, "the run")
     at.run()
     assert_no_exception(at)
 
@@ -87,7 +89,7 @@ def test_train_form_survives_leaving_and_two_runs_in_one_session() -> None:
     assert_form_kept(at)
 
     at.button(key="train_start").click().run()
-    (first,) = runs.list_runs()
+    (first,) = list_runs()
     assert first.config.name == "kept" and first.config.dataset == "fashion_mnist"
     assert first.config.optimizer.name == "sgd" and first.config.augment.rotation == 0.1
     leave_and_return(at)
@@ -100,7 +102,7 @@ def test_train_form_survives_leaving_and_two_runs_in_one_session() -> None:
     at.number_input(key="train_seed").set_value(8).run()  # the same setup twice is one run
     at.button(key="train_start").click().run()
     assert_no_exception(at)
-    second = runs.list_runs()[0]
+    second = list_runs()[0]
     assert second.run_id != first.run_id
     finish(at, second.run_id)
     leave_and_return(at)
@@ -190,7 +192,7 @@ def test_the_train_monitor_watches_the_session_run_and_a_choice_there_follows(
 def test_runs_page_picker_labels_runs_like_the_other_pickers(two_runs) -> None:
     at = open_app("pages/runs.py")
     picker = at.selectbox(key="runs_selected")
-    expected = [run_label(runs.load_run(runs.run_folder(i).path)) for i in reversed(two_runs)]
+    expected = [run_label(load_run(run_folder(i).path)) for i in reversed(two_runs)]
     assert picker.options == expected
     assert "older run" in picker.options[1]
 
@@ -206,7 +208,7 @@ def test_a_finished_run_on_train_links_to_its_pages_which_open_it(
     two_runs: tuple[str, str],
 ) -> None:
     older, _ = two_runs
-    folder = runs.run_folder(older)
+    folder = run_folder(older)
     folder.write_status(RunState.COMPLETED, train_seconds=1.0)
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
     at.query_params["ws"] = "abc123"  # kept in the links, as the Runs page keeps it
@@ -226,9 +228,9 @@ def test_a_finished_run_on_train_links_to_its_pages_which_open_it(
 
 
 def test_the_runs_page_says_a_run_is_stopping() -> None:
-    folder = runs.create_run(TrainConfig(model=SOFTMAX, name="asked to stop"))
+    folder = create_run(TrainConfig(model=SOFTMAX, name="asked to stop"))
     pid = os.getpid()  # a live process stands in for the worker
-    folder.write_status(RunState.RUNNING, pid=pid, pid_start=runs.process_start_time(pid))
+    folder.write_status(RunState.RUNNING, pid=pid, pid_start=process_start_time(pid))
     at = open_app("pages/runs.py")
     assert "stopping…" not in texts(at)
     folder.request_stop()

@@ -6,7 +6,9 @@ import json
 
 from cnn_core.schema.config import TrainConfig
 from cnn_core.schema.records import RunState
-from cnn_core.store import runs
+from cnn_core.store.folder import LrTestFolder
+from cnn_core.store.lr_tests import create_lr_test, list_lr_tests
+from cnn_core.store.runs import list_runs, load_run
 from cnn_core.training.lr_finder import read_result
 from pages._shared.lr_finder_view import TEST
 from tests.apptest_support import assert_no_exception, open_app, texts
@@ -21,13 +23,13 @@ def test_the_finder_runs_shows_its_curve_and_fills_the_rate() -> None:
     assert "at most 60 batches of 9 images" in texts(at)
     at.button(key="lrfind_start").click().run()
     assert_no_exception(at)
-    (test,) = runs.list_lr_tests()
+    (test,) = list_lr_tests()
     assert at.session_state[TEST] == test.run_id
     assert at.get("progress")  # its progress bar, polled while the test runs
-    wait_for(lambda: not runs.load_run(test.path).active, timeout=240, what="the range test")
+    wait_for(lambda: not load_run(test.path).active, timeout=240, what="the range test")
     at.run()
     assert_no_exception(at)
-    result = read_result(runs.LrTestFolder(test.path))
+    result = read_result(LrTestFolder(test.path))
     assert result is not None and result.suggestion is not None
     (chart,) = [c for c in at.get("plotly_chart") if c.proto.id and "lrfind_chart" in c.proto.id]
     figure = json.loads(chart.proto.spec)
@@ -38,7 +40,7 @@ def test_the_finder_runs_shows_its_curve_and_fills_the_rate() -> None:
     assert_no_exception(at)
     assert at.number_input(key="train_lr").value == result.suggestion.rate
     assert at.button(key="lrfind_use").disabled  # the form holds it now
-    assert runs.list_runs() == []  # the test is no training run
+    assert list_runs() == []  # the test is no training run
     # A new session (a refresh) with the same setup finds the finished test again.
     later = open_app("pages/train.py")
     later.radio(key="train_kind").set_value("softmax").run()
@@ -53,9 +55,9 @@ def test_cancel_stops_the_test_and_says_so() -> None:
     at.button(key="lrfind_start").click().run()
     at.button(key="lrfind_cancel").click().run()
     assert_no_exception(at)
-    (test,) = runs.list_lr_tests()
-    wait_for(lambda: not runs.load_run(test.path).active, timeout=240, what="the test to stop")
-    assert runs.load_run(test.path).state == RunState.STOPPED
+    (test,) = list_lr_tests()
+    wait_for(lambda: not load_run(test.path).active, timeout=240, what="the test to stop")
+    assert load_run(test.path).state == RunState.STOPPED
     at.run()
     assert "The learning-rate test was cancelled" in texts(at)
     assert not [c for c in at.get("plotly_chart") if "lrfind_chart" in (c.proto.id or "")]
@@ -67,7 +69,7 @@ def test_settings_the_validator_refuses_keep_the_finder_off() -> None:
     assert at.button(key="lrfind_start").disabled
     assert any("batch size must be between 1 and 4096" in e.value for e in at.error)
     assert "fix them first" in texts(at)
-    assert runs.list_lr_tests() == []
+    assert list_lr_tests() == []
 
 
 def test_vgg16_says_why_the_finder_does_not_test_it() -> None:
@@ -78,8 +80,8 @@ def test_vgg16_says_why_the_finder_does_not_test_it() -> None:
     assert not [b for b in at.button if b.key == "lrfind_start"]
 
 
-def stored_test(state: RunState, **fields: object) -> runs.LrTestFolder:
-    folder = runs.create_lr_test(TrainConfig())
+def stored_test(state: RunState, **fields: object) -> LrTestFolder:
+    folder = create_lr_test(TrainConfig())
     folder.write_status(state, **fields)
     return folder
 

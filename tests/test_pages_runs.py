@@ -10,8 +10,9 @@ from streamlit.testing.v1 import AppTest
 from cnn_core.schema.config import PRESETS, ModelSpec
 from cnn_core.schema.records import RunNotes, RunState
 from cnn_core.sharing import bundles
-from cnn_core.store import runs
-from cnn_core.store.runs import RunFolder
+from cnn_core.store import access
+from cnn_core.store.folder import RunFolder, create_run
+from cnn_core.store.runs import list_runs, load_run
 from tests.apptest_support import (
     APP,
     TIMEOUT_S,
@@ -43,7 +44,7 @@ def test_empty_store_says_how_to_start() -> None:
 
 def test_filters_narrow_the_table() -> None:
     digits = RunFolder(model_run(SOFTMAX, "digits"))
-    digits.write_notes(RunNotes.create(["keep"]))
+    access.save_notes(digits, RunNotes.create(["keep"]))
     model_run(SOFTMAX, "clothes", "fashion_mnist")
     at = open_runs()
     assert len(at.dataframe[0].value) == 2
@@ -64,7 +65,7 @@ def test_rename_tag_and_note_a_run() -> None:
     at.text_area(key=f"runs_notes_{folder.run_id}").input("works")
     at.button(key="runs_save").click().run()
     assert_no_exception(at)
-    run = runs.load_run(folder.path)
+    run = load_run(folder.path)
     assert run.config.name == "after"
     assert run.notes == RunNotes(("baseline", "cpu"), "works")
     assert "after" in texts(at)
@@ -78,7 +79,7 @@ def test_a_bad_tag_is_a_message_and_changes_nothing() -> None:
     at.button(key="runs_save").click().run()
     assert_no_exception(at)
     assert any("letters, digits" in e.value for e in at.error)
-    assert runs.load_run(folder.path).config.name == "kept"
+    assert load_run(folder.path).config.name == "kept"
 
 
 def test_delete_asks_first() -> None:
@@ -118,16 +119,16 @@ def test_import_a_bundle_and_refuse_a_bad_one(isolated_store: Path) -> None:
     at.button(key="runs_import").click().run()
     assert_no_exception(at)
     assert any("not imported" in e.value and "not a zip" in e.value for e in at.error)
-    assert len(runs.list_runs()) == 1
+    assert len(list_runs()) == 1
     at.file_uploader(key="runs_import_file").set_value(("run.zip", data, "application/zip"))
     at.run()
     at.button(key="runs_import").click().run()
     assert_no_exception(at)
-    ids = {r.run_id for r in runs.list_runs()}
+    ids = {r.run_id for r in list_runs()}
     (new_id,) = ids - {source.run_id}
     assert f"Imported as run `{new_id}`" in texts(at)
     assert at.selectbox(key="runs_selected").value == new_id
-    assert runs.load_run(isolated_store / new_id).config.name == "travels"
+    assert load_run(isolated_store / new_id).config.name == "travels"
 
 
 @pytest.mark.parametrize(
@@ -205,7 +206,7 @@ def test_run_tables_show_unknown_accuracy_as_a_dash_and_sort_by_number(isolated_
     from cnn_core.schema.config import TrainConfig
     from pages._shared.common import run_table
 
-    queued = runs.load_run(runs.create_run(TrainConfig(name="waiting")).path)
+    queued = load_run(create_run(TrainConfig(name="waiting")).path)
     styled = run_table([run_row(queued)])
     html = styled.to_html()
     assert "None" not in html and "–" in html
@@ -217,7 +218,7 @@ def test_a_vgg16_run_says_where_its_weights_came_from() -> None:
     from cnn_core.schema.config import TrainConfig
 
     spec = vgg16_spec("feature_extraction", weights="file", weights_file="/w/my_vgg16.h5")
-    folder = runs.create_run(TrainConfig(dataset="cifar10", model=spec, name="from file"))
+    folder = create_run(TrainConfig(dataset="cifar10", model=spec, name="from file"))
     folder.write_status(RunState.COMPLETED, weights_source="my_vgg16.h5 · 58.9 MB · sha256 ab12")
     at = open_linked(PAGE, folder.run_id)
     assert_no_exception(at)
@@ -231,7 +232,7 @@ def test_every_run_table_shows_a_dash_not_none_for_a_missing_accuracy(isolated_s
     from cnn_core.schema.config import TrainConfig
     from tests.apptest_support import open_app
 
-    runs.create_run(TrainConfig(name="waiting"))  # queued: no accuracy yet
+    create_run(TrainConfig(name="waiting"))  # queued: no accuracy yet
     for page in (None, "pages/runs.py", "pages/compare.py"):
         at = open_app(page)
         table = next(f for f in at.dataframe if "run id" in f.value.columns)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from cnn_core.models.vgg16 import WEIGHTS_FILE
-from cnn_core.store import runs
+from cnn_core.store.folder import RunFolder
+from cnn_core.store.runs import list_runs
 from cnn_core.training import feature_cache
 from tests.apptest_support import open_app, texts
 
@@ -31,7 +32,7 @@ def test_imagenet_weights_missing_offline_blocks_launch_and_names_the_file(
     assert WEIGHTS_FILE in page and "58.9 MB" in page and "models/" in page
     assert any(b.label.startswith("Download ImageNet weights") for b in at.button)
     assert at.button(key="train_start").disabled
-    assert runs.list_runs() == []
+    assert list_runs() == []
 
 
 def test_random_weights_show_both_phases_estimates_and_launch(isolated_store: Path) -> None:
@@ -49,9 +50,9 @@ def test_random_weights_show_both_phases_estimates_and_launch(isolated_store: Pa
     assert "Feature cache: 0 B" in page
     assert not at.button(key="train_start").disabled
     at.button(key="train_start").click().run()
-    (run,) = runs.list_runs()
+    (run,) = list_runs()
     assert run.config.model.vgg16.weights == "none" and run.config.model.vgg16.fine_tune
-    runs.RunFolder(run.path).request_stop()  # keep the worker short
+    RunFolder(run.path).request_stop()  # keep the worker short
 
 
 def test_bad_settings_and_a_missing_weights_file_get_messages(isolated_store: Path) -> None:
@@ -65,7 +66,7 @@ def test_bad_settings_and_a_missing_weights_file_get_messages(isolated_store: Pa
     at.text_input(key="train_vgg_file").input("/nowhere/vgg.h5").run()
     assert "/nowhere/vgg.h5 does not exist" in texts(at)
     assert at.button(key="train_start").disabled
-    assert runs.list_runs() == []
+    assert list_runs() == []
 
 
 def test_the_cache_size_shows_and_clears() -> None:

@@ -15,9 +15,10 @@ from cnn_core.insight.inspection import Inspector
 from cnn_core.insight.predict import Predictor, prepare_uploads, reads_digits
 from cnn_core.models.cnn import build_model, load_trained_model
 from cnn_core.schema.config import PRESETS
-from cnn_core.store import runs
+from cnn_core.store.access import model_runs
+from cnn_core.store.folder import STARTER_ROOT, RunFolder
 
-STARTER = runs.STARTER_ROOT / "mnist-starter"
+STARTER = STARTER_ROOT / "mnist-starter"
 
 
 def png_bytes(image: Image.Image) -> bytes:
@@ -105,7 +106,7 @@ def test_one_rule_says_which_models_read_digits(shape, dataset, expected) -> Non
 def test_starter_model_ships_small_and_listed_as_a_model_run() -> None:
     assert (STARTER / "model.keras").is_file(), "run scripts/make_starter_model.py"
     assert (STARTER / "model.keras").stat().st_size < 5_000_000
-    starters = [r for r in runs.model_runs() if r.starter]
+    starters = [r for r in model_runs() if r.starter]
     assert [r.run_id for r in starters] == ["mnist-starter"]
     assert starters[0].state == "completed" and starters[0].config.dataset == "mnist"
 
@@ -131,7 +132,7 @@ def test_starter_model_accuracy_on_the_real_test_set(
         [predictor.probabilities(test.x_test[i : i + 1000]) for i in range(0, 10000, 1000)]
     )
     accuracy = float((probs.argmax(axis=1) == test.y_test).mean())
-    stored = runs.RunFolder(STARTER).read_evaluation().accuracy
+    stored = RunFolder(STARTER).read_evaluation().accuracy
     assert accuracy >= 0.98
     assert abs(accuracy - stored) < 1e-3  # the README and status quote this figure
 

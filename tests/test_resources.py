@@ -13,8 +13,9 @@ from cnn_core.base.errors import UserError
 from cnn_core.data.registry import dataset_info
 from cnn_core.schema.config import FitSpec, TrainConfig
 from cnn_core.schema.records import RunState
-from cnn_core.store import runs
-from cnn_core.store.runs import RunFolder
+from cnn_core.store import folder as folder_module
+from cnn_core.store.folder import RunFolder, create_run
+from cnn_core.store.runs import load_run
 from cnn_core.training import resources
 from cnn_core.training.worker import launch_run, run_worker
 from tests.apptest_support import open_app, texts
@@ -101,7 +102,7 @@ def test_a_refused_run_fails_with_the_message_on_the_train_page(
     monkeypatch.setenv("CNN_MEMORY_LIMIT_MB", "300")  # inherited by the worker process
     folder, _ = launch_run(TrainConfig(model=TINY_CNN, fit=FitSpec(epochs=1)))
     wait_for(lambda: finished(folder), timeout=120, what="the worker to refuse")
-    run = runs.load_run(folder.path)
+    run = load_run(folder.path)
     assert run.state == RunState.FAILED
     assert "not enough memory" in run.message and "300 MB" in run.message
     assert run.epochs_done == 0 and not run.has_model
@@ -152,7 +153,7 @@ def inject_evaluation_failure(monkeypatch: pytest.MonkeyPatch) -> None:
         handle.write(b"PK\x03\x04 half")
         raise disk_full(".predictions.tmp.npz")
 
-    monkeypatch.setattr(runs.np, "savez_compressed", failing_savez)
+    monkeypatch.setattr(folder_module.np, "savez_compressed", failing_savez)
 
 
 @pytest.mark.parametrize(
@@ -167,15 +168,15 @@ def inject_evaluation_failure(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_full_disk_fails_the_run_and_keeps_earlier_files(
     monkeypatch: pytest.MonkeyPatch, inject: object, epochs_kept: int
 ) -> None:
-    other = runs.create_run(TrainConfig(name="other"))
+    other = create_run(TrainConfig(name="other"))
     other.write_status(RunState.COMPLETED)
     other_files = {p.name: p.read_bytes() for p in other.path.iterdir()}
-    folder = runs.create_run(TrainConfig(model=TINY_CNN, fit=FitSpec(epochs=2, batch_size=64)))
+    folder = create_run(TrainConfig(model=TINY_CNN, fit=FitSpec(epochs=2, batch_size=64)))
     config_before = folder.config_path.read_bytes()
     inject(monkeypatch)
 
     assert run_worker(folder) == 1
-    run = runs.load_run(folder.path)
+    run = load_run(folder.path)
     assert run.state == RunState.FAILED
     assert "disk is full" in run.message and "earlier epochs and files are kept" in run.message
     assert run.epochs_done == epochs_kept

@@ -11,24 +11,30 @@ import pytest
 
 from cnn_core.schema.config import TrainConfig
 from cnn_core.schema.records import EpochRecord, Evaluation, PerClass, RunNotes, RunState
-from cnn_core.store import runs
+from cnn_core.store import access
+from cnn_core.store import runs as run_catalog
+from cnn_core.store.access import delete_run
+from cnn_core.store.atomic import atomic_write_json, atomic_write_text
+from cnn_core.store.folder import RunFolder, create_run
+from cnn_core.store.processes import process_start_time
+from cnn_core.store.runs import _files_signature, _read_cache, list_runs, load_run
 
 
 def count_config_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Record the run id of every config.json parse."""
     reads: list[str] = []
-    original = runs.RunFolder.read_config
+    original = RunFolder.read_config
 
-    def counted(self: runs.RunFolder) -> TrainConfig:
+    def counted(self: RunFolder) -> TrainConfig:
         reads.append(self.run_id)
         return original(self)
 
-    monkeypatch.setattr(runs.RunFolder, "read_config", counted)
+    monkeypatch.setattr(RunFolder, "read_config", counted)
     return reads
 
 
-def finished_run(root: Path, name: str = "") -> runs.RunFolder:
-    folder = runs.create_run(TrainConfig(dataset="mnist", name=name), root)
+def finished_run(root: Path, name: str = "") -> RunFolder:
+    folder = create_run(TrainConfig(dataset="mnist", name=name), root)
     folder.write_status(RunState.COMPLETED)
     return folder
 
@@ -36,7 +42,7 @@ def finished_run(root: Path, name: str = "") -> runs.RunFolder:
 def test_an_unchanged_run_is_parsed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = finished_run(tmp_path)
     reads = count_config_reads(monkeypatch)
-    first, second = runs.list_runs(tmp_path), runs.list_runs(tmp_path)
+    first, second = list_runs(tmp_path), list_runs(tmp_path)
     assert [r.run_id for r in first] == [r.run_id for r in second] == [folder.run_id]
     assert reads == [folder.run_id]  # the second listing came from the cache
     assert second[0].config == first[0].config
@@ -44,27 +50,27 @@ def test_an_unchanged_run_is_parsed_once(tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_created_renamed_and_deleted_runs_show_on_the_next_listing(tmp_path: Path) -> None:
     old = finished_run(tmp_path, "first")
-    assert [r.config.name for r in runs.list_runs(tmp_path)] == ["first"]
+    assert [r.config.name for r in list_runs(tmp_path)] == ["first"]
     time.sleep(0.01)  # a newer `created` sorts it first
     new = finished_run(tmp_path, "second")
-    assert [r.run_id for r in runs.list_runs(tmp_path)] == [new.run_id, old.run_id]
-    old.rename("renamed")
-    assert {r.run_id: r.config.name for r in runs.list_runs(tmp_path)}[old.run_id] == "renamed"
-    runs.delete_run(new)
-    listed = runs.list_runs(tmp_path)
+    assert [r.run_id for r in list_runs(tmp_path)] == [new.run_id, old.run_id]
+    access.rename_run(old, "renamed")
+    assert {r.run_id: r.config.name for r in list_runs(tmp_path)}[old.run_id] == "renamed"
+    delete_run(new)
+    listed = list_runs(tmp_path)
     assert [(r.run_id, r.config.name) for r in listed] == [(old.run_id, "renamed")]
 
 
 def test_epochs_evaluation_notes_and_status_changes_are_seen(tmp_path: Path) -> None:
-    folder = runs.create_run(TrainConfig(dataset="mnist"), tmp_path)
+    folder = create_run(TrainConfig(dataset="mnist"), tmp_path)
     folder.write_status(RunState.RUNNING, pid=os.getpid())
-    run = runs.load_run(folder.path)
+    run = load_run(folder.path)
     assert (run.state, run.epochs_done, run.test_accuracy) == (RunState.RUNNING, 0, None)
     folder.append_epoch(EpochRecord(epoch=1, loss=0.5, accuracy=0.8, val_accuracy=0.75))
-    run = runs.load_run(folder.path)
+    run = load_run(folder.path)
     assert (run.epochs_done, run.best_val_accuracy) == (1, 0.75)
-    folder.write_notes(RunNotes(tags=("keep",)))
-    assert runs.load_run(folder.path).notes.tags == ("keep",)
+    access.save_notes(folder, RunNotes(tags=("keep",)))
+    assert load_run(folder.path).notes.tags == ("keep",)
     evaluation = Evaluation(
         n=10,
         correct=9,
@@ -74,25 +80,25 @@ def test_epochs_evaluation_notes_and_status_changes_are_seen(tmp_path: Path) -> 
         confusion_matrix=((5, 1), (0, 4)),
         per_class=PerClass((1.0, 0.8), (0.83, 1.0), (0.9, 0.9), (6, 4)),
     )
-    runs.atomic_write_json(folder.evaluation_path, evaluation.to_dict())
+    atomic_write_json(folder.evaluation_path, evaluation.to_dict())
     folder.write_status(RunState.COMPLETED)
-    run = runs.load_run(folder.path)
+    run = load_run(folder.path)
     assert (run.state, run.test_accuracy) == (RunState.COMPLETED, 0.9)
 
 
 def test_a_dead_worker_is_noticed_although_its_files_did_not_change(tmp_path: Path) -> None:
-    folder = runs.create_run(TrainConfig(dataset="mnist"), tmp_path)
+    folder = create_run(TrainConfig(dataset="mnist"), tmp_path)
     worker = subprocess.Popen(["sleep", "60"])
     try:
-        start = runs.process_start_time(worker.pid)
+        start = process_start_time(worker.pid)
         folder.write_status(RunState.RUNNING, pid=worker.pid, pid_start=start)
-        assert runs.load_run(folder.path).state == RunState.RUNNING
-        signature = runs._files_signature(folder)
+        assert load_run(folder.path).state == RunState.RUNNING
+        signature = _files_signature(folder)
     finally:
         worker.kill()
         worker.wait()
-    assert runs._files_signature(folder) == signature  # served from the cache
-    run = runs.load_run(folder.path)
+    assert _files_signature(folder) == signature  # served from the cache
+    run = load_run(folder.path)
     assert run.state == RunState.INTERRUPTED
     assert "ended without finishing" in run.message
 
@@ -101,14 +107,14 @@ def test_a_folder_that_breaks_and_is_repaired_is_read_again(tmp_path: Path) -> N
     folder = finished_run(tmp_path)
     good = folder.config_path.read_text()
     folder.config_path.write_text("{not json")
-    assert runs.load_run(folder.path).state == RunState.BROKEN
-    runs.atomic_write_text(folder.config_path, good)
-    assert runs.load_run(folder.path).state == RunState.COMPLETED
+    assert load_run(folder.path).state == RunState.BROKEN
+    atomic_write_text(folder.config_path, good)
+    assert load_run(folder.path).state == RunState.COMPLETED
 
 
 def test_the_cache_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runs, "READ_CACHE_SIZE", 3)
+    monkeypatch.setattr(run_catalog, "READ_CACHE_SIZE", 3)
     for _ in range(5):
         finished_run(tmp_path)
-    assert len(runs.list_runs(tmp_path)) == 5
-    assert len(runs._read_cache) <= 3
+    assert len(list_runs(tmp_path)) == 5
+    assert len(_read_cache) <= 3

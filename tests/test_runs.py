@@ -15,7 +15,11 @@ import pytest
 from cnn_core.base.errors import UserError
 from cnn_core.schema.config import ConvBlock, FitSpec, ModelSpec, TrainConfig
 from cnn_core.schema.records import SCHEMA_VERSION, EpochRecord, Evaluation, RunState, whole_epochs
-from cnn_core.store import runs
+from cnn_core.store import atomic
+from cnn_core.store.atomic import atomic_write_json, read_json
+from cnn_core.store.folder import RunFolder, create_run, run_folder
+from cnn_core.store.processes import pid_alive, process_start_time
+from cnn_core.store.runs import list_runs, load_run
 from scripts.synthetic_data import random_predictions
 from tests.waiting import wait_for
 
@@ -32,28 +36,28 @@ def test_atomic_write_leaves_old_content_when_the_write_fails(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = tmp_path / "status.json"
-    runs.atomic_write_json(target, {"state": "running"})
+    atomic_write_json(target, {"state": "running"})
 
     def broken_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(runs.os, "replace", broken_replace)
+    monkeypatch.setattr(atomic.os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
-        runs.atomic_write_json(target, {"state": "completed"})
-    assert runs.read_json(target)["state"] == "running"
+        atomic_write_json(target, {"state": "completed"})
+    assert read_json(target)["state"] == "running"
     assert [p.name for p in tmp_path.iterdir()] == ["status.json"]  # no temp file left
 
 
 def test_readers_never_see_a_partial_file(tmp_path: Path) -> None:
     target = tmp_path / "progress.json"
-    runs.atomic_write_json(target, {"i": 0, "pad": "x" * 50_000})
+    atomic_write_json(target, {"i": 0, "pad": "x" * 50_000})
     stop = threading.Event()
 
     def writer() -> None:
         i = 0
         while not stop.is_set():
             i += 1
-            runs.atomic_write_json(target, {"i": i, "pad": "y" * (50_000 + i % 7)})
+            atomic_write_json(target, {"i": i, "pad": "y" * (50_000 + i % 7)})
 
     thread = threading.Thread(target=writer)
     thread.start()
@@ -66,7 +70,7 @@ def test_readers_never_see_a_partial_file(tmp_path: Path) -> None:
 
 
 def test_torn_last_line_of_the_history_is_ignored(tmp_path: Path) -> None:
-    folder = runs.RunFolder(tmp_path)
+    folder = RunFolder(tmp_path)
     folder.append_epoch(EpochRecord(epoch=1, loss=0.5))
     folder.append_epoch(EpochRecord(epoch=2, loss=0.4))
     with open(folder.metrics_path, "a") as handle:
@@ -78,19 +82,19 @@ def test_torn_last_line_of_the_history_is_ignored(tmp_path: Path) -> None:
 
 def test_run_round_trip_and_listing(isolated_store: Path) -> None:
     config = TrainConfig(name="first", seed=3)
-    folder = runs.create_run(config)
+    folder = create_run(config)
     assert folder.path.parent == isolated_store
     assert folder.read_config() == config
     folder.write_status(RunState.COMPLETED, pid=None)
     folder.append_epoch(EpochRecord(epoch=1, val_accuracy=0.8))
     folder.append_epoch(EpochRecord(epoch=2, val_accuracy=0.9))
-    (listed,) = runs.list_runs()
+    (listed,) = list_runs()
     assert listed.config == config and listed.state == RunState.COMPLETED
     assert listed.epochs_done == 2 and listed.best_val_accuracy == 0.9
 
 
 def test_status_keeps_earlier_fields_and_refuses_unknown_ones(tmp_path: Path) -> None:
-    folder = runs.RunFolder(tmp_path)
+    folder = RunFolder(tmp_path)
     folder.write_status(RunState.QUEUED, created=123.0)
     status = folder.write_status(RunState.RUNNING, n_train=500)
     assert (status.state, status.created, status.n_train) == (RunState.RUNNING, 123.0, 500)
@@ -100,19 +104,19 @@ def test_status_keeps_earlier_fields_and_refuses_unknown_ones(tmp_path: Path) ->
 
 
 def test_broken_folders_are_listed_as_broken(isolated_store: Path) -> None:
-    good = runs.create_run(TrainConfig())
+    good = create_run(TrainConfig())
     good.write_status(RunState.COMPLETED)
     garbage = isolated_store / "20260101-000000-garbage"
     garbage.mkdir()
     (garbage / "status.json").write_text("{not json")
     no_config = isolated_store / "20260101-000001-noconfig"
     no_config.mkdir()
-    runs.atomic_write_json(no_config / "status.json", {"state": "running", "pid": 1})
-    weird_state = runs.create_run(TrainConfig(seed=5))
-    record = runs.read_json(weird_state.status_path)
-    runs.atomic_write_json(weird_state.status_path, {**record, "state": "exploded"})
+    atomic_write_json(no_config / "status.json", {"state": "running", "pid": 1})
+    weird_state = create_run(TrainConfig(seed=5))
+    record = read_json(weird_state.status_path)
+    atomic_write_json(weird_state.status_path, {**record, "state": "exploded"})
     (isolated_store / "stray-file.txt").write_text("not a run")
-    found = {r.run_id: r for r in runs.list_runs()}
+    found = {r.run_id: r for r in list_runs()}
     assert found[good.run_id].state == RunState.COMPLETED
     broken = [found[name] for name in (garbage.name, no_config.name, weird_state.run_id)]
     assert all(r.state == RunState.BROKEN for r in broken)
@@ -127,15 +131,15 @@ def test_sigkilled_worker_is_listed_as_interrupted_with_its_epochs(isolated_stor
         model=ModelSpec(kind="cnn", conv_blocks=(ConvBlock(4, 3),)),
         fit=FitSpec(epochs=200, batch_size=16, early_stopping=False),
     )
-    folder = runs.create_run(config)
+    folder = create_run(config)
     proc = start_worker(folder)
     path = folder.path
     try:
-        wait_for(lambda: runs.load_run(path).epochs_done >= 1, timeout=120, what="one epoch")
-        assert runs.load_run(path).state == RunState.RUNNING
+        wait_for(lambda: load_run(path).epochs_done >= 1, timeout=120, what="one epoch")
+        assert load_run(path).state == RunState.RUNNING
         os.kill(proc.pid, signal.SIGKILL)
         time.sleep(0.5)  # the killed worker stays a zombie (unreaped child) meanwhile
-        run = runs.load_run(path)
+        run = load_run(path)
         assert run.state == RunState.INTERRUPTED
         assert run.epochs_done >= 1
         assert run.has_model  # saved after every epoch
@@ -147,19 +151,19 @@ def test_sigkilled_worker_is_listed_as_interrupted_with_its_epochs(isolated_stor
 
 def test_pid_alive_tells_a_reused_pid_apart() -> None:
     me = os.getpid()
-    assert runs.pid_alive(me, runs.process_start_time(me))
-    assert not runs.pid_alive(me, "1")
-    assert not runs.pid_alive(None) and not runs.pid_alive(-5)
+    assert pid_alive(me, process_start_time(me))
+    assert not pid_alive(me, "1")
+    assert not pid_alive(None) and not pid_alive(-5)
 
 
 def test_run_ids_cannot_escape_the_store() -> None:
-    with pytest.raises(runs.UserError):
-        runs.run_folder("../etc")
+    with pytest.raises(UserError):
+        run_folder("../etc")
 
 
 def test_predictions_file_round_trip(tmp_path: Path, predictions) -> None:
     probs, y_true = predictions
-    folder = runs.RunFolder(tmp_path)
+    folder = RunFolder(tmp_path)
     path = folder.predictions_path
     np.savez_compressed(path, probs=probs, y_true=y_true.astype(np.uint8))
     got_probs, got_true = folder.read_predictions(N_CLASSES, len(y_true))
@@ -183,7 +187,7 @@ def test_damaged_predictions_file_is_a_user_error(
     tmp_path: Path, predictions, damage: str, words: str
 ) -> None:
     probs, y_true = predictions
-    folder = runs.RunFolder(tmp_path)
+    folder = RunFolder(tmp_path)
     path = folder.predictions_path
     n_classes, n_images = N_CLASSES, len(y_true)
     if damage != "missing":
@@ -226,9 +230,9 @@ def write_version_1_run(folder: Path) -> None:
         "seed": 1,
         "name": "made by version 1",
     }
-    runs.atomic_write_json(folder / "config.json", {"schema_version": 1, "config": flat})
+    atomic_write_json(folder / "config.json", {"schema_version": 1, "config": flat})
     status = {"schema_version": 1, "state": "completed", "created": 100.0, "pid": None}
-    runs.atomic_write_json(folder / "status.json", status | {"train_seconds": 4.5})
+    atomic_write_json(folder / "status.json", status | {"train_seconds": 4.5})
     lines = [
         {"epoch": 1, "seconds": 2.0, "loss": 0.9, "val_accuracy": 0.7},  # no learning_rate yet
         {"epoch": 2, "seconds": 2.5, "loss": 0.5, "val_accuracy": 0.8, "some_metric": 1.0},
@@ -249,12 +253,12 @@ def write_version_1_run(folder: Path) -> None:
             "support": [3, 1],
         },
     }
-    runs.atomic_write_json(folder / "evaluation.json", evaluation)
+    atomic_write_json(folder / "evaluation.json", evaluation)
 
 
 def test_a_version_1_run_folder_is_read_and_migrated(isolated_store: Path) -> None:
     write_version_1_run(isolated_store / "20250101-000000-mnist-softmax-0001")
-    (run,) = runs.list_runs()
+    (run,) = list_runs()
     assert run.state == RunState.COMPLETED, run.message
     assert run.config.name == "made by version 1"
     assert run.config.optimizer.learning_rate == 0.002
@@ -269,8 +273,8 @@ def test_a_version_1_run_folder_is_read_and_migrated(isolated_store: Path) -> No
     assert evaluation.class_names == ("a", "b") and evaluation.errors == 1
     assert evaluation.per_class.support == (3, 1)
     # A run written now carries the current version, once, in each file.
-    written = runs.create_run(run.config)
-    saved = runs.read_json(written.config_path)
+    written = create_run(run.config)
+    saved = read_json(written.config_path)
     assert saved["schema_version"] == SCHEMA_VERSION
     assert "schema_version" not in saved["config"]
     assert written.read_config() == run.config
@@ -278,7 +282,7 @@ def test_a_version_1_run_folder_is_read_and_migrated(isolated_store: Path) -> No
 
 @pytest.mark.parametrize("file", ["config.json", "status.json", "evaluation.json", "metrics"])
 def test_a_record_from_a_newer_version_is_refused_clearly(isolated_store: Path, file: str) -> None:
-    folder = runs.create_run(TrainConfig(name="from the future"))
+    folder = create_run(TrainConfig(name="from the future"))
     folder.write_status(RunState.COMPLETED)
     newer = SCHEMA_VERSION + 1
     if file == "metrics":
@@ -289,13 +293,13 @@ def test_a_record_from_a_newer_version_is_refused_clearly(isolated_store: Path, 
         if file == "evaluation.json":
             probs = np.full((2, 2), 0.5, np.float32)
             folder.save_evaluation(_evaluation(), probs, np.array([0, 1]))
-        runs.atomic_write_json(path, runs.read_json(path) | {"schema_version": newer})
-    run = runs.load_run(folder.path)
+        atomic_write_json(path, read_json(path) | {"schema_version": newer})
+    run = load_run(folder.path)
     message = f"newer CNN Studio (schema version {newer}; this one reads versions up to"
     if file == "evaluation.json":  # the run itself is fine; its evaluation cannot be shown
         assert run.state == RunState.COMPLETED and run.read_evaluation() is None
         with pytest.raises(UserError, match=message.replace("(", r"\(")):
-            Evaluation.from_dict(runs.read_json(folder.evaluation_path))
+            Evaluation.from_dict(read_json(folder.evaluation_path))
     else:
         assert run.state == RunState.BROKEN
         assert message in run.message, run.message
@@ -308,20 +312,20 @@ def _evaluation() -> Evaluation:
 
 
 def test_stop_request_is_shown_as_stopping_while_the_run_is_active(isolated_store: Path) -> None:
-    folder = runs.create_run(TrainConfig())
+    folder = create_run(TrainConfig())
     folder.write_status(
-        RunState.RUNNING, pid=os.getpid(), pid_start=runs.process_start_time(os.getpid())
+        RunState.RUNNING, pid=os.getpid(), pid_start=process_start_time(os.getpid())
     )
-    assert not runs.load_run(folder.path).stopping
+    assert not load_run(folder.path).stopping
     before = time.time()
     folder.request_stop()
-    run = runs.load_run(folder.path)
+    run = load_run(folder.path)
     assert run.stopping and before <= run.stop_requested_at <= time.time()
     first = run.stop_requested_at
     folder.request_stop()  # pressed again: the first press is the one kept
-    assert runs.load_run(folder.path).stop_requested_at == first
+    assert load_run(folder.path).stop_requested_at == first
     folder.write_status(RunState.STOPPED)
-    assert not runs.load_run(folder.path).stopping  # ended: nothing pending
+    assert not load_run(folder.path).stopping  # ended: nothing pending
 
 
 def test_an_epoch_line_without_partial_reads_as_a_whole_epoch() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from cnn_core.models.cnn import make_optimizer
 from cnn_core.schema.config import FitSpec, OptimizerSpec, TrainConfig
-from cnn_core.store.runs import RunFolder
+from cnn_core.store.folder import RunFolder
 from cnn_core.training.loop import STOP_STEPS, training_callbacks
 
 
@@ -70,7 +70,7 @@ def test_a_short_batch_norm_run_settles_its_test_time_statistics() -> None:
     from cnn_core.data.registry import load_dataset
     from cnn_core.models.cnn import load_trained_model
     from cnn_core.schema.config import ConvBlock, DenseLayer, ModelSpec
-    from cnn_core.store import runs
+    from cnn_core.store.folder import create_run
     from cnn_core.training.loop import train_run
 
     spec = ModelSpec(
@@ -84,7 +84,7 @@ def test_a_short_batch_norm_run_settles_its_test_time_statistics() -> None:
         validation=100,
         seed=1,
     )
-    folder = runs.create_run(config)
+    folder = create_run(config)
     assert train_run(folder) == "completed"
     assert folder.read_evaluation().accuracy > 0.3  # ten classes: chance is 0.1
 

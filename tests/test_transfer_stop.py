@@ -14,8 +14,8 @@ from cnn_core.insight.labels import STATE_LABELS
 from cnn_core.models.vgg16 import vgg16_spec
 from cnn_core.schema.config import FitSpec, OptimizerSpec, TrainConfig
 from cnn_core.schema.records import RunState
-from cnn_core.store import runs
-from cnn_core.store.runs import RunFolder
+from cnn_core.store.folder import RunFolder, create_run
+from cnn_core.store.runs import load_run
 from cnn_core.training import feature_cache
 from cnn_core.training.vgg16_loop import STOPPED_WHILE_EXTRACTING
 from tests.apptest_support import open_app, open_with_query, texts
@@ -41,7 +41,7 @@ def cache_files() -> list[str]:
 
 
 def assert_stopped_without_model(folder: RunFolder) -> None:
-    run = runs.load_run(folder.path)
+    run = load_run(folder.path)
     assert run.state == RunState.STOPPED
     assert run.message == STOPPED_WHILE_EXTRACTING
     assert not run.has_model and not run.active
@@ -63,10 +63,10 @@ def test_a_run_records_where_its_weights_came_from(tmp_path: Path) -> None:
     source.save_weights(path)
     vgg = replace(vgg_config().model.vgg16, weights="file", weights_file=str(path))
     config = replace(vgg_config(), model=replace(vgg_config().model, vgg16=vgg))
-    folder = runs.create_run(config)
+    folder = create_run(config)
     folder.request_stop()  # the weights are recorded before the features are computed
     assert train_run(folder) == RunState.STOPPED
-    recorded = runs.load_run(folder.path).status.weights_source
+    recorded = load_run(folder.path).status.weights_source
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
     size = f"{path.stat().st_size / 1e6:.1f} MB"
     assert recorded == f"my_vgg16.weights.h5 · {size} · sha256 {digest}"
@@ -75,7 +75,7 @@ def test_a_run_records_where_its_weights_came_from(tmp_path: Path) -> None:
 def test_stop_before_the_extraction_stops_the_run_and_caches_nothing() -> None:
     from cnn_core.training.loop import train_run
 
-    folder = runs.create_run(vgg_config())
+    folder = create_run(vgg_config())
     folder.request_stop()
     assert train_run(folder) == RunState.STOPPED
     assert_stopped_without_model(folder)
@@ -87,7 +87,7 @@ def test_stop_while_extracting_keeps_only_complete_splits(monkeypatch: pytest.Mo
     """Through the worker: Stop during the val split; train's entries stay whole and usable."""
     from cnn_core.training.worker import run_worker
 
-    folder = runs.create_run(vgg_config())
+    folder = create_run(vgg_config())
     real_compute = feature_cache.compute
     splits_seen = []
 
@@ -143,7 +143,7 @@ def stopped_run(tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Pa
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CNN_RUNS_DIR", str(root))
         patch.setenv("CNN_DATA_DIR", str(synthetic_data_dir))
-        folder = runs.create_run(vgg_config())
+        folder = create_run(vgg_config())
         folder.request_stop()
         assert train_run(folder) == RunState.STOPPED
     return folder.path

@@ -19,8 +19,8 @@ from cnn_core.schema.config import (
     TrainConfig,
 )
 from cnn_core.schema.records import RunState
-from cnn_core.store import runs
-from cnn_core.store.runs import RunFolder
+from cnn_core.store.folder import RunFolder
+from cnn_core.store.runs import list_runs, load_run
 from cnn_core.training.worker import launch_run
 from tests.conftest import REPO
 from tests.waiting import wait_for
@@ -30,11 +30,11 @@ LONG_FIT = FitSpec(epochs=300, batch_size=8, early_stopping=False)
 
 
 def finished(folder: RunFolder) -> bool:
-    return not runs.load_run(folder.path).active
+    return not load_run(folder.path).active
 
 
 def state_of(folder: RunFolder) -> RunState:
-    return runs.load_run(folder.path).state
+    return load_run(folder.path).state
 
 
 def stop_and_wait(folder: RunFolder) -> None:
@@ -53,7 +53,7 @@ def test_worker_trains_and_stores_history_model_and_test_accuracy() -> None:
     folder, created = launch_run(config)
     assert created
     wait_for(lambda: finished(folder), timeout=180, what="the run to finish")
-    run = runs.load_run(folder.path)
+    run = load_run(folder.path)
     assert run.state == RunState.COMPLETED, run.message
     history = folder.read_history()
     assert [r.epoch for r in history] == [1, 2]
@@ -83,9 +83,9 @@ def test_worker_trains_and_stores_history_model_and_test_accuracy() -> None:
 
 def test_stop_ends_training_and_keeps_the_model() -> None:
     folder, _ = launch_run(TrainConfig(model=TINY_CNN, fit=LONG_FIT))
-    wait_for(lambda: runs.load_run(folder.path).epochs_done >= 1, timeout=120, what="one epoch")
+    wait_for(lambda: load_run(folder.path).epochs_done >= 1, timeout=120, what="one epoch")
     stop_and_wait(folder)
-    run = runs.load_run(folder.path)
+    run = load_run(folder.path)
     assert run.state == RunState.STOPPED
     assert 1 <= run.epochs_done < 300
     assert run.has_model
@@ -104,7 +104,7 @@ def test_stop_mid_epoch_records_the_partial_epoch_as_such() -> None:
 
     wait_for(early_in_epoch_two, timeout=180, what="the first half of epoch 2", every=0.02)
     stop_and_wait(folder)
-    run = runs.load_run(folder.path)
+    run = load_run(folder.path)
     assert run.state == RunState.STOPPED
     *whole, cut = folder.read_history()
     assert cut.partial and not any(r.partial for r in whole)
@@ -153,13 +153,13 @@ def test_failed_run_records_a_readable_message(
     monkeypatch.setenv("CNN_DATA_DIR", str(tmp_path / "bad"))
     folder, _ = launch_run(TrainConfig(model=TINY_CNN, fit=FitSpec(epochs=1)))
     wait_for(lambda: finished(folder), timeout=120, what="the run to fail")
-    run = runs.load_run(folder.path)
+    run = load_run(folder.path)
     assert run.state == RunState.FAILED
     assert "unreadable" in run.message and "MNIST" in run.message
 
 
 def runs_files() -> list[str]:
-    from cnn_core.data.registry import IDX_FILES
+    from cnn_core.data.builtin import IDX_FILES
 
     return [f"{name}.gz" for name in IDX_FILES]
 
@@ -174,7 +174,7 @@ def test_headless_cli_trains_from_a_config_file(tmp_path: Path) -> None:
         [*cli, "--runs-dir", str(store)], cwd=REPO, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    (run,) = runs.list_runs(store)
+    (run,) = list_runs(store)
     assert run.state == RunState.COMPLETED and run.config == config and run.has_model
 
 

@@ -12,15 +12,19 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from cnn_core.base import settings, workspace
 from cnn_core.base.errors import UserError
 from cnn_core.schema.config import TrainConfig
 from cnn_core.schema.records import RunState
-from cnn_core.store import runs, workspaces
+from cnn_core.store import access
+from cnn_core.store.access import delete_run, model_runs
+from cnn_core.store.folder import RunFolder, create_run, run_folder, runs_root
+from cnn_core.store.runs import list_runs
 from cnn_core.training import worker
 from tests.apptest_support import APP, TIMEOUT_S, assert_no_exception, open_with_query
 
-ALICE = workspaces.new_workspace_id()
-BOB = workspaces.new_workspace_id()
+ALICE = workspace.new_workspace_id()
+BOB = workspace.new_workspace_id()
 
 
 class Visitor:
@@ -28,8 +32,8 @@ class Visitor:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.workspace: str | None = None
-        monkeypatch.setenv(workspaces.PRIVATE_ENV, "1")
-        monkeypatch.setattr(workspaces, "_resolver", lambda: self.workspace)
+        monkeypatch.setenv(settings.PRIVATE_WORKSPACES, "1")
+        monkeypatch.setattr(workspace, "_resolver", lambda: self.workspace)
 
     def __call__(self, workspace: str | None) -> Visitor:
         self.workspace = workspace
@@ -41,26 +45,26 @@ def visitor(monkeypatch: pytest.MonkeyPatch) -> Visitor:
     return Visitor(monkeypatch)
 
 
-def finished_run(name: str, public: bool = False) -> runs.RunFolder:
+def finished_run(name: str, public: bool = False) -> RunFolder:
     """A completed run of the current workspace with a (placeholder) model file."""
-    folder = runs.create_run(TrainConfig(name=name))
+    folder = create_run(TrainConfig(name=name))
     folder.model_path.write_bytes(b"model")
     folder.write_status(RunState.COMPLETED)
     if public:
-        workspaces.set_public(folder, True)
+        access.set_public(folder, True)
     return folder
 
 
 def test_without_the_setting_there_is_one_workspace_the_store(
     isolated_store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv(workspaces.PRIVATE_ENV, raising=False)
-    monkeypatch.setattr(workspaces, "_resolver", lambda: ALICE)  # ignored without the setting
+    monkeypatch.delenv(settings.PRIVATE_WORKSPACES, raising=False)
+    monkeypatch.setattr(workspace, "_resolver", lambda: ALICE)  # ignored without the setting
     folder = finished_run("legacy")
     assert folder.path.parent == isolated_store.resolve()  # runs/<id>/ exactly as before
-    assert [r.run_id for r in runs.list_runs()] == [folder.run_id]
-    assert workspaces.owned_run(folder.run_id) == folder
-    assert workspaces.data_folder(Path("/data")) == Path("/data")
+    assert [r.run_id for r in list_runs()] == [folder.run_id]
+    assert access.owned_run(folder.run_id) == folder
+    assert workspace.data_folder(Path("/data")) == Path("/data")
 
 
 def test_each_workspace_lists_only_its_own_runs(isolated_store: Path, visitor: Visitor) -> None:
@@ -69,33 +73,33 @@ def test_each_workspace_lists_only_its_own_runs(isolated_store: Path, visitor: V
     assert alice_run.path.parent == isolated_store.resolve() / ".workspaces" / ALICE
     visitor(BOB)
     bob_run = finished_run("bob's")
-    assert [r.run_id for r in runs.list_runs()] == [bob_run.run_id]
-    assert alice_run.run_id not in [r.run_id for r in runs.model_runs()]
+    assert [r.run_id for r in list_runs()] == [bob_run.run_id]
+    assert alice_run.run_id not in [r.run_id for r in model_runs()]
     visitor(ALICE)
-    assert [r.run_id for r in runs.list_runs()] == [alice_run.run_id]
+    assert [r.run_id for r in list_runs()] == [alice_run.run_id]
     # The store's own listing never mistakes the workspaces folder for a run.
     visitor(None)
-    assert runs.list_runs() == []
+    assert list_runs() == []
 
 
 def test_a_foreign_run_id_cannot_be_stopped_read_or_shared(
     isolated_store: Path, visitor: Visitor
 ) -> None:
     visitor(ALICE)
-    alice_run = runs.create_run(TrainConfig(name="training"))
+    alice_run = create_run(TrainConfig(name="training"))
     visitor(BOB)
     for attempt in (alice_run.run_id, f"../.workspaces/{ALICE}/{alice_run.run_id}", ALICE):
         with pytest.raises(UserError, match="no run|not a valid run id"):
-            workspaces.owned_run(attempt).request_stop()
+            access.owned_run(attempt).request_stop()
         with pytest.raises(UserError, match="no run|not a valid run id"):
-            workspaces.readable_run(attempt)
-    assert not runs.run_folder(alice_run.run_id).path.exists()  # not in Bob's folder
+            access.readable_run(attempt)
+    assert not run_folder(alice_run.run_id).path.exists()  # not in Bob's folder
     with pytest.raises(UserError, match="not one of this workspace's runs"):
-        workspaces.set_public(alice_run, True)  # a folder handed in (e.g. from a bundle)
-    assert not workspaces.can_read(alice_run)
+        access.set_public(alice_run, True)  # a folder handed in (e.g. from a bundle)
+    assert not access.can_read(alice_run)
     assert not alice_run.stop_path.exists() and not alice_run.public_path.exists()
     visitor(ALICE)
-    workspaces.owned_run(alice_run.run_id).request_stop()  # the owner can
+    access.owned_run(alice_run.run_id).request_stop()  # the owner can
     assert alice_run.stop_requested()
 
 
@@ -104,33 +108,33 @@ def test_a_public_run_is_shared_read_only(isolated_store: Path, visitor: Visitor
     shared = finished_run("shared", public=True)
     private = finished_run("private")
     visitor(BOB)
-    visible = [r.run_id for r in runs.model_runs()]
+    visible = [r.run_id for r in model_runs()]
     assert shared.run_id in visible and private.run_id not in visible
     assert visible[-1] == "mnist-starter"  # the starter model is everyone's
-    assert workspaces.readable_run(shared.run_id).path == shared.path
-    assert workspaces.readable_run("mnist-starter").starter
-    assert workspaces.can_read(shared) and not workspaces.can_read(private)
+    assert access.readable_run(shared.run_id).path == shared.path
+    assert access.readable_run("mnist-starter").starter
+    assert access.can_read(shared) and not access.can_read(private)
     with pytest.raises(UserError, match="no run"):
-        workspaces.owned_run(shared.run_id)
+        access.owned_run(shared.run_id)
     with pytest.raises(UserError, match="never changed"):
-        workspaces.require_owner(shared)
+        access.require_owner(shared)
     with pytest.raises(UserError, match="never changed"):
-        workspaces.set_public(shared, False)
+        access.set_public(shared, False)
     assert shared.public_path.is_file()
     with pytest.raises(UserError, match="never changed"):
-        workspaces.require_owner(workspaces.readable_run("mnist-starter"))
+        access.require_owner(access.readable_run("mnist-starter"))
     visitor(ALICE)
-    workspaces.set_public(shared, False)
+    access.set_public(shared, False)
     visitor(BOB)
-    assert shared.run_id not in [r.run_id for r in runs.model_runs()]
+    assert shared.run_id not in [r.run_id for r in model_runs()]
 
 
 def test_a_hostile_workspace_id_is_refused(isolated_store: Path, visitor: Visitor) -> None:
     for hostile in ("../../etc", "a" * 10, ALICE + "/..", ".workspaces"):
         visitor(hostile)
         with pytest.raises(UserError, match="not a valid workspace id"):
-            runs.runs_root()
-    assert not workspaces.valid_workspace_id(None)
+            runs_root()
+    assert not workspace.valid_workspace_id(None)
 
 
 def test_queued_runs_are_capped_per_workspace(
@@ -147,7 +151,7 @@ def test_queued_runs_are_capped_per_workspace(
     folder, created = worker.launch_run(TrainConfig(seed=3))
     assert created and folder.path.parent.name == BOB
     # Training slots stay global: every workspace's workers lock the same ones.
-    assert workspaces.store_of(folder.path.parent) == isolated_store.resolve()
+    assert workspace.store_of(folder.path.parent) == isolated_store.resolve()
 
 
 def test_uploaded_data_is_per_workspace_and_capped(
@@ -155,15 +159,15 @@ def test_uploaded_data_is_per_workspace_and_capped(
 ) -> None:
     monkeypatch.setenv("CNN_WORKSPACE_DATA_MB", "1")
     visitor(ALICE)
-    folder = workspaces.data_folder(tmp_path)
+    folder = workspace.data_folder(tmp_path)
     assert folder == tmp_path / ".workspaces" / ALICE
     folder.mkdir(parents=True)
     (folder / "images.zip").write_bytes(b"\0" * 700_000)
-    workspaces.check_data_quota(tmp_path, 300_000)
+    workspace.check_data_quota(tmp_path, 300_000)
     with pytest.raises(UserError, match="1 MB of uploaded data"):
-        workspaces.check_data_quota(tmp_path, 400_000)
+        workspace.check_data_quota(tmp_path, 400_000)
     visitor(BOB)
-    workspaces.check_data_quota(tmp_path, 1_000_000)  # Bob's folder is empty
+    workspace.check_data_quota(tmp_path, 1_000_000)  # Bob's folder is empty
 
 
 def test_url_workspace_scopes_the_pages(
@@ -192,9 +196,60 @@ def test_url_workspace_scopes_the_pages(
         assert any("not valid" in w.value for w in at.warning)
         fresh = at.query_params["ws"]
         fresh = fresh[0] if isinstance(fresh, list) else fresh
-        assert workspaces.valid_workspace_id(fresh) and fresh not in (ALICE, BOB)
+        assert workspace.valid_workspace_id(fresh) and fresh not in (ALICE, BOB)
     finally:
-        workspaces.set_resolver(None)
+        workspace.set_resolver(None)
+
+
+def _page_that_forgets_its_workspace() -> None:
+    """A page that reads the run store without choosing the session's workspace."""
+    import streamlit as st
+
+    from cnn_core.base import workspace
+    from cnn_core.base.errors import UserError
+    from pages._shared.workspace_session import _session_workspace
+
+    workspace.set_resolver(_session_workspace)  # registered earlier by another session
+    try:
+        st.write(f"root: {workspace.current_root()}")
+    except UserError as error:
+        st.error(str(error))
+
+
+def test_a_page_that_forgets_the_workspace_sees_no_store(
+    isolated_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(settings.PRIVATE_WORKSPACES, "1")
+    try:
+        at = AppTest.from_function(_page_that_forgets_its_workspace, default_timeout=TIMEOUT_S)
+        at.run()
+        assert [e.value for e in at.error] == [
+            "this page did not choose a workspace: open it from the app's menu"
+        ]
+        assert not any("root:" in m.value for m in at.markdown)
+    finally:
+        workspace.set_resolver(None)
+
+
+def test_every_page_gets_the_workspace_from_the_app_entry(
+    isolated_store: Path, visitor: Visitor
+) -> None:
+    visitor(ALICE)
+    alice_run = finished_run("alice via app")
+    visitor(None)
+    try:
+        at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
+        at.query_params["ws"] = ALICE
+        at.run()  # Home, through app.py's navigation
+        assert_no_exception(at)
+        assert sum("Bookmark this link" in c.value for c in at.caption) == 1
+        at.switch_page("pages/runs.py").run()
+        assert_no_exception(at)
+        assert sum("Bookmark this link" in c.value for c in at.caption) == 1  # chosen once
+        assert "alice via app" in str([s.options for s in at.selectbox])
+        assert at.selectbox[0].value == alice_run.run_id
+    finally:
+        workspace.set_resolver(None)
 
 
 def test_the_owner_makes_a_run_public_on_the_train_page(
@@ -211,8 +266,8 @@ def test_the_owner_makes_a_run_public_on_the_train_page(
         assert_no_exception(at)
         assert run.public_path.is_file()
     finally:
-        workspaces.set_resolver(lambda: BOB)  # the fixture restores the original at teardown
-    assert run.run_id in [r.run_id for r in runs.model_runs()]
+        workspace.set_resolver(lambda: BOB)  # the fixture restores the original at teardown
+    assert run.run_id in [r.run_id for r in model_runs()]
 
 
 def test_a_shared_run_cannot_be_renamed_tagged_or_deleted_by_another_workspace(
@@ -223,18 +278,18 @@ def test_a_shared_run_cannot_be_renamed_tagged_or_deleted_by_another_workspace(
     visitor(ALICE)
     shared = finished_run("shared", public=True)
     visitor(BOB)
-    seen = workspaces.readable_run(shared.run_id)  # Bob may view it...
+    seen = access.readable_run(shared.run_id)  # Bob may view it...
     for change in (
-        lambda: seen.rename("mine now"),
-        lambda: seen.write_notes(RunNotes(tags=("taken",))),
-        lambda: runs.delete_run(seen),
+        lambda: access.rename_run(seen, "mine now"),
+        lambda: access.save_notes(seen, RunNotes(tags=("taken",))),
+        lambda: delete_run(seen),
     ):
         with pytest.raises(UserError, match="never changed"):  # ...never change it
             change()
     assert shared.path.is_dir() and shared.read_config().name == "shared"
     assert not shared.notes_path.exists()
     visitor(ALICE)
-    shared.rename("still Alice's")
+    access.rename_run(shared, "still Alice's")
     assert shared.read_config().name == "still Alice's"
 
 

@@ -28,6 +28,6 @@ def configure_environment() -> None:
 def import_keras() -> ModuleType:
     """Import Keras (and TensorFlow) with the project's settings applied first."""
     configure_environment()
-    import keras
+    import keras  # lazy: keeps TensorFlow off the Home page
 
     return keras

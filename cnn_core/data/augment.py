@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from cnn_core.base.tf_runtime import import_keras
 from cnn_core.schema.config import AugmentSpec, augment_problems
 
 
@@ -35,8 +36,6 @@ def layer_plan(spec: AugmentSpec | None) -> list[tuple[str, str]]:
 
 def augmentation_layers(spec: AugmentSpec | None, seed: int = 0) -> list[Any]:
     """The Keras layers of `spec` (empty when nothing is switched on), named as `layer_plan`."""
-    from cnn_core.base.tf_runtime import import_keras
-
     layers = import_keras().layers
     built = []
     for name, kind in layer_plan(spec):

@@ -36,20 +36,16 @@ from typing import Any, BinaryIO
 import numpy as np
 from PIL import Image
 
+from cnn_core.base import workspace
 from cnn_core.base.errors import UserError
+from cnn_core.base.tf_runtime import import_keras
 from cnn_core.base.upload_limits import IMAGE_BYTES, IMAGE_MB
 from cnn_core.data import archives
+from cnn_core.data.builtin import keras_cache_dir
 from cnn_core.data.images import decode_image, to_model_input
-from cnn_core.data.registry import (
-    Dataset,
-    DatasetInfo,
-    class_counts,
-    keras_cache_dir,
-    split_indices,
-    stratified_order,
-)
+from cnn_core.data.info import Dataset, DatasetInfo
+from cnn_core.data.splits import class_counts, split_indices, stratified_order
 from cnn_core.schema.config import validation_size
-from cnn_core.store import workspaces
 
 KEY_PREFIX = "my-"
 ROOT_NAME = "my_images"  # folder under the data directory
@@ -113,8 +109,8 @@ def data_dir() -> Path:
 
 def user_root() -> Path:
     """Where imported datasets live: `<data dir>/my_images/`, or with private
-    workspaces `<data dir>/.workspaces/<id>/my_images/` (`workspaces.data_folder`)."""
-    return workspaces.data_folder(data_dir()) / ROOT_NAME
+    workspaces `<data dir>/.workspaces/<id>/my_images/` (`workspace.data_folder`)."""
+    return workspace.data_folder(data_dir()) / ROOT_NAME
 
 
 def is_user_key(key: str) -> bool:
@@ -215,7 +211,7 @@ def server_folder(path: str) -> Path:
         raise UserError(f"no folder {shown(str(path))} inside the data directory {base}")
     if resolved == user_root().resolve() or user_root().resolve() in resolved.parents:
         raise UserError("that folder holds imported datasets; choose the folder of your images")
-    if workspaces.WORKSPACES_DIR in resolved.relative_to(base).parts:
+    if workspace.WORKSPACES_DIR in resolved.relative_to(base).parts:
         raise UserError("that folder belongs to a workspace; choose the folder of your images")
     return resolved
 
@@ -552,8 +548,8 @@ def import_folder(
         manifest = _check_and_store(name, root, options, staging, list(pre_skipped), progress)
         manifest.update(key=KEY_PREFIX + slug, source=source or str(root), created=time.time())
         (staging / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
-        if workspaces.private_enabled():  # the staging folder already counts as used
-            workspaces.check_data_quota(data_dir(), 0)
+        if workspace.private_enabled():  # the staging folder already counts as used
+            workspace.check_data_quota(data_dir(), 0)
         try:
             staging.rename(target)
         except OSError as error:
@@ -912,10 +908,8 @@ def stream(
     of each batch are read from disk in parallel calls and prefetched, so memory holds
     a few batches, never the whole set.
     """
-    from cnn_core.base.tf_runtime import import_keras
-
     import_keras()
-    import tensorflow as tf
+    import tensorflow as tf  # lazy: keeps TensorFlow off the Home page
 
     labels = np.asarray(labels, dtype=np.int64)
     if len(labels) != len(images):

@@ -49,7 +49,8 @@ from cnn_core.schema.config import (
     validate_model,
 )
 from cnn_core.schema.records import EpochRecord, whole_epochs
-from cnn_core.store.runs import RunFolder, RunSummary
+from cnn_core.store.folder import RunFolder
+from cnn_core.store.runs import RunSummary
 
 GROUP_SIZE_RANGE = (2, 8)  # runs in a seed group (the queue holds 8)
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")

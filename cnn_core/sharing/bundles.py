@@ -50,15 +50,9 @@ from cnn_core.schema.records import (
     record_version,
     stamped,
 )
-from cnn_core.store.runs import (
-    RunFolder,
-    atomic_write_json,
-    load_run,
-    new_run_id,
-    predictions_problem,
-    run_folder,
-    runs_root,
-)
+from cnn_core.store.atomic import atomic_write_json
+from cnn_core.store.folder import RunFolder, new_run_id, predictions_problem, run_folder, runs_root
+from cnn_core.store.runs import load_run
 
 MANIFEST = "manifest.json"
 BUNDLE_KIND = "cnn-studio-run"

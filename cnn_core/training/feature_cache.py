@@ -29,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cnn_core.store.runs import atomic_write_json, read_json, runs_root
+from cnn_core.store.atomic import atomic_write_json, read_json
+from cnn_core.store.folder import runs_root
 
 DEFAULT_CAP_GB = 4.0
 BYTES_PER_VALUE = 2  # float16

@@ -20,7 +20,7 @@ from cnn_core.models.cnn import build_model, load_trained_model, make_optimizer
 from cnn_core.models.evaluate import evaluate_model
 from cnn_core.schema.config import TrainConfig, validate, validation_count
 from cnn_core.schema.records import EpochRecord, Evaluation, Progress, RunState, add_loss_point
-from cnn_core.store.runs import RunFolder
+from cnn_core.store.folder import RunFolder
 from cnn_core.training.distribute import make_placement
 
 PROGRESS_INTERVAL_S = 0.5  # how often batch progress is written (the charts poll ~1 s)

@@ -37,7 +37,8 @@ import numpy as np
 from cnn_core.base.errors import UserError
 from cnn_core.schema.config import LEARNING_RATE_RANGE, FitSpec, TrainConfig
 from cnn_core.schema.records import Progress, RecordError, RunState, record_version, stamped
-from cnn_core.store.runs import LrTestFolder, atomic_write_json, read_json
+from cnn_core.store.atomic import atomic_write_json, read_json
+from cnn_core.store.folder import LrTestFolder
 
 START_RATE = LEARNING_RATE_RANGE[0]  # the smallest rate the Train form accepts
 END_RATE = 10.0  # well past the largest (1.0), so the divergence is seen

@@ -37,7 +37,7 @@ from cnn_core.models.vgg16 import (
 )
 from cnn_core.schema.config import TrainConfig
 from cnn_core.schema.records import RunState
-from cnn_core.store.runs import RunFolder
+from cnn_core.store.folder import RunFolder
 from cnn_core.training import feature_cache
 from cnn_core.training.distribute import Placement
 from cnn_core.training.loop import (

@@ -14,7 +14,7 @@ takes only the worker. At most `max_concurrent()` workers train at once
 launch order, for a slot (an exclusive file lock the kernel releases even when
 a worker is SIGKILLed). The slots belong to the whole store, so private
 workspaces (`cnn_core.store.workspaces`) share them; each workspace may have at most
-`workspaces.max_queued()` runs waiting.
+`workspace.max_queued()` runs waiting.
 
 A learning-rate range test (`cnn_core.training.lr_finder`, `launch_lr_test`) runs through
 the same process, outside the training slots, in a slot of its own (one test
@@ -45,11 +45,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from cnn_core.base import workspace
 from cnn_core.base.errors import UserError
 from cnn_core.schema.config import FIT_FIELDS, TrainConfig
 from cnn_core.schema.records import SCHEMA_VERSION, RunState, record_version
-from cnn_core.store import runs, workspaces
-from cnn_core.store.runs import LrTestFolder, RunFolder
+from cnn_core.store.folder import LrTestFolder, RunFolder, create_run, runs_root
+from cnn_core.store.lr_tests import create_lr_test, list_lr_tests
+from cnn_core.store.processes import process_start_time
+from cnn_core.store.runs import list_runs
 from cnn_core.training.distribute import STRATEGIES, check_strategy, is_chief
 
 QUEUE_POLL_S = 1.0
@@ -91,20 +94,20 @@ def launch_run(config: TrainConfig, root: Path | None = None) -> tuple[RunFolder
     Raises:
         UserError: this workspace's queue is full.
     """
-    root = root or runs.runs_root()
+    root = root or runs_root()
     with _locked(root / ".launch.lock"):
-        existing = runs.list_runs(root)
+        existing = list_runs(root)
         now = time.time()
         for run in existing:
             if run.config == config and now - run.created < DUPLICATE_WINDOW_S:
                 return RunFolder(run.path), False
         queued = [r for r in existing if r.state == RunState.QUEUED]
-        if len(queued) >= workspaces.max_queued():
+        if len(queued) >= workspace.max_queued():
             raise UserError(
                 f"{len(queued)} runs are already waiting for a training slot: "
                 "stop one or wait for them to finish"
             )
-        folder = runs.create_run(config, root)
+        folder = create_run(config, root)
         start_worker(folder)
     return folder, True
 
@@ -125,12 +128,12 @@ def launch_lr_test(config: TrainConfig, root: Path | None = None) -> tuple[LrTes
     if why := unsupported_reason(config):
         raise UserError(why)
     _check_config(config)
-    root = root or runs.runs_root()
+    root = root or runs_root()
     with _locked(root / ".launch.lock"):
-        active = [t for t in runs.list_lr_tests(root) if t.active]
+        active = [t for t in list_lr_tests(root) if t.active]
         if active:
             return LrTestFolder(active[0].path), False
-        folder = runs.create_lr_test(range_test_config(config), root)
+        folder = create_lr_test(range_test_config(config), root)
         start_worker(folder, lr_test=True)
     return folder, True
 
@@ -153,7 +156,7 @@ def start_worker(folder: RunFolder, lr_test: bool = False) -> subprocess.Popen:
         start_new_session=True,
     )
     log.close()
-    folder.write_status(RunState.QUEUED, pid=proc.pid, pid_start=runs.process_start_time(proc.pid))
+    folder.write_status(RunState.QUEUED, pid=proc.pid, pid_start=process_start_time(proc.pid))
     return proc
 
 
@@ -181,7 +184,7 @@ def _try_slot(root: Path, names: list[str] | None = None) -> IO | None:
 def _first_in_queue(folder: RunFolder) -> bool:
     """No older run is still waiting (runs are served in launch order)."""
     created = folder.read_status().created or 0.0
-    for run in runs.list_runs(folder.path.parent):
+    for run in list_runs(folder.path.parent):
         if run.state == RunState.QUEUED and run.run_id != folder.run_id and run.created < created:
             return False
     return True
@@ -199,7 +202,7 @@ def wait_for_slot(folder: RunFolder) -> IO | None:
         if folder.stop_requested():
             return None
         if _first_in_queue(folder):
-            slot = _try_slot(workspaces.store_of(root), names)
+            slot = _try_slot(workspace.store_of(root), names)
             if slot is not None:
                 return slot
         folder.write_status(RunState.QUEUED, heartbeat=time.time())
@@ -242,7 +245,7 @@ def run_worker(folder: RunFolder, strategy: str = "default") -> int:
         strategy: a `cnn_core.training.distribute` strategy name (trainings only).
     """
     pid = os.getpid()
-    folder.write_status(RunState.QUEUED, pid=pid, pid_start=runs.process_start_time(pid))
+    folder.write_status(RunState.QUEUED, pid=pid, pid_start=process_start_time(pid))
     slot = wait_for_slot(folder)
     if slot is None:
         folder.write_status(RunState.STOPPED, ended=time.time(), message="stopped while queued")
@@ -305,12 +308,12 @@ def main(argv: list[str] | None = None) -> int:
         return run_worker(LrTestFolder(Path(args.run_dir).resolve()))
     if args.config:
         config = read_config_file(Path(args.config))
-        root = Path(args.runs_dir).resolve() if args.runs_dir else runs.runs_root()
+        root = Path(args.runs_dir).resolve() if args.runs_dir else runs_root()
         if args.strategy == "multiworker" and not is_chief():
             # Every worker trains in step; only the chief's run folder is kept.
             root = Path(tempfile.mkdtemp(prefix="cnn-worker-"))
         _check_config(config)
-        folder = runs.create_run(config, root)
+        folder = create_run(config, root)
         print(f"run folder: {folder.path}", flush=True)
     elif args.run_dir:
         folder = RunFolder(Path(args.run_dir).resolve())

@@ -28,8 +28,10 @@ from cnn_core.data.user_folders import validation_share
 from cnn_core.insight.labels import PERCENT_COLUMNS, percent, run_label
 from cnn_core.models.cnn import load_trained_model
 from cnn_core.schema.config import TrainConfig
-from cnn_core.store import workspaces
-from cnn_core.store.runs import RUN_ID_PATTERN, RunSummary, model_runs
+from cnn_core.store.access import model_runs
+from cnn_core.store.folder import RUN_ID_PATTERN
+from cnn_core.store.runs import RunSummary
+from pages._shared.workspace_session import WORKSPACE_CHOSEN_BY_APP, use_workspace
 
 CHOSEN_DATASET = "chosen_dataset"  # survives page changes (widget keys do not)
 NAVIGATION_CHECKED = "navigation_checked"
@@ -43,7 +45,6 @@ RUN_PAGES = (  # the pages that show one run with a model: (page, label, icon)
     ("pages/predict.py", "Predict", ":material/draw:"),
 )
 COMPARE_PAGE = "pages/compare.py"
-WORKSPACE = "workspace"  # the session's private workspace id, also in the URL as ?ws=<id>
 
 
 @st.cache_resource(show_spinner="Loading the dataset…", max_entries=2)
@@ -287,37 +288,5 @@ def ensure_app_navigation() -> None:
         PagesManager.uses_pages_directory = False
         if first_run:
             st.rerun()
-    use_workspace()
-
-
-def _session_workspace() -> str | None:
-    """The workspace of the session whose script runs in this thread (None outside one)."""
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    if get_script_run_ctx(suppress_warning=True) is None:
-        return None
-    return st.session_state.get(WORKSPACE)
-
-
-def use_workspace() -> None:
-    """With private workspaces (`$CNN_PRIVATE_WORKSPACES`), make `?ws=<id>` this session's
-    workspace: kept from the URL when valid, else the session's or a new one, written
-    back to the URL. Every run-store call of this session then sees that workspace only."""
-    if not workspaces.private_enabled():
-        return
-    workspaces.set_resolver(_session_workspace)
-    asked = st.query_params.get("ws")
-    current = st.session_state.get(WORKSPACE)
-    if workspaces.valid_workspace_id(asked):
-        current = asked
-    else:
-        if asked is not None:
-            st.warning("The workspace id in this link is not valid: this is a new workspace.")
-        current = current or workspaces.new_workspace_id()
-        st.query_params["ws"] = current
-    st.session_state[WORKSPACE] = current
-    link = f"{(st.context.url or '').split('?')[0]}?ws={current}"
-    st.sidebar.caption(
-        ":material/lock: **Private workspace**: its runs are yours alone (unless you make "
-        f"one public). **Bookmark this link to come back:** [{link}]({link})",
-    )
+    if not st.session_state.pop(WORKSPACE_CHOSEN_BY_APP, False):
+        use_workspace()  # a page opened alone (AppTest, or before app.py's first run)

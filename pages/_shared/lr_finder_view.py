@@ -19,7 +19,10 @@ from cnn_core.insight.labels import format_duration
 from cnn_core.models.cnn import describe_model
 from cnn_core.schema.config import ConfigError, TrainConfig, validate, validation_count
 from cnn_core.schema.records import RunState
-from cnn_core.store.runs import LrTestFolder, RunSummary, list_lr_tests, load_run, lr_test_folder
+from cnn_core.store import access
+from cnn_core.store.folder import LrTestFolder
+from cnn_core.store.lr_tests import list_lr_tests, lr_test_folder
+from cnn_core.store.runs import RunSummary, load_run
 from cnn_core.training.lr_finder import (
     STARTUP_S,
     estimate_seconds,
@@ -135,7 +138,7 @@ def progress_view(test_id: str) -> None:
             f"{format_duration(progress.elapsed)}",
         )
     if st.button("Cancel", icon=":material/stop:", key="lrfind_cancel"):
-        folder.request_stop()
+        access.request_stop(folder)
 
 
 def outcome_view(test: RunSummary, config: TrainConfig) -> None:
