@@ -130,41 +130,43 @@ def extract_zip(source: BinaryIO | Path, dest: Path, limits: Limits = Limits()) 
         except (zipfile.BadZipFile, OSError, ValueError) as error:
             raise UserError(f"not a readable zip file ({error})") from error
         with archive:
-            infos = archive.infolist()
-            if len(infos) > limits.entries:
-                raise UserError(
-                    f"refused: the zip lists {len(infos):,} entries (at most {limits.entries:,})"
-                )
-            out = Unpacked(dest)
-            seen: set[tuple[str, ...]] = set()
-            for info in infos:
-                parts = safe_parts(info.filename)
-                if _is_symlink(info):
-                    raise UserError(
-                        f"refused: the entry {_shown(info.filename)} is a symbolic link"
-                    )
-                if info.flag_bits & 0x1:
-                    raise UserError(f"refused: the entry {_shown(info.filename)} is encrypted")
-                if not parts or info.is_dir():
-                    continue
-                if not _keep(parts, seen, out):
-                    continue
-                try:
-                    with archive.open(info) as stream:
-                        _write(stream, dest, parts, limits, out, info.compress_size)
-                except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
-                    raise UserError(
-                        f"refused: the entry {_shown(info.filename)} is corrupt ({error})"
-                    ) from error
-                if out.total_bytes > limits.ratio * archive_size and out.total_bytes > RATIO_FLOOR:
-                    raise UserError(
-                        f"refused: the zip expands over {limits.ratio:g} times its size "
-                        "(possible zip bomb)"
-                    )
-                out.files += 1
+            return _extract_entries(archive, archive_size, dest, limits)
     finally:
         if isinstance(source, Path):
             handle.close()
+
+
+def _extract_entries(
+    archive: zipfile.ZipFile, archive_size: int, dest: Path, limits: Limits
+) -> Unpacked:
+    """`extract_zip`'s loop over the entries: each checked, then written within the caps."""
+    infos = archive.infolist()
+    if len(infos) > limits.entries:
+        raise UserError(
+            f"refused: the zip lists {len(infos):,} entries (at most {limits.entries:,})"
+        )
+    out = Unpacked(dest)
+    seen: set[tuple[str, ...]] = set()
+    for info in infos:
+        parts = safe_parts(info.filename)
+        if _is_symlink(info):
+            raise UserError(f"refused: the entry {_shown(info.filename)} is a symbolic link")
+        if info.flag_bits & 0x1:
+            raise UserError(f"refused: the entry {_shown(info.filename)} is encrypted")
+        if not parts or info.is_dir() or not _keep(parts, seen, out):
+            continue
+        try:
+            with archive.open(info) as stream:
+                _write(stream, dest, parts, limits, out, info.compress_size)
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
+            raise UserError(
+                f"refused: the entry {_shown(info.filename)} is corrupt ({error})"
+            ) from error
+        if out.total_bytes > limits.ratio * archive_size and out.total_bytes > RATIO_FLOOR:
+            raise UserError(
+                f"refused: the zip expands over {limits.ratio:g} times its size (possible zip bomb)"
+            )
+        out.files += 1
     return out
 
 

@@ -22,7 +22,9 @@ the same config, status, progress, stop and worker log files, plus
     lr_test.json     the test's rates, losses and suggested rate
 
 Every file except the metrics log is replaced atomically; a torn last line in
-the log is ignored. The store never imports TensorFlow (a model is handed in
+the log is ignored. The module is over 400 lines on purpose: it is the one place
+that knows these file names, one typed read and write per file, and splitting it
+would spread them again. The store never imports TensorFlow (a model is handed in
 to be saved, never loaded here).
 """
 
