@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnn_core.schema.config import PRESETS, ModelSpec
+from cnn_core.schema.config import PRESETS, ModelSpec, TrainConfig
 from cnn_core.schema.records import RunNotes, RunState
 from cnn_core.sharing import bundles
 from cnn_core.store import access
@@ -162,6 +162,17 @@ def test_an_unknown_or_malformed_link_is_a_message(run_id: str, message: str) ->
     assert any(message in w.value for w in at.warning), [w.value for w in at.warning]
     assert at.selectbox(key="eval_run").value == there
     assert at.query_params["run"] == there  # the address now names what is shown
+
+
+def test_a_link_to_a_run_without_a_model_says_why() -> None:
+    there = model_run(SOFTMAX, "there").name
+    queued = create_run(TrainConfig(name="waiting"))  # no worker yet: still starting
+    at = open_linked("pages/evaluate.py", queued.run_id)
+    assert any(f"`{queued.run_id}` is still training" in w.value for w in at.warning)
+    queued.write_status(RunState.FAILED, message="boom")
+    at = open_linked("pages/inside.py", queued.run_id)
+    assert any(f"`{queued.run_id}` has no saved model" in w.value for w in at.warning)
+    assert at.query_params["run"] == there
 
 
 def test_choosing_a_run_updates_the_link() -> None:

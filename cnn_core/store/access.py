@@ -51,18 +51,6 @@ def is_public(folder: RunFolder) -> bool:
     return folder.public_path.is_file()
 
 
-def can_read(folder: RunFolder) -> bool:
-    """Own runs, the shipped starter models, and runs their owners made public."""
-    parent = folder.path.resolve().parent
-    if parent == workspace.current_root() or parent == starter_root():
-        return True
-    return (
-        workspace.store_of(parent) == workspace.store_root()
-        and parent.parent.name == workspace.WORKSPACES_DIR
-        and is_public(folder)
-    )
-
-
 def _unknown(run_id: str) -> UserError:
     return UserError(f"there is no run {run_id!r} in this workspace")
 

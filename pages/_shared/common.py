@@ -28,6 +28,7 @@ from cnn_core.data.user_folders import validation_share
 from cnn_core.insight.labels import PERCENT_COLUMNS, percent, run_label
 from cnn_core.models.cnn import load_trained_model
 from cnn_core.schema.config import TrainConfig
+from cnn_core.store import access
 from cnn_core.store.access import model_runs
 from cnn_core.store.folder import RUN_ID_PATTERN
 from cnn_core.store.runs import RunSummary
@@ -223,7 +224,7 @@ def model_run_picker(
             st.session_state[key] = link  # a link (or an edited URL) chooses the run
             st.session_state[CURRENT_RUN] = link
         else:
-            st.warning(link_problem(link, RUN_ID_PATTERN.match(link) is not None))
+            st.warning(link_problem(link))
     if st.session_state.get(key) not in by_id:
         current = st.session_state.get(CURRENT_RUN)
         st.session_state[key] = current if current in by_id else default.run_id
@@ -257,15 +258,21 @@ def run_page_links(run: RunSummary, compare: bool = False) -> None:
             st.page_link(page, label=label, icon=icon, query_params=params)
 
 
-def link_problem(link: str, well_formed: bool) -> str:
-    """What to tell someone whose link names a run this page cannot show."""
+def link_problem(link: str) -> str:
+    """What to tell someone whose link names a run this page cannot show (the workspace
+    gate says whether the run is visible here at all)."""
     shown = link if len(link) <= 80 else link[:80] + "…"
-    if not well_formed:
+    if not RUN_ID_PATTERN.match(link):
         return f"The link's run id {shown!r} is not a valid run id: showing another run."
-    return (
-        f"The link's run `{shown}` is not here (deleted, still training, without a "
-        "model, or from another deployment): showing another run."
-    )
+    try:
+        run = access.readable_run(link)
+    except UserError:
+        return (
+            f"The link's run `{shown}` is not here (deleted, from another workspace or "
+            "another deployment): showing another run."
+        )
+    why = "is still training" if run.active else "has no saved model"
+    return f"The link's run `{shown}` {why}: showing another run."
 
 
 def ensure_app_navigation() -> None:
