@@ -19,7 +19,7 @@ from cnn_core.charts.compare import (
     run_colours,
 )
 from cnn_core.insight import compare
-from cnn_core.models.cnn import describe_model
+from cnn_core.models.plan import describe_model
 from cnn_core.schema.config import PRESETS, ConvBlock, ModelSpec, TrainConfig
 from cnn_core.schema.records import EpochRecord, Evaluation, PerClass, RunState
 from cnn_core.store import runs
@@ -322,7 +322,7 @@ def test_old_configs_without_a_group_still_load() -> None:
 
 def imagenet_weights_here() -> None:
     """Put a file where the ImageNet weights go (only its presence is checked here)."""
-    from cnn_core.models.vgg16 import imagenet_weights_path
+    from cnn_core.models.vgg16_weights import imagenet_weights_path
 
     imagenet_weights_path().parent.mkdir(parents=True, exist_ok=True)
     imagenet_weights_path().write_bytes(b"not really weights")

@@ -37,8 +37,9 @@ from cnn_core.insight.labels import (
     run_dataset_title,
     schedule_title,
 )
-from cnn_core.models.cnn import describe_model
-from cnn_core.models.vgg16 import planned_epochs, vgg16_spec, weights_problem, weights_source
+from cnn_core.models.plan import describe_model
+from cnn_core.models.vgg16 import planned_epochs, vgg16_spec
+from cnn_core.models.vgg16_weights import weights_problem, weights_source
 from cnn_core.schema.config import (
     DEFAULT_PRESET,
     MAX_NAME_CHARS,

@@ -22,7 +22,7 @@ from cnn_core.insight.compare import (
     run_title,
     seed_group,
 )
-from cnn_core.models.vgg16 import weights_problem
+from cnn_core.models.vgg16_weights import weights_problem
 from cnn_core.store.runs import RunSummary
 from cnn_core.training.worker import launch_run
 from pages._shared.common import COMPARE_PAGE, RUNS_PARAM

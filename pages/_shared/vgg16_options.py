@@ -9,16 +9,13 @@ import streamlit as st
 
 from cnn_core.base.errors import UserError
 from cnn_core.insight.labels import format_bytes, format_duration
-from cnn_core.models.vgg16 import (
-    PHASE_FINE_TUNE,
-    PHASE_HEAD,
+from cnn_core.models.plan import phase_parameters
+from cnn_core.models.vgg16 import PHASE_FINE_TUNE, PHASE_HEAD, uses_feature_cache, vgg16_label
+from cnn_core.models.vgg16_estimate import estimate_seconds
+from cnn_core.models.vgg16_weights import (
     WEIGHTS_BYTES,
     WEIGHTS_FILE,
     download_imagenet_weights,
-    estimate_seconds,
-    phase_parameters,
-    uses_feature_cache,
-    vgg16_label,
     weights_problem,
 )
 from cnn_core.schema.config import VGG_INPUT_SIZES, ModelSpec, TrainConfig, Vgg16Spec
