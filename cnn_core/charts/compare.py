@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 
 from cnn_core.charts.loss_view import apply_loss_view
 from cnn_core.charts.style import MARGIN, accuracy_axis, epoch_axis, plain_labels
-from cnn_core.insight.compare import Curves
+from cnn_core.insight.curves import Curves
 
 # Plotly's "T10" palette: ten colours that stay apart for colour-blind readers too.
 RUN_COLOURS = (
