@@ -109,7 +109,7 @@ def penultimate_activations(model: Any, images: Any, batch_size: int = BATCH) ->
     Returns:
         float32 (n, features), in inference mode (dropout off).
     """
-    import tensorflow as tf
+    import tensorflow as tf  # lazy: keeps TensorFlow off the Home page
 
     extractor = penultimate_model(model)
     call = tf.function(lambda x: extractor(x, training=False))
