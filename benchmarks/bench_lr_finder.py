@@ -21,7 +21,7 @@ from pathlib import Path
 from common import SHARED_DATA, print_table
 
 from cnn_core.data.registry import dataset_info
-from cnn_core.models.cnn import describe_model
+from cnn_core.models.plan import describe_model
 from cnn_core.schema.config import PRESETS, FitSpec, ModelSpec, TrainConfig
 from cnn_core.store.lr_tests import create_lr_test
 from cnn_core.training.lr_finder import RangePlan, estimate_seconds, read_result, run_range_test

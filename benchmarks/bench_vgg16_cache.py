@@ -4,7 +4,7 @@
 
 For each input size, in a fresh subprocess (so peak RSS is that size's own):
 CIFAR-sized synthetic data (random uint8 32x32x3, 10 classes, `--n` training
-images), VGG16 built by `cnn_core.models.vgg16.build_vgg16` with random weights
+images), VGG16 built by `cnn_core.models.vgg16_build.build_vgg16` with random weights
 (the ImageNet file is not downloadable here; the arithmetic and so the speed
 are the same), batch 64, Adam.
 
@@ -64,7 +64,8 @@ def child(n: int, size: int) -> dict:
 
     from cnn_core.base.tf_runtime import import_keras
     from cnn_core.models.cnn import build_model
-    from cnn_core.models.vgg16 import PHASE_FINE_TUNE, PHASE_HEAD, set_phase, tail_model, vgg16_spec
+    from cnn_core.models.vgg16 import PHASE_FINE_TUNE, PHASE_HEAD, vgg16_spec
+    from cnn_core.models.vgg16_build import set_phase, tail_model
     from cnn_core.schema.config import DEFAULT_PRESET, PRESETS, FitSpec, OptimizerSpec, TrainConfig
     from cnn_core.store.folder import RunFolder
     from cnn_core.training.loop import compile_for_run

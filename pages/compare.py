@@ -15,24 +15,19 @@ import streamlit as st
 from cnn_core.base.errors import UserError
 from cnn_core.charts.compare import curves_overlay_figure, per_class_figure, run_colours
 from cnn_core.data.registry import dataset_title
-from cnn_core.insight.compare import (
-    Curves,
+from cnn_core.insight.compare import filter_runs, listing_state, parse_run_ids, resolve_runs
+from cnn_core.insight.curves import Curves, group_curves, run_curves
+from cnn_core.insight.inspection import conv_layer_names, filter_weights, softmax_templates
+from cnn_core.insight.labels import class_names, format_duration, model_label, percent, run_row
+from cnn_core.insight.seed_groups import group_summaries
+from cnn_core.insight.side_by_side import (
     comparison_table,
     differences_only,
-    filter_runs,
-    group_curves,
-    group_summaries,
     histories_csv,
-    listing_state,
     parameter_counts,
-    parse_run_ids,
-    resolve_runs,
-    run_curves,
     run_title,
     unique_titles,
 )
-from cnn_core.insight.inspection import conv_layer_names, filter_weights, softmax_templates
-from cnn_core.insight.labels import class_names, format_duration, model_label, percent, run_row
 from cnn_core.schema.records import EpochRecord
 from cnn_core.store.folder import runs_root
 from cnn_core.store.runs import RunSummary, list_runs

@@ -22,7 +22,7 @@ from cnn_core.insight.labels import (
     schedule_title,
     state_badge,
 )
-from cnn_core.models.cnn import describe_model, estimate_batch_memory
+from cnn_core.models.plan import describe_model, estimate_batch_memory
 from cnn_core.models.vgg16 import planned_epochs
 from cnn_core.schema.config import (
     ACTIVATIONS,
@@ -41,7 +41,7 @@ from cnn_core.schema.config import (
     validate,
 )
 from cnn_core.schema.records import Progress, RunState, whole_epochs
-from cnn_core.sharing.bundles import config_file_name, config_file_text
+from cnn_core.sharing.config_files import config_file_name, config_file_text
 from cnn_core.store import access
 from cnn_core.store.folder import run_folder
 from cnn_core.store.runs import RunSummary, list_runs, load_run

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from cnn_core.data.augment import augmentation_layers, preview
-from cnn_core.models.cnn import build_model, describe_model
+from cnn_core.models.cnn import build_model
+from cnn_core.models.plan import describe_model
 from cnn_core.schema.config import PRESETS, AugmentSpec, ConfigError, TrainConfig, validate
 
 ALL_ON = AugmentSpec(flip="horizontal", rotation=0.1, zoom=0.2, translation=0.1, contrast=0.3)

@@ -16,7 +16,7 @@ import pytest
 from cnn_core.base.errors import UserError
 from cnn_core.data.registry import load_dataset
 from cnn_core.schema.records import SCHEMA_VERSION, RunNotes, RunState
-from cnn_core.sharing import bundles
+from cnn_core.sharing import bundles, config_files, model_check
 from cnn_core.store import access
 from cnn_core.store.folder import RunFolder
 from cnn_core.store.runs import load_run
@@ -35,7 +35,7 @@ def source_run(tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Pat
         patch.setenv("CNN_DATA_DIR", str(synthetic_data_dir))
         dataset = load_dataset("mnist")
     folder = RunFolder(make_model_run(dataset, root=root, epochs=2, name="src"))
-    access.save_notes(folder, RunNotes.create(["baseline", "Small"], "first try"))
+    folder.write_notes(RunNotes.create(["baseline", "Small"], "first try"))
     return folder
 
 
@@ -158,13 +158,13 @@ def test_unexpected_file(store: Path, bundle: bytes) -> None:
 
 
 def test_h5_model_entry(store: Path, bundle: bytes) -> None:
-    data = with_entry(bundle, zipfile.ZipInfo("model.h5"), bundles.HDF5_MAGIC + b"\0" * 64)
+    data = with_entry(bundle, zipfile.ZipInfo("model.h5"), model_check.HDF5_MAGIC + b"\0" * 64)
     refused(store, data, "only .keras models")
 
 
 def test_h5_content_named_keras(store: Path, bundle: bytes) -> None:
     def h5(entries: dict[str, bytes]) -> None:
-        entries[MODEL] = bundles.HDF5_MAGIC + b"\0" * 64
+        entries[MODEL] = model_check.HDF5_MAGIC + b"\0" * 64
 
     refused(store, rebuild(bundle, h5), "HDF5 model")
 
@@ -309,7 +309,7 @@ def test_model_that_does_not_fit_the_dataset(store: Path, bundle: bytes, tmp_pat
 
 
 def test_damaged_model(store: Path, bundle: bytes) -> None:
-    refused(store, with_model(bundle, bundles.ZIP_MAGIC + b"broken"), "damaged")
+    refused(store, with_model(bundle, model_check.ZIP_MAGIC + b"broken"), "damaged")
 
 
 def test_failure_while_writing_leaves_nothing(
@@ -330,7 +330,7 @@ def test_config_file_text_is_what_the_headless_worker_reads(source_run: RunFolde
 
     config = source_run.read_config()
     path = source_run.path.parent / "exported.json"
-    path.write_text(bundles.config_file_text(config))
+    path.write_text(config_files.config_file_text(config))
     assert read_config_file(path) == config
 
 

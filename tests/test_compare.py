@@ -18,8 +18,8 @@ from cnn_core.charts.compare import (
     per_class_figure,
     run_colours,
 )
-from cnn_core.insight import compare
-from cnn_core.models.cnn import describe_model
+from cnn_core.insight import compare, curves, partners, seed_groups, side_by_side
+from cnn_core.models.plan import describe_model
 from cnn_core.schema.config import PRESETS, ConvBlock, ModelSpec, TrainConfig
 from cnn_core.schema.records import EpochRecord, Evaluation, PerClass, RunState
 from cnn_core.store.folder import RunFolder, create_run
@@ -70,10 +70,10 @@ def test_a_pair_shares_dataset_split_and_seed_with_another_model() -> None:
     config = TrainConfig(
         dataset="fashion_mnist", validation=0.2, train_subset=3000, seed=7, group="g1", name="cnn"
     )
-    labels = compare.alternatives_for(config)
+    labels = partners.alternatives_for(config)
     assert "Softmax regression (baseline)" in labels
     assert "Studio default CNN" not in labels  # that is the run's own model
-    partner = compare.paired_config(config, "Softmax regression (baseline)", "cnn")
+    partner = partners.paired_config(config, "Softmax regression (baseline)", "cnn")
     assert partner.model == SOFTMAX
     assert (partner.dataset, partner.validation, partner.train_subset, partner.seed) == (
         "fashion_mnist",
@@ -89,8 +89,8 @@ def test_every_alternative_keeps_the_split_whatever_it_returns(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     moved = {"moves the data": lambda c: replace(c, model=SOFTMAX, seed=1, validation=0.5)}
-    monkeypatch.setattr(compare, "ALTERNATIVES", moved)
-    partner = compare.paired_config(TrainConfig(seed=3, validation=0.1), "moves the data", "x")
+    monkeypatch.setattr(partners, "ALTERNATIVES", moved)
+    partner = partners.paired_config(TrainConfig(seed=3, validation=0.1), "moves the data", "x")
     assert (partner.seed, partner.validation) == (3, 0.1)
 
 
@@ -98,12 +98,12 @@ def test_an_alternative_that_does_not_fit_the_images_is_refused(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     huge = ModelSpec(kind="cnn", conv_blocks=(ConvBlock(8, 15, padding="valid"),) * 2)
-    monkeypatch.setattr(compare, "ALTERNATIVES", {"huge": lambda c: replace(c, model=huge)})
-    assert compare.alternatives_for(TrainConfig(model=SOFTMAX)) == []
+    monkeypatch.setattr(partners, "ALTERNATIVES", {"huge": lambda c: replace(c, model=huge)})
+    assert partners.alternatives_for(TrainConfig(model=SOFTMAX)) == []
     with pytest.raises(UserError, match="conv block 2 kernel size must be at most"):
-        compare.paired_config(TrainConfig(model=SOFTMAX), "huge", "x")
+        partners.paired_config(TrainConfig(model=SOFTMAX), "huge", "x")
     with pytest.raises(UserError, match="unknown model"):
-        compare.paired_config(TrainConfig(), "no such model", "x")
+        partners.paired_config(TrainConfig(), "no such model", "x")
 
 
 # -- seed groups -------------------------------------------------------------------------
@@ -111,17 +111,17 @@ def test_an_alternative_that_does_not_fit_the_images_is_refused(
 
 def test_a_seed_group_varies_only_the_seed() -> None:
     config = TrainConfig(seed=10, name="base")
-    group = compare.seed_group(config, 3, "g-test")
+    group = seed_groups.seed_group(config, 3, "g-test")
     assert [c.seed for c in group] == [10, 11, 12]
     assert {c.group for c in group} == {"g-test"}
     assert [c.name for c in group] == ["base · seed 10", "base · seed 11", "base · seed 12"]
     assert {replace(c, seed=0, name="") for c in group} == {
         replace(config, seed=0, name="", group="g-test")
     }
-    assert compare.seed_group(config, 2)[0].group.startswith("g")
+    assert seed_groups.seed_group(config, 2)[0].group.startswith("g")
     for bad in (1, 9, 2.5, True):
         with pytest.raises(UserError, match="2 to 8 runs"):
-            compare.seed_group(config, bad)
+            seed_groups.seed_group(config, bad)
 
 
 def test_launch_all_stops_at_a_full_queue_and_says_how_many_went() -> None:
@@ -133,32 +133,32 @@ def test_launch_all_stops_at_a_full_queue_and_says_how_many_went() -> None:
         launched.append(config)
         return create_run(config), True
 
-    folders, problem = compare.launch_all(compare.seed_group(TrainConfig(), 4), launch)
+    folders, problem = seed_groups.launch_all(seed_groups.seed_group(TrainConfig(), 4), launch)
     assert len(folders) == 2 and [f.read_config() for f in folders] == launched
     assert problem == "2 of 4 runs queued: 8 runs are already waiting"
 
 
 def test_a_group_shows_mean_and_std_of_test_accuracy_and_curves() -> None:
-    configs = compare.seed_group(TrainConfig(name="net"), 3, "g-1")
+    configs = seed_groups.seed_group(TrainConfig(name="net"), 3, "g-1")
     members = [
         make_run(configs[0], [0.5, 0.7], test_accuracy=0.80),
         make_run(configs[1], [0.6, 0.9], test_accuracy=0.90),
         make_run(configs[2], [0.4], test_accuracy=0.85),  # stopped early: one epoch
     ]
     loner = make_run(TrainConfig(group="g-2"), [0.5])
-    (summary,) = compare.group_summaries([loner, *reversed(members)])  # g-2: one member only
+    (summary,) = seed_groups.group_summaries([loner, *reversed(members)])  # g-2: one member only
     assert summary.group == "g-1" and summary.seeds == [42, 43, 44]
     assert summary.label == "net (3 seeds)"
     assert summary.test_mean == pytest.approx(0.85)
     assert summary.test_std == pytest.approx(statistics.stdev([0.8, 0.9, 0.85]))
     assert summary.test_text() == "85.00% ± 5.00% (n = 3)"
 
-    curves = compare.group_curves("net", [m.read_history() for m in members])
-    assert curves.x == (1.0, 2.0)
-    assert curves.values["val_accuracy"] == pytest.approx((0.5, 0.8))
-    assert curves.spread["val_accuracy"] == pytest.approx((0.1, statistics.stdev([0.7, 0.9])))
-    assert curves.best_index == 1
-    seconds = compare.group_curves("net", [m.read_history() for m in members], "seconds")
+    band = curves.group_curves("net", [m.read_history() for m in members])
+    assert band.x == (1.0, 2.0)
+    assert band.values["val_accuracy"] == pytest.approx((0.5, 0.8))
+    assert band.spread["val_accuracy"] == pytest.approx((0.1, statistics.stdev([0.7, 0.9])))
+    assert band.best_index == 1
+    seconds = curves.group_curves("net", [m.read_history() for m in members], "seconds")
     assert seconds.x == (2.0, 4.0)
 
 
@@ -190,7 +190,9 @@ def test_filters_by_dataset_and_model() -> None:
 def test_the_table_puts_settings_and_results_side_by_side() -> None:
     cnn = make_run(TrainConfig(name="cnn", seed=1), [0.5, 0.8, 0.7], test_accuracy=0.75)
     soft = make_run(TrainConfig(name="soft", model=SOFTMAX, seed=1), [0.6], seconds=0.5)
-    titles, table = compare.comparison_table([cnn, soft], [cnn.read_history(), soft.read_history()])
+    titles, table = side_by_side.comparison_table(
+        [cnn, soft], [cnn.read_history(), soft.read_history()]
+    )
     assert titles == ["cnn", "soft"]
     assert table["model"] == ["CNN 2 conv / 1 dense", "Softmax regression"]
     rows = describe_model(cnn.config.model, (28, 28, 1), 10)
@@ -205,7 +207,7 @@ def test_the_table_puts_settings_and_results_side_by_side() -> None:
     assert table["test accuracy"] == ["75.00%", "–"]
     assert table["seed"] == ["1", "1"]
 
-    differences = compare.differences_only(table)
+    differences = side_by_side.differences_only(table)
     assert "seed" not in differences and "dataset" not in differences
     assert {"run id", "model", "parameters", "test accuracy"} <= set(differences)
     assert differences["model"] == table["model"]
@@ -216,13 +218,13 @@ def test_a_run_without_config_still_gets_a_column(isolated_store: Path) -> None:
     broken_path = isolated_store / "20260101-000000-broken"
     broken_path.mkdir()
     broken = load_run(broken_path)
-    titles, table = compare.comparison_table([good, broken], [good.read_history(), []])
+    titles, table = side_by_side.comparison_table([good, broken], [good.read_history(), []])
     assert titles == ["good", broken.run_id]
     assert table["seed"] == ["42", "–"] and table["parameters"][1] == "?"
 
 
 def test_same_names_get_unique_column_titles() -> None:
-    assert compare.unique_titles(["a", "b", "a", "a"]) == ["a", "b", "a (2)", "a (3)"]
+    assert side_by_side.unique_titles(["a", "b", "a", "a"]) == ["a", "b", "a (2)", "a (3)"]
 
 
 def test_histories_download_as_one_csv() -> None:
@@ -230,7 +232,7 @@ def test_histories_download_as_one_csv() -> None:
     b = make_run(TrainConfig(name="b", group="g-x"), [0.7])
     rows = list(
         csv.DictReader(
-            io.StringIO(compare.histories_csv([a, b], [a.read_history(), b.read_history()]))
+            io.StringIO(side_by_side.histories_csv([a, b], [a.read_history(), b.read_history()]))
         )
     )
     assert [(r["run_id"], r["epoch"]) for r in rows] == [
@@ -252,26 +254,26 @@ def test_run_curves_against_epochs_and_seconds_mark_the_best_epoch() -> None:
         EpochRecord(2, seconds=4.0, val_accuracy=0.9, val_loss=0.5),
         EpochRecord(3, seconds=None, val_accuracy=0.8, val_loss=0.6),
     ]
-    by_epoch = compare.run_curves("r", history)
+    by_epoch = curves.run_curves("r", history)
     assert by_epoch.x == (1.0, 2.0, 3.0) and by_epoch.best_index == 1
-    by_time = compare.run_curves("r", history, "seconds")
+    by_time = curves.run_curves("r", history, "seconds")
     assert by_time.x == (3.0, 7.0)  # the untimed epoch has no place on a time axis
     assert by_time.values["val_accuracy"] == (0.5, 0.9)
     with pytest.raises(ValueError, match="x_axis"):
-        compare.run_curves("r", history, "minutes")
-    assert compare.best_epoch([EpochRecord(1, val_loss=0.4), EpochRecord(2, val_loss=0.3)]) == 2
-    assert compare.best_epoch([EpochRecord(1)]) is None
+        curves.run_curves("r", history, "minutes")
+    assert curves.best_epoch([EpochRecord(1, val_loss=0.4), EpochRecord(2, val_loss=0.3)]) == 2
+    assert curves.best_epoch([EpochRecord(1)]) is None
 
 
 def test_overlay_draws_each_run_in_its_colour_with_its_best_epoch() -> None:
-    a = compare.run_curves(
+    a = curves.run_curves(
         "a",
         [
             EpochRecord(e, loss=1 / e, accuracy=0.5, val_loss=1 / e, val_accuracy=e / 10)
             for e in (1, 2, 3)
         ],
     )
-    group = compare.group_curves(
+    group = curves.group_curves(
         "g", [[EpochRecord(1, val_accuracy=0.4)], [EpochRecord(1, val_accuracy=0.6)]]
     )
     fig = curves_overlay_figure([a, group], ["#4c78a8", "#f58518"], "epoch")
@@ -323,7 +325,7 @@ def test_old_configs_without_a_group_still_load() -> None:
 
 def imagenet_weights_here() -> None:
     """Put a file where the ImageNet weights go (only its presence is checked here)."""
-    from cnn_core.models.vgg16 import imagenet_weights_path
+    from cnn_core.models.vgg16_weights import imagenet_weights_path
 
     imagenet_weights_path().parent.mkdir(parents=True, exist_ok=True)
     imagenet_weights_path().write_bytes(b"not really weights")
@@ -334,23 +336,23 @@ VGG_CHOICES = {"VGG16 feature extraction (ImageNet, 32 px)", "VGG16 fine-tuned (
 
 def test_vgg16_choices_are_offered_only_with_their_weights_on_the_machine() -> None:
     config = TrainConfig(dataset="cifar10", name="scratch")
-    assert not VGG_CHOICES & set(compare.alternatives_for(config))  # offline, none downloaded
-    assert set(compare.alternatives_without_weights(config)) == VGG_CHOICES
-    assert "Softmax regression (baseline)" in compare.alternatives_for(config)
+    assert not VGG_CHOICES & set(partners.alternatives_for(config))  # offline, none downloaded
+    assert set(partners.alternatives_without_weights(config)) == VGG_CHOICES
+    assert "Softmax regression (baseline)" in partners.alternatives_for(config)
     imagenet_weights_here()
-    assert set(compare.alternatives_for(config)) >= VGG_CHOICES
-    assert compare.alternatives_without_weights(config) == []
+    assert set(partners.alternatives_for(config)) >= VGG_CHOICES
+    assert partners.alternatives_without_weights(config) == []
 
 
 def test_a_scratch_cnn_pairs_with_vgg16_on_the_same_split_and_seed() -> None:
     imagenet_weights_here()
     config = TrainConfig(dataset="cifar10", validation=0.1, seed=3, name="scratch")
-    labels = compare.alternatives_for(config)
+    labels = partners.alternatives_for(config)
     assert {
         "VGG16 feature extraction (ImageNet, 32 px)",
         "VGG16 fine-tuned (ImageNet, 32 px)",
     } <= set(labels)
-    partner = compare.paired_config(config, "VGG16 fine-tuned (ImageNet, 32 px)", "scratch")
+    partner = partners.paired_config(config, "VGG16 fine-tuned (ImageNet, 32 px)", "scratch")
     assert partner.model.kind == "vgg16" and partner.model.vgg16.fine_tune
     assert partner.model.vgg16.weights == "imagenet"  # pretrained, never passed off
     assert (partner.dataset, partner.validation, partner.seed) == ("cifar10", 0.1, 3)
@@ -363,7 +365,7 @@ def test_a_two_phase_run_counts_both_phases_planned_epochs() -> None:
     spec = vgg16_spec("fine_tune", 32, weights="none", fine_tune_epochs=1)
     config = TrainConfig(dataset="cifar10", model=spec, fit=FitSpec(epochs=1), name="vgg")
     run = make_run(config, [0.5, 0.6])  # one head epoch, one fine-tuning epoch
-    _, table = compare.comparison_table([run], [run.read_history()])
+    _, table = side_by_side.comparison_table([run], [run.read_history()])
     assert table["epochs"] == ["2 of 2"]
 
 
@@ -375,7 +377,7 @@ def test_the_table_uses_the_pickers_labels_for_optimizer_schedule_and_dataset() 
         dataset="my-shoes", optimizer=OptimizerSpec("sgd", schedule="plateau"), name="b"
     )  # an imported dataset that is not on this machine
     other = make_run(sgd, [0.5])
-    _, table = compare.comparison_table([adam, other], [[], []])
+    _, table = side_by_side.comparison_table([adam, other], [[], []])
     assert table["optimizer"] == ["Adam", "SGD with momentum"]
     assert table["schedule"] == ["Cosine decay to 0", "Halved on plateau"]
     from cnn_core.data.registry import dataset_title
@@ -394,7 +396,7 @@ def test_a_vgg16_run_says_where_its_weights_came_from() -> None:
     recorded.write_status(RunState.COMPLETED, weights_source="my_vgg16.h5 · 58.9 MB · sha256 ab")
     new = load_run(recorded.path)
     imagenet = make_run(TrainConfig(dataset="cifar10", model=vgg16_spec("fine_tune")), [0.5])
-    _, table = compare.comparison_table([old, new, imagenet], [[], [], []])
+    _, table = side_by_side.comparison_table([old, new, imagenet], [[], [], []])
     assert table["weights"] == [
         "my_vgg16.h5 (local file)",  # recorded before the source was kept: from its config
         "my_vgg16.h5 · 58.9 MB · sha256 ab",
@@ -417,8 +419,8 @@ def test_the_listing_state_changes_as_a_run_moves_on() -> None:
 
 def test_run_names_show_as_typed_in_the_legends() -> None:
     name = "<b>bold</b> & co"
-    curves = compare.run_curves(name, [EpochRecord(1, loss=1.0, val_accuracy=0.5)])
-    fig = curves_overlay_figure([curves], ["#4c78a8"], "epoch")
+    line = curves.run_curves(name, [EpochRecord(1, loss=1.0, val_accuracy=0.5)])
+    fig = curves_overlay_figure([line], ["#4c78a8"], "epoch")
     assert {t.name for t in fig.data if t.showlegend} == {"&lt;b&gt;bold&lt;/b&gt; &amp; co"}
     assert all("<b>" not in (t.hovertemplate or "") for t in fig.data)
     bars = per_class_figure(["a"], [(0.9,)], [name], ["#111111"])
@@ -437,12 +439,12 @@ CUT_SHORT = [
 
 
 def test_a_partial_epoch_is_never_the_best_and_is_left_out_of_the_curves() -> None:
-    assert compare.best_epoch(CUT_SHORT) == 2
-    by_epoch = compare.run_curves("r", CUT_SHORT)
+    assert curves.best_epoch(CUT_SHORT) == 2
+    by_epoch = curves.run_curves("r", CUT_SHORT)
     assert by_epoch.x == (1.0, 2.0) and by_epoch.best_index == 1
     assert by_epoch.values["loss"] == (0.9, 0.6)
-    assert compare.run_curves("r", CUT_SHORT, "seconds").x == (3.0, 6.0)
-    group = compare.group_curves("g", [CUT_SHORT, CUT_SHORT[:2]])
+    assert curves.run_curves("r", CUT_SHORT, "seconds").x == (3.0, 6.0)
+    group = curves.group_curves("g", [CUT_SHORT, CUT_SHORT[:2]])
     assert group.x == (1.0, 2.0) and group.best_index == 1
     fig = curves_overlay_figure([by_epoch], ["#000000"], "epoch")
     stars = [t for t in fig.data if t.marker and t.marker.symbol == "star"]
@@ -456,6 +458,6 @@ def test_a_stopped_runs_column_counts_and_picks_whole_epochs(isolated_store: Pat
     folder.write_status(RunState.STOPPED, train_seconds=6.1)
     run = load_run(folder.path)
     assert run.epochs_done == 2 and run.best_val_accuracy == 0.80
-    column = compare.run_column(run, folder.read_history())
+    column = side_by_side.run_column(run, folder.read_history())
     assert column["epochs"] == "2 of 10" and column["best epoch"] == "2"
     assert column["seconds per epoch"] == "3.0 s"

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from cnn_core.insight import doctor
+from cnn_core.insight import class_checks, doctor
 from cnn_core.models.evaluate import summarize
 from cnn_core.schema.config import (
     AugmentSpec,
@@ -131,19 +131,19 @@ def test_a_weak_class_names_its_most_confused_partner() -> None:
     predicted = labels.copy()
     sixes = np.flatnonzero(labels == 6)
     predicted[sixes[:60]] = 0  # 6 read as 0 for 60 of its 100 images
-    finding = doctor.weak_class(evaluation_of(predicted, labels))
+    finding = class_checks.weak_class(evaluation_of(predicted, labels))
     assert finding is not None and "'6'" in finding.title and "taken for '0'" in finding.evidence
     assert "Recall 40.0%" in finding.evidence
 
 
 def test_class_imbalance_from_the_training_counts() -> None:
-    found = doctor.class_imbalance([900, 100, 300], ["cats", "dogs", "birds"])
+    found = class_checks.class_imbalance([900, 100, 300], ["cats", "dogs", "birds"])
     assert found is not None and "9.0x fewer" in found.evidence and "69%" in found.advice
-    assert doctor.class_imbalance([300, 280, 310], ["a", "b", "c"]) is None
+    assert class_checks.class_imbalance([300, 280, 310], ["a", "b", "c"]) is None
 
 
 def test_a_finding_without_a_change_cannot_be_retried() -> None:
-    finding = doctor.class_imbalance([900, 100], ["a", "b"])
+    finding = class_checks.class_imbalance([900, 100], ["a", "b"])
     with pytest.raises(ValueError, match="suggests no change"):
         doctor.corrected_config(CONFIG, finding)
 

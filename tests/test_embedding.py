@@ -14,7 +14,8 @@ from cnn_core.insight.embedding import (
     stratified_sample,
 )
 from cnn_core.models.cnn import build_model
-from cnn_core.models.vgg16 import build_vgg16, vgg16_spec
+from cnn_core.models.vgg16 import vgg16_spec
+from cnn_core.models.vgg16_build import build_vgg16
 from cnn_core.schema.config import ConvBlock, DenseLayer, ModelSpec
 
 SHAPE = (8, 8, 1)

@@ -8,7 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from cnn_core.models.vgg16 import PHASE_FINE_TUNE, PHASE_HEAD, set_phase, tail_model, vgg16_spec
+from cnn_core.models.vgg16 import PHASE_FINE_TUNE, PHASE_HEAD, vgg16_spec
+from cnn_core.models.vgg16_build import set_phase, tail_model
 from cnn_core.schema.config import FitSpec, OptimizerSpec, TrainConfig
 from cnn_core.store.folder import create_run
 from cnn_core.training import feature_cache
@@ -18,7 +19,7 @@ RGB = (32, 32, 3)
 
 @pytest.fixture(scope="module")
 def model():
-    from cnn_core.models.vgg16 import build_vgg16
+    from cnn_core.models.vgg16_build import build_vgg16
 
     return build_vgg16(vgg16_spec("fine_tune", 32, weights="none"), RGB, 5, seed=2)
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from cnn_core.charts.lr_finder import lr_finder_figure
-from cnn_core.models.cnn import describe_model
+from cnn_core.models.plan import describe_model
 from cnn_core.schema.config import (
     LEARNING_RATE_RANGE,
     ConvBlock,

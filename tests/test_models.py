@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnn_core.models.cnn import build_model, describe_model, estimate_batch_memory
+from cnn_core.models.cnn import build_model
+from cnn_core.models.plan import describe_model, estimate_batch_memory
 from cnn_core.schema.config import PRESETS, ConvBlock, DenseLayer, ModelSpec
 
 SHAPES = {"mnist": (28, 28, 1), "cifar10": (32, 32, 3)}

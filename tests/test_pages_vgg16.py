@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnn_core.models.vgg16 import WEIGHTS_FILE
+from cnn_core.models.vgg16_weights import WEIGHTS_FILE
 from cnn_core.store.folder import RunFolder
 from cnn_core.store.runs import list_runs
 from cnn_core.training import feature_cache

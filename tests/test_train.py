@@ -188,7 +188,8 @@ def test_a_head_recorder_weighs_the_fine_tuning_epochs_ahead(tmp_path: Path, clo
 def test_the_phase_costs_come_from_the_estimate_of_how_the_run_trains() -> None:
     from dataclasses import replace
 
-    from cnn_core.models.vgg16 import PHASE_FINE_TUNE, PHASE_HEAD, estimate_seconds, vgg16_spec
+    from cnn_core.models.vgg16 import PHASE_FINE_TUNE, PHASE_HEAD, vgg16_spec
+    from cnn_core.models.vgg16_estimate import estimate_seconds
     from cnn_core.training.vgg16_loop import phase_epoch_costs
 
     config = TrainConfig(

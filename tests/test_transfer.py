@@ -14,23 +14,19 @@ import pytest
 
 from cnn_core.base.errors import UserError
 from cnn_core.base.tf_runtime import import_keras
-from cnn_core.models.cnn import build_model, describe_model
+from cnn_core.models.cnn import build_model
+from cnn_core.models.plan import describe_model, phase_parameters
 from cnn_core.models.vgg16 import (
-    IMAGENET_MEAN_BGR,
     PHASE_FINE_TUNE,
     PHASE_HEAD,
-    WEIGHTS_FILE,
-    build_vgg16,
-    estimate_seconds,
-    keras_models_dir,
-    phase_parameters,
     planned_epochs,
-    set_phase,
     uses_feature_cache,
     vgg16_label,
     vgg16_spec,
-    with_weights,
 )
+from cnn_core.models.vgg16_build import IMAGENET_MEAN_BGR, build_vgg16, set_phase
+from cnn_core.models.vgg16_estimate import estimate_seconds
+from cnn_core.models.vgg16_weights import WEIGHTS_FILE, keras_models_dir
 from cnn_core.schema.config import (
     AugmentSpec,
     ConfigError,
@@ -195,7 +191,7 @@ def test_valid_settings_pass_and_round_trip_through_the_record() -> None:
 def test_random_weights_are_labelled_not_pretrained() -> None:
     pretrained = vgg16_spec("fine_tune", 64).vgg16
     assert vgg16_label(pretrained) == "VGG16 fine-tuned, 64 px"
-    random = with_weights(vgg16_spec("feature_extraction"), "none").vgg16
+    random = vgg16_spec("feature_extraction", weights="none").vgg16
     assert vgg16_label(random) == "VGG16 (not pretrained) feature extraction, 32 px"
 
 
@@ -274,7 +270,7 @@ def test_weights_from_a_local_file_are_named_in_the_label_and_their_source(
 ) -> None:
     import hashlib
 
-    from cnn_core.models.vgg16 import weights_source
+    from cnn_core.models.vgg16_weights import weights_source
 
     path = tmp_path / "my_vgg16.h5"
     path.write_bytes(bytes(range(256)) * 5000)  # 1.28 MB
@@ -283,5 +279,5 @@ def test_weights_from_a_local_file_are_named_in_the_label_and_their_source(
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
     assert weights_source(spec) == f"my_vgg16.h5 · 1.3 MB · sha256 {digest}"
     assert weights_source(vgg16_spec("fine_tune").vgg16) == "ImageNet (Keras download)"
-    random = with_weights(vgg16_spec("fine_tune"), "none").vgg16
+    random = vgg16_spec("fine_tune", weights="none").vgg16
     assert weights_source(random) == "none (random, not pretrained)"

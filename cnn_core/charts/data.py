@@ -6,6 +6,7 @@ import io
 
 import numpy as np
 import plotly.graph_objects as go
+from PIL import Image
 
 from cnn_core.charts.style import MARGIN, SPLIT_COLOURS, plain_labels
 
@@ -66,8 +67,6 @@ def jpeg_tiles(images: np.ndarray, scale: int) -> list[bytes]:
     Raises:
         ValueError: for a non-uint8 or wrongly shaped array, or scale < 1.
     """
-    from PIL import Image
-
     images = np.asarray(images)
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] not in (1, 3):
         raise ValueError(

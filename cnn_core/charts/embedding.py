@@ -53,33 +53,7 @@ def embedding_figure(
         )
     fig = go.Figure()
     for label in np.unique(embedding.y_true):
-        rows = np.flatnonzero(embedding.y_true == label)
-        # right points first: the legend takes the first point's symbol, and the
-        # crosses are drawn on top
-        rows = rows[np.argsort(embedding.y_pred[rows] != label, kind="stable")]
-        wrong = embedding.y_pred[rows] != label
-        fig.add_trace(
-            go.Scattergl(
-                x=embedding.coords[rows, 0],
-                y=embedding.coords[rows, 1],
-                mode="markers",
-                name=f"{names[label]} ({int(wrong.sum())} wrong)",
-                marker={
-                    "color": class_colour(int(label)),
-                    "symbol": np.where(wrong, WRONG_SYMBOL, RIGHT_SYMBOL),
-                    "size": np.where(wrong, 9, 6),
-                    "opacity": 0.8,
-                    "line": {"width": 0},
-                },
-                customdata=np.stack(
-                    [embedding.indices[rows], np.array(names)[embedding.y_pred[rows]]], axis=1
-                ),
-                hovertemplate=(
-                    f"test image #%{{customdata[0]}}<br>true: {names[label]}"
-                    "<br>predicted: %{customdata[1]}<extra></extra>"
-                ),
-            )
-        )
+        fig.add_trace(_class_trace(embedding, int(label), names))
     first, second = embedding.explained
     fig.update_layout(
         title={"text": title, "font": {"size": 14}},
@@ -92,3 +66,32 @@ def embedding_figure(
     fig.update_xaxes(title=f"principal component 1 ({first:.0%} of the variance)", zeroline=False)
     fig.update_yaxes(title=f"principal component 2 ({second:.0%})", zeroline=False)
     return fig
+
+
+def _class_trace(embedding: Embedding, label: int, names: list[str]) -> go.Scattergl:
+    """The points of true class `label`: right ones as dots, wrong ones as crosses."""
+    rows = np.flatnonzero(embedding.y_true == label)
+    # right points first: the legend takes the first point's symbol, and the
+    # crosses are drawn on top
+    rows = rows[np.argsort(embedding.y_pred[rows] != label, kind="stable")]
+    wrong = embedding.y_pred[rows] != label
+    return go.Scattergl(
+        x=embedding.coords[rows, 0],
+        y=embedding.coords[rows, 1],
+        mode="markers",
+        name=f"{names[label]} ({int(wrong.sum())} wrong)",
+        marker={
+            "color": class_colour(label),
+            "symbol": np.where(wrong, WRONG_SYMBOL, RIGHT_SYMBOL),
+            "size": np.where(wrong, 9, 6),
+            "opacity": 0.8,
+            "line": {"width": 0},
+        },
+        customdata=np.stack(
+            [embedding.indices[rows], np.array(names)[embedding.y_pred[rows]]], axis=1
+        ),
+        hovertemplate=(
+            f"test image #%{{customdata[0]}}<br>true: {names[label]}"
+            "<br>predicted: %{customdata[1]}<extra></extra>"
+        ),
+    )

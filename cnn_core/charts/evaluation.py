@@ -46,36 +46,9 @@ def confusion_matrix_figure(
     shares = row_normalise(counts)  # float64 (n, n), rows sum to 1
     n = len(class_names)
     names = plain_labels(class_names)
-    # str (n, n): what each cell shows
-    labels = np.char.mod("%.0f%%", 100 * shares) if normalise else counts.astype(str)
-    heatmap = go.Heatmap(
-        z=shares if normalise else counts,
-        x=names,
-        y=names,
-        text=labels.tolist(),
-        texttemplate="%{text}",
-        colorscale="Blues",
-        zmin=0,
-        zmax=1 if normalise else None,
-        colorbar={"thickness": 12, "tickformat": ".0%" if normalise else ",d"},
-        hoverinfo="skip",
+    fig = go.Figure(
+        [_cell_heatmap(counts, shares, names, normalise), _click_markers(counts, shares, names)]
     )
-    rows, cols = np.divmod(np.arange(n * n), n)  # int (n*n,) cell coordinates, row-major
-    clicks = go.Scatter(
-        x=[names[c] for c in cols],
-        y=[names[r] for r in rows],
-        customdata=np.stack([counts.ravel(), 100 * shares.ravel()], axis=1),
-        mode="markers",
-        marker={"symbol": "square", "size": CELL_PX - 6, "color": "rgba(0,0,0,0)"},
-        selected={"marker": {"opacity": 0}},
-        unselected={"marker": {"opacity": 0}},
-        hovertemplate=(
-            "true: %{y}<br>predicted: %{x}<br>%{customdata[0]:,d} images "
-            "(%{customdata[1]:.1f}% of the row)<br>click to see them<extra></extra>"
-        ),
-        showlegend=False,
-    )
-    fig = go.Figure([heatmap, clicks])
     # Fixed ranges: the markers would otherwise pad the axes beyond the cells.
     axis = {"type": "category", "categoryorder": "array", "categoryarray": names}
     axis |= {"showgrid": False, "zeroline": False, "fixedrange": True}
@@ -102,3 +75,43 @@ def confusion_matrix_figure(
         plot_bgcolor="white",
     )
     return fig
+
+
+def _cell_heatmap(
+    counts: np.ndarray, shares: np.ndarray, names: list[str], normalise: bool
+) -> go.Heatmap:
+    """The colours and numbers: counts, or each cell's share of its row (`normalise`)."""
+    # str (n, n): what each cell shows
+    labels = np.char.mod("%.0f%%", 100 * shares) if normalise else counts.astype(str)
+    return go.Heatmap(
+        z=shares if normalise else counts,
+        x=names,
+        y=names,
+        text=labels.tolist(),
+        texttemplate="%{text}",
+        colorscale="Blues",
+        zmin=0,
+        zmax=1 if normalise else None,
+        colorbar={"thickness": 12, "tickformat": ".0%" if normalise else ",d"},
+        hoverinfo="skip",
+    )
+
+
+def _click_markers(counts: np.ndarray, shares: np.ndarray, names: list[str]) -> go.Scatter:
+    """One invisible square marker per cell, what a click selects; the hover text."""
+    n = len(names)
+    rows, cols = np.divmod(np.arange(n * n), n)  # int (n*n,) cell coordinates, row-major
+    return go.Scatter(
+        x=[names[c] for c in cols],
+        y=[names[r] for r in rows],
+        customdata=np.stack([counts.ravel(), 100 * shares.ravel()], axis=1),
+        mode="markers",
+        marker={"symbol": "square", "size": CELL_PX - 6, "color": "rgba(0,0,0,0)"},
+        selected={"marker": {"opacity": 0}},
+        unselected={"marker": {"opacity": 0}},
+        hovertemplate=(
+            "true: %{y}<br>predicted: %{x}<br>%{customdata[0]:,d} images "
+            "(%{customdata[1]:.1f}% of the row)<br>click to see them<extra></extra>"
+        ),
+        showlegend=False,
+    )

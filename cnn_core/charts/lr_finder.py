@@ -46,21 +46,8 @@ def lr_finder_figure(result: LrTestResult) -> go.Figure:
             hovertemplate="rate %{x:.2e}<br>smoothed %{y:.4f}<extra></extra>",
         )
     )
-    suggestion = result.suggestion
-    if suggestion is not None and rates:
-        fig.add_vline(x=suggestion.rate, line={"dash": "dash", "color": HIGHLIGHT})
-        # The label reads away from the nearer edge, so a narrow column does not cut it.
-        middle = (math.log10(rates[0]) + math.log10(rates[-1])) / 2
-        fig.add_annotation(
-            x=math.log10(suggestion.rate),
-            y=1,
-            yref="paper",
-            text=f"suggested {suggestion.rate:.2g}",
-            showarrow=False,
-            xanchor="right" if math.log10(suggestion.rate) > middle else "left",
-            yanchor="bottom",
-            font={"size": 12, "color": HIGHLIGHT},
-        )
+    if result.suggestion is not None and rates:
+        _mark_suggestion(fig, result.suggestion.rate, rates)
     smoothed = [v for v in result.smoothed if v is not None]
     if smoothed:
         low, high = min(smoothed), max(smoothed)
@@ -74,3 +61,20 @@ def lr_finder_figure(result: LrTestResult) -> go.Figure:
         showlegend=False,  # the page's caption says dots are batches, the line smoothed
     )
     return fig
+
+
+def _mark_suggestion(fig: go.Figure, rate: float, rates: list[float]) -> None:
+    """A dashed line at the suggested `rate`, labelled away from the nearer edge
+    (so a narrow column does not cut the label)."""
+    fig.add_vline(x=rate, line={"dash": "dash", "color": HIGHLIGHT})
+    middle = (math.log10(rates[0]) + math.log10(rates[-1])) / 2
+    fig.add_annotation(
+        x=math.log10(rate),
+        y=1,
+        yref="paper",
+        text=f"suggested {rate:.2g}",
+        showarrow=False,
+        xanchor="right" if math.log10(rate) > middle else "left",
+        yanchor="bottom",
+        font={"size": 12, "color": HIGHLIGHT},
+    )

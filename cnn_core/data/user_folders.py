@@ -62,7 +62,9 @@ CHECK_CHUNK = 256  # images decoded (in threads) before their pixels are written
 LABEL_DISPLAY = 32  # characters of a class name shown in charts and captions
 HOLDOUT_SEED = 0  # the fixed seed of the test split of a dataset without a test folder
 SPLITS = ("train", "test", "unlabeled")
-Progress = Callable[[str, int, int], None]  # (split, files done, files in the split)
+# Called as files are read: (split, files done, files in the split). Not a record: the
+# run store's batch progress is `schema.records.Progress`.
+ProgressCallback = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -507,7 +509,7 @@ def import_folder(
     staging: Path | None = None,
     pre_skipped: Iterable[tuple[str, str]] = (),
     source: str = "",
-    progress: Progress | None = None,
+    progress: ProgressCallback | None = None,
 ) -> str:
     """Check the images under `root` and save them as dataset `name`.
 
@@ -568,7 +570,7 @@ def _check_and_store(
     options: ImageOptions,
     staging: Path,
     skipped: list[tuple[str, str]],
-    progress: Progress | None,
+    progress: ProgressCallback | None,
 ) -> dict[str, Any]:
     layout = find_layout(root)
     skipped += layout.skipped
@@ -606,7 +608,7 @@ def _check_and_store(
     }
 
 
-def _split_progress(progress: Progress | None, split: str, total: int) -> Callable | None:
+def _split_progress(progress: ProgressCallback | None, split: str, total: int) -> Callable | None:
     """`progress` bound to one split, or None."""
     if progress is None:
         return None
@@ -618,7 +620,7 @@ def import_zip(
     upload: BinaryIO | Path,
     options: ImageOptions,
     limits: archives.Limits | None = None,
-    progress: Progress | None = None,
+    progress: ProgressCallback | None = None,
 ) -> str:
     """Unpack an uploaded zip of class folders safely and import it (see `import_folder`)."""
     limits = limits or archives.Limits()
@@ -633,7 +635,7 @@ def import_files(
     files: Iterable[tuple[str, BinaryIO]],
     options: ImageOptions,
     limits: archives.Limits | None = None,
-    progress: Progress | None = None,
+    progress: ProgressCallback | None = None,
 ) -> str:
     """Write an uploaded folder ((relative name, stream) pairs) safely and import it."""
     limits = limits or archives.Limits()
@@ -651,7 +653,7 @@ def _import_upload(
     options: ImageOptions,
     write: Callable[[Path], archives.Unpacked],
     source: str,
-    progress: Progress | None,
+    progress: ProgressCallback | None,
 ) -> str:
     """Write an upload with `write` into a fresh staging folder's `files/`, then import it."""
     options.check()
@@ -672,7 +674,7 @@ def _import_upload(
 
 
 def import_server_folder(
-    name: str, path: str, options: ImageOptions, progress: Progress | None = None
+    name: str, path: str, options: ImageOptions, progress: ProgressCallback | None = None
 ) -> str:
     """Import a folder on the server, which must lie inside the data directory."""
     folder = server_folder(path)

@@ -18,6 +18,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from cnn_core.base.errors import UserError
 from cnn_core.base.tf_runtime import import_keras
+from cnn_core.insight.embedding import penultimate_activations
+from cnn_core.insight.inspection import conv_layer_names
 
 PADDINGS = ("valid", "same", "full")
 POOL_MODES = ("max", "avg")
@@ -224,8 +226,6 @@ def first_layer_filters(model: Any) -> tuple[str, np.ndarray] | None:
     Returns:
         (layer name, float32 (n_filters, kh, kw)), or None for a model without Conv2D.
     """
-    from cnn_core.insight.inspection import conv_layer_names
-
     names = conv_layer_names(model)
     if not names:
         return None
@@ -245,8 +245,6 @@ def model_logits(model: Any, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]
         Dense layer's weighted sums (its input times its kernel plus its bias); the
         probabilities are the model's own output.
     """
-    from cnn_core.insight.embedding import penultimate_activations
-
     batch = np.asarray(image, np.float32)[np.newaxis]
     features = penultimate_activations(model, batch)[0].astype(np.float64)
     kernel, bias = (np.asarray(w, np.float64) for w in model.layers[-1].get_weights()[:2])

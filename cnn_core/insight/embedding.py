@@ -2,7 +2,7 @@
 
 TensorBoard's projector for CNN Studio's runs. The penultimate layer is the
 input of the model's last ``Dense`` (the softmax output of every model in
-``cnn_core.models.cnn`` and ``cnn_core.models.vgg16``): the flattened pixels for the
+``cnn_core.models.cnn`` and ``cnn_core.models.vgg16_build``): the flattened pixels for the
 softmax baseline, the last hidden features for a CNN or a VGG16 head. A bounded,
 seeded, class-stratified sample of test images is run through the model once and
 projected with PCA (numpy SVD; no extra dependency), so images the network finds
@@ -109,7 +109,7 @@ def penultimate_activations(model: Any, images: Any, batch_size: int = BATCH) ->
     Returns:
         float32 (n, features), in inference mode (dropout off).
     """
-    import tensorflow as tf
+    import tensorflow as tf  # lazy: keeps TensorFlow off the Home page
 
     extractor = penultimate_model(model)
     call = tf.function(lambda x: extractor(x, training=False))

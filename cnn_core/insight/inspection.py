@@ -171,7 +171,7 @@ class Inspector(Predictor):
         """Wraps ``model``, a built functional Keras model (see the module docstring)."""
         super().__init__(model)
         keras = import_keras()
-        import tensorflow as tf
+        import tensorflow as tf  # lazy: keeps TensorFlow off the Home page
 
         self.conv_layers = conv_layer_names(model)
         skip = ("InputLayer", "Rescaling", "Resizing")  # their "maps" are just the image
@@ -225,7 +225,7 @@ class Inspector(Predictor):
         if layer_name in self._gradcam_fns:
             return self._gradcam_fns[layer_name]
         keras = import_keras()
-        import tensorflow as tf
+        import tensorflow as tf  # lazy: keeps TensorFlow off the Home page
 
         model, head = self.model, self.model.layers[-1]
         # Explain the class logit, not its probability: a confident softmax

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from cnn_core.base.tf_runtime import import_keras
+
 SCORE_KINDS = ("mahalanobis", "energy", "max_softmax")
 DEFAULT_KIND = "mahalanobis"  # best AUROC, MNIST vs Fashion-MNIST (benchmarks/README.md)
 FALSE_ALARM_RATE = 0.05  # share of ordinary (test) images flagged by the threshold
@@ -54,10 +56,8 @@ class FeatureReader:
     """
 
     def __init__(self, model: Any) -> None:
-        from cnn_core.base.tf_runtime import import_keras
-
         keras = import_keras()
-        import tensorflow as tf
+        import tensorflow as tf  # lazy: keeps TensorFlow off the Home page
 
         last = model.layers[-1]
         activation = getattr(getattr(last, "activation", None), "__name__", "")

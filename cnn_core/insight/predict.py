@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from cnn_core.base.errors import UserError
+from cnn_core.base.tf_runtime import import_keras
 from cnn_core.data.images import decode_image, to_model_input
 
 DIGITS_DATASET = "mnist"  # the dataset whose models read hand-drawn digits
@@ -58,10 +59,8 @@ class Predictor:
     """
 
     def __init__(self, model: Any) -> None:
-        from cnn_core.base.tf_runtime import import_keras
-
         import_keras()
-        import tensorflow as tf
+        import tensorflow as tf  # lazy: keeps TensorFlow off the Home page
 
         self.model = model
         self.input_shape: tuple[int, int, int] = tuple(int(d) for d in model.input_shape[1:])

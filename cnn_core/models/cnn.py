@@ -1,102 +1,25 @@
-"""Models: the layer plan of a spec (pure Python) and the Keras model built from it.
+"""Models in Keras: build a spec's model, make its optimizer, load a trained one.
 
-`describe_model` computes every layer's output shape and parameter count
-without TensorFlow, so the Train page shows the summary instantly; a test
-checks it against the real Keras model. Models take raw pixel values in
-[0, 255] (float32, NHWC) and rescale inside (`Rescaling(1/255)`), so inference
-sees exactly the training normalisation.
+The layer names follow `plan.describe_model` (the pure-Python layer table a test
+checks against the built model). Models take raw pixel values in [0, 255]
+(float32, NHWC) and rescale inside (`Rescaling(1/255)`), so inference sees
+exactly the training normalisation. Keras is imported inside the functions
+(`import_keras`), never when this module is imported.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cnn_core.base.errors import UserError
-from cnn_core.data.augment import apply_augmentation, layer_plan
+from cnn_core.base.tf_runtime import import_keras
+from cnn_core.data.augment import apply_augmentation
+from cnn_core.models.vgg16_build import build_vgg16
 from cnn_core.schema.config import AugmentSpec, ModelSpec, OptimizerSpec
 
 if TYPE_CHECKING:
     import keras
-
-BYTES_PER_FLOAT = 4
-# Optimizer state per parameter, in parameter-sized slots.
-OPTIMIZER_SLOTS = {"adam": 2, "rmsprop": 1, "sgd": 1}
-
-
-@dataclass(frozen=True)
-class LayerRow:
-    """One layer of the plan: name, kind, output shape (no batch), parameters."""
-
-    name: str
-    kind: str
-    output_shape: tuple[int, ...]
-    params: int
-    trainable: int
-
-
-def describe_model(
-    spec: ModelSpec,
-    input_shape: tuple[int, int, int],
-    num_classes: int,
-    augment: AugmentSpec | None = None,
-) -> list[LayerRow]:
-    """The layer plan of `spec`, matching `build_model` layer for layer.
-
-    Assumes `spec` passed `config.validate_model` for this input shape.
-    """
-    if spec.kind == "vgg16":
-        from cnn_core.models.vgg16 import describe_vgg16  # it imports LayerRow from here
-
-        return describe_vgg16(spec, input_shape, num_classes)
-    h, w, c = input_shape
-    rows = [LayerRow("image", "InputLayer", (h, w, c), 0, 0)]
-    rows += [LayerRow(name, kind, (h, w, c), 0, 0) for name, kind in layer_plan(augment)]
-    rows.append(LayerRow("rescale", "Rescaling", (h, w, c), 0, 0))
-    for i, block in enumerate(spec.conv_blocks if spec.kind == "cnn" else (), start=1):
-        k = block.kernel_size
-        if block.padding == "valid":
-            h, w = h - k + 1, w - k + 1
-        params = k * k * c * block.filters + block.filters
-        c = block.filters
-        rows.append(LayerRow(f"conv{i}", "Conv2D", (h, w, c), params, params))
-        if block.batch_norm:
-            rows.append(LayerRow(f"bn{i}", "BatchNormalization", (h, w, c), 4 * c, 2 * c))
-        if block.pool:
-            h, w = h // 2, w // 2
-            rows.append(LayerRow(f"pool{i}", "MaxPooling2D", (h, w, c), 0, 0))
-    features = h * w * c
-    rows.append(LayerRow("flatten", "Flatten", (features,), 0, 0))
-    for j, dense in enumerate(spec.dense_layers if spec.kind == "cnn" else (), start=1):
-        params = features * dense.units + dense.units
-        features = dense.units
-        rows.append(LayerRow(f"dense{j}", "Dense", (features,), params, params))
-        if dense.dropout > 0:
-            rows.append(LayerRow(f"dropout{j}", "Dropout", (features,), 0, 0))
-    params = features * num_classes + num_classes
-    rows.append(LayerRow("predictions", "Dense (softmax)", (num_classes,), params, params))
-    return rows
-
-
-def estimate_batch_memory(rows: list[LayerRow], batch_size: int, optimizer: str) -> int:
-    """Rough bytes needed to train one batch: weights, gradients, optimizer
-    state, and every layer's activations kept for the backward pass (x2 for
-    their gradients), all float32."""
-    total_params = sum(r.params for r in rows)
-    trainable = sum(r.trainable for r in rows)
-    activations = sum(_prod(r.output_shape) for r in rows)
-    slots = OPTIMIZER_SLOTS.get(optimizer, 2)
-    weights = (total_params + trainable * (1 + slots)) * BYTES_PER_FLOAT
-    return weights + 2 * activations * batch_size * BYTES_PER_FLOAT
-
-
-def _prod(shape: tuple[int, ...]) -> int:
-    out = 1
-    for dim in shape:
-        out *= dim
-    return out
-
 
 BN_MOMENTUM = 0.9
 
@@ -108,16 +31,12 @@ def build_model(
     seed: int = 0,
     augment: AugmentSpec | None = None,
 ) -> keras.Model:
-    """Build the (uncompiled) Keras model of `spec`, named as `describe_model` says.
+    """Build the (uncompiled) Keras model of `spec`, named as `plan.describe_model` says.
 
     `augment` adds random preprocessing layers after the input (active in training only).
     """
     if spec.kind == "vgg16":
-        from cnn_core.models.vgg16 import build_vgg16  # it imports LayerRow from here
-
         return build_vgg16(spec, input_shape, num_classes, seed, augment)
-    from cnn_core.base.tf_runtime import import_keras
-
     keras = import_keras()
     layers = keras.layers
     keras.utils.set_random_seed(seed)
@@ -155,8 +74,6 @@ def make_optimizer(spec: OptimizerSpec, decay_steps: int = 0) -> Any:
         decay_steps: > 0 decays the rate along a cosine from `spec.learning_rate`
             to 0 over that many batches (the "cosine" schedule); 0 keeps it constant.
     """
-    from cnn_core.base.tf_runtime import import_keras
-
     keras = import_keras()
     rate: Any = spec.learning_rate
     if decay_steps > 0:
@@ -174,8 +91,6 @@ def load_trained_model(path: Path) -> keras.Model:
     Raises:
         UserError: the file is missing or is not a loadable Keras model.
     """
-    from cnn_core.base.tf_runtime import import_keras
-
     if not path.is_file():
         raise UserError(f"this run has no saved model ({path.name} is missing)")
     keras = import_keras()

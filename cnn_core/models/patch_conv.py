@@ -11,7 +11,7 @@ figures.
 
 `patched(conv)` wraps an existing `keras.layers.Conv2D` and shares its kernel
 and bias (training the wrapper trains the layer, which is what gets saved);
-it is used only inside the training-time models of `cnn_core.models.vgg16`, never
+it is used only inside the training-time models of `cnn_core.models.vgg16_build`, never
 saved. Imports Keras lazily.
 """
 
@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from functools import cache
 from typing import Any
+
+from cnn_core.base.tf_runtime import import_keras
 
 # Maps this small or smaller (height x width of the layer's input) train faster
 # as patches; from 8x8 (VGG16's block5 at 128 px) on, the library's convolution
@@ -29,8 +31,6 @@ MAX_PATCH_AREA = 6 * 6
 def can_patch(layer: Any) -> bool:
     """Whether `layer` is a Conv2D the patch form computes exactly (stride 1, no
     dilation or groups, 'same' or 'valid' padding, channels last) on a small map."""
-    from cnn_core.base.tf_runtime import import_keras
-
     keras = import_keras()
     if type(layer) is not keras.layers.Conv2D:
         return False
@@ -50,8 +50,6 @@ def can_patch(layer: Any) -> bool:
 
 @cache
 def _patch_conv_class() -> type:
-    from cnn_core.base.tf_runtime import import_keras
-
     keras = import_keras()
     ops = keras.ops
 

@@ -12,13 +12,11 @@ anything is written to the run store: the zip's structure (flat, known names,
 no `..`, absolute paths, symlinks, encrypted or nested archives), sizes per
 entry and in total (read with a limit, whatever the headers claim), every
 record's schema version and content (through `cnn_core.schema.records`), the
-predictions' arrays, and the model: a `.keras` zip (never HDF5, whose loader
-ignores safe mode) whose every serialized object is a Keras class CNN Studio
-builds (no Lambda, no custom or foreign modules), which then loads with Keras'
-`safe_mode=True` from a temporary file outside the store. The checked run is
-written to a hidden staging folder in the store and renamed into place under a
-fresh run id; any failure removes the staging folder, so a refused bundle
-leaves nothing behind.
+predictions' arrays, and the model (`cnn_core.sharing.model_check`: a
+`.keras` zip of CNN Studio's own layers only, then loaded in Keras' safe mode).
+The checked run is written to a hidden staging folder in the store and renamed
+into place under a fresh run id; any failure removes the staging folder, so a
+refused bundle leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -50,6 +48,7 @@ from cnn_core.schema.records import (
     record_version,
     stamped,
 )
+from cnn_core.sharing.model_check import ZIP_MAGIC, check_model
 from cnn_core.store.atomic import atomic_write_json
 from cnn_core.store.folder import RunFolder, new_run_id, predictions_problem, run_folder, runs_root
 from cnn_core.store.runs import load_run
@@ -58,34 +57,7 @@ MANIFEST = "manifest.json"
 BUNDLE_KIND = "cnn-studio-run"
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".zst")
 H5_SUFFIXES = (".h5", ".hdf5", ".he5")
-ZIP_MAGIC = b"PK\x03\x04"
-HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 GZIP_MAGIC = b"\x1f\x8b"
-
-# What a CNN Studio model may contain (`cnn_core.models.cnn.build_model`): every
-# serialized object in its .keras config names one of these (module, class).
-MODEL_LAYERS = frozenset(
-    {
-        "InputLayer",
-        "Rescaling",
-        "Conv2D",
-        "BatchNormalization",
-        "MaxPooling2D",
-        "Flatten",
-        "Dense",
-        "Dropout",
-    }
-)
-ALLOWED_OBJECTS = {
-    "keras.layers": MODEL_LAYERS,
-    "keras.src.models.functional": frozenset({"Functional"}),
-    "keras": frozenset({"DTypePolicy", "FloatDTypePolicy"}),
-    "keras.initializers": frozenset({"GlorotUniform", "Zeros", "Ones"}),
-    # the compile settings a trained model keeps (`cnn_core.training.loop.compile_for_run`)
-    "keras.optimizers": frozenset({"Adam", "SGD", "RMSprop"}),
-    "keras.optimizers.schedules": frozenset({"CosineDecay"}),
-    None: frozenset({"__keras_tensor__"}),  # a functional model's links between layers
-}
 
 
 @dataclass(frozen=True)
@@ -173,16 +145,6 @@ def bundle_file_name(run_id: str) -> str:
     return f"{run_id}.cnnrun.zip"
 
 
-def config_file_name(config: TrainConfig | None) -> str:
-    """'train-mnist-cnn.json': the exported config's file name."""
-    return f"train-{config.dataset}-{config.model.kind}.json" if config else "train.json"
-
-
-def config_file_text(config: TrainConfig) -> str:
-    """A config as the JSON file the headless worker reads (`--config FILE`)."""
-    return json.dumps(stamped({"config": config.to_dict()}), indent=1)
-
-
 # Import ---------------------------------------------------------------------
 
 
@@ -204,7 +166,7 @@ def import_bundle(
     """
     entries = read_entries(source, limits)
     parts = _parse(entries)
-    _check_model(parts.model, parts.dataset)
+    check_model(parts.model, ENTRY["model"], parts.dataset)
     root = root or runs_root()
     root.mkdir(parents=True, exist_ok=True)
     staging = RunFolder(Path(tempfile.mkdtemp(dir=root, prefix=".import-")))
@@ -411,94 +373,6 @@ def _check_predictions(content: bytes, evaluation: Evaluation | None) -> None:
         problem = f"unexpected arrays {sorted(extra)}"
     if problem:
         raise UserError(f"{name} in the bundle is damaged: {problem}")
-
-
-# The model ------------------------------------------------------------------
-
-
-def model_objects(config: Any) -> list[tuple[Any, Any]]:
-    """(module, class_name) of every serialized object in a .keras model config."""
-    found = []
-    stack = [config]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if "class_name" in item:
-                found.append((item.get("module"), item.get("class_name")))
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return found
-
-
-def _check_model(content: bytes, info: DatasetInfo) -> None:
-    """Refuse a model file that is not a CNN Studio .keras model, then load it safely.
-
-    Raises:
-        UserError: HDF5 or another non-zip, objects outside ALLOWED_OBJECTS (Lambda,
-            custom layers, foreign modules), a model Keras refuses in safe mode, or
-            one whose input or output does not fit the run's dataset.
-    """
-    name = ENTRY["model"]
-    if content.startswith(HDF5_MAGIC):
-        raise UserError(
-            f"{name} in the bundle is an HDF5 model: only .keras models are accepted, "
-            "since the HDF5 loader ignores Keras' safe mode"
-        )
-    if not content.startswith(ZIP_MAGIC):
-        raise UserError(f"{name} in the bundle is not a .keras model file")
-    for module, class_name in _archive_objects(content):
-        if class_name not in ALLOWED_OBJECTS.get(module, ()):
-            raise UserError(
-                f"{name} in the bundle contains {class_name!r} from {module!r}, which CNN "
-                "Studio never builds (only its own Keras layers are accepted): refused"
-            )
-    _load_safely(content, info)
-
-
-def _archive_objects(content: bytes) -> list[tuple[Any, Any]]:
-    """The serialized objects named by every JSON file inside a .keras zip."""
-    objects: list[tuple[Any, Any]] = []
-    try:
-        with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            infos = archive.infolist()
-            if len(infos) > 8:
-                raise UserError("the model file holds more files than a .keras model does")
-            for info in infos:
-                if info.is_dir() or "/" in info.filename or ".." in info.filename:
-                    raise UserError(f"the model file holds an unexpected path {info.filename!r}")
-                if info.filename.endswith(".json"):
-                    record = json.loads(archive.read(info).decode("utf-8"))
-                    objects += model_objects(record)
-    except (zipfile.BadZipFile, UnicodeDecodeError, ValueError, OSError) as error:
-        raise UserError(f"the model file in the bundle is damaged ({error})") from error
-    if not any(class_name == "Functional" for _, class_name in objects):
-        raise UserError("the model file in the bundle holds no model configuration")
-    return objects
-
-
-def _load_safely(content: bytes, info: DatasetInfo) -> None:
-    """Load the model with `safe_mode=True` from a temporary file; check its shapes."""
-    from cnn_core.base.tf_runtime import import_keras
-
-    keras = import_keras()
-    with tempfile.TemporaryDirectory(prefix="cnn-bundle-") as folder:
-        path = Path(folder) / ENTRY["model"]
-        path.write_bytes(content)
-        try:
-            model = keras.saving.load_model(path, compile=False, safe_mode=True)
-        except Exception as error:  # noqa: BLE001 - deserialisation errors vary
-            raise UserError(f"the model in the bundle does not load safely ({error})") from error
-    kinds = {type(layer).__name__ for layer in model.layers} - MODEL_LAYERS
-    if kinds:
-        raise UserError(f"the model in the bundle has layers CNN Studio never builds: {kinds}")
-    expected_in = (None, *info.image_shape)
-    expected_out = (None, len(info.class_names))
-    if tuple(model.input_shape) != expected_in or tuple(model.output_shape) != expected_out:
-        raise UserError(
-            f"the model in the bundle takes {model.input_shape} and gives {model.output_shape}, "
-            f"which does not fit {info.title} ({expected_in} to {expected_out})"
-        )
 
 
 def _write(folder: RunFolder, parts: _Parts) -> None:

@@ -8,12 +8,14 @@ checks that on real test images before anyone downloads the file.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from cnn_core.base.errors import UserError
+from cnn_core.base.tf_runtime import import_keras
 
 PARITY_IMAGES = 64  # test images the converted model is checked on
 PARITY_TOLERANCE = 1e-4  # largest allowed |p_tflite - p_keras| per class
@@ -39,10 +41,8 @@ def convert_to_tflite(model: Any) -> bytes:
     Raises:
         UserError: the converter refused the model.
     """
-    from cnn_core.base.tf_runtime import import_keras
-
     import_keras()  # TensorFlow configured the project's way
-    import tensorflow as tf
+    import tensorflow as tf  # lazy: keeps TensorFlow off the Home page
 
     try:
         return tf.lite.TFLiteConverter.from_keras_model(model).convert()
@@ -60,9 +60,8 @@ def tflite_probabilities(content: bytes, images: np.ndarray) -> np.ndarray:
     Returns:
         float32 (n, n_classes) probabilities.
     """
-    import warnings
-
-    import tensorflow as tf
+    import_keras()  # TensorFlow configured the project's way
+    import tensorflow as tf  # lazy: keeps TensorFlow off the Home page
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "tf.lite.Interpreter is deprecated"

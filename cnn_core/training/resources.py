@@ -22,7 +22,7 @@ from pathlib import Path
 
 from cnn_core.base.errors import UserError
 from cnn_core.data.registry import DatasetInfo
-from cnn_core.models.cnn import BYTES_PER_FLOAT, describe_model, estimate_batch_memory
+from cnn_core.models.plan import BYTES_PER_FLOAT, describe_model, estimate_batch_memory
 from cnn_core.schema.config import TrainConfig
 
 MB = 1024 * 1024

@@ -24,17 +24,11 @@ from cnn_core.base.tf_runtime import import_keras
 from cnn_core.data.registry import Dataset, class_counts
 from cnn_core.models.cnn import build_model, load_trained_model
 from cnn_core.models.evaluate import evaluate_model
-from cnn_core.models.vgg16 import (
-    PHASE_FINE_TUNE,
-    PHASE_HEAD,
-    estimate_seconds,
-    phase_parameters,
-    set_phase,
-    tail_model,
-    uses_feature_cache,
-    weights_digest,
-    weights_source,
-)
+from cnn_core.models.plan import phase_parameters
+from cnn_core.models.vgg16 import PHASE_FINE_TUNE, PHASE_HEAD, uses_feature_cache
+from cnn_core.models.vgg16_build import set_phase, tail_model, weights_digest
+from cnn_core.models.vgg16_estimate import estimate_seconds
+from cnn_core.models.vgg16_weights import weights_source
 from cnn_core.schema.config import TrainConfig
 from cnn_core.schema.records import RunState
 from cnn_core.store.folder import RunFolder

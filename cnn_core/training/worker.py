@@ -13,7 +13,7 @@ takes only the worker. At most `max_concurrent()` workers train at once
 (`$CNN_MAX_TRAININGS`, default 1); later ones wait in the `queued` state, in
 launch order, for a slot (an exclusive file lock the kernel releases even when
 a worker is SIGKILLed). The slots belong to the whole store, so private
-workspaces (`cnn_core.store.workspaces`) share them; each workspace may have at most
+workspaces (`cnn_core.base.workspace`) share them; each workspace may have at most
 `workspace.max_queued()` runs waiting.
 
 A learning-rate range test (`cnn_core.training.lr_finder`, `launch_lr_test`) runs through

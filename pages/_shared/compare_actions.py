@@ -13,16 +13,10 @@ from collections.abc import Sequence
 import streamlit as st
 
 from cnn_core.base.errors import UserError
-from cnn_core.insight.compare import (
-    GROUP_SIZE_RANGE,
-    alternatives_for,
-    alternatives_without_weights,
-    launch_all,
-    paired_config,
-    run_title,
-    seed_group,
-)
-from cnn_core.models.vgg16 import weights_problem
+from cnn_core.insight.partners import alternatives_for, alternatives_without_weights, paired_config
+from cnn_core.insight.seed_groups import GROUP_SIZE_RANGE, launch_all, seed_group
+from cnn_core.insight.side_by_side import run_title
+from cnn_core.models.vgg16_weights import weights_problem
 from cnn_core.store.runs import RunSummary
 from cnn_core.training.worker import launch_run
 from pages._shared.common import COMPARE_PAGE, RUNS_PARAM

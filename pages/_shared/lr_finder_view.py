@@ -16,7 +16,7 @@ from cnn_core.base.errors import UserError
 from cnn_core.charts.lr_finder import lr_finder_figure
 from cnn_core.data.registry import Dataset
 from cnn_core.insight.labels import format_duration
-from cnn_core.models.cnn import describe_model
+from cnn_core.models.plan import describe_model
 from cnn_core.schema.config import ConfigError, TrainConfig, validate, validation_count
 from cnn_core.schema.records import RunState
 from cnn_core.store import access

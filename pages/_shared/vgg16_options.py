@@ -1,6 +1,7 @@
 """The Train page's pretrained-VGG16 settings: model, weights, feature cache, estimates.
 
-Renders only; the VGG16 logic is `models.vgg16`, the cache `training.feature_cache`.
+Renders only; the VGG16 logic is `models.vgg16` and its siblings, the cache
+`training.feature_cache`.
 """
 
 from __future__ import annotations
@@ -9,16 +10,13 @@ import streamlit as st
 
 from cnn_core.base.errors import UserError
 from cnn_core.insight.labels import format_bytes, format_duration
-from cnn_core.models.vgg16 import (
-    PHASE_FINE_TUNE,
-    PHASE_HEAD,
+from cnn_core.models.plan import phase_parameters
+from cnn_core.models.vgg16 import PHASE_FINE_TUNE, PHASE_HEAD, uses_feature_cache, vgg16_label
+from cnn_core.models.vgg16_estimate import estimate_seconds
+from cnn_core.models.vgg16_weights import (
     WEIGHTS_BYTES,
     WEIGHTS_FILE,
     download_imagenet_weights,
-    estimate_seconds,
-    phase_parameters,
-    uses_feature_cache,
-    vgg16_label,
     weights_problem,
 )
 from cnn_core.schema.config import VGG_INPUT_SIZES, ModelSpec, TrainConfig, Vgg16Spec
@@ -82,40 +80,8 @@ def vgg16_inputs() -> ModelSpec:
         "Dropout", step=0.1, format="%.2f", key="train_vgg_dropout", persist_state="session"
     )
     fine_tune = mode == "fine_tune"
-    ft_epochs, ft_lr = VGG_DEFAULTS["train_vgg_ft_epochs"], VGG_DEFAULTS["train_vgg_ft_lr"]
-    if fine_tune:
-        cols = st.columns(2)
-        ft_epochs = cols[0].number_input(
-            "Fine-tuning epochs",
-            step=1,
-            key="train_vgg_ft_epochs",
-            persist_state="session",
-            help="After the head epochs.",
-        )
-        ft_lr = cols[1].number_input(
-            "Fine-tuning learning rate",
-            step=1e-5,
-            format="%.6f",
-            key="train_vgg_ft_lr",
-            persist_state="session",
-        )
-    weights = st.radio(
-        "Weights",
-        list(WEIGHT_LABELS),
-        format_func=WEIGHT_LABELS.get,
-        horizontal=True,
-        key="train_vgg_weights",
-        persist_state="session",
-    )
-    weights_file = ""
-    if weights == "file":
-        weights_file = st.text_input(
-            "Weights file path",
-            key="train_vgg_file",
-            persist_state="session",
-            placeholder=f"/path/to/{WEIGHTS_FILE}",
-            help="A Keras .h5 weights file of VGG16's convolutional base (include_top=False).",
-        )
+    ft_epochs, ft_lr = _fine_tune_inputs() if fine_tune else _fine_tune_defaults()
+    weights, weights_file = _weights_inputs()
     cache = st.checkbox(
         "Compute the frozen part once (feature cache)",
         key="train_vgg_cache",
@@ -138,6 +104,52 @@ def vgg16_inputs() -> ModelSpec:
     )
     st.caption(f"Model: **{vgg16_label(vgg)}**")
     return ModelSpec(kind="vgg16", vgg16=vgg)
+
+
+def _fine_tune_defaults() -> tuple[int, float]:
+    return VGG_DEFAULTS["train_vgg_ft_epochs"], VGG_DEFAULTS["train_vgg_ft_lr"]
+
+
+def _fine_tune_inputs() -> tuple[int, float]:
+    """The fine-tuning phase's widgets: (epochs after the head's, learning rate)."""
+    cols = st.columns(2)
+    ft_epochs = cols[0].number_input(
+        "Fine-tuning epochs",
+        step=1,
+        key="train_vgg_ft_epochs",
+        persist_state="session",
+        help="After the head epochs.",
+    )
+    ft_lr = cols[1].number_input(
+        "Fine-tuning learning rate",
+        step=1e-5,
+        format="%.6f",
+        key="train_vgg_ft_lr",
+        persist_state="session",
+    )
+    return ft_epochs, ft_lr
+
+
+def _weights_inputs() -> tuple[str, str]:
+    """The weights widgets: (source, local file path or "")."""
+    weights = st.radio(
+        "Weights",
+        list(WEIGHT_LABELS),
+        format_func=WEIGHT_LABELS.get,
+        horizontal=True,
+        key="train_vgg_weights",
+        persist_state="session",
+    )
+    weights_file = ""
+    if weights == "file":
+        weights_file = st.text_input(
+            "Weights file path",
+            key="train_vgg_file",
+            persist_state="session",
+            placeholder=f"/path/to/{WEIGHTS_FILE}",
+            help="A Keras .h5 weights file of VGG16's convolutional base (include_top=False).",
+        )
+    return weights, weights_file
 
 
 def weights_ready(vgg: Vgg16Spec) -> bool:
