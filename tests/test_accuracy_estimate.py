@@ -210,3 +210,24 @@ def test_a_run_that_missed_the_target_gives_its_best_and_own_datasets_get_no_lin
     assert text.startswith("Did not reach 92% validation accuracy (best 90.0%)")
     own = finished_run(replace(default("fashion_mnist"), dataset="my_shapes"), [0.99])
     assert ae.run_reach_text(own, [own], BENCHMARK_SPEED, {}) is None
+
+
+def test_the_benchmark_stores_epochs_that_every_run_reached_and_the_app_reads_them(
+    tmp_path: Path,
+) -> None:
+    logs = [
+        [EpochRecord(e, seconds=5.0, val_accuracy=a) for e, a in enumerate(accs, start=1)]
+        for accs in ([0.90, 0.915, 0.93], [0.905, 0.92, 0.925], [0.91, 0.921, 0.94])
+    ]
+    entry = ae.figures_entry(logs, 60_000)
+    assert entry["runs"] == 3 and entry["n_images"] == 60_000
+    assert entry["epochs_to"]["0.900"] == 1
+    assert entry["epochs_to"]["0.920"] == 2  # epochs 3, 2, 2
+    assert "0.940" not in entry["epochs_to"]  # one run of three: no figure
+    path = tmp_path / "figures.json"
+    path.write_text(json.dumps({"schema_version": ae.FIGURES_VERSION, "datasets": {"mnist": {}}}))
+    ae.save_figures("fashion_mnist", {"fast": entry}, {"measured": "2026-12-07"}, path)
+    figures = ae.load_figures(path)
+    assert "mnist" in figures["datasets"]  # other datasets' figures are kept
+    reach = ae.reach_for(fast("fashion_mnist"), FASHION, 60_000, [], BENCHMARK_SPEED, figures)
+    assert reach is not None and reach.epoch == 2 and "2026-12-07" in reach.source

@@ -26,11 +26,11 @@ from typing import Any
 from cnn_core.data.registry import DatasetInfo
 from cnn_core.insight.labels import format_duration
 from cnn_core.insight.machine_speed import MachineSpeed, epoch_seconds
-from cnn_core.insight.time_to_accuracy import epochs_to_reach, seconds_to_reach
+from cnn_core.insight.time_to_accuracy import MILESTONES, epochs_to_reach, seconds_to_reach
 from cnn_core.schema.config import TrainConfig
 from cnn_core.schema.recipes import fast, matching_recipe, same_recipe
-from cnn_core.schema.records import RunState
-from cnn_core.store.runs import RunSummary
+from cnn_core.schema.records import EpochRecord, RunState
+from cnn_core.store.runs import RunSummary, atomic_write_json
 from cnn_core.training.lr_finder import STARTUP_S
 
 # The validation accuracy each built-in dataset's times are quoted for: 92% is what
@@ -130,6 +130,39 @@ def load_figures(path: Path = FIGURES_FILE) -> dict[str, Any]:
     return figures
 
 
+def target_key(target: float) -> str:
+    """How a target is written in the figures file ("0.920")."""
+    return f"{target:.3f}"
+
+
+def figures_entry(histories: Sequence[Sequence[EpochRecord]], n_images: int) -> dict[str, Any]:
+    """One recipe's stored figures from its benchmark runs' epoch logs.
+
+    `epochs_to` holds the median epoch at which each target was first reached, only
+    for targets that every run reached (a median over the lucky runs would flatter).
+    `n_images`: the labelled images the runs split into training and validation.
+    """
+    epochs_to = {}
+    for target in sorted({*MILESTONES, *HEADLINE_TARGETS.values()}):
+        reached = [epochs_to_reach(h, target) for h in histories]
+        if histories and all(e is not None for e in reached):
+            epochs_to[target_key(target)] = statistics.median(e for e in reached if e)
+    return {"n_images": n_images, "runs": len(histories), "epochs_to": epochs_to}
+
+
+def save_figures(
+    dataset: str, entries: dict[str, dict[str, Any]], about: dict[str, str], path: Path
+) -> None:
+    """Store recipes' `figures_entry`s for `dataset`, keeping other datasets' figures.
+
+    `about`: when and where they were measured ("measured": date, "machine", "load").
+    """
+    figures = load_figures(path) or {"schema_version": FIGURES_VERSION, "datasets": {}}
+    figures.update(about)
+    figures["datasets"].setdefault(dataset, {}).update(entries)
+    atomic_write_json(path, figures)
+
+
 def recipe_epochs(
     config: TrainConfig, n_images: int, target: float, figures: dict[str, Any]
 ) -> tuple[float, str, bool] | None:
@@ -139,7 +172,7 @@ def recipe_epochs(
     if recipe is None:
         return None
     entry = figures.get("datasets", {}).get(config.dataset, {}).get(recipe, {})
-    epochs = entry.get("epochs_to", {}).get(f"{target:.3f}")
+    epochs = entry.get("epochs_to", {}).get(target_key(target))
     if entry.get("n_images") == n_images and isinstance(epochs, int | float) and epochs > 0:
         return float(epochs), f"bench_time_to_accuracy.py, {figures.get('measured', '?')}", False
     reference = REFERENCE_EPOCHS.get((config.dataset, recipe, target))
