@@ -192,7 +192,8 @@ def _verdicts(results: dict[str, list[dict]], dataset: str) -> None:
     if min(r.get("n_train") or 0 for r in fast) < 50_000:
         print(
             f"VERDICT: n/a - trained on {fast[0].get('n_train')} images; the {accuracy:.1%} "
-            "target is for the full training set (../shared/data's MNIST is a 5,000 sample)"
+            "target is for the full training set (a --subset run, or ../shared/data's "
+            "5,000-image MNIST sample)"
         )
         return
     hits = [r for r in fast if r["accuracy"] >= accuracy and r["train_s"] <= budget]
