@@ -26,7 +26,8 @@ AUGMENT_FIELDS = ("rotation", "zoom", "translation", "contrast")
 def form_values(config: TrainConfig) -> dict[str, Any]:
     """The Train form's widget values (by key) that a recipe fills: network, optimizer,
     schedule, batch, epochs, early stopping and augmentation. Seed, subset, validation
-    size and name stay as the person set them."""
+    size and name stay as the person set them. `config.model` must be one of `PRESETS`
+    (StopIteration otherwise): the preset picker names the network."""
     preset = next(name for name, spec in PRESETS.items() if spec == config.model)
     values: dict[str, Any] = {
         "train_kind": config.model.kind,
