@@ -1,7 +1,7 @@
 """Time to accuracy: seconds of training until 90-94 % held-out accuracy, per recipe.
 
     .venv/bin/python benchmarks/bench_time_to_accuracy.py [--dataset fashion_mnist|mnist]
-        [--recipes tutorial default fast] [--seeds 1 2 3] [--epochs N] [--subset N]
+        [--recipes tutorial default fast] [--seeds 1 2 3] [--epochs N] [--subset N] [--save]
 
 Every run goes through the worker path (`python -m cnn_core.training.worker`), as
 the app trains. Recipes come from `cnn_core.schema.recipes` (the tutorial network
@@ -19,6 +19,16 @@ Fashion-MNIST >= 93.0 % test accuracy within 300 s of training; MNIST >= 99.3 %
 within 120 s; time to 92 % at least 2x faster than the tutorial recipe. The MNIST
 here is a 5,000-image sample (../shared/data), so its 99.3 % target cannot be checked
 on this machine: the accuracy verdict needs the full training set.
+
+`--save` stores each recipe's epochs to every target (the median epoch, for the
+targets all its runs reached) in `cnn_core/insight/time_to_accuracy_figures.json`,
+where the Train page's estimate and the finished view's "the fast recipe: ..." read
+them (times there are those epochs x the user's machine's seconds per epoch). It
+refuses with `--epochs` (a smoke run is not the recipe). Smoke run (about a minute
+a recipe on 2 cores; figures meaningless):
+
+    .venv/bin/python benchmarks/bench_time_to_accuracy.py --recipes tutorial fast \
+        --seeds 1 --epochs 1 --subset 2000
 """
 
 from __future__ import annotations
@@ -26,10 +36,21 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import time
 from dataclasses import replace
 
-from common import SHARED_DATA, bench_env, print_machine, print_table, train_with_worker_cli
+from common import (
+    SHARED_DATA,
+    bench_env,
+    cpu_count,
+    cpu_model,
+    load_average,
+    print_machine,
+    print_table,
+    train_with_worker_cli,
+)
 
+from cnn_core.insight.accuracy_estimate import FIGURES_FILE, figures_entry, save_figures
 from cnn_core.insight.time_to_accuracy import MILESTONES, seconds_to_reach
 from cnn_core.schema.recipes import RECIPES, recipe, with_epochs
 
@@ -68,7 +89,14 @@ def main() -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--epochs", type=int, default=0, help="override every recipe's epochs")
     parser.add_argument("--subset", type=int, default=0, help="first N training images only")
+    parser.add_argument(
+        "--save",
+        action="store_true",
+        help=f"store epochs to each target per recipe in {FIGURES_FILE.name} (the app reads it)",
+    )
     args = parser.parse_args()
+    if args.save and args.epochs:
+        parser.error("--save stores the recipes' own figures: leave out --epochs")
     if not (SHARED_DATA / FOLDERS[args.dataset]).is_dir():
         print(f"skip: {SHARED_DATA / FOLDERS[args.dataset]} not found")
         return 0
@@ -130,7 +158,29 @@ def main() -> int:
         "over the runs that reached it (n of them); test %: mean test accuracy."
     )
     _verdicts(results, args.dataset)
+    if args.save:
+        _save(results, args.dataset)
     return 0
+
+
+def _save(results: dict[str, list[dict]], dataset: str) -> None:
+    """Store each recipe's epochs to every target (completed runs only) for the app."""
+    entries = {}
+    for name, runs in results.items():
+        done = [r for r in runs if r.get("state") == "completed" and r.get("n_train")]
+        if done:
+            n_images = done[0]["n_train"] + (done[0].get("n_val") or 0)
+            entries[name] = figures_entry([r["history"] for r in done], n_images)
+    if not entries:
+        print("not saved: no completed run")
+        return
+    about = {
+        "measured": time.strftime("%Y-%m-%d"),
+        "machine": f"nproc={cpu_count()}, {cpu_model()}",
+        "load": f"load average at the end: {load_average()}",
+    }
+    save_figures(dataset, entries, about, FIGURES_FILE)
+    print(f"saved: {FIGURES_FILE} ({', '.join(entries)})")
 
 
 def _verdicts(results: dict[str, list[dict]], dataset: str) -> None:
@@ -142,7 +192,8 @@ def _verdicts(results: dict[str, list[dict]], dataset: str) -> None:
     if min(r.get("n_train") or 0 for r in fast) < 50_000:
         print(
             f"VERDICT: n/a - trained on {fast[0].get('n_train')} images; the {accuracy:.1%} "
-            "target is for the full training set (../shared/data's MNIST is a 5,000 sample)"
+            "target is for the full training set (a --subset run, or ../shared/data's "
+            "5,000-image MNIST sample)"
         )
         return
     hits = [r for r in fast if r["accuracy"] >= accuracy and r["train_s"] <= budget]

@@ -39,6 +39,7 @@ from pages._shared.compare_actions import (
     repeat_seeds_control,
 )
 from pages._shared.doctor_view import findings_badges, run_findings
+from pages._shared.fast_recipe import reach_line
 from pages._shared.figure_cache import confusion_chart, filter_grid
 from pages._shared.image_by_image import disagreement_section
 from pages._shared.loss_options import loss_view_ui
@@ -240,6 +241,7 @@ def details_section(chosen: list[RunSummary], colours: dict[str, str]) -> None:
             if run.active:
                 st.info("Still training: its results appear here when it finishes.")
             findings_badges(run_findings(run))
+            reach_line(run)
     evaluated = [(t, e, run) for t, e, run in zip(titles, evaluations, chosen, strict=True) if e]
     names = {e.class_names for _, e, _ in evaluated}
     if len(evaluated) >= 2 and len(names) == 1:

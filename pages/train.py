@@ -56,6 +56,7 @@ from pages._shared.common import (
 )
 from pages._shared.compare_actions import compare_with_control
 from pages._shared.doctor_view import findings_section, run_findings
+from pages._shared.fast_recipe import fast_recipe_choice, reach_line, time_estimate
 from pages._shared.loss_options import loss_view_ui
 from pages._shared.lr_finder_view import lr_finder_section
 from pages._shared.my_images import augment_inputs
@@ -288,6 +289,7 @@ def setup_section() -> TrainConfig | None:
         key = dataset_picker("train_dataset")
         dataset = require_dataset(key)
         validation = validation_size_input("train", len(dataset.y_train), key)
+        fast_recipe_choice(key, apply_preset)
     with model_col:
         st.subheader("Model")
         spec = model_inputs()
@@ -319,6 +321,7 @@ def setup_section() -> TrainConfig | None:
             "Fix these settings before training:\n\n" + "\n".join(f"- {p}" for p in error.problems)
         )
         return None
+    time_estimate(config, dataset)
     with st.expander("Model summary", expanded=True):
         summary_table(config, info.image_shape, len(info.class_names))
         if spec.kind == "vgg16":
@@ -494,6 +497,7 @@ def results(run: RunSummary) -> None:
         )
         # A run that learned nothing (or went wrong) is never shown as a plain success.
         (st.success if healthy(findings) else st.markdown)(summary)
+    reach_line(run)
     findings_section(run, "train", findings)
     if run.has_model:
         st.markdown("**Next:** open this run on")

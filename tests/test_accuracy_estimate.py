@@ -1,0 +1,233 @@
+"""Minutes to accuracy: this machine's speed, recipes, the pre-launch estimate, the run line."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from cnn_core.data.registry import dataset_info
+from cnn_core.insight import accuracy_estimate as ae
+from cnn_core.insight.machine_speed import (
+    BENCHMARK_SPEED,
+    MachineSpeed,
+    epoch_seconds,
+    machine_speed,
+    modelled_epoch_seconds,
+)
+from cnn_core.schema.config import OptimizerSpec, TrainConfig
+from cnn_core.schema.recipes import (
+    FAST_DATASETS,
+    default,
+    fast,
+    fast_notes,
+    matching_recipe,
+    recipe,
+    tutorial,
+)
+from cnn_core.schema.records import EpochRecord, RunNotes, RunState
+from cnn_core.store import runs
+
+FASHION = dataset_info("fashion_mnist")
+
+
+def finished_run(
+    config: TrainConfig,
+    val_accuracies: list[float],
+    seconds: list[float] | float = 10.0,
+    n_train: int = 540,
+    n_val: int = 60,
+) -> runs.RunSummary:
+    """A completed run made by hand: timed epochs with these validation accuracies."""
+    folder = runs.create_run(config)
+    times = seconds if isinstance(seconds, list) else [seconds] * len(val_accuracies)
+    for epoch, (val, s) in enumerate(zip(val_accuracies, times, strict=True), start=1):
+        folder.append_epoch(EpochRecord(epoch, seconds=s, val_accuracy=val, loss=0.5))
+    folder.write_status(RunState.COMPLETED, n_train=n_train, n_val=n_val)
+    return runs.load_run(folder.path)
+
+
+# -- recipes ---------------------------------------------------------------------------
+
+
+def test_a_recipe_is_recognised_whatever_its_seed_and_name_but_not_once_changed() -> None:
+    for name in ("tutorial", "default", "fast"):
+        config = replace(recipe(name, "fashion_mnist", seed=7), name="mine", group="g1")
+        assert matching_recipe(config) == name
+    faster = replace(fast("fashion_mnist"), optimizer=OptimizerSpec(learning_rate=0.01))
+    assert matching_recipe(faster) is None
+    assert matching_recipe(replace(default("mnist"), train_subset=1000)) is None
+
+
+def test_the_fast_recipe_flips_only_where_the_dataset_allows_and_says_why() -> None:
+    assert set(FAST_DATASETS) == {"mnist", "fashion_mnist", "cifar10"}
+    assert fast("mnist").augment.flip == "none"
+    assert fast("fashion_mnist").augment.flip == "horizontal"
+    assert "no flips" in fast_notes("mnist")[-1]
+    assert "flips" in fast_notes("fashion_mnist")[-1] and "no flips" not in fast_notes("cifar10")
+    # one note per choice the recipe makes: network, batch, rate and schedule, epochs, augmentation
+    assert len(fast_notes("mnist")) == 5
+
+
+# -- this machine's speed --------------------------------------------------------------
+
+
+def test_the_flop_model_agrees_with_the_measured_default_run() -> None:
+    # bench_accuracy.py (benchmarks/README.md): 10 default epochs on full Fashion-MNIST, 292 s.
+    modelled = 10 * modelled_epoch_seconds(default("fashion_mnist"), FASHION, 54_000, 6_000)
+    assert 0.85 * 292 < modelled < 1.15 * 292
+
+
+def test_a_bigger_batch_or_fewer_images_model_as_less_time() -> None:
+    config = default("fashion_mnist")
+    base = modelled_epoch_seconds(config, FASHION, 54_000, 6_000)
+    bigger = replace(config, fit=replace(config.fit, batch_size=256))
+    assert modelled_epoch_seconds(bigger, FASHION, 54_000, 6_000) < base
+    assert modelled_epoch_seconds(config, FASHION, 5_400, 600) < base / 5
+
+
+def test_machine_speed_is_the_median_over_this_machines_runs_leaving_out_epoch_one() -> None:
+    assert machine_speed([]) == BENCHMARK_SPEED
+    config = default("fashion_mnist")
+    modelled = modelled_epoch_seconds(config, FASHION, 540, 60)
+    for factor in (1.0, 2.0, 4.0):  # epoch 1 is 100x slower: tracing, never counted
+        finished_run(
+            config, [0.5, 0.6, 0.7], [100 * modelled, factor * modelled, factor * modelled]
+        )
+    imported = finished_run(config, [0.5, 0.6], [1.0, 1000 * modelled])
+    runs.run_folder(imported.run_id).write_notes(RunNotes.create(imported_from="elsewhere"))
+    speed = machine_speed(runs.list_runs())
+    assert speed.runs == 3
+    assert speed.factor == pytest.approx(2.0)
+    assert epoch_seconds(config, FASHION, 600, speed) == pytest.approx(2 * modelled)
+
+
+# -- the estimate before a launch ------------------------------------------------------
+
+
+def test_runs_like_this_one_give_the_measured_median_time_to_the_target() -> None:
+    config = fast("fashion_mnist", seed=1)
+    finished_run(config, [0.85, 0.90, 0.921, 0.93])  # 92% after 30 s
+    finished_run(replace(config, seed=2), [0.85, 0.90, 0.91, 0.915, 0.925])  # after 50 s
+    other = replace(config, optimizer=replace(config.optimizer, learning_rate=0.01))
+    finished_run(other, [0.95])  # another setup: not like this one
+    found = runs.list_runs()
+    reach = ae.reach_for(config, FASHION, 600, found, BENCHMARK_SPEED, {})
+    assert reach is not None
+    assert (reach.seconds, reach.epoch, reach.runs, reach.reached) == (40.0, 4, 2, 2)
+    text = ae.estimate(config, FASHION, 600, found, BENCHMARK_SPEED, {}).text()
+    assert "about 40 s to 92% validation accuracy" in text
+    assert "measured: 2 runs like this one on this machine" in text
+
+
+def test_runs_that_never_reached_the_target_say_so_with_their_best() -> None:
+    config = default("fashion_mnist")
+    finished_run(config, [0.85, 0.905, 0.9])
+    text = ae.estimate(config, FASHION, 600, runs.list_runs(), BENCHMARK_SPEED, {}).text()
+    assert "never reached 92% validation accuracy (best 90.5%" in text
+
+
+def test_a_setup_nobody_measured_gets_its_total_time_and_no_invented_figure() -> None:
+    config = replace(tutorial("fashion_mnist"), train_subset=2000)
+    est = ae.estimate(config, FASHION, 60_000, [], BENCHMARK_SPEED, {})
+    assert est.reach is None
+    assert est.total_seconds == pytest.approx(
+        10 * epoch_seconds(config, FASHION, 60_000, BENCHMARK_SPEED)
+    )
+    assert "not measured for this setup yet" in est.text()
+    own = replace(config, dataset="my_shapes")
+    assert (
+        ae.estimate(own, FASHION, 600, [], BENCHMARK_SPEED, {})
+        .text()
+        .startswith("On this machine: all 10 epochs")
+    )
+
+
+def test_the_default_recipe_on_full_fashion_mnist_is_bounded_by_the_measured_run() -> None:
+    config = default("fashion_mnist")
+    reach = ae.reach_for(config, FASHION, 60_000, [], BENCHMARK_SPEED, {})
+    assert reach is not None and reach.at_most and reach.epoch == 10
+    assert reach.seconds == pytest.approx(
+        10 * epoch_seconds(config, FASHION, 60_000, BENCHMARK_SPEED)
+    )
+    assert "at most about" in ae.estimate(config, FASHION, 60_000, [], BENCHMARK_SPEED, {}).text()
+    # the bound holds for the full set only
+    assert ae.reach_for(config, FASHION, 6_000, [], BENCHMARK_SPEED, {}) is None
+
+
+def figures_file(tmp_path: Path, epochs: float, n_images: int = 60_000) -> Path:
+    path = tmp_path / "figures.json"
+    entry = {"n_images": n_images, "epochs_to": {"0.920": epochs}}
+    figures = {
+        "schema_version": ae.FIGURES_VERSION,
+        "measured": "2026-12-06",
+        "datasets": {"fashion_mnist": {"fast": entry}},
+    }
+    path.write_text(json.dumps(figures))
+    return path
+
+
+def test_stored_benchmark_figures_count_epochs_at_this_machines_speed(tmp_path: Path) -> None:
+    figures = ae.load_figures(figures_file(tmp_path, 4))
+    config = fast("fashion_mnist", seed=3)
+    slow = MachineSpeed(factor=2.0, runs=3)
+    reach = ae.reach_for(config, FASHION, 60_000, [], slow, figures)
+    assert reach is not None and not reach.at_most and reach.runs == 0
+    assert reach.seconds == pytest.approx(4 * epoch_seconds(config, FASHION, 60_000, slow))
+    assert (
+        "bench_time_to_accuracy.py, 2026-12-06"
+        in ae.Estimate(15, 1.0, False, slow, 0.92, reach).text()
+    )
+    assert ae.reach_for(config, FASHION, 6_000, [], slow, figures) is None  # other data size
+
+
+def test_missing_or_broken_figures_are_no_figures(tmp_path: Path) -> None:
+    assert ae.load_figures(tmp_path / "absent.json") == {}
+    (tmp_path / "bad.json").write_text("{not json")
+    assert ae.load_figures(tmp_path / "bad.json") == {}
+    (tmp_path / "old.json").write_text(json.dumps({"schema_version": 0, "datasets": {}}))
+    assert ae.load_figures(tmp_path / "old.json") == {}
+
+
+# -- the line under a finished run -----------------------------------------------------
+
+
+def test_a_finished_run_says_when_it_reached_the_target_and_the_fast_recipes_time() -> None:
+    run = finished_run(default("fashion_mnist"), [0.88, 0.925, 0.93], 20.0)
+    text = ae.run_reach_text(run, runs.list_runs(), BENCHMARK_SPEED, {})
+    assert text.startswith("Reached 92% validation accuracy after 40 s of training (epoch 2)")
+    assert text.endswith("the fast recipe: not measured on this split here yet")
+    finished_run(fast("fashion_mnist", seed=5), [0.921], 15.0)
+    text = ae.run_reach_text(run, runs.list_runs(), BENCHMARK_SPEED, {})
+    assert "the fast recipe: about 15 s to 92% validation accuracy (measured: 1 run of it" in text
+
+
+def test_a_run_that_missed_the_target_gives_its_best_and_own_datasets_get_no_line() -> None:
+    run = finished_run(default("fashion_mnist"), [0.88, 0.9], 20.0)
+    text = ae.run_reach_text(run, [run], BENCHMARK_SPEED, {})
+    assert text.startswith("Did not reach 92% validation accuracy (best 90.0%)")
+    own = finished_run(replace(default("fashion_mnist"), dataset="my_shapes"), [0.99])
+    assert ae.run_reach_text(own, [own], BENCHMARK_SPEED, {}) is None
+
+
+def test_the_benchmark_stores_epochs_that_every_run_reached_and_the_app_reads_them(
+    tmp_path: Path,
+) -> None:
+    logs = [
+        [EpochRecord(e, seconds=5.0, val_accuracy=a) for e, a in enumerate(accs, start=1)]
+        for accs in ([0.90, 0.915, 0.93], [0.905, 0.92, 0.925], [0.91, 0.921, 0.94])
+    ]
+    entry = ae.figures_entry(logs, 60_000)
+    assert entry["runs"] == 3 and entry["n_images"] == 60_000
+    assert entry["epochs_to"]["0.900"] == 1
+    assert entry["epochs_to"]["0.920"] == 2  # epochs 3, 2, 2
+    assert "0.940" not in entry["epochs_to"]  # one run of three: no figure
+    path = tmp_path / "figures.json"
+    path.write_text(json.dumps({"schema_version": ae.FIGURES_VERSION, "datasets": {"mnist": {}}}))
+    ae.save_figures("fashion_mnist", {"fast": entry}, {"measured": "2026-12-07"}, path)
+    figures = ae.load_figures(path)
+    assert "mnist" in figures["datasets"]  # other datasets' figures are kept
+    reach = ae.reach_for(fast("fashion_mnist"), FASHION, 60_000, [], BENCHMARK_SPEED, figures)
+    assert reach is not None and reach.epoch == 2 and "2026-12-07" in reach.source
