@@ -28,7 +28,8 @@ from cnn_core.schema.recipes import (
     tutorial,
 )
 from cnn_core.schema.records import EpochRecord, RunNotes, RunState
-from cnn_core.store import runs
+from cnn_core.store.folder import create_run, run_folder
+from cnn_core.store.runs import RunSummary, list_runs, load_run
 
 FASHION = dataset_info("fashion_mnist")
 
@@ -39,14 +40,14 @@ def finished_run(
     seconds: list[float] | float = 10.0,
     n_train: int = 540,
     n_val: int = 60,
-) -> runs.RunSummary:
+) -> RunSummary:
     """A completed run made by hand: timed epochs with these validation accuracies."""
-    folder = runs.create_run(config)
+    folder = create_run(config)
     times = seconds if isinstance(seconds, list) else [seconds] * len(val_accuracies)
     for epoch, (val, s) in enumerate(zip(val_accuracies, times, strict=True), start=1):
         folder.append_epoch(EpochRecord(epoch, seconds=s, val_accuracy=val, loss=0.5))
     folder.write_status(RunState.COMPLETED, n_train=n_train, n_val=n_val)
-    return runs.load_run(folder.path)
+    return load_run(folder.path)
 
 
 # -- recipes ---------------------------------------------------------------------------
@@ -97,8 +98,8 @@ def test_machine_speed_is_the_median_over_this_machines_runs_leaving_out_epoch_o
             config, [0.5, 0.6, 0.7], [100 * modelled, factor * modelled, factor * modelled]
         )
     imported = finished_run(config, [0.5, 0.6], [1.0, 1000 * modelled])
-    runs.run_folder(imported.run_id).write_notes(RunNotes.create(imported_from="elsewhere"))
-    speed = machine_speed(runs.list_runs())
+    run_folder(imported.run_id).write_notes(RunNotes.create(imported_from="elsewhere"))
+    speed = machine_speed(list_runs())
     assert speed.runs == 3
     assert speed.factor == pytest.approx(2.0)
     assert epoch_seconds(config, FASHION, 600, speed) == pytest.approx(2 * modelled)
@@ -113,7 +114,7 @@ def test_runs_like_this_one_give_the_measured_median_time_to_the_target() -> Non
     finished_run(replace(config, seed=2), [0.85, 0.90, 0.91, 0.915, 0.925])  # after 50 s
     other = replace(config, optimizer=replace(config.optimizer, learning_rate=0.01))
     finished_run(other, [0.95])  # another setup: not like this one
-    found = runs.list_runs()
+    found = list_runs()
     reach = ae.reach_for(config, FASHION, 600, found, BENCHMARK_SPEED, {})
     assert reach is not None
     assert (reach.seconds, reach.epoch, reach.runs, reach.reached) == (40.0, 4, 2, 2)
@@ -125,7 +126,7 @@ def test_runs_like_this_one_give_the_measured_median_time_to_the_target() -> Non
 def test_runs_that_never_reached_the_target_say_so_with_their_best() -> None:
     config = default("fashion_mnist")
     finished_run(config, [0.85, 0.905, 0.9])
-    text = ae.estimate(config, FASHION, 600, runs.list_runs(), BENCHMARK_SPEED, {}).text()
+    text = ae.estimate(config, FASHION, 600, list_runs(), BENCHMARK_SPEED, {}).text()
     assert "never reached 92% validation accuracy (best 90.5%" in text
 
 
@@ -196,11 +197,11 @@ def test_missing_or_broken_figures_are_no_figures(tmp_path: Path) -> None:
 
 def test_a_finished_run_says_when_it_reached_the_target_and_the_fast_recipes_time() -> None:
     run = finished_run(default("fashion_mnist"), [0.88, 0.925, 0.93], 20.0)
-    text = ae.run_reach_text(run, runs.list_runs(), BENCHMARK_SPEED, {})
+    text = ae.run_reach_text(run, list_runs(), BENCHMARK_SPEED, {})
     assert text.startswith("Reached 92% validation accuracy after 40 s of training (epoch 2)")
     assert text.endswith("the fast recipe: not measured on this split here yet")
     finished_run(fast("fashion_mnist", seed=5), [0.921], 15.0)
-    text = ae.run_reach_text(run, runs.list_runs(), BENCHMARK_SPEED, {})
+    text = ae.run_reach_text(run, list_runs(), BENCHMARK_SPEED, {})
     assert "the fast recipe: about 15 s to 92% validation accuracy (measured: 1 run of it" in text
 
 

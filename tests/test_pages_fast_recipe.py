@@ -5,7 +5,8 @@ from __future__ import annotations
 from cnn_core.schema.config import DEFAULT_PRESET, PRESETS
 from cnn_core.schema.recipes import default, fast
 from cnn_core.schema.records import EpochRecord, RunState
-from cnn_core.store import runs
+from cnn_core.store.folder import create_run
+from cnn_core.store.runs import list_runs
 from pages._shared.fast_recipe import form_values
 from tests.apptest_support import open_app, open_with_query
 
@@ -14,7 +15,7 @@ TIMER = ":material/timer:"
 
 def finished_run(config, val_accuracies: list[float], seconds: float = 12.0) -> str:
     """A completed run made by hand on the synthetic data's split (540 + 60 images)."""
-    folder = runs.create_run(config)
+    folder = create_run(config)
     for epoch, val in enumerate(val_accuracies, start=1):
         folder.append_epoch(EpochRecord(epoch, seconds=seconds, val_accuracy=val, loss=0.5))
     folder.write_status(RunState.COMPLETED, n_train=540, n_val=60, train_seconds=30.0)
@@ -54,7 +55,7 @@ def test_the_fast_button_fills_the_form_and_the_estimate_names_the_recipe() -> N
     assert after.startswith(f"{TIMER} The fast recipe. Time to 92% validation accuracy")
     assert "all 15 epochs about" in after
     at.button(key="train_start").click().run()
-    (run,) = runs.list_runs()
+    (run,) = list_runs()
     assert run.config.fit.batch_size == 256 and run.config.augment.flip == "horizontal"
 
 

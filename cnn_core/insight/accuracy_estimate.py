@@ -30,7 +30,8 @@ from cnn_core.insight.time_to_accuracy import MILESTONES, epochs_to_reach, secon
 from cnn_core.schema.config import TrainConfig
 from cnn_core.schema.recipes import fast, matching_recipe, same_recipe
 from cnn_core.schema.records import EpochRecord, RunState
-from cnn_core.store.runs import RunSummary, atomic_write_json
+from cnn_core.store.atomic import atomic_write_json
+from cnn_core.store.runs import RunSummary
 from cnn_core.training.lr_finder import STARTUP_S
 
 # The validation accuracy each built-in dataset's times are quoted for: 92% is what
