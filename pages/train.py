@@ -22,7 +22,6 @@ from cnn_core.insight.labels import (
     state_badge,
 )
 from cnn_core.models.cnn import describe_model, estimate_batch_memory
-from cnn_core.models.vgg16 import planned_epochs
 from cnn_core.schema.config import (
     ACTIVATIONS,
     DEFAULT_PRESET,
@@ -43,6 +42,7 @@ from cnn_core.schema.records import Progress, RunState, whole_epochs
 from cnn_core.sharing.bundles import config_file_name, config_file_text
 from cnn_core.store import workspaces
 from cnn_core.store.runs import RunSummary, list_runs, load_run, run_folder
+from cnn_core.training.plan import planned_epochs
 from cnn_core.training.worker import launch_run, max_concurrent
 from pages._shared.common import (
     CURRENT_RUN,
@@ -372,7 +372,7 @@ def progress_text(progress: Progress) -> str:
 
 def stopping_text(run: RunSummary) -> str:
     """What a run that was asked to stop is doing (the worker's own words once it has
-    seen the request: `cnn_core.training.loop.STOP_STEPS`)."""
+    seen the request: `cnn_core.training.callbacks.STOP_STEPS`)."""
     if run.message.startswith("Stopping"):
         return run.message
     if run.state == RunState.QUEUED:

@@ -24,7 +24,6 @@ from cnn_core.models.vgg16 import (
     estimate_seconds,
     keras_models_dir,
     phase_parameters,
-    planned_epochs,
     set_phase,
     uses_feature_cache,
     vgg16_label,
@@ -189,7 +188,6 @@ def test_valid_settings_pass_and_round_trip_through_the_record() -> None:
     validate(config, GREY, 200)
     again = TrainConfig.from_dict(config.to_dict())
     assert again == config and isinstance(again.model.vgg16, Vgg16Spec)
-    assert planned_epochs(config) == config.fit.epochs + config.model.vgg16.fine_tune_epochs
 
 
 def test_random_weights_are_labelled_not_pretrained() -> None:

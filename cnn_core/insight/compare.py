@@ -38,7 +38,7 @@ from cnn_core.insight.labels import (
     schedule_title,
 )
 from cnn_core.models.cnn import describe_model
-from cnn_core.models.vgg16 import planned_epochs, vgg16_spec, weights_problem, weights_source
+from cnn_core.models.vgg16 import vgg16_spec, weights_problem, weights_source
 from cnn_core.schema.config import (
     DEFAULT_PRESET,
     MAX_NAME_CHARS,
@@ -50,6 +50,7 @@ from cnn_core.schema.config import (
 )
 from cnn_core.schema.records import EpochRecord, whole_epochs
 from cnn_core.store.runs import RunFolder, RunSummary
+from cnn_core.training.plan import planned_epochs
 
 GROUP_SIZE_RANGE = (2, 8)  # runs in a seed group (the queue holds 8)
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")

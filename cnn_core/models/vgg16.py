@@ -126,13 +126,6 @@ def weights_source(vgg: Vgg16Spec, digest_bytes: int = 6) -> str:
     return f"{path.name} · {size / 1e6:.1f} MB · sha256 {digest.hexdigest()[: 2 * digest_bytes]}"
 
 
-def planned_epochs(config: TrainConfig) -> int:
-    """All epochs a run plans: the head phase plus, when fine-tuning, block5's."""
-    vgg = config.model.vgg16
-    extra = vgg.fine_tune_epochs if config.model.kind == "vgg16" and vgg and vgg.fine_tune else 0
-    return config.fit.epochs + extra
-
-
 # ----------------------------------------------------------------------------- layer plan
 
 
