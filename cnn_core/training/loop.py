@@ -57,14 +57,10 @@ def train_run(folder: RunFolder, strategy: str = "default") -> RunState:
         model = build_model(
             config.model, info.image_shape, len(info.class_names), config.seed, config.augment
         )
-    vgg16 = config.model.kind == "vgg16"
     write_start(folder, config, dataset, train_idx, val_idx, placement)
     start = time.perf_counter()
     try:
-        if vgg16:
-            phases = vgg16_phases(folder, model, config, dataset, train_idx, val_idx)
-        else:
-            phases = [one_phase(model, config, dataset, train_idx, val_idx)]
+        phases = plan_phases(folder, model, config, dataset, train_idx, val_idx)
     except StoppedBeforeTraining as stop:
         folder.write_status(RunState.STOPPED, ended=time.time(), message=str(stop))
         return RunState.STOPPED
@@ -103,6 +99,24 @@ def write_start(
         replicas=placement.replicas,
         **extra,
     )
+
+
+def plan_phases(
+    folder: RunFolder,
+    model: Any,
+    config: TrainConfig,
+    dataset: Dataset,
+    train_idx: np.ndarray,
+    val_idx: np.ndarray,
+) -> list[Phase]:
+    """The phases the run trains: a VGG16 run's from `vgg16_phases`, a CNN's one.
+
+    Raises:
+        StoppedBeforeTraining: Stop came while VGG16's features were computed.
+    """
+    if config.model.kind == "vgg16":
+        return vgg16_phases(folder, model, config, dataset, train_idx, val_idx)
+    return [one_phase(model, config, dataset, train_idx, val_idx)]
 
 
 def one_phase(
