@@ -6,7 +6,7 @@ A (worker): Keras imported through `cnn_core.base.tf_runtime.import_keras()` (wh
 sets TF_ENABLE_ONEDNN_OPTS=1 before TensorFlow loads), the default preset built
 by `cnn_core.models.cnn.build_model`, compiled by `cnn_core.training.loop.compile_for_run`
 with the app's defaults (Adam 1e-3, cosine decay), fitted on the dataset's
-uint8 arrays (as the worker does) with the worker's callbacks (`make_recorder`
+uint8 arrays (as the worker does) with the worker's callbacks (`callbacks.make_recorder`
 writing into a temp run folder, `training_callbacks`: TensorBoard; no early
 stopping, which has no validation data to watch here) and `verbose=2` as the
 worker logs.
@@ -92,7 +92,8 @@ def child_worker_way() -> dict:
     from cnn_core.models.cnn import build_model
     from cnn_core.schema.config import FitSpec, TrainConfig
     from cnn_core.store.folder import RunFolder
-    from cnn_core.training.loop import compile_for_run, make_recorder, training_callbacks
+    from cnn_core.training.callbacks import make_recorder, training_callbacks
+    from cnn_core.training.loop import compile_for_run
 
     x, y, source = _data()
     x = x.astype("uint8")  # the worker feeds the dataset's uint8 arrays; the model casts

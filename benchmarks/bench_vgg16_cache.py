@@ -8,7 +8,7 @@ images), VGG16 built by `cnn_core.models.vgg16_build.build_vgg16` with random we
 (the ImageNet file is not downloadable here; the arithmetic and so the speed
 are the same), batch 64, Adam.
 
-- the one-off feature extraction (`transfer_train.cached_features`: block4_pool
+- the one-off feature extraction (`vgg16_features.cached_features`: block4_pool
   and block5_pool outputs, one pass, memory-mapped float16 on disk);
 - seconds per epoch of the head phase and of block5 fine-tuning, with the cache
   (the tail model on cached outputs) and without it (the whole network on the
@@ -69,7 +69,7 @@ def child(n: int, size: int) -> dict:
     from cnn_core.schema.config import DEFAULT_PRESET, PRESETS, FitSpec, OptimizerSpec, TrainConfig
     from cnn_core.store.folder import RunFolder
     from cnn_core.training.loop import compile_for_run
-    from cnn_core.training.vgg16_loop import CACHED_LAYER, cached_features, feature_batches
+    from cnn_core.training.vgg16_features import CACHED_LAYER, cached_features, feature_batches
 
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)

@@ -23,7 +23,6 @@ from cnn_core.insight.labels import (
     state_badge,
 )
 from cnn_core.models.plan import describe_model, estimate_batch_memory
-from cnn_core.models.vgg16 import planned_epochs
 from cnn_core.schema.config import (
     ACTIVATIONS,
     DEFAULT_PRESET,
@@ -45,6 +44,7 @@ from cnn_core.sharing.config_files import config_file_name, config_file_text
 from cnn_core.store import access
 from cnn_core.store.folder import run_folder
 from cnn_core.store.runs import RunSummary, list_runs, load_run
+from cnn_core.training.plan import planned_epochs
 from cnn_core.training.worker import launch_run, max_concurrent
 from pages._shared.common import (
     CURRENT_RUN,
@@ -385,7 +385,7 @@ def stop_run(run: RunSummary) -> None:
 
 def stopping_text(run: RunSummary) -> str:
     """What a run that was asked to stop is doing (the worker's own words once it has
-    seen the request: `cnn_core.training.loop.STOP_STEPS`)."""
+    seen the request: `cnn_core.training.callbacks.STOP_STEPS`)."""
     if run.message.startswith("Stopping"):
         return run.message
     if run.state == RunState.QUEUED:

@@ -36,7 +36,7 @@ from cnn_core.schema.config import (  # noqa: E402
 )
 from cnn_core.schema.records import RunState  # noqa: E402
 from cnn_core.store.folder import STARTER_ROOT, RunFolder  # noqa: E402
-from cnn_core.training.loop import make_recorder  # noqa: E402
+from cnn_core.training.callbacks import make_recorder  # noqa: E402
 
 STARTER_SPEC = PRESETS[STARTER_PRESET]
 

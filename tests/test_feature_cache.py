@@ -41,7 +41,7 @@ def vgg_config(**fit: object) -> TrainConfig:
 
 def test_cached_and_uncached_paths_predict_the_same(model, tmp_path) -> None:
     from cnn_core.store.folder import RunFolder
-    from cnn_core.training.vgg16_loop import cached_features
+    from cnn_core.training.vgg16_features import cached_features
 
     x = images(12)
     folder = RunFolder(tmp_path)
@@ -61,7 +61,7 @@ def test_cached_and_uncached_paths_predict_the_same(model, tmp_path) -> None:
 
 def test_a_second_run_reuses_the_cache_and_other_images_do_not(model, tmp_path) -> None:
     from cnn_core.store.folder import RunFolder
-    from cnn_core.training.vgg16_loop import cached_features
+    from cnn_core.training.vgg16_features import cached_features
 
     folder, config = RunFolder(tmp_path), vgg_config()
     first = cached_features(model, config, {"train": images(6)}, folder)["train"]

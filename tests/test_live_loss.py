@@ -11,7 +11,7 @@ from cnn_core.schema.config import TrainConfig
 from cnn_core.schema.records import MAX_LOSS_POINTS, EpochRecord, Progress, RunState, add_loss_point
 from cnn_core.store.folder import RunFolder, create_run
 from cnn_core.store.processes import process_start_time
-from cnn_core.training import loop as train
+from cnn_core.training import callbacks
 from tests.apptest_support import open_app
 
 
@@ -45,9 +45,9 @@ def test_the_recorder_writes_the_running_loss_of_the_epoch(
     keras = import_keras()
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(optimizer="adam", loss="mse")
-    monkeypatch.setattr(train, "PROGRESS_INTERVAL_S", 0.0)  # write on every batch
+    monkeypatch.setattr(callbacks, "PROGRESS_INTERVAL_S", 0.0)  # write on every batch
     folder = RunFolder(tmp_path)
-    recorder = train.make_recorder(folder, epochs=2, batches=5)
+    recorder = callbacks.make_recorder(folder, epochs=2, batches=5)
     recorder.set_model(model)
     recorder.on_train_begin()
     recorder.on_epoch_begin(0)

@@ -10,7 +10,7 @@ import pytest
 from cnn_core.models.cnn import make_optimizer
 from cnn_core.schema.config import FitSpec, OptimizerSpec, TrainConfig
 from cnn_core.store.folder import RunFolder
-from cnn_core.training.loop import STOP_STEPS, training_callbacks
+from cnn_core.training.callbacks import STOP_STEPS, training_callbacks
 
 
 def rate(optimizer) -> float:
@@ -101,17 +101,6 @@ def test_a_short_batch_norm_run_settles_its_test_time_statistics() -> None:
 # ----------------------------------------------------------------------------- ETA
 
 
-def test_eta_is_the_work_left_at_the_measured_rate() -> None:
-    from cnn_core.training.loop import eta_seconds
-
-    assert eta_seconds(0, 0.0, 100) is None  # no rate yet
-    assert eta_seconds(5, 0.0, 100) is None
-    # 8 batches in 4 s (0.5 s each), 30 left: 15 s.
-    assert eta_seconds(8, 4.0, 30) == pytest.approx(15.0)
-    # And 20 later batches each costing 3 of these: 60 more batches' worth.
-    assert eta_seconds(8, 4.0, 30, later_batches=20, later_cost=3.0) == pytest.approx(45.0)
-
-
 class Clock:
     """A stand-in for the `time` module whose clock the test moves."""
 
@@ -136,11 +125,11 @@ def compiled_model():
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    from cnn_core.training import loop as train
+    from cnn_core.training import callbacks
 
     fake = Clock()
-    monkeypatch.setattr(train, "time", fake)
-    monkeypatch.setattr(train, "PROGRESS_INTERVAL_S", 0.0)  # write on every batch
+    monkeypatch.setattr(callbacks, "time", fake)
+    monkeypatch.setattr(callbacks, "PROGRESS_INTERVAL_S", 0.0)  # write on every batch
     return fake
 
 
@@ -148,7 +137,7 @@ def test_a_fine_tuning_recorder_rates_only_the_batches_it_timed(
     tmp_path: Path, clock: Clock
 ) -> None:
     """Fine-tuning starts at epoch 3 of 5 (10 batches each) after 60 s of head training."""
-    from cnn_core.training.loop import make_recorder
+    from cnn_core.training.callbacks import make_recorder
 
     folder = RunFolder(tmp_path)
     head_start = clock.now - 60.0
@@ -169,7 +158,7 @@ def test_a_fine_tuning_recorder_rates_only_the_batches_it_timed(
 
 def test_a_head_recorder_weighs_the_fine_tuning_epochs_ahead(tmp_path: Path, clock: Clock) -> None:
     """Head: 2 epochs of 10 batches, then 3 fine-tuning epochs each costing 5 head epochs."""
-    from cnn_core.training.loop import make_recorder
+    from cnn_core.training.callbacks import make_recorder
 
     folder = RunFolder(tmp_path)
     recorder = make_recorder(folder, epochs=5, batches=10, later_epochs=3, later_cost=5.0)
@@ -190,7 +179,7 @@ def test_the_phase_costs_come_from_the_estimate_of_how_the_run_trains() -> None:
 
     from cnn_core.models.vgg16 import PHASE_FINE_TUNE, PHASE_HEAD, vgg16_spec
     from cnn_core.models.vgg16_estimate import estimate_seconds
-    from cnn_core.training.vgg16_loop import phase_epoch_costs
+    from cnn_core.training.vgg16_phases import phase_epoch_costs
 
     config = TrainConfig(
         dataset="cifar10",
@@ -222,7 +211,7 @@ def stop_run_fit(folder: RunFolder, stop_hook: str, at_epoch: int, at_batch: int
         (recorder, the val_loss each epoch's logs held for the callbacks after it).
     """
     from cnn_core.base.tf_runtime import import_keras
-    from cnn_core.training.loop import make_recorder
+    from cnn_core.training.callbacks import make_recorder
 
     keras = import_keras()
     rng = np.random.default_rng(0)

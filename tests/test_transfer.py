@@ -19,7 +19,6 @@ from cnn_core.models.plan import describe_model, phase_parameters
 from cnn_core.models.vgg16 import (
     PHASE_FINE_TUNE,
     PHASE_HEAD,
-    planned_epochs,
     uses_feature_cache,
     vgg16_label,
     vgg16_spec,
@@ -185,7 +184,6 @@ def test_valid_settings_pass_and_round_trip_through_the_record() -> None:
     validate(config, GREY, 200)
     again = TrainConfig.from_dict(config.to_dict())
     assert again == config and isinstance(again.model.vgg16, Vgg16Spec)
-    assert planned_epochs(config) == config.fit.epochs + config.model.vgg16.fine_tune_epochs
 
 
 def test_random_weights_are_labelled_not_pretrained() -> None:

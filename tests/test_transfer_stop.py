@@ -17,7 +17,7 @@ from cnn_core.schema.records import RunState
 from cnn_core.store.folder import RunFolder, create_run
 from cnn_core.store.runs import load_run
 from cnn_core.training import feature_cache
-from cnn_core.training.vgg16_loop import STOPPED_WHILE_EXTRACTING
+from cnn_core.training.vgg16_features import STOPPED_WHILE_EXTRACTING
 from tests.apptest_support import open_app, open_with_query, texts
 
 SPLIT_BATCH = 8  # images per extraction batch in these tests (the val split has 40)

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cnn_core.data.registry import DatasetInfo
-from cnn_core.models.cnn import describe_model
+from cnn_core.models.plan import describe_model
 from cnn_core.schema.config import TrainConfig, validation_size
 from cnn_core.schema.records import whole_epochs
 from cnn_core.store.runs import RunSummary

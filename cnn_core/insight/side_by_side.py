@@ -24,13 +24,13 @@ from cnn_core.insight.labels import (
     schedule_title,
 )
 from cnn_core.models.plan import describe_model
-from cnn_core.models.vgg16 import planned_epochs
 from cnn_core.models.vgg16_weights import weights_source
 from cnn_core.schema.config import (
     TrainConfig,
 )
 from cnn_core.schema.records import EpochRecord
 from cnn_core.store.runs import RunSummary
+from cnn_core.training.plan import planned_epochs
 
 
 def parameter_counts(run: RunSummary) -> tuple[int, int] | None:

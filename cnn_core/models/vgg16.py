@@ -66,13 +66,6 @@ def vgg16_label(vgg: Vgg16Spec) -> str:
     return label
 
 
-def planned_epochs(config: TrainConfig) -> int:
-    """All epochs a run plans: the head phase plus, when fine-tuning, block5's."""
-    vgg = config.model.vgg16
-    extra = vgg.fine_tune_epochs if config.model.kind == "vgg16" and vgg and vgg.fine_tune else 0
-    return config.fit.epochs + extra
-
-
 def uses_feature_cache(config: TrainConfig) -> bool:
     """Whether a vgg16 run trains on cached frozen-base outputs (else the full network).
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from cnn_core.base.errors import UserError
 from cnn_core.base.tf_runtime import import_keras
+from cnn_core.training import multiworker_keras
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 
@@ -119,7 +120,7 @@ def make_placement(name: str) -> Placement:
     """
     check_strategy(name)
     import_keras()  # TensorFlow's environment first
-    import tensorflow as tf
+    import tensorflow as tf  # lazy: importing this module (the worker's CLI) stays TF-free
 
     if name == "mirrored":  # every GPU; without one, every logical CPU device
         devices = [d.name for d in tf.config.list_logical_devices("GPU")]
@@ -127,8 +128,6 @@ def make_placement(name: str) -> Placement:
         strategy = tf.distribute.MirroredStrategy(devices=devices)
         devices = tuple(strategy.extended.worker_devices)
     elif name == "multiworker":
-        from cnn_core.training import multiworker_keras
-
         multiworker_keras.apply()  # Keras 3.15's Model.fit fails here without it
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
         devices = cluster_devices(strategy.extended.worker_devices)

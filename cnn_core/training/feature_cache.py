@@ -60,7 +60,7 @@ class CacheKey:
     split: str  # "train", "val" or "test"
     seed: int
     input_size: int
-    weights: str  # a digest of the weights up to `layer` (see transfer.weights_digest)
+    weights: str  # a digest of the weights up to `layer` (see models.vgg16.weights_digest)
     layer: str
     images: str  # the images' digests.array_digest
 

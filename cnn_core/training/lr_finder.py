@@ -35,7 +35,15 @@ from typing import Any
 import numpy as np
 
 from cnn_core.base.errors import UserError
-from cnn_core.schema.config import LEARNING_RATE_RANGE, FitSpec, TrainConfig
+from cnn_core.data.registry import load_dataset, split_indices
+from cnn_core.models.cnn import build_model, make_optimizer
+from cnn_core.schema.config import (
+    LEARNING_RATE_RANGE,
+    FitSpec,
+    TrainConfig,
+    validate,
+    validation_count,
+)
 from cnn_core.schema.records import Progress, RecordError, RunState, record_version, stamped
 from cnn_core.store.atomic import atomic_write_json, read_json
 from cnn_core.store.folder import LrTestFolder
@@ -339,10 +347,6 @@ def run_range_test(folder: LrTestFolder) -> RunState:
         UserError: a config the validator refuses, a VGG16 model, or a missing
             dataset (the worker records the message).
     """
-    from cnn_core.data.registry import load_dataset, split_indices
-    from cnn_core.models.cnn import build_model, make_optimizer
-    from cnn_core.schema.config import validate, validation_count
-
     config = folder.read_config()
     if why := unsupported_reason(config):
         raise UserError(why)

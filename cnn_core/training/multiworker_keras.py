@@ -34,6 +34,7 @@ def _trainer_module() -> Any:
     """Keras' TensorFlow trainer module, or a UserError naming this Keras version."""
     keras = import_keras()
     try:
+        # lazy: only a multi-worker run's process loads Keras' TensorFlow trainer
         from keras.src.backend.tensorflow import trainer
     except ImportError as error:
         raise _unsupported(keras.__version__) from error
@@ -63,8 +64,9 @@ def apply() -> None:
     if _applied:
         return
     trainer = _trainer_module()
+    # lazy: only a multi-worker run's process loads TensorFlow; _trainer_module() did already
     import tensorflow as tf
-    from keras.src import tree
+    from keras.src import tree  # lazy, with TensorFlow above
 
     keras_reduce = trainer.reduce_per_replica
     multi_worker = trainer._collective_all_reduce_multi_worker

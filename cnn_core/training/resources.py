@@ -17,7 +17,7 @@ What is available, in order:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cnn_core.base.errors import UserError
@@ -207,7 +207,6 @@ def largest_admitted_subset(
 
     A binary search over `train_subset` with the same estimate as the guard.
     """
-    from dataclasses import replace
 
     def fits(n: int) -> bool:
         sized = replace(config, train_subset=n)

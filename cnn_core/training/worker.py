@@ -47,13 +47,17 @@ from typing import IO
 
 from cnn_core.base import workspace
 from cnn_core.base.errors import UserError
-from cnn_core.schema.config import FIT_FIELDS, TrainConfig
+from cnn_core.data.registry import dataset_info
+from cnn_core.schema.config import FIT_FIELDS, TrainConfig, validate
 from cnn_core.schema.records import SCHEMA_VERSION, RunState, record_version
 from cnn_core.store.folder import LrTestFolder, RunFolder, create_run, runs_root
 from cnn_core.store.lr_tests import create_lr_test, list_lr_tests
 from cnn_core.store.processes import process_start_time
 from cnn_core.store.runs import list_runs
 from cnn_core.training.distribute import STRATEGIES, check_strategy, is_chief
+from cnn_core.training.loop import train_run
+from cnn_core.training.lr_finder import range_test_config, run_range_test, unsupported_reason
+from cnn_core.training.resources import check_training_memory
 
 QUEUE_POLL_S = 1.0
 LR_TEST_SLOT = "lr_test.lock"  # the one slot range tests share (module docstring)
@@ -123,8 +127,6 @@ def launch_lr_test(config: TrainConfig, root: Path | None = None) -> tuple[LrTes
         ConfigError: the validator refuses the config (Train's messages).
         UserError: a model the finder does not test (VGG16), or an unknown dataset.
     """
-    from cnn_core.training.lr_finder import range_test_config, unsupported_reason
-
     if why := unsupported_reason(config):
         raise UserError(why)
     _check_config(config)
@@ -229,9 +231,6 @@ def _record_failure(folder: RunFolder, message: str) -> None:
 
 def check_memory(folder: RunFolder) -> None:
     """Refuse (UserError) a run that would not fit in the memory left to this process."""
-    from cnn_core.data.registry import dataset_info
-    from cnn_core.training.resources import check_training_memory
-
     config = folder.read_config()
     check_training_memory(config, dataset_info(config.dataset))
 
@@ -255,12 +254,8 @@ def run_worker(folder: RunFolder, strategy: str = "default") -> int:
         try:
             check_memory(folder)  # before TensorFlow loads
             if isinstance(folder, LrTestFolder):
-                from cnn_core.training.lr_finder import run_range_test
-
                 run_range_test(folder)
             else:
-                from cnn_core.training.loop import train_run
-
                 train_run(folder, strategy)
         except UserError as error:
             _record_failure(folder, str(error))
@@ -342,9 +337,7 @@ def read_config_file(path: Path) -> TrainConfig:
 
 
 def _check_config(config: TrainConfig) -> None:
-    from cnn_core.data.registry import dataset_info
-    from cnn_core.schema.config import validate
-
+    """Refuse (ConfigError) a config the Train page's validator would refuse."""
     info = dataset_info(config.dataset)
     validate(config, info.image_shape, info.n_train)
 
