@@ -82,6 +82,26 @@ def workspace_data_bytes() -> int:
     return whole_number(WORKSPACE_DATA_MB, DEFAULT_DATA_MB) * 1024 * 1024
 
 
+def keras_home() -> Path:
+    """Keras' cache folder: `$KERAS_HOME`, default `~/.keras` (Keras' own variable)."""
+    return path("KERAS_HOME") or Path.home() / ".keras"
+
+
+def memory_limit_text() -> str:
+    """`$CNN_MEMORY_LIMIT_MB` as written ('' when unset); `training.resources` parses it."""
+    return text(MEMORY_LIMIT_MB)
+
+
+def cache_dir() -> Path | None:
+    """`$CNN_CACHE_DIR`, None when unset."""
+    return path(CACHE_DIR)
+
+
+def feature_cache_gb(default: float) -> float:
+    """`$CNN_FEATURE_CACHE_GB`, never below 0."""
+    return max(0.0, number(FEATURE_CACHE_GB, default))
+
+
 def max_trainings() -> int:
     """Trainings that may run at once on this machine (at least 1)."""
     return whole_number(MAX_TRAININGS, DEFAULT_MAX_TRAININGS, minimum=1)

@@ -10,7 +10,6 @@ downloaded through Keras. Reading needs numpy only, never TensorFlow.
 from __future__ import annotations
 
 import gzip
-import os
 import pickle
 from pathlib import Path
 
@@ -73,7 +72,7 @@ def builtin_keys() -> tuple[str, ...]:
 
 def keras_cache_dir() -> Path:
     """Keras' dataset cache: `$KERAS_HOME/datasets`, default `~/.keras/datasets`."""
-    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
+    return settings.keras_home() / "datasets"
 
 
 def search_roots() -> list[Path]:

@@ -36,7 +36,7 @@ from typing import Any, BinaryIO
 import numpy as np
 from PIL import Image
 
-from cnn_core.base import workspace
+from cnn_core.base import settings, workspace
 from cnn_core.base.errors import UserError
 from cnn_core.base.tf_runtime import import_keras
 from cnn_core.base.upload_limits import IMAGE_BYTES, IMAGE_MB
@@ -105,8 +105,7 @@ class ImageOptions:
 
 def data_dir() -> Path:
     """The configured data directory: `$CNN_DATA_DIR`, else Keras' dataset cache."""
-    configured = os.environ.get("CNN_DATA_DIR")
-    return Path(configured) if configured else keras_cache_dir()
+    return settings.data_dir() or keras_cache_dir()
 
 
 def user_root() -> Path:

@@ -10,12 +10,12 @@ files apart.
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cnn_core.base import settings
 from cnn_core.base.errors import UserError
 from cnn_core.base.tf_runtime import import_keras
 from cnn_core.schema.config import Vgg16Spec
@@ -52,7 +52,7 @@ def weights_source(vgg: Vgg16Spec, digest_bytes: int = 6) -> str:
 
 def keras_models_dir() -> Path:
     """Where Keras caches model weights: `$KERAS_HOME/models` (default ~/.keras/models)."""
-    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
+    return settings.keras_home() / "models"
 
 
 def imagenet_weights_path() -> Path:

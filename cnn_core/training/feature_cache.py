@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnn_core.base import settings
 from cnn_core.store.atomic import atomic_write_json, read_json
 from cnn_core.store.folder import runs_root
 
@@ -39,17 +40,13 @@ EXTRACT_BATCH = 128
 
 def cache_dir() -> Path:
     """`$CNN_CACHE_DIR/features`, default `cache/features` beside the run store."""
-    root = os.environ.get("CNN_CACHE_DIR") or runs_root().parent / "cache"
+    root = settings.cache_dir() or runs_root().parent / "cache"
     return Path(root) / "features"
 
 
 def cap_bytes() -> int:
     """The cache's size cap in bytes (`$CNN_FEATURE_CACHE_GB`, default 4)."""
-    try:
-        gigabytes = float(os.environ.get("CNN_FEATURE_CACHE_GB", DEFAULT_CAP_GB))
-    except ValueError:
-        gigabytes = DEFAULT_CAP_GB
-    return int(max(0.0, gigabytes) * 1e9)
+    return int(settings.feature_cache_gb(DEFAULT_CAP_GB) * 1e9)
 
 
 @dataclass(frozen=True)

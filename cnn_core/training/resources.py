@@ -16,10 +16,10 @@ What is available, in order:
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from cnn_core.base import settings
 from cnn_core.base.errors import UserError
 from cnn_core.data.registry import DatasetInfo
 from cnn_core.models.plan import BYTES_PER_FLOAT, describe_model, estimate_batch_memory
@@ -159,7 +159,7 @@ def available_memory(root: Path = CGROUP) -> MemoryAvailable | None:
     Raises:
         UserError: `$CNN_MEMORY_LIMIT_MB` is not a positive number.
     """
-    setting = os.environ.get("CNN_MEMORY_LIMIT_MB", "").strip()
+    setting = settings.memory_limit_text()
     if setting:
         try:
             limit = int(float(setting) * MB)

@@ -45,7 +45,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from cnn_core.base import workspace
+from cnn_core.base import settings, workspace
 from cnn_core.base.errors import UserError
 from cnn_core.data.registry import dataset_info
 from cnn_core.schema.config import FIT_FIELDS, TrainConfig, validate
@@ -72,10 +72,7 @@ except ImportError:  # Windows: no slot locks, trainings are not limited
 
 def max_concurrent() -> int:
     """How many trainings may run at once (`$CNN_MAX_TRAININGS`, default 1)."""
-    try:
-        return max(1, int(os.environ.get("CNN_MAX_TRAININGS", "1")))
-    except ValueError:
-        return 1
+    return settings.max_trainings()
 
 
 @contextmanager
