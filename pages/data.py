@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from cnn_core.data.registry import class_counts, split_indices
-from cnn_core.data.user_folders import is_user_key
+from cnn_core.data.user.names import is_user_key
 from cnn_core.schema.config import split_problems, validation_size
 from pages._shared.common import (
     dataset_picker,

@@ -7,7 +7,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnn_core.data import user_folders as folders
+from cnn_core.data.user.importer import import_server_folder
+from cnn_core.data.user.options import ImageOptions
+from cnn_core.data.user.places import ROOT_NAME
+from cnn_core.data.user.store import list_user_datasets, load_user_dataset
 from tests.apptest_support import assert_no_exception, open_app, texts
 from tests.image_folder_support import folder_entries, own_data_dir, shapes_folder, zip_bytes
 
@@ -76,7 +79,7 @@ def test_a_folder_upload_is_imported(data: Path, tmp_path: Path) -> None:
     files = [(name, body, "image/png") for name, body in folder_entries(root)]
     uploader(at, "myimg_dir").set_value(files)
     submit(at)
-    assert "my-shapes" in folders.list_user_datasets()
+    assert "my-shapes" in list_user_datasets()
     assert at.get("plotly_chart")
 
 
@@ -86,8 +89,8 @@ def test_a_hostile_zip_shows_a_message_and_leaves_nothing(data: Path) -> None:
     uploader(at, "myimg_zip").set_value(("evil.zip", evil, "application/zip"))
     submit(at)
     assert "outside its folder" in "\n".join(e.value for e in at.error)
-    assert not folders.list_user_datasets()
-    assert not any((data / folders.ROOT_NAME).iterdir())
+    assert not list_user_datasets()
+    assert not any((data / ROOT_NAME).iterdir())
 
 
 def test_a_server_folder_outside_the_data_directory_is_refused(data: Path) -> None:
@@ -111,9 +114,7 @@ def test_a_single_class_is_refused_before_any_run(data: Path) -> None:
 
 def test_train_page_offers_augmentation_with_a_preview(data: Path) -> None:
     shapes_folder(data, per_class=10)
-    key = folders.import_server_folder(
-        "shapes", "shapes", folders.ImageOptions(side=32, validation=0.2)
-    )
+    key = import_server_folder("shapes", "shapes", ImageOptions(side=32, validation=0.2))
     at = open_app("pages/train.py")
     at.selectbox(key="train_dataset").select(key).run()
     assert_no_exception(at)
@@ -136,7 +137,7 @@ def test_the_report_tables_each_class_in_train_validation_and_test(data: Path) -
     table = frame_with(at, "validation")
     assert list(table.columns) == ["class", "train", "validation", "test (held out)"]
     assert sorted(table["class"]) == ["circle", "square", "triangle"]
-    dataset = folders.load_user_dataset("my-shapes")
+    dataset = load_user_dataset("my-shapes")
     assert table["test (held out)"].sum() == len(dataset.y_test) == 6
     # A run's split of the 24 remaining images at the dataset's share (20%): 5 for validation.
     assert table["validation"].sum() == 5 and table["train"].sum() == 19
@@ -145,9 +146,7 @@ def test_the_report_tables_each_class_in_train_validation_and_test(data: Path) -
 
 def test_the_train_page_starts_at_the_validation_share_chosen_at_import(data: Path) -> None:
     shapes_folder(data, per_class=10)
-    key = folders.import_server_folder(
-        "shapes", "shapes", folders.ImageOptions(side=32, validation=0.2)
-    )
+    key = import_server_folder("shapes", "shapes", ImageOptions(side=32, validation=0.2))
     at = open_app("pages/train.py")
     assert at.number_input(key="train_val_fraction").value == pytest.approx(0.1)  # MNIST
     at.selectbox(key="train_dataset").select(key).run()
