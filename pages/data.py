@@ -12,6 +12,7 @@ from pages._shared.common import (
     require_dataset,
     validation_size_input,
 )
+from pages._shared.dataset_delete_view import delete_section
 from pages._shared.figure_cache import distribution_chart, image_tiles
 from pages._shared.my_images import import_section, report_section
 
@@ -25,6 +26,8 @@ def render_data() -> None:
     mode = st.radio("Show", MODES, horizontal=True, key="data_mode", label_visibility="collapsed")
     if mode == MODES[1]:
         import_section()
+        st.divider()
+        delete_section()
         return
     key = dataset_picker("data_dataset")
     dataset = require_dataset(key)

@@ -295,3 +295,23 @@ def test_the_split_of_an_imported_dataset_is_stratified_and_seeded(data: Path) -
     train_b, val_b = split_indices(dataset.y_train, 12, seed=7)
     assert np.array_equal(val_a, val_b) and np.array_equal(train_a, train_b)
     assert np.bincount(dataset.y_train[val_a]).tolist() == [4, 4, 4]
+
+
+def test_a_deleted_dataset_is_gone_at_once_and_a_bad_key_deletes_nothing(data: Path) -> None:
+    shapes_folder(data, per_class=10)
+    keep = importer.import_server_folder("keep", "shapes", SMALL)
+    key = importer.import_server_folder("drop", "shapes", SMALL)
+    images = load_dataset(key).x_train
+    store.delete_dataset(key)
+    assert key not in all_datasets() and keep in all_datasets()
+    assert sorted(p.name for p in (data / places.ROOT_NAME).iterdir()) == ["keep"]
+    with pytest.raises(UserError, match="not in"):
+        dataset_info(key)
+    with pytest.raises(UserError, match="images of this dataset are gone"):
+        images[0]  # a dataset still held in memory (a page's cache) says so when read
+    with pytest.raises(UserError, match="no dataset 'my-drop' in this workspace"):
+        store.delete_dataset(key)  # deleted already (another tab)
+    for bad in ("my-../keep", "my-", "mnist", "my-Keep", "my-keep/.."):
+        with pytest.raises(UserError, match="unknown dataset"):
+            store.delete_dataset(bad)
+    assert keep in all_datasets() and (data / "shapes").is_dir()

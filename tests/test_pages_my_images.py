@@ -1,4 +1,5 @@
-"""AppTest of "My images": the Data page's import form and report, augmentation on Train."""
+"""AppTest of "My images": the Data page's import form, report and delete control, and
+augmentation on Train."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from streamlit.testing.v1 import AppTest
 from cnn_core.data.user.importer import import_server_folder
 from cnn_core.data.user.options import ImageOptions
 from cnn_core.data.user.places import ROOT_NAME
-from cnn_core.data.user.store import list_user_datasets, load_user_dataset
-from tests.apptest_support import assert_no_exception, open_app, texts
+from cnn_core.data.user.store import delete_dataset, list_user_datasets, load_user_dataset
+from cnn_core.schema.records import RunState
+from cnn_core.store.folder import RunFolder
+from tests.apptest_support import assert_no_exception, open_app, open_with_query, texts
+from tests.evaluation_support import make_model_run
 from tests.image_folder_support import folder_entries, own_data_dir, shapes_folder, zip_bytes
 
 MODE = "My images: add a folder or zip"
@@ -154,3 +158,88 @@ def test_the_train_page_starts_at_the_validation_share_chosen_at_import(data: Pa
     assert at.number_input(key="train_val_fraction").value == pytest.approx(0.2)
     at.selectbox(key="train_dataset").select("mnist").run()
     assert at.number_input(key="train_val_fraction").value == pytest.approx(0.1)
+
+
+def imported_with_run(data: Path) -> tuple[str, Path]:
+    """An imported dataset and a run (an untrained tiny CNN, evaluated) on it."""
+    shapes_folder(data, per_class=10)
+    key = import_server_folder("shapes", "shapes", ImageOptions(side=32, validation=0.2))
+    return key, make_model_run(load_user_dataset(key), epochs=0)
+
+
+def delete_form(key: str) -> AppTest:
+    """The Data page's My images view with `key` chosen for deleting."""
+    at = open_app("pages/data.py")
+    at.radio(key="data_mode").set_value(MODE).run()
+    at.selectbox(key="myimg_delete_choice").set_value(key).run()
+    assert_no_exception(at)
+    return at
+
+
+def errors(at: AppTest) -> str:
+    return "\n".join(e.value for e in at.error)
+
+
+def test_a_dataset_is_deleted_after_a_confirmation_and_its_run_still_opens(data: Path) -> None:
+    key, run = imported_with_run(data)
+    at = open_app("pages/data.py")
+    at.selectbox(key="data_dataset").set_value(key).run()  # chosen: it follows across pages
+    at.radio(key="data_mode").set_value(MODE).run()
+    at.selectbox(key="myimg_delete_choice").set_value(key).run()
+    at.button(key="myimg_delete").click().run()
+    warning = "\n".join(w.value for w in at.warning)
+    assert "Delete My images: shapes for good?" in warning
+    assert "1 run of this workspace was trained on it" in warning
+    assert key in list_user_datasets(), "nothing is deleted before the confirmation"
+    at.button(key="myimg_delete_cancel").click().run()
+    assert not at.warning and key in list_user_datasets()
+
+    at.button(key="myimg_delete").click().run()
+    at.button(key="myimg_delete_confirm").click().run()
+    assert_no_exception(at)
+    assert [s.value for s in at.success] == ["Deleted My images: shapes."]
+    assert key not in list_user_datasets() and not (data / ROOT_NAME / "shapes").exists()
+    assert "No imported datasets in this workspace." in texts(at)
+    at.radio(key="data_mode").set_value("Datasets").run()
+    assert_no_exception(at)
+    assert "My images: shapes" not in at.selectbox(key="data_dataset").options
+
+    # The run keeps its recorded description: it opens, and says where images are missing.
+    gone = {  # page: (its run picker, what it says where it needs the images)
+        "evaluate": ("eval_run", "My images: shapes (not on this server) is not available"),
+        "inside": ("inside_run", "My images: shapes (not on this server) is not available"),
+        "predict": ("predict_run", "the training data of this model is not on this server"),
+    }
+    for page, (picker, words) in gone.items():
+        shown = open_with_query(f"pages/{page}.py", run=run.name)
+        assert shown.selectbox(key=picker).value == run.name, page
+        assert words in texts(shown), page
+
+
+def test_a_malformed_or_vanished_dataset_deletes_nothing_and_says_why(data: Path) -> None:
+    shapes_folder(data, per_class=10)
+    key = import_server_folder("shapes", "shapes", ImageOptions(side=32, validation=0.2))
+    at = delete_form(key)
+    at.session_state["myimg_delete_pending"] = "my-../../shapes"  # e.g. a crafted request
+    at.run()
+    at.button(key="myimg_delete_confirm").click().run()
+    assert_no_exception(at)
+    assert "Nothing was deleted: unknown dataset 'my-../../shapes'." in errors(at)
+    assert key in list_user_datasets() and (data / "shapes" / "train").is_dir()
+
+    at.button(key="myimg_delete").click().run()
+    delete_dataset(key)  # from another tab, while this one asks for the confirmation
+    at.button(key="myimg_delete_confirm").click().run()
+    assert_no_exception(at)
+    assert "there is no dataset 'my-shapes' in this workspace to delete" in errors(at)
+
+
+def test_a_dataset_a_run_is_queued_on_is_not_deleted(data: Path) -> None:
+    key, run = imported_with_run(data)
+    RunFolder(run).write_status(RunState.QUEUED)  # waiting for a training slot
+    at = delete_form(key)
+    at.button(key="myimg_delete").click().run()
+    assert_no_exception(at)
+    assert "is in use: stop the run training on it first (tiny)" in errors(at)
+    assert "myimg_delete_confirm" not in [b.key for b in at.button]
+    assert key in list_user_datasets()

@@ -299,7 +299,7 @@ def test_imported_image_datasets_belong_to_their_workspace(
     from cnn_core.data.user.importer import import_server_folder
     from cnn_core.data.user.options import ImageOptions
     from cnn_core.data.user.places import dataset_folder
-    from cnn_core.data.user.store import list_user_datasets
+    from cnn_core.data.user.store import delete_dataset, list_user_datasets
     from scripts.shape_images import write_shapes
 
     data = tmp_path / "data"
@@ -318,3 +318,9 @@ def test_imported_image_datasets_belong_to_their_workspace(
     with pytest.raises(UserError, match="MB of uploaded data"):
         import_server_folder("bob shapes", "shapes", options)
     assert list_user_datasets() == {}  # the refused import left nothing
+    with pytest.raises(UserError, match="no dataset"):
+        delete_dataset(key)  # nor delete it
+    visitor(ALICE)
+    assert key in list_user_datasets()
+    delete_dataset(key)
+    assert key not in list_user_datasets() and not alice_folder.exists()
