@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from cnn_core.base.errors import UserError
 from cnn_core.data.archives import Limits
 from cnn_core.data.registry import all_datasets, dataset_info, load_dataset, split_indices
 from cnn_core.data.user import importer, places, store, summaries
-from cnn_core.data.user.manifest import read_manifest
+from cnn_core.data.user.manifest import manifest_path, read_manifest
 from cnn_core.data.user.names import LABEL_DISPLAY, display_labels, slugify
 from cnn_core.data.user.options import ImageOptions
 from cnn_core.data.user.stream import stream
@@ -315,3 +316,45 @@ def test_a_deleted_dataset_is_gone_at_once_and_a_bad_key_deletes_nothing(data: P
         with pytest.raises(UserError, match="unknown dataset"):
             store.delete_dataset(bad)
     assert keep in all_datasets() and (data / "shapes").is_dir()
+
+
+def test_the_manifest_reads_typed_and_is_stored_as_before(data: Path) -> None:
+    shapes_folder(data, per_class=10)
+    key = importer.import_server_folder("typed", "shapes", SMALL)
+    path = manifest_path(key)
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    assert set(stored) == {
+        *("format", "name", "options", "classes", "splits", "holdout", "report"),
+        *("key", "source", "created"),
+    }
+    manifest = read_manifest(key)
+    assert json.loads(json.dumps(manifest.to_json())) == stored  # the format is unchanged
+    assert manifest.classes == ("circle", "square", "triangle") and manifest.test is None
+    assert manifest.held_out and manifest.n_test == len(manifest.holdout) == 6
+    assert manifest.n_train == 24 and manifest.n_unlabeled == 0
+    assert manifest.options == SMALL and manifest.image_shape == (32, 32, 3)
+
+
+@pytest.mark.parametrize(
+    ("damage", "words"),
+    [
+        (lambda m: m["splits"]["train"]["labels"].append(0), "damaged manifest"),
+        (lambda m: m["splits"]["train"]["labels"].__setitem__(0, 7), "damaged manifest"),
+        (lambda m: m["holdout"].append(10**6), "damaged manifest"),
+        (lambda m: m.pop("report"), "damaged manifest"),
+        (lambda m: m["options"].update(side=28), "damaged manifest"),
+        (lambda m: m.update(format=2), "format this version cannot read"),
+    ],
+    ids=["label count", "no such class", "holdout row", "no report", "bad side", "format"],
+)
+def test_a_damaged_manifest_is_refused_and_left_out_of_the_lists(
+    data: Path, damage, words: str
+) -> None:
+    shapes_folder(data, per_class=10)
+    key = importer.import_server_folder("damaged", "shapes", SMALL)
+    stored = json.loads(manifest_path(key).read_text(encoding="utf-8"))
+    damage(stored)
+    manifest_path(key).write_text(json.dumps(stored), encoding="utf-8")
+    with pytest.raises(UserError, match=words):
+        read_manifest(key)
+    assert key not in all_datasets()

@@ -12,8 +12,10 @@ from cnn_core.data.user.importer import import_server_folder
 from cnn_core.data.user.options import ImageOptions
 from cnn_core.data.user.places import ROOT_NAME
 from cnn_core.data.user.store import delete_dataset, list_user_datasets, load_user_dataset
+from cnn_core.schema.config import TrainConfig
 from cnn_core.schema.records import RunState
 from cnn_core.store.folder import RunFolder
+from cnn_core.store.lr_tests import create_lr_test
 from tests.apptest_support import assert_no_exception, open_app, open_with_query, texts
 from tests.evaluation_support import make_model_run
 from tests.image_folder_support import folder_entries, own_data_dir, shapes_folder, zip_bytes
@@ -234,12 +236,17 @@ def test_a_malformed_or_vanished_dataset_deletes_nothing_and_says_why(data: Path
     assert "there is no dataset 'my-shapes' in this workspace to delete" in errors(at)
 
 
-def test_a_dataset_a_run_is_queued_on_is_not_deleted(data: Path) -> None:
+def test_a_dataset_a_run_or_range_test_is_queued_on_is_not_deleted(data: Path) -> None:
     key, run = imported_with_run(data)
     RunFolder(run).write_status(RunState.QUEUED)  # waiting for a training slot
     at = delete_form(key)
     at.button(key="myimg_delete").click().run()
     assert_no_exception(at)
-    assert "is in use: stop the run training on it first (tiny)" in errors(at)
+    assert "is in use: stop what is training on it first (tiny)" in errors(at)
     assert "myimg_delete_confirm" not in [b.key for b in at.button]
+    assert key in list_user_datasets()
+    RunFolder(run).write_status(RunState.COMPLETED)
+    create_lr_test(TrainConfig(dataset=key))  # a learning-rate test reads the images too
+    at.button(key="myimg_delete").click().run()
+    assert "stop what is training on it first (a learning-rate test)" in errors(at)
     assert key in list_user_datasets()

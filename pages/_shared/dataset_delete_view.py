@@ -4,7 +4,8 @@ Only the current workspace's datasets are offered (the data folder is per worksp
 Runs trained on a deleted dataset keep the description of it they recorded at launch,
 so they are still listed and still open on Evaluate, Inside and Predict; what needs
 the images themselves (evaluating again, the test images) says the dataset is gone.
-A dataset a run is queued or training on is not deleted: that run reads its images.
+A dataset a run or a learning-rate test is queued or training on is not deleted: it
+reads the images.
 
 The Delete and Cancel buttons act in callbacks, before the page is drawn again, so
 the dataset lists on this run of the page already leave a deleted dataset out.
@@ -18,6 +19,7 @@ from cnn_core.base.errors import UserError
 from cnn_core.data.registry import all_datasets, dataset_title
 from cnn_core.data.user.names import is_user_key
 from cnn_core.data.user.store import delete_dataset
+from cnn_core.store.lr_tests import list_lr_tests
 from cnn_core.store.runs import RunSummary, list_runs
 from pages._shared.common import cached_dataset
 
@@ -52,17 +54,15 @@ def ask(key: str) -> None:
 
 def confirm(key: str) -> None:
     """The confirmation step: what deleting `key` removes and what happens to its runs."""
-    trained = runs_on(key)
-    busy = [run for run in trained if run.active]
+    busy = busy_on(key)
     if busy:
-        names = ", ".join(run.config.name or run.run_id for run in busy)  # type: ignore[union-attr]
         st.error(
-            f"{dataset_title(key)} is in use: stop the run training on it first ({names}), "
-            "then delete it."
+            f"{dataset_title(key)} is in use: stop what is training on it first "
+            f"({', '.join(busy)}), then delete it."
         )
         st.button("Cancel", key="myimg_delete_cancel", on_click=cancel)
         return
-    st.warning(consequences(key, len(trained)))
+    st.warning(consequences(key, len(runs_on(key))))
     cols = st.columns(2)
     cols[0].button(
         "Yes, delete it",
@@ -96,10 +96,21 @@ def runs_on(key: str) -> list[RunSummary]:
     return [run for run in list_runs() if run.config is not None and run.config.dataset == key]
 
 
+def busy_on(key: str) -> list[str]:
+    """The runs and learning-rate tests queued or training on dataset `key` now."""
+    runs = [label(run) for run in runs_on(key) if run.active]
+    tests = [t for t in list_lr_tests() if t.active and t.config and t.config.dataset == key]
+    return runs + ["a learning-rate test"] * bool(tests)
+
+
+def label(run: RunSummary) -> str:
+    return (run.config.name if run.config else "") or run.run_id
+
+
 def delete_pending(key: str) -> None:
     """Delete `key` (button callback); the outcome is shown on the next draw."""
     st.session_state.pop(PENDING, None)
-    if any(run.active for run in runs_on(key)):  # started since the confirmation was drawn
+    if busy_on(key):  # started since the confirmation was drawn
         st.session_state[OUTCOME] = ("error", f"Nothing was deleted: {key!r} is in use.")
         return
     try:
