@@ -45,6 +45,23 @@ def import_section() -> None:
     """The "My images" form: name, storage settings, the images, and the report after."""
     st.caption(LAYOUT_HELP)
     name = st.text_input("Dataset name", placeholder="e.g. cats vs dogs", key="myimg_name")
+    options = options_inputs()
+    source, given = images_input()
+    if st.button("Check and save the images", type="primary", key="myimg_import"):
+        key = run_import(name, source, given, options)
+        if key is not None:
+            st.session_state["myimg_last"] = key
+            st.session_state[CHOSEN_DATASET] = key
+    last = st.session_state.get("myimg_last")
+    if last and find_dataset(last) is not None:
+        st.success(
+            "Saved. It is listed in every dataset picker (Data, Train, Evaluate, Inside, Predict)."
+        )
+        report_section(last)
+
+
+def options_inputs() -> ImageOptions:
+    """How the images will be stored: size, fit, colour and validation share."""
     cols = st.columns(4)
     side = cols[0].selectbox("Image size (px, square)", SIDES, index=4, key="myimg_side")
     fit = cols[1].radio(
@@ -70,19 +87,22 @@ def import_section() -> None:
         "there for a run). Without a labelled test folder the same share is also held out "
         "once, now (stratified, fixed seed), as the test set.",
     )
-    options = ImageOptions(int(side), fit, colour, float(validation))
+    return ImageOptions(int(side), fit, colour, float(validation))
+
+
+def images_input() -> tuple[str, Any]:
+    """Where the images come from (one of SOURCES) and what was given: uploads or a path."""
     source = st.radio("Images from", SOURCES, horizontal=True, key="myimg_source")
-    given: Any = None
     if source == SOURCES[0]:
-        given = st.file_uploader(
+        return source, st.file_uploader(
             "Folder of class folders",
             accept_multiple_files="directory",
             key="myimg_dir",
             max_upload_size=IMAGE_MB,
             help=f"Up to {IMAGE_MB} MB per image; any number of images.",
         )
-    elif source == SOURCES[1]:
-        given = st.file_uploader(
+    if source == SOURCES[1]:
+        return source, st.file_uploader(
             "Zip of class folders",
             type=["zip"],
             key="myimg_zip",
@@ -91,23 +111,11 @@ def import_section() -> None:
             "Bigger sets: upload the folder (the limit is then per file) or put it in the "
             "data directory and name it here.",
         )
-    else:
-        given = st.text_input(
-            f"Folder inside the data directory {data_dir()}",
-            placeholder="e.g. cats_vs_dogs",
-            key="myimg_path",
-        )
-    if st.button("Check and save the images", type="primary", key="myimg_import"):
-        key = run_import(name, source, given, options)
-        if key is not None:
-            st.session_state["myimg_last"] = key
-            st.session_state[CHOSEN_DATASET] = key
-    last = st.session_state.get("myimg_last")
-    if last and find_dataset(last) is not None:
-        st.success(
-            "Saved. It is listed in every dataset picker (Data, Train, Evaluate, Inside, Predict)."
-        )
-        report_section(last)
+    return source, st.text_input(
+        f"Folder inside the data directory {data_dir()}",
+        placeholder="e.g. cats_vs_dogs",
+        key="myimg_path",
+    )
 
 
 def run_import(name: str, source: str, given: Any, options: ImageOptions) -> str | None:

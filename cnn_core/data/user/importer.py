@@ -82,19 +82,28 @@ def import_folder(
         manifest = _check_and_store(
             KEY_PREFIX + slug, name, root, options, staging, list(pre_skipped), progress
         )
-        write_manifest(staging, _with_origin(manifest, source or str(root)))
-        if workspace.private_enabled():  # the staging folder already counts as used
-            workspace.check_data_quota(data_dir(), 0)
-        try:
-            staging.rename(target)
-        except OSError as error:
-            raise UserError(
-                f"a dataset named {name!r} exists already: choose another name"
-            ) from error
+        _publish(staging, target, _with_origin(manifest, source or str(root)))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return manifest.key
+
+
+def _publish(staging: Path, target: Path, manifest: Manifest) -> None:
+    """Write the manifest into `staging`, then rename it to the dataset's folder `target`.
+
+    Raises:
+        UserError: over the workspace's data quota, or the name was taken meanwhile.
+    """
+    write_manifest(staging, manifest)
+    if workspace.private_enabled():  # the staging folder already counts as used
+        workspace.check_data_quota(data_dir(), 0)
+    try:
+        staging.rename(target)
+    except OSError as error:
+        raise UserError(
+            f"a dataset named {manifest.name!r} exists already: choose another name"
+        ) from error
 
 
 def _check_and_store(
