@@ -3,6 +3,7 @@ augmentation on Train."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -178,8 +179,13 @@ def delete_form(key: str) -> AppTest:
     return at
 
 
+def as_read(elements) -> str:
+    """The texts of alert elements as the reader sees them (markdown escapes removed)."""
+    return re.sub(r"\\(.)", r"\1", "\n".join(e.value for e in elements))
+
+
 def errors(at: AppTest) -> str:
-    return "\n".join(e.value for e in at.error)
+    return as_read(at.error)
 
 
 def test_a_dataset_is_deleted_after_a_confirmation_and_its_run_still_opens(data: Path) -> None:
@@ -189,7 +195,7 @@ def test_a_dataset_is_deleted_after_a_confirmation_and_its_run_still_opens(data:
     at.radio(key="data_mode").set_value(MODE).run()
     at.selectbox(key="myimg_delete_choice").set_value(key).run()
     at.button(key="myimg_delete").click().run()
-    warning = "\n".join(w.value for w in at.warning)
+    warning = as_read(at.warning)
     assert "Delete My images: shapes for good?" in warning
     assert "1 run of this workspace was trained on it" in warning
     assert key in list_user_datasets(), "nothing is deleted before the confirmation"
@@ -199,7 +205,7 @@ def test_a_dataset_is_deleted_after_a_confirmation_and_its_run_still_opens(data:
     at.button(key="myimg_delete").click().run()
     at.button(key="myimg_delete_confirm").click().run()
     assert_no_exception(at)
-    assert [s.value for s in at.success] == ["Deleted My images: shapes."]
+    assert as_read(at.success) == "Deleted My images: shapes."
     assert key not in list_user_datasets() and not (data / ROOT_NAME / "shapes").exists()
     assert "No imported datasets in this workspace." in texts(at)
     at.radio(key="data_mode").set_value("Datasets").run()
@@ -250,3 +256,13 @@ def test_a_dataset_a_run_or_range_test_is_queued_on_is_not_deleted(data: Path) -
     at.button(key="myimg_delete").click().run()
     assert "stop what is training on it first (a learning-rate test)" in errors(at)
     assert key in list_user_datasets()
+
+
+def test_a_dataset_name_is_shown_as_typed_not_as_markdown(data: Path) -> None:
+    shapes_folder(data, per_class=10)
+    key = import_server_folder("**big** [x](y)", "shapes", ImageOptions(side=32, validation=0.2))
+    at = delete_form(key)
+    at.button(key="myimg_delete").click().run()
+    raw = at.warning[0].value
+    assert "\\*\\*big\\*\\* \\[x\\]\\(y\\)" in raw  # escaped, so markdown shows it as typed
+    assert "Delete My images: **big** [x](y) for good?" in as_read(at.warning)

@@ -13,6 +13,8 @@ the dataset lists on this run of the page already leave a deleted dataset out.
 
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 
 from cnn_core.base.errors import UserError
@@ -25,6 +27,7 @@ from pages._shared.common import cached_dataset
 
 PENDING = "myimg_delete_pending"  # the key waiting for "Yes, delete it"
 OUTCOME = "myimg_delete_outcome"  # ("success" | "error", message) of the last attempt
+MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$])")  # characters markdown may act on
 
 
 def delete_section() -> None:
@@ -40,6 +43,7 @@ def delete_section() -> None:
         list(imported),
         format_func=lambda k: imported[k].title,
         key="myimg_delete_choice",
+        on_change=cancel,  # another choice drops a confirmation asked for the last one
     )
     st.button("Delete…", key="myimg_delete", on_click=ask, args=(key,))
     pending = st.session_state.get(PENDING)
@@ -57,8 +61,8 @@ def confirm(key: str) -> None:
     busy = busy_on(key)
     if busy:
         st.error(
-            f"{dataset_title(key)} is in use: stop what is training on it first "
-            f"({', '.join(busy)}), then delete it."
+            f"{plain(dataset_title(key))} is in use: stop what is training on it first "
+            f"({plain(', '.join(busy))}), then delete it."
         )
         st.button("Cancel", key="myimg_delete_cancel", on_click=cancel)
         return
@@ -86,7 +90,7 @@ def consequences(key: str, n_runs: int) -> str:
         "the test images) will say the dataset is gone."
     )
     return (
-        f"Delete {dataset_title(key)} for good? Its stored images, its import report and "
+        f"Delete {plain(dataset_title(key))} for good? Its stored images, its import report and "
         f"any uploaded files are removed from this server; this cannot be undone. {runs}"
     )
 
@@ -111,20 +115,25 @@ def delete_pending(key: str) -> None:
     """Delete `key` (button callback); the outcome is shown on the next draw."""
     st.session_state.pop(PENDING, None)
     if busy_on(key):  # started since the confirmation was drawn
-        st.session_state[OUTCOME] = ("error", f"Nothing was deleted: {key!r} is in use.")
+        st.session_state[OUTCOME] = ("error", f"Nothing was deleted: {plain(repr(key))} is in use.")
         return
     try:
         title = dataset_title(key)
         delete_dataset(key)
     except UserError as error:
-        st.session_state[OUTCOME] = ("error", f"Nothing was deleted: {error}.")
+        st.session_state[OUTCOME] = ("error", f"Nothing was deleted: {plain(str(error))}.")
         return
     cached_dataset.clear()  # a dataset imported again under this name is read afresh
-    st.session_state[OUTCOME] = ("success", f"Deleted {title}.")
+    st.session_state[OUTCOME] = ("success", f"Deleted {plain(title)}.")
 
 
 def cancel() -> None:
     st.session_state.pop(PENDING, None)
+
+
+def plain(text: str) -> str:
+    """`text` (a dataset or run name: user data) escaped so that markdown shows it as is."""
+    return MARKDOWN.sub(r"\\\1", text)
 
 
 def show_outcome() -> None:

@@ -98,9 +98,10 @@ def load_user_dataset(key: str) -> Dataset:
 def unlabeled_images(key: str) -> tuple[list[str], PixelStore | None]:
     """The unlabeled test folder's file names and images (None when there is none)."""
     manifest = read_manifest(key)
-    if manifest.n_unlabeled == 0:
+    files = manifest.unlabeled
+    if files is None or not files.names:
         return [], None
-    names = list(manifest.unlabeled.names)  # type: ignore[union-attr]
+    names = list(files.names)
     path = dataset_folder(key) / "unlabeled.u8"
     return names, PixelStore(path, manifest.image_shape, np.arange(len(names)))
 
