@@ -144,7 +144,11 @@ def run_import(name: str, source: str, given: Any, options: ImageOptions) -> str
 
 def report_section(key: str) -> None:
     """What training will see: classes, samples per class, sizes, and what was skipped."""
-    manifest = read_manifest(key)
+    try:
+        manifest = read_manifest(key)
+    except UserError as error:  # deleted or damaged since the page listed it
+        st.error(str(error))
+        return
     dataset = require_dataset(key)
     names = list(dataset.info.class_names)
     n_classes = len(names)
