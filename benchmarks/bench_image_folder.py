@@ -5,7 +5,7 @@
 
 A generated folder of `--images` JPEGs (three classes of coloured shapes,
 `scripts/shape_images.py`) at `--side` x `--side` px is imported with
-`cnn_core.data.user_folders.import_server_folder` (every file decoded with the upload
+`cnn_core.data.user.importer.import_server_folder` (every file decoded with the upload
 rules, resized, its pixels written to the dataset's pixel file) in a child
 process: images/s of that checking pass and the child's peak RSS (VmHWM).
 
@@ -38,13 +38,12 @@ THROUGHPUT_TARGET = 0.8
 
 
 def child_import(folder: Path, side: int) -> dict:
-    from cnn_core.data import user_folders as image_folders
     from cnn_core.data.registry import dataset_info
+    from cnn_core.data.user.importer import import_server_folder
+    from cnn_core.data.user.options import ImageOptions
 
     start = time.perf_counter()
-    key = image_folders.import_server_folder(
-        "bench", str(folder), image_folders.ImageOptions(side=side, validation=0.1)
-    )
+    key = import_server_folder("bench", str(folder), ImageOptions(side=side, validation=0.1))
     seconds = time.perf_counter() - start
     n = dataset_info(key)
     return {"key": key, "seconds": seconds, "images": n.n_train + n.n_test}

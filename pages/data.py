@@ -3,8 +3,8 @@
 import numpy as np
 import streamlit as st
 
-from cnn_core.data.registry import class_counts, split_indices
-from cnn_core.data.user_folders import is_user_key
+from cnn_core.data.registry import Dataset, class_counts, split_indices
+from cnn_core.data.user.names import is_user_key
 from cnn_core.schema.config import split_problems, validation_size
 from pages._shared.common import (
     dataset_picker,
@@ -12,6 +12,7 @@ from pages._shared.common import (
     require_dataset,
     validation_size_input,
 )
+from pages._shared.dataset_delete_view import delete_section
 from pages._shared.figure_cache import distribution_chart, image_tiles
 from pages._shared.my_images import import_section, report_section
 
@@ -25,6 +26,8 @@ def render_data() -> None:
     mode = st.radio("Show", MODES, horizontal=True, key="data_mode", label_visibility="collapsed")
     if mode == MODES[1]:
         import_section()
+        st.divider()
+        delete_section()
         return
     key = dataset_picker("data_dataset")
     dataset = require_dataset(key)
@@ -54,7 +57,26 @@ def render_data() -> None:
     if n_train < info.n_train:
         st.info(f"This copy holds {n_train:,} of the usual {info.n_train:,} training images.")
 
+    samples_section(dataset)
+
+    st.subheader("Class distribution")
+    n_classes = len(info.class_names)
+    counts = {
+        "train": class_counts(dataset.y_train[train_idx], n_classes),
+        "validation": class_counts(dataset.y_train[val_idx], n_classes),
+        "test": class_counts(dataset.y_test, n_classes),
+    }
+    st.plotly_chart(distribution_chart(counts, info.class_names), key="data_dist")
+    if is_user_key(key):
+        st.divider()
+        st.header("Import report")
+        report_section(key)
+
+
+def samples_section(dataset: Dataset) -> None:
+    """A grid of random training images with their class, reshuffled on request."""
     st.subheader("Samples")
+    info, n_train = dataset.info, len(dataset.y_train)
     shuffle = st.button("Show other samples", key="data_shuffle")
     if shuffle:
         st.session_state["data_sample_seed"] = st.session_state.get("data_sample_seed", 0) + 1
@@ -70,19 +92,6 @@ def render_data() -> None:
         ):
             if i < n_samples:
                 col.image(tiles[i], caption=captions[i])
-
-    st.subheader("Class distribution")
-    n_classes = len(info.class_names)
-    counts = {
-        "train": class_counts(dataset.y_train[train_idx], n_classes),
-        "validation": class_counts(dataset.y_train[val_idx], n_classes),
-        "test": class_counts(dataset.y_test, n_classes),
-    }
-    st.plotly_chart(distribution_chart(counts, info.class_names), key="data_dist")
-    if is_user_key(key):
-        st.divider()
-        st.header("Import report")
-        report_section(key)
 
 
 ensure_app_navigation()

@@ -24,7 +24,7 @@ from cnn_core.charts.model_views import (
     probability_bar_figure,
 )
 from cnn_core.data.images import decode_image, to_model_input
-from cnn_core.data.user_folders import pads_images
+from cnn_core.data.user.store import pads_images
 from cnn_core.insight.inspection import (
     Inspector,
     filter_weights,

@@ -12,7 +12,7 @@ from cnn_core.base.upload_limits import IMAGE_MB
 from cnn_core.charts.data import pixel_tiles
 from cnn_core.charts.model_views import probability_bar_figure
 from cnn_core.data.images import ALLOWED_FORMATS, canvas_to_digit
-from cnn_core.data.user_folders import pads_images
+from cnn_core.data.user.store import pads_images
 from cnn_core.insight.labels import class_names, percent
 from cnn_core.insight.novelty import Detector
 from cnn_core.insight.predict import (

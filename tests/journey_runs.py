@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from cnn_core.data.registry import load_dataset
-from cnn_core.data.user_folders import ImageOptions, import_folder
+from cnn_core.data.user.importer import import_folder
+from cnn_core.data.user.options import ImageOptions
 from cnn_core.models.cnn import build_model
 from cnn_core.models.evaluate import evaluate_model
 from cnn_core.schema.config import ConvBlock, DenseLayer, ModelSpec, TrainConfig, Vgg16Spec

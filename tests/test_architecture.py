@@ -173,7 +173,7 @@ def test_every_dataset_key_goes_through_the_one_registry_lookup() -> None:
     registry = {
         REPO / "cnn_core" / "data" / "registry.py",
         REPO / "cnn_core" / "data" / "builtin.py",
-        REPO / "cnn_core" / "data" / "user_folders.py",
+        *(REPO / "cnn_core" / "data" / "user").glob("*.py"),
     }
     for path in _python_files("cnn_core", "pages", "scripts", "benchmarks"):
         if path in registry:

@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from cnn_core.base.upload_limits import IMAGE_BYTES, IMAGE_MB, MB, ZIP_MB
-from cnn_core.data import user_folders as folders
+from cnn_core.data.user.store import list_user_datasets
 from cnn_core.schema.config import ConvBlock, DenseLayer, ModelSpec
 from cnn_core.store.runs import list_runs, load_run
 from scripts.app_server import StreamlitServer
@@ -132,7 +132,7 @@ def test_a_zip_over_5_mb_imports_on_my_images(
     no_upload_error(page)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CNN_DATA_DIR", str(own_data))
-        saved = list(folders.list_user_datasets().values())
+        saved = list(list_user_datasets().values())
     assert [(info.title, info.class_names) for info in saved] == [
         ("My images: big noise", ("left", "right"))
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
 from pathlib import Path
 
@@ -12,10 +13,13 @@ import pytest
 from PIL import Image
 
 from cnn_core.base.errors import UserError
-from cnn_core.data import user_folders as folders
 from cnn_core.data.archives import Limits
 from cnn_core.data.registry import all_datasets, dataset_info, load_dataset, split_indices
-from cnn_core.data.user_folders import ImageOptions
+from cnn_core.data.user import importer, places, store, summaries
+from cnn_core.data.user.manifest import manifest_path, read_manifest
+from cnn_core.data.user.names import LABEL_DISPLAY, display_labels, slugify
+from cnn_core.data.user.options import ImageOptions
+from cnn_core.data.user.stream import stream
 from cnn_core.insight.predict import prepare_uploads
 from cnn_core.schema.config import PRESETS as MODEL_PRESETS
 from cnn_core.schema.config import FitSpec, TrainConfig
@@ -31,7 +35,7 @@ def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def nothing_left(data: Path) -> bool:
-    root = data / folders.ROOT_NAME
+    root = data / places.ROOT_NAME
     return not root.exists() or not any(p.name.startswith(".") for p in root.iterdir())
 
 
@@ -43,21 +47,21 @@ def test_a_server_folder_is_checked_stored_and_listed_like_a_built_in_dataset(da
     (cls / "cut.png").write_bytes((cls / "circle_00000.png").read_bytes()[:120])  # truncated
     shutil.copy(cls / "circle_00002.png", cls / "zz again.png")
     Image.new("CMYK", (30, 20), (0, 255, 0, 0)).save(cls / "cmyk.jpg")
-    key = folders.import_server_folder("Shapes one", "shapes", SMALL)
+    key = importer.import_server_folder("Shapes one", "shapes", SMALL)
 
     assert key == "my-shapes-one" and key in all_datasets()
     info = dataset_info(key)
     assert info.class_names == ("circle", "square", "triangle")
     assert info.image_shape == (32, 32, 3)
-    report = folders.read_manifest(key)["report"]
-    reasons = dict(report["skipped"])
+    report = read_manifest(key).report
+    reasons = dict(report.skipped)
     assert "not an image" in reasons["train/circle/notes.txt"]
     assert "junk" in reasons["train/circle/.DS_Store"]
     assert "truncated or corrupt" in reasons["train/circle/cut.png"]
     assert reasons["train/circle/zz again.png"] == "duplicate of train/circle/circle_00002.png"
-    assert report["train_counts"] == [13, 12, 12]  # the CMYK file counts for circle
-    assert report["sizes"]["converted_modes"] == {"CMYK": 1}
-    assert report["sizes"]["width"] == [24, 24, 30]
+    assert report.train_counts == (13, 12, 12)  # the CMYK file counts for circle
+    assert report.sizes.converted_modes == {"CMYK": 1}
+    assert report.sizes.width == (24, 24, 30)
 
     dataset = load_dataset(key)
     # No labelled test folder: a stratified share of 20% is held out as the test set.
@@ -71,7 +75,7 @@ def test_a_server_folder_is_checked_stored_and_listed_like_a_built_in_dataset(da
 
 def test_pixels_match_the_upload_recipe(data: Path) -> None:
     root = shapes_folder(data, per_class=6)
-    folders.import_server_folder(
+    importer.import_server_folder(
         "grey", str(root), ImageOptions(side=32, colour="grey", validation=0.5)
     )
     dataset = load_dataset("my-grey")
@@ -93,14 +97,14 @@ def test_pad_keeps_the_aspect_with_black_bars(data: Path) -> None:
         for i in range(6):
             size = (64, 16) if cls == "wide" else (16, 64)
             Image.new("RGB", size, (255, 255, 255 - i)).save(folder / f"{i}.png")
-    folders.import_server_folder("bars", "bars", ImageOptions(side=32, fit="pad", validation=0.4))
+    importer.import_server_folder("bars", "bars", ImageOptions(side=32, fit="pad", validation=0.4))
     dataset = load_dataset("my-bars")
     wide = dataset.x_train[
         int(np.flatnonzero(dataset.y_train == 1)[0])
     ]  # classes sorted: tall, wide
     assert wide[0].max() == 0 and wide[16].min() == 255  # black above, white in the middle
     # An upload for a model of this dataset is prepared the way the images were stored.
-    assert folders.pads_images("my-bars") and not folders.pads_images("mnist")
+    assert store.pads_images("my-bars") and not store.pads_images("mnist")
     upload = io.BytesIO()
     Image.new("RGB", (64, 16), (255, 255, 255)).save(upload, format="PNG")
     prepared = prepare_uploads([("wide.png", upload.getvalue())], (32, 32, 3), False, pad=True)
@@ -113,15 +117,15 @@ def test_a_labelled_test_folder_and_an_unlabeled_one(data: Path) -> None:
     root = shapes_folder(data, per_class=10)
     shapes_folder(data / "t", per_class=3, seed=5)
     shutil.copytree(data / "t" / "shapes" / "train", root / "test")
-    folders.import_server_folder("with test", "shapes", SMALL)
+    importer.import_server_folder("with test", "shapes", SMALL)
     dataset = load_dataset("my-with-test")
     assert len(dataset.y_train) == 30 and len(dataset.y_test) == 9
     shutil.rmtree(root / "test")
     (root / "test").mkdir()
     for i, path in enumerate(sorted((data / "t" / "shapes" / "train").rglob("*.png"))):
         shutil.copy(path, root / "test" / f"pic {i}.png")
-    folders.import_server_folder("unlabeled", "shapes", SMALL)
-    names, images = folders.unlabeled_images("my-unlabeled")
+    importer.import_server_folder("unlabeled", "shapes", SMALL)
+    names, images = store.unlabeled_images("my-unlabeled")
     assert names == [f"test/pic {i}.png" for i in range(len(names))] and len(names) == 6
     assert images is not None and images.shape == (6, 32, 32, 3)
 
@@ -152,7 +156,7 @@ def test_bad_datasets_are_refused_before_anything_is_saved(data: Path, make, wor
     root = shapes_folder(data, per_class=12)
     make(root)
     with pytest.raises(UserError, match=words):
-        folders.import_server_folder("bad", "shapes", SMALL)
+        importer.import_server_folder("bad", "shapes", SMALL)
     assert "my-bad" not in all_datasets() and nothing_left(data)
 
 
@@ -161,34 +165,34 @@ def test_unicode_normalisation_clash_and_odd_names(data: Path) -> None:
     for name in ("cafe\u0301", "caf\u00e9"):
         (root / name).mkdir(parents=True)
     with pytest.raises(UserError, match="Unicode form"):
-        folders.import_server_folder("odd", "odd", SMALL)
+        importer.import_server_folder("odd", "odd", SMALL)
     long = "a very long class name " * 4
-    labels = folders.display_labels(["x\u200b\ty", long, long + "2"])
+    labels = display_labels(["x\u200b\ty", long, long + "2"])
     assert labels[0] == "x\u200b\\ty" or "\\t" in labels[0]
-    assert len(labels[1]) <= folders.LABEL_DISPLAY and labels[1] != labels[2]
+    assert len(labels[1]) <= LABEL_DISPLAY and labels[1] != labels[2]
 
 
 def test_odd_class_names_stay_labels(data: Path) -> None:
     root = shapes_folder(data, per_class=10)
     (root / "train" / "circle").rename(root / "train" / "<b>round<i> & co")
     (root / "train" / "square").rename(root / "train" / ("s" * 80))
-    key = folders.import_server_folder("odd names", "shapes", SMALL)
+    key = importer.import_server_folder("odd names", "shapes", SMALL)
     names = dataset_info(key).class_names
-    assert names[0] == "<b>round<i> & co" and len(names[1]) == folders.LABEL_DISPLAY
-    assert folders.read_manifest(key)["classes"][1] == "s" * 80
+    assert names[0] == "<b>round<i> & co" and len(names[1]) == LABEL_DISPLAY
+    assert read_manifest(key).classes[1] == "s" * 80
 
 
 @pytest.mark.parametrize("path", ["/etc", "..", "../..", "/"])
 def test_a_server_path_outside_the_data_directory_is_refused(data: Path, path: str) -> None:
     with pytest.raises(UserError, match="inside the data directory"):
-        folders.import_server_folder("x", path, SMALL)
+        importer.import_server_folder("x", path, SMALL)
 
 
 def test_a_symlink_out_of_the_data_directory_is_refused(data: Path, tmp_path: Path) -> None:
     outside = shapes_folder(tmp_path / "elsewhere", per_class=10)
     (data / "link").symlink_to(outside)
     with pytest.raises(UserError, match="inside the data directory"):
-        folders.import_server_folder("x", "link", SMALL)
+        importer.import_server_folder("x", "link", SMALL)
 
 
 def test_a_zip_and_a_folder_upload_are_imported_and_a_taken_name_refused(
@@ -196,23 +200,23 @@ def test_a_zip_and_a_folder_upload_are_imported_and_a_taken_name_refused(
 ) -> None:
     root = shapes_folder(tmp_path, per_class=10)
     entries = folder_entries(root) + [("__MACOSX/shapes/._x", b"junk")]
-    key = folders.import_zip("zipped", io.BytesIO(zip_bytes(entries)), SMALL)
+    key = importer.import_zip("zipped", io.BytesIO(zip_bytes(entries)), SMALL)
     assert load_dataset(key).info.n_train + load_dataset(key).info.n_test == 30
     assert (data / "my_images" / "zipped" / "files" / "shapes" / "train").is_dir()
     upload = [(name, io.BytesIO(body)) for name, body in folder_entries(root)]
-    assert folders.import_files("folder", upload, SMALL) == "my-folder"
+    assert importer.import_files("folder", upload, SMALL) == "my-folder"
     with pytest.raises(UserError, match="exists already"):
-        folders.import_zip("Zipped", io.BytesIO(zip_bytes(entries)), SMALL)
+        importer.import_zip("Zipped", io.BytesIO(zip_bytes(entries)), SMALL)
     assert nothing_left(data)
 
 
 def test_a_hostile_zip_leaves_nothing_behind(data: Path) -> None:
     bomb = zip_bytes([("shapes/train/a/x.png", b"\0" * (8 * 2**20))])
     with pytest.raises(UserError, match="zip bomb"):
-        folders.import_zip("bomb", io.BytesIO(bomb), SMALL, Limits(entry_bytes=2**20))
+        importer.import_zip("bomb", io.BytesIO(bomb), SMALL, Limits(entry_bytes=2**20))
     evil = zip_bytes([("shapes/train/a/x.png", b"x"), ("../../evil.png", b"x")])
     with pytest.raises(UserError, match="outside"):
-        folders.import_zip("evil", io.BytesIO(evil), SMALL)
+        importer.import_zip("evil", io.BytesIO(evil), SMALL)
     assert nothing_left(data) and not (data.parent / "evil.png").exists()
 
 
@@ -222,28 +226,28 @@ def test_bad_options_and_names_are_refused(data: Path) -> None:
     with pytest.raises(UserError, match="validation share"):
         ImageOptions(validation=0.9).check()
     with pytest.raises(UserError, match="letter or digit"):
-        folders.slugify("…")
+        slugify("…")
 
 
 def test_unlabeled_csv_rows_probabilities_and_names() -> None:
     names = ["a.jpg", "sub/b, c.png", "ü.jpg"]
     probs = np.array([[0.2, 0.8], [0.5, 0.5], [1.0, 0.0]], dtype=np.float32)
-    text = folders.unlabeled_csv(names, probs, ["cat", "dog"])
+    text = summaries.unlabeled_csv(names, probs, ["cat", "dog"])
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0] == ["file", "predicted_class", "cat", "dog"]
     assert [r[0] for r in rows[1:]] == names
     assert [r[1] for r in rows[1:]] == ["dog", "cat", "cat"]
     assert all(abs(float(r[2]) + float(r[3]) - 1) < 1e-5 for r in rows[1:])
     with pytest.raises(ValueError):
-        folders.unlabeled_csv(names[:2], probs, ["cat", "dog"])
+        summaries.unlabeled_csv(names[:2], probs, ["cat", "dog"])
 
 
 def test_stream_yields_every_training_image_once_per_epoch(data: Path) -> None:
     shapes_folder(data, per_class=10)
-    dataset = load_dataset(folders.import_server_folder("s", "shapes", SMALL))
+    dataset = load_dataset(importer.import_server_folder("s", "shapes", SMALL))
     labels = dataset.y_train
     seen = []
-    for x, y in folders.stream(dataset.x_train, labels, 7, shuffle=True, seed=3):
+    for x, y in stream(dataset.x_train, labels, 7, shuffle=True, seed=3):
         assert x.dtype.name == "uint8" and x.shape[1:] == (32, 32, 3)
         seen += np.asarray(y).tolist()
     assert sorted(seen) == sorted(labels.tolist()) and seen != labels.tolist()
@@ -260,7 +264,7 @@ def test_a_small_cnn_learns_the_shapes_through_this_pipeline(data: Path) -> None
     for path in sorted((root / "train" / "circle").iterdir())[:4]:
         shutil.copy(path, root / "test" / f"new {path.name}")
         path.unlink()
-    key = folders.import_server_folder("shapes", "shapes", ImageOptions(side=32, validation=0.16))
+    key = importer.import_server_folder("shapes", "shapes", ImageOptions(side=32, validation=0.16))
     config = TrainConfig(
         dataset=key,
         model=MODEL_PRESETS["Small RGB net: 3x3 conv 32 -> 32 -> 64 -> dense 128"],
@@ -273,12 +277,12 @@ def test_a_small_cnn_learns_the_shapes_through_this_pipeline(data: Path) -> None
     assert max(r.val_accuracy for r in history) > 0.9
     assert folder.read_evaluation().accuracy > 0.9  # the held-out test share
 
-    names, images = folders.unlabeled_images(key)
+    names, images = store.unlabeled_images(key)
     model = load_trained_model(folder.model_path)
     probs = predict_in_batches(model, images)
     rows = list(
         csv.DictReader(
-            io.StringIO(folders.unlabeled_csv(names, probs, ["circle", "square", "triangle"]))
+            io.StringIO(summaries.unlabeled_csv(names, probs, ["circle", "square", "triangle"]))
         )
     )
     assert [r["file"] for r in rows] == names and len(rows) == 4
@@ -287,8 +291,70 @@ def test_a_small_cnn_learns_the_shapes_through_this_pipeline(data: Path) -> None
 
 def test_the_split_of_an_imported_dataset_is_stratified_and_seeded(data: Path) -> None:
     shapes_folder(data, per_class=20)
-    dataset = load_dataset(folders.import_server_folder("split", "shapes", SMALL))
+    dataset = load_dataset(importer.import_server_folder("split", "shapes", SMALL))
     train_a, val_a = split_indices(dataset.y_train, 12, seed=7)
     train_b, val_b = split_indices(dataset.y_train, 12, seed=7)
     assert np.array_equal(val_a, val_b) and np.array_equal(train_a, train_b)
     assert np.bincount(dataset.y_train[val_a]).tolist() == [4, 4, 4]
+
+
+def test_a_deleted_dataset_is_gone_at_once_and_a_bad_key_deletes_nothing(data: Path) -> None:
+    shapes_folder(data, per_class=10)
+    keep = importer.import_server_folder("keep", "shapes", SMALL)
+    key = importer.import_server_folder("drop", "shapes", SMALL)
+    images = load_dataset(key).x_train
+    store.delete_dataset(key)
+    assert key not in all_datasets() and keep in all_datasets()
+    assert sorted(p.name for p in (data / places.ROOT_NAME).iterdir()) == ["keep"]
+    with pytest.raises(UserError, match="not in"):
+        dataset_info(key)
+    with pytest.raises(UserError, match="images of this dataset are gone"):
+        images[0]  # a dataset still held in memory (a page's cache) says so when read
+    with pytest.raises(UserError, match="no dataset 'my-drop' in this workspace"):
+        store.delete_dataset(key)  # deleted already (another tab)
+    for bad in ("my-../keep", "my-", "mnist", "my-Keep", "my-keep/.."):
+        with pytest.raises(UserError, match="unknown dataset"):
+            store.delete_dataset(bad)
+    assert keep in all_datasets() and (data / "shapes").is_dir()
+
+
+def test_the_manifest_reads_typed_and_is_stored_as_before(data: Path) -> None:
+    shapes_folder(data, per_class=10)
+    key = importer.import_server_folder("typed", "shapes", SMALL)
+    path = manifest_path(key)
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    assert set(stored) == {
+        *("format", "name", "options", "classes", "splits", "holdout", "report"),
+        *("key", "source", "created"),
+    }
+    manifest = read_manifest(key)
+    assert json.loads(json.dumps(manifest.to_json())) == stored  # the format is unchanged
+    assert manifest.classes == ("circle", "square", "triangle") and manifest.test is None
+    assert manifest.held_out and manifest.n_test == len(manifest.holdout) == 6
+    assert manifest.n_train == 24 and manifest.n_unlabeled == 0
+    assert manifest.options == SMALL and manifest.image_shape == (32, 32, 3)
+
+
+@pytest.mark.parametrize(
+    ("damage", "words"),
+    [
+        (lambda m: m["splits"]["train"]["labels"].append(0), "damaged manifest"),
+        (lambda m: m["splits"]["train"]["labels"].__setitem__(0, 7), "damaged manifest"),
+        (lambda m: m["holdout"].append(10**6), "damaged manifest"),
+        (lambda m: m.pop("report"), "damaged manifest"),
+        (lambda m: m["options"].update(side=28), "damaged manifest"),
+        (lambda m: m.update(format=2), "format this version cannot read"),
+    ],
+    ids=["label count", "no such class", "holdout row", "no report", "bad side", "format"],
+)
+def test_a_damaged_manifest_is_refused_and_left_out_of_the_lists(
+    data: Path, damage, words: str
+) -> None:
+    shapes_folder(data, per_class=10)
+    key = importer.import_server_folder("damaged", "shapes", SMALL)
+    stored = json.loads(manifest_path(key).read_text(encoding="utf-8"))
+    damage(stored)
+    manifest_path(key).write_text(json.dumps(stored), encoding="utf-8")
+    with pytest.raises(UserError, match=words):
+        read_manifest(key)
+    assert key not in all_datasets()

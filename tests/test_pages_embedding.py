@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnn_core.data import user_folders as folders
+from cnn_core.data.user.importer import import_server_folder
+from cnn_core.data.user.options import ImageOptions
+from cnn_core.data.user.store import load_user_dataset
 from cnn_core.insight.embedding import stratified_sample
 from cnn_core.store.folder import RunFolder
 from tests.apptest_support import assert_no_exception, open_app, open_with_query, texts
@@ -78,10 +80,8 @@ def test_embedding_view_of_a_run_on_an_imported_image_folder(
 ) -> None:
     data = own_data_dir(tmp_path, monkeypatch)
     shapes_folder(data, per_class=10, size=24)
-    key = folders.import_server_folder(
-        "shapes", "shapes", folders.ImageOptions(side=32, validation=0.2)
-    )
-    dataset = folders.load_user_dataset(key)
+    key = import_server_folder("shapes", "shapes", ImageOptions(side=32, validation=0.2))
+    dataset = load_user_dataset(key)
     make_model_run(dataset, epochs=0)  # untrained: some errors to mark
     at = open_app("pages/evaluate.py")
     show_map(at)

@@ -296,22 +296,31 @@ def test_a_shared_run_cannot_be_renamed_tagged_or_deleted_by_another_workspace(
 def test_imported_image_datasets_belong_to_their_workspace(
     tmp_path: Path, visitor: Visitor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cnn_core.data import user_folders as image_folders
+    from cnn_core.data.user.importer import import_server_folder
+    from cnn_core.data.user.options import ImageOptions
+    from cnn_core.data.user.places import dataset_folder
+    from cnn_core.data.user.store import delete_dataset, list_user_datasets
     from scripts.shape_images import write_shapes
 
     data = tmp_path / "data"
     monkeypatch.setenv("CNN_DATA_DIR", str(data))
     write_shapes(data / "shapes", per_class=12, size=40)
-    options = image_folders.ImageOptions(side=32, validation=0.25)
+    options = ImageOptions(side=32, validation=0.25)
     visitor(ALICE)
-    key = image_folders.import_server_folder("alice shapes", "shapes", options)
-    assert key in image_folders.list_user_datasets()
-    alice_folder = image_folders.dataset_folder(key)
+    key = import_server_folder("alice shapes", "shapes", options)
+    assert key in list_user_datasets()
+    alice_folder = dataset_folder(key)
     visitor(BOB)
-    assert key not in image_folders.list_user_datasets()  # Bob does not see Alice's data
+    assert key not in list_user_datasets()  # Bob does not see Alice's data
     with pytest.raises(UserError, match="belongs to a workspace"):
-        image_folders.import_server_folder("stolen", str(alice_folder.parent), options)
+        import_server_folder("stolen", str(alice_folder.parent), options)
     monkeypatch.setenv("CNN_WORKSPACE_DATA_MB", "0")
     with pytest.raises(UserError, match="MB of uploaded data"):
-        image_folders.import_server_folder("bob shapes", "shapes", options)
-    assert image_folders.list_user_datasets() == {}  # the refused import left nothing
+        import_server_folder("bob shapes", "shapes", options)
+    assert list_user_datasets() == {}  # the refused import left nothing
+    with pytest.raises(UserError, match="no dataset"):
+        delete_dataset(key)  # nor delete it
+    visitor(ALICE)
+    assert key in list_user_datasets()
+    delete_dataset(key)
+    assert key not in list_user_datasets() and not alice_folder.exists()

@@ -3,7 +3,7 @@
 Pages, the store, training and insight read datasets only through these functions
 (`dataset_info`, `find_dataset`, `dataset_title`, `all_datasets`, `load_dataset`,
 `find_local`); tests/test_architecture.py keeps it that way. Built-in datasets are
-`cnn_core.data.builtin`; imported image folders are `cnn_core.data.user_folders`.
+`cnn_core.data.builtin`; imported image folders are the package `cnn_core.data.user`.
 """
 
 from __future__ import annotations
@@ -11,10 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from cnn_core.base.errors import UserError
-from cnn_core.data import builtin, user_folders
+from cnn_core.data import builtin
 from cnn_core.data.builtin import builtin_keys, keras_cache_dir, missing_message, search_roots
 from cnn_core.data.info import Dataset, DatasetInfo, DatasetMissing
 from cnn_core.data.splits import class_counts, split_indices, stratified_order
+from cnn_core.data.user import store as user_store
+from cnn_core.data.user.manifest import manifest_path
+from cnn_core.data.user.names import KEY_PREFIX, is_user_key
 
 __all__ = [  # the data types and splits, re-exported for callers of the one lookup
     "Dataset",
@@ -36,7 +39,7 @@ def is_builtin(key: str) -> bool:
 
 def all_datasets() -> dict[str, DatasetInfo]:
     """The built-in datasets, then the user's imported ones."""
-    return {**builtin.BUILTIN, **user_folders.list_user_datasets()}
+    return {**builtin.BUILTIN, **user_store.list_user_datasets()}
 
 
 def dataset_info(key: str) -> DatasetInfo:
@@ -46,8 +49,8 @@ def dataset_info(key: str) -> DatasetInfo:
         UserError: an unknown key, or an imported dataset that is not on this
             server (deleted, another workspace's) or is unreadable.
     """
-    if user_folders.is_user_key(key):
-        return user_folders.user_dataset_info(key)
+    if is_user_key(key):
+        return user_store.user_dataset_info(key)
     if key not in builtin.BUILTIN:
         raise UserError(f"unknown dataset {key!r}; choose one of {', '.join(builtin.BUILTIN)}")
     return builtin.BUILTIN[key]
@@ -74,16 +77,16 @@ def dataset_title(key: str | None) -> str:
         return info.title
     if not key:
         return "?"
-    if user_folders.is_user_key(key):
-        return f"My images: {key[len(user_folders.KEY_PREFIX) :]} (not on this server)"
+    if is_user_key(key):
+        return f"My images: {key[len(KEY_PREFIX) :]} (not on this server)"
     return key
 
 
 def find_local(info: DatasetInfo) -> Path | None:
     """Where the dataset's local copy is: an imported dataset's manifest, or the first
     folder or `.npz` file holding a complete copy of a built-in one; None when absent."""
-    if user_folders.is_user_key(info.key):
-        path = user_folders.dataset_folder(info.key) / user_folders.MANIFEST
+    if is_user_key(info.key):
+        path = manifest_path(info.key)
         return path if path.is_file() else None
     return builtin.find_local(info)
 
@@ -105,6 +108,6 @@ def load_dataset(key: str, download: bool = False) -> Dataset:
             the message says which files to put where.
         UserError: an unknown key, or a local copy that is unreadable.
     """
-    if user_folders.is_user_key(key):
-        return user_folders.load_user_dataset(key)
+    if is_user_key(key):
+        return user_store.load_user_dataset(key)
     return builtin.load_builtin(dataset_info(key), download)

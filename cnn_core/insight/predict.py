@@ -130,7 +130,7 @@ def prepare_uploads(
         digits: the model reads handwritten digits (``reads_digits``; MNIST recipe
             for 28x28x1 input).
         pad: keep the aspect ratio and pad, as an image folder imported with
-            "keep aspect, pad" was stored (``image_folders.pads_images``).
+            "keep aspect, pad" was stored (``cnn_core.data.user.store.pads_images``).
 
     Returns:
         The prepared uploads; ``inputs`` are float32 (h, w, c) in [0, 255].

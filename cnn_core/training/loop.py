@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from cnn_core.data.registry import Dataset, class_counts, load_dataset, split_indices
-from cnn_core.data.user_folders import PixelStore, stream
+from cnn_core.data.user.pixels import PixelStore
+from cnn_core.data.user.stream import stream
 from cnn_core.models.cnn import build_model, load_trained_model, make_optimizer
 from cnn_core.models.evaluate import evaluate_model
 from cnn_core.schema.config import TrainConfig, validate, validation_count

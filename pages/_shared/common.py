@@ -24,7 +24,7 @@ from cnn_core.data.registry import (
     find_local,
     load_dataset,
 )
-from cnn_core.data.user_folders import validation_share
+from cnn_core.data.user.store import validation_share
 from cnn_core.insight.labels import PERCENT_COLUMNS, percent, run_label
 from cnn_core.models.cnn import load_trained_model
 from cnn_core.schema.config import TrainConfig
@@ -143,7 +143,7 @@ def validation_size_input(prefix: str, n_train: int, dataset: str = "") -> float
     """Validation size as a fraction (< 1) or a count of training images.
 
     The fraction starts at the dataset's own share (the one chosen when it was
-    imported, `image_folders.validation_share`), else TrainConfig's default, and
+    imported, `cnn_core.data.user.store.validation_share`), else TrainConfig's default, and
     starts there again whenever the dataset changes.
     """
     own = validation_share(dataset)

@@ -17,8 +17,14 @@ import streamlit as st
 from cnn_core.base.errors import UserError
 from cnn_core.base.upload_limits import IMAGE_MB, ZIP_MB
 from cnn_core.charts.data import class_distribution_figure, pixel_tiles
-from cnn_core.data import user_folders as folders
 from cnn_core.data.registry import class_counts, find_dataset
+from cnn_core.data.user import importer
+from cnn_core.data.user.manifest import Manifest, read_manifest
+from cnn_core.data.user.names import is_user_key
+from cnn_core.data.user.options import COLOURS, FITS, SIDES, VALIDATION_RANGE, ImageOptions
+from cnn_core.data.user.places import data_dir
+from cnn_core.data.user.store import unlabeled_images
+from cnn_core.data.user.summaries import class_samples, split_class_counts, unlabeled_csv
 from cnn_core.models.evaluate import predict_in_batches
 from cnn_core.schema.config import AUGMENT_RANGES, FLIPS, AugmentSpec, TrainConfig
 from cnn_core.store.runs import RunSummary
@@ -39,58 +45,8 @@ def import_section() -> None:
     """The "My images" form: name, storage settings, the images, and the report after."""
     st.caption(LAYOUT_HELP)
     name = st.text_input("Dataset name", placeholder="e.g. cats vs dogs", key="myimg_name")
-    cols = st.columns(4)
-    side = cols[0].selectbox("Image size (px, square)", folders.SIDES, index=4, key="myimg_side")
-    fit = cols[1].radio(
-        "Fit",
-        folders.FITS,
-        format_func={"stretch": "stretch to square", "pad": "keep aspect, pad"}.get,
-        key="myimg_fit",
-    )
-    colour = cols[2].radio(
-        "Colour",
-        folders.COLOURS,
-        format_func={"rgb": "RGB", "grey": "greyscale"}.get,
-        key="myimg_colour",
-    )
-    validation = cols[3].slider(
-        "Validation share",
-        *folders.VALIDATION_RANGE,
-        value=0.16,
-        step=0.01,
-        key="myimg_validation",
-        help="The share of the training images a run on this dataset holds out for "
-        "validation: the Train page's validation fraction starts at it (you can change it "
-        "there for a run). Without a labelled test folder the same share is also held out "
-        "once, now (stratified, fixed seed), as the test set.",
-    )
-    options = folders.ImageOptions(int(side), fit, colour, float(validation))
-    source = st.radio("Images from", SOURCES, horizontal=True, key="myimg_source")
-    given: Any = None
-    if source == SOURCES[0]:
-        given = st.file_uploader(
-            "Folder of class folders",
-            accept_multiple_files="directory",
-            key="myimg_dir",
-            max_upload_size=IMAGE_MB,
-            help=f"Up to {IMAGE_MB} MB per image; any number of images.",
-        )
-    elif source == SOURCES[1]:
-        given = st.file_uploader(
-            "Zip of class folders",
-            type=["zip"],
-            key="myimg_zip",
-            max_upload_size=ZIP_MB,
-            help=f"Up to {ZIP_MB} MB (the upload is held in the server's memory). "
-            "Bigger sets: upload the folder (the limit is then per file) or put it in the "
-            "data directory and name it here.",
-        )
-    else:
-        given = st.text_input(
-            f"Folder inside the data directory {folders.data_dir()}",
-            placeholder="e.g. cats_vs_dogs",
-            key="myimg_path",
-        )
+    options = options_inputs()
+    source, given = images_input()
     if st.button("Check and save the images", type="primary", key="myimg_import"):
         key = run_import(name, source, given, options)
         if key is not None:
@@ -104,7 +60,65 @@ def import_section() -> None:
         report_section(last)
 
 
-def run_import(name: str, source: str, given: Any, options: folders.ImageOptions) -> str | None:
+def options_inputs() -> ImageOptions:
+    """How the images will be stored: size, fit, colour and validation share."""
+    cols = st.columns(4)
+    side = cols[0].selectbox("Image size (px, square)", SIDES, index=4, key="myimg_side")
+    fit = cols[1].radio(
+        "Fit",
+        FITS,
+        format_func={"stretch": "stretch to square", "pad": "keep aspect, pad"}.get,
+        key="myimg_fit",
+    )
+    colour = cols[2].radio(
+        "Colour",
+        COLOURS,
+        format_func={"rgb": "RGB", "grey": "greyscale"}.get,
+        key="myimg_colour",
+    )
+    validation = cols[3].slider(
+        "Validation share",
+        *VALIDATION_RANGE,
+        value=0.16,
+        step=0.01,
+        key="myimg_validation",
+        help="The share of the training images a run on this dataset holds out for "
+        "validation: the Train page's validation fraction starts at it (you can change it "
+        "there for a run). Without a labelled test folder the same share is also held out "
+        "once, now (stratified, fixed seed), as the test set.",
+    )
+    return ImageOptions(int(side), fit, colour, float(validation))
+
+
+def images_input() -> tuple[str, Any]:
+    """Where the images come from (one of SOURCES) and what was given: uploads or a path."""
+    source = st.radio("Images from", SOURCES, horizontal=True, key="myimg_source")
+    if source == SOURCES[0]:
+        return source, st.file_uploader(
+            "Folder of class folders",
+            accept_multiple_files="directory",
+            key="myimg_dir",
+            max_upload_size=IMAGE_MB,
+            help=f"Up to {IMAGE_MB} MB per image; any number of images.",
+        )
+    if source == SOURCES[1]:
+        return source, st.file_uploader(
+            "Zip of class folders",
+            type=["zip"],
+            key="myimg_zip",
+            max_upload_size=ZIP_MB,
+            help=f"Up to {ZIP_MB} MB (the upload is held in the server's memory). "
+            "Bigger sets: upload the folder (the limit is then per file) or put it in the "
+            "data directory and name it here.",
+        )
+    return source, st.text_input(
+        f"Folder inside the data directory {data_dir()}",
+        placeholder="e.g. cats_vs_dogs",
+        key="myimg_path",
+    )
+
+
+def run_import(name: str, source: str, given: Any, options: ImageOptions) -> str | None:
     """Import what the form got; shows the message and returns None when refused."""
     if not given:
         st.error("Give the images first: a folder, a zip, or a folder name on the server.")
@@ -117,10 +131,10 @@ def run_import(name: str, source: str, given: Any, options: folders.ImageOptions
     try:
         if source == SOURCES[0]:
             files = [(f.name, f) for f in given]
-            return folders.import_files(name, files, options, progress=progress)
+            return importer.import_files(name, files, options, progress=progress)
         if source == SOURCES[1]:
-            return folders.import_zip(name, given, options, progress=progress)
-        return folders.import_server_folder(name, str(given), options, progress=progress)
+            return importer.import_zip(name, given, options, progress=progress)
+        return importer.import_server_folder(name, str(given), options, progress=progress)
     except UserError as error:
         st.error(str(error))
         return None
@@ -130,16 +144,18 @@ def run_import(name: str, source: str, given: Any, options: folders.ImageOptions
 
 def report_section(key: str) -> None:
     """What training will see: classes, samples per class, sizes, and what was skipped."""
-    manifest = folders.read_manifest(key)
+    try:
+        manifest = read_manifest(key)
+    except UserError as error:  # deleted or damaged since the page listed it
+        st.error(str(error))
+        return
     dataset = require_dataset(key)
     names = list(dataset.info.class_names)
     n_classes = len(names)
-    report = manifest["report"]
-    unlabeled = len(manifest["splits"].get("unlabeled", {}).get("names", []))
-    test_kind = "held out from train/" if manifest["holdout"] else "from the test/ folder"
+    test_kind = "held out from train/" if manifest.held_out else "from the test/ folder"
     st.caption(
         f"{len(dataset.y_train):,} training images, {len(dataset.y_test):,} test images "
-        f"({test_kind}), {unlabeled:,} unlabeled, stored at "
+        f"({test_kind}), {manifest.n_unlabeled:,} unlabeled, stored at "
         f"{'x'.join(map(str, dataset.info.image_shape))}."
     )
     st.subheader("Images per class")
@@ -149,9 +165,9 @@ def report_section(key: str) -> None:
     }
     figure = class_distribution_figure(counts, [html.escape(n) for n in names])
     st.plotly_chart(figure, key=f"myimg_classes_{key}")
-    class_table(key, dataset, names)
+    class_table(manifest, dataset, names)
     st.subheader("Samples per class")
-    picks = folders.class_samples(dataset.y_train, n_classes, SAMPLES_PER_CLASS)
+    picks = class_samples(dataset.y_train, n_classes, SAMPLES_PER_CLASS)
     scale = max(1, TILE_PX // dataset.info.image_shape[0])
     for name, indices in zip(names, picks, strict=True):
         st.text(name)
@@ -159,28 +175,29 @@ def report_section(key: str) -> None:
         for col, tile in zip(cols, pixel_tiles(dataset.x_train[indices], scale), strict=False):
             col.image(tile)
     st.subheader("Image sizes (before resizing)")
-    sizes = report["sizes"]
+    sizes = manifest.report.sizes
     rows = [
         {"": f"{side} (px)", "min": low, "median": mid, "max": high}
-        for side, (low, mid, high) in (("width", sizes["width"]), ("height", sizes["height"]))
+        for side, (low, mid, high) in (("width", sizes.width), ("height", sizes.height))
     ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, key=f"myimg_sizes_{key}")
-    formats = ", ".join(f"{k} {v:,}" for k, v in sizes["formats"].items())
-    converted = ", ".join(f"{k} {v:,}" for k, v in sizes["converted_modes"].items()) or "none"
+    formats = ", ".join(f"{k} {v:,}" for k, v in sizes.formats.items())
+    converted = ", ".join(f"{k} {v:,}" for k, v in sizes.converted_modes.items()) or "none"
     st.text(
-        f"{sizes['distinct']:,} distinct sizes, {sizes['square']:,} square images. "
+        f"{sizes.distinct:,} distinct sizes, {sizes.square:,} square images. "
         f"Formats: {formats}. Colour modes converted: {converted}."
     )
-    skipped_section(report["skipped"], key)
+    skipped_section(manifest.report.skipped, key)
 
 
-def class_table(key: str, dataset: Any, names: list[str]) -> None:
+def class_table(manifest: Manifest, dataset: Any, names: list[str]) -> None:
     """Images per class in a run's training, validation and test splits, as numbers."""
-    share = folders.validation_share(key) or TrainConfig.validation
-    counts = folders.split_class_counts(
+    key = manifest.key
+    share = float(manifest.options.validation)
+    counts = split_class_counts(
         dataset.y_train, dataset.y_test, len(names), share, TrainConfig.seed
     )
-    test = "test (held out)" if folders.read_manifest(key)["holdout"] else "test"
+    test = "test (held out)" if manifest.held_out else "test"
     frame = pd.DataFrame(
         {
             "class": names,
@@ -203,13 +220,13 @@ def class_table(key: str, dataset: Any, names: list[str]) -> None:
     )
 
 
-def skipped_section(skipped: list[list[str]], key: str) -> None:
+def skipped_section(skipped: tuple[tuple[str, str], ...], key: str) -> None:
     """The files left out, counted by reason, then listed."""
     st.subheader(f"Skipped files: {len(skipped):,}")
     if not skipped:
         st.text("Every file was a usable image.")
         return
-    frame = pd.DataFrame(skipped, columns=["file", "reason"])
+    frame = pd.DataFrame(list(skipped), columns=["file", "reason"])
     kinds = frame["reason"].str.replace(r"^duplicate of .*", "duplicate", regex=True)
     st.dataframe(
         kinds.value_counts().rename_axis("reason").reset_index(name="files"),
@@ -261,11 +278,11 @@ def augment_inputs(prefix: str, sample: np.ndarray) -> AugmentSpec:
 def unlabeled_section(run: RunSummary) -> None:
     """A CSV of predictions for the run's dataset's unlabeled test folder (when it has one)."""
     dataset_key, run_id = run.config.dataset, run.run_id
-    if not folders.is_user_key(dataset_key):
+    if not is_user_key(dataset_key):
         return
     try:
-        names, images = folders.unlabeled_images(dataset_key)
-        classes = folders.read_manifest(dataset_key)["classes"]
+        names, images = unlabeled_images(dataset_key)
+        classes = read_manifest(dataset_key).classes
     except UserError:
         return
     if images is None:
@@ -275,7 +292,7 @@ def unlabeled_section(run: RunSummary) -> None:
     if st.button(f"Predict the {len(names):,} unlabeled images", key="eval_unlabeled"):
         with st.spinner("Predicting…"):
             probs = predict_in_batches(require_model(run), images)
-        st.session_state[state] = folders.unlabeled_csv(names, probs, list(classes))
+        st.session_state[state] = unlabeled_csv(names, probs, list(classes))
     if state in st.session_state:
         st.download_button(
             "Download predictions for the unlabeled images (CSV)",
