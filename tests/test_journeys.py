@@ -87,7 +87,7 @@ def test_model_pages_open_every_run_by_link_and_by_picker(
     failed = journeys["failed"].run_id
     at = open_with_query(page, run=failed)
     assert _value(at, key) != failed
-    assert "not here" in texts(at)
+    assert f"`{failed}` has no saved model" in texts(at)
     # The picker: choose each run in turn on one page, as a person would.
     at = open_app(page)
     for kind, run in with_model.items():

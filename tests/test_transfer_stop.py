@@ -176,7 +176,7 @@ def test_evaluate_page_and_its_link_skip_the_run_without_a_model(
         picker = at.selectbox(key="eval_run")
         assert picker.options and not any("stopped vgg" in label for label in picker.options)
         assert picker.value != stopped_in_store.run_id  # another model is shown
-    assert "without a model" in texts(at)  # the link says why it shows another run
+    assert "has no saved model" in texts(at)  # the link says why it shows another run
 
 
 def test_train_and_compare_pages_show_why_nothing_was_saved(stopped_in_store: RunFolder) -> None:
