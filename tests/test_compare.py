@@ -313,6 +313,13 @@ def test_per_class_bars_side_by_side() -> None:
         per_class_figure(["a", "b", "c"], [(0.9, 0.5)], ["x"], ["#111111"])
 
 
+def test_per_class_bars_label_every_class_even_digit_names() -> None:
+    """MNIST's class names "0".."9" would make Plotly draw a numeric axis, ticked 0, 2, 4."""
+    digits = [str(i) for i in range(10)]
+    fig = per_class_figure(digits, [[0.5] * 10], ["x"], ["#111111"])
+    assert fig.layout.xaxis.type == "category" and list(fig.data[0].x) == digits
+
+
 def test_old_configs_without_a_group_still_load() -> None:
     data = TrainConfig().to_dict()
     del data["group"]
