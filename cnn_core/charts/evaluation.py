@@ -46,8 +46,12 @@ def confusion_matrix_figure(
     shares = row_normalise(counts)  # float64 (n, n), rows sum to 1
     n = len(class_names)
     names = plain_labels(class_names)
-    # str (n, n): what each cell shows
-    labels = np.char.mod("%.0f%%", 100 * shares) if normalise else counts.astype(str)
+    # str (n, n): what each cell shows; counts with thousands separators, as the
+    # per-class table, the colour bar and the hover text write them ("1,135")
+    if normalise:
+        labels = np.char.mod("%.0f%%", 100 * shares)
+    else:
+        labels = np.array([[f"{count:,}" for count in row] for row in counts.tolist()])
     heatmap = go.Heatmap(
         z=shares if normalise else counts,
         x=names,
