@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnn_core.data import user_folders as folders
-from cnn_core.insight.embedding import stratified_sample
+from cnn_core.insight.embedding import Embedding, stratified_sample
 from cnn_core.store.runs import RunFolder
+from pages._shared import embedding_view
 from tests.apptest_support import assert_no_exception, open_app, open_with_query, texts
 from tests.evaluation_support import copy_run, make_model_run
 from tests.image_folder_support import own_data_dir, shapes_folder
@@ -59,6 +61,27 @@ def test_embedding_view_maps_a_stratified_sample_of_a_cnn_run(
     at.selectbox(key="eval_embed_sample").set_value(500).run()
     assert_no_exception(at)
     assert shown_indices(embedding_spec(at)) == stratified_sample(y_true, 500).tolist()
+
+
+def test_a_selection_on_the_map_lists_its_sampled_images_once_errors_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What a click or lasso on the map sends (Plotly points with their customdata)
+    becomes the test images shown beside it: each once, the errors first."""
+    embedding = Embedding(
+        indices=np.array([3, 8, 12, 20]),
+        coords=np.zeros((4, 2), np.float32),
+        explained=(0.5, 0.2),
+        y_true=np.array([0, 1, 1, 2]),
+        y_pred=np.array([0, 2, 1, 0]),  # test images 8 and 20 are errors
+        features=16,
+    )
+    points = [{"customdata": [i, "x", "y"]} for i in (3, 12, 20, 12, 99)]  # 99: not sampled
+    event = SimpleNamespace(selection=SimpleNamespace(points=points))
+    monkeypatch.setattr(embedding_view.st, "session_state", {embedding_view.CHART: event})
+    assert embedding_view.selected_indices(embedding) == [20, 3, 12]
+    monkeypatch.setattr(embedding_view.st, "session_state", {})
+    assert embedding_view.selected_indices(embedding) == []
 
 
 def test_gallery_images_link_into_inside_on_their_test_image(

@@ -91,7 +91,8 @@ def selection_panel(
             p = position[index]
             true, pred = class_names[embedding.y_true[p]], class_names[embedding.y_pred[p]]
             verdict = "right" if true == pred else f"predicted {pred}"
-            col.image(tile, caption=f"#{index} · {true} · {verdict}", width="stretch")
+            caption = f"#{index} · true {true} · {verdict}"  # as Compare's image-by-image
+            col.image(tile, caption=caption, width="stretch")
             image_link(col, run.run_id, index)
     if len(chosen) > SHOWN_LIMIT:
         st.caption(f"… and {len(chosen) - SHOWN_LIMIT:,} more not shown.")
