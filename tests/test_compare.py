@@ -84,6 +84,26 @@ def test_a_pair_shares_dataset_split_and_seed_with_another_model() -> None:
     assert partner.group == "" and partner.name == "Softmax regression vs cnn"
 
 
+def test_a_run_on_imported_images_is_offered_partners_that_fit_its_images(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Imported datasets go through the one registry lookup too (they were skipped)."""
+    from cnn_core.data import user_folders as folders
+    from tests.image_folder_support import own_data_dir, shapes_folder
+
+    data = own_data_dir(tmp_path, monkeypatch)
+    shapes_folder(data, per_class=10, size=24)
+    options = folders.ImageOptions(side=32, validation=0.2)
+    key = folders.import_server_folder("shapes", "shapes", options)
+    config = TrainConfig(dataset=key, seed=5, name="shapes cnn")
+    labels = compare.alternatives_for(config)
+    assert "Softmax regression (baseline)" in labels
+    partner = compare.paired_config(config, "Softmax regression (baseline)", "shapes cnn")
+    assert (partner.dataset, partner.seed, partner.model) == (key, 5, SOFTMAX)
+    gone = replace(config, dataset="my-not-on-this-server")
+    assert compare.alternatives_for(gone) == []  # a partner could not train here
+
+
 def test_every_alternative_keeps_the_split_whatever_it_returns(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
