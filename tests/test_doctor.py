@@ -181,3 +181,30 @@ def test_learning_nothing_at_a_usual_rate_in_one_epoch_says_train_longer() -> No
     long = epochs([2.31] * 4, [2.3026] * 4, [0.1] * 4, [0.1] * 4)
     high = TrainConfig(model=CNN, optimizer=OptimizerSpec("adam", 0.05))
     assert doctor.diagnose(high, long, None, n_classes=10)[0].change == {"learning_rate": 0.005}
+
+
+@pytest.mark.slow
+def test_a_real_training_on_imbalanced_imported_images_finds_the_imbalance(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker records the training split's class counts; the doctor reads them."""
+    from cnn_core.data import user_folders as folders
+    from cnn_core.training.loop import train_run
+    from tests.image_folder_support import own_data_dir, shapes_folder
+
+    data = own_data_dir(tmp_path, monkeypatch)
+    root = shapes_folder(data, per_class=60, size=24)
+    for kind in ("square", "triangle"):  # 60 circles, 15 of each other shape
+        for extra in sorted((root / "train" / kind).iterdir())[15:]:
+            extra.unlink()
+    options = folders.ImageOptions(side=32, validation=0.2)
+    key = folders.import_server_folder("shapes", "shapes", options)
+    fit = FitSpec(epochs=1, batch_size=16, early_stopping=False)
+    folder = runs.create_run(TrainConfig(dataset=key, model=CNN, fit=fit, seed=1))
+    train_run(folder)
+    run = runs.load_run(folder.path)
+    counts = run.status.train_class_counts
+    assert counts is not None and len(counts) == 3 and counts[0] >= 3 * max(counts[1:])
+    found = doctor.diagnose(run.config, run.read_history(), run.read_evaluation(), None, counts)
+    imbalance = next(f for f in found if f.kind == "imbalance")
+    assert imbalance.evidence.startswith(f"'circle' has {counts[0]:,} training images")
