@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from cnn_core.insight.labels import percent
 from cnn_core.schema.config import MAX_NAME_CHARS, TrainConfig
 from cnn_core.schema.records import EpochRecord, Evaluation
 
@@ -156,7 +157,7 @@ def stuck_at_chance(
     collapsed = top_share >= COLLAPSE_SHARE
     if not (near_chance or collapsed):
         return None
-    facts = [f"accuracy {100 * accuracy:.1f}% where guessing gives {100 * chance:.1f}%"]
+    facts = [f"accuracy {percent(accuracy)} where guessing gives {percent(chance)}"]
     if loss is not None:
         facts.append(
             f"loss {loss:.3f}"
@@ -242,7 +243,7 @@ def overfitting(history: Sequence[EpochRecord], config: TrainConfig | None) -> F
         facts.append(f"validation loss rose for the last {run} epochs while training loss fell")
     if gap > OVERFIT_GAP:
         facts.append(
-            f"training accuracy {100 * accuracy:.1f}% vs validation {100 * val_accuracy:.1f}% "
+            f"training accuracy {percent(accuracy)} vs validation {percent(val_accuracy)} "
             f"({100 * gap:.1f} points apart)"
         )
     change, text = _more_dropout(config)
@@ -304,7 +305,7 @@ def underfitting(history: Sequence[EpochRecord], config: TrainConfig | None) -> 
         "underfitting",
         "warning",
         "The model underfits",
-        f"Training accuracy ended at {100 * accuracy:.1f}%: it does not fit even the "
+        f"Training accuracy ended at {percent(accuracy)}: it does not fit even the "
         "images it trains on.",
         "Give it more capacity (more filters or conv blocks, a wider dense layer), "
         "train longer, or raise the learning rate.",
@@ -332,8 +333,7 @@ def validation_above_training(
         "val_above_train",
         "info",
         "Validation accuracy is above training accuracy",
-        f"Validation {100 * val_accuracy:.1f}% vs training {100 * accuracy:.1f}% "
-        "in the last epoch.",
+        f"Validation {percent(val_accuracy)} vs training {percent(accuracy)} in the last epoch.",
         f"That is expected here: {why} act only while training (and training accuracy is "
         "averaged over an epoch in which the model was still improving). Nothing to fix.",
     )
