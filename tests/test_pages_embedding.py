@@ -58,9 +58,16 @@ def test_embedding_view_maps_a_stratified_sample_of_a_cnn_run(
     assert f"{len(expected):,} test images" in texts(at)
     assert "Click a point" in texts(at)
 
+    assert at.selectbox(key="eval_embed_sample").options == [f"all {len(y_true):,}"]
     at.selectbox(key="eval_embed_sample").set_value(500).run()
     assert_no_exception(at)
     assert shown_indices(embedding_spec(at)) == stratified_sample(y_true, 500).tolist()
+
+
+def test_the_sample_sizes_offered_fit_the_test_set() -> None:
+    assert embedding_view.sample_choices(10_000) == [500, 1000, 2000]
+    assert embedding_view.sample_choices(1_500) == [500, 1000, 2000]  # 2000: all of them
+    assert embedding_view.sample_choices(29) == [500]  # one choice: all 29
 
 
 def test_a_selection_on_the_map_lists_its_sampled_images_once_errors_first(
