@@ -258,8 +258,9 @@ def errors_section(
     with grid_col:
         st.markdown("**The first errors of the test set**")
         first = first_errors(y_true, y_pred, GRID_SIDE * GRID_SIDE)
+        # the words of every other gallery, without the confidence (narrow tiles)
         captions = [
-            f"True: {class_names[y_true[i]]} / Pred: {class_names[y_pred[i]]}" for i in first
+            f"true: {class_names[y_true[i]]}, predicted: {class_names[y_pred[i]]}" for i in first
         ]
         image_grid(dataset, first, captions, GRID_SIDE, run_id)
     with confident_col:

@@ -1,5 +1,6 @@
-"""Sharing in a real browser: a deep link opens the linked run; the Train page's exported
-config trains headless; a bundle downloaded from the Runs page imports back.
+"""Sharing in a real browser: a deep link opens the linked run, the Runs page shows its
+links whole; the Train page's exported config trains headless; a bundle downloaded from
+the Runs page imports back.
 
 Skipped, like the other browser tests, when Chromium or Playwright is missing.
 """
@@ -129,3 +130,25 @@ def test_bundle_downloads_and_imports_back(
     imported = RunFolder(served_runs / new_id)
     assert imported.read_config() == RunFolder(served_runs / linked).read_config()
     assert imported.read_notes().imported_from == linked
+
+
+CUT_SHORT = """link => [link, ...link.querySelectorAll('*')].some(
+    e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflow !== 'visible')"""
+
+
+def test_the_runs_pages_links_show_their_whole_labels(
+    page: Page, server: StreamlitServer, served_runs_with_two: tuple[str, str]
+) -> None:
+    """The links sit in the page's narrow right column: none may be cut short."""
+    linked, _ = served_runs_with_two
+    open_home(page, server)
+    page.goto(f"{server.url}/runs?run={linked}")
+    expect(page.get_by_role("heading", name="Manage a run")).to_be_visible()
+    wait_until_idle(page)
+    links = page.get_by_test_id("stPageLink")
+    expect(links.filter(has_text="Inside the CNN")).to_have_count(1)
+    labels = links.all_inner_texts()
+    cut = [
+        label for label, link in zip(labels, links.all(), strict=True) if link.evaluate(CUT_SHORT)
+    ]
+    assert not cut, f"labels cut short: {cut} of {labels}"

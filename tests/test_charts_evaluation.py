@@ -14,7 +14,7 @@ def test_confusion_figure_names_both_axes_and_outlines_the_choice() -> None:
     fig = confusion_matrix_figure(matrix, NAMES, normalise=False, selected=(2, 1))
     heatmap, clicks = fig.data[0], fig.data[CLICK_TRACE]
     assert list(heatmap.x) == NAMES and list(heatmap.y) == NAMES
-    assert np.array(heatmap.text).astype(int).sum() == matrix.sum()
+    assert sum(int(text) for text in np.ravel(heatmap.text)) == matrix.sum()
     assert len(clicks.x) == len(NAMES) ** 2  # one clickable marker per cell
     assert (clicks.y[4 * 2 + 1], clicks.x[4 * 2 + 1]) == (NAMES[2], NAMES[1])
     assert fig.layout.xaxis.type == fig.layout.yaxis.type == "category"
@@ -23,6 +23,13 @@ def test_confusion_figure_names_both_axes_and_outlines_the_choice() -> None:
     normalised = confusion_matrix_figure(matrix, NAMES, normalise=True)
     np.testing.assert_allclose(np.array(normalised.data[0].z).sum(axis=1), 1.0)
     assert str(normalised.data[0].text[0][0]).endswith("%")
+
+
+def test_cell_counts_have_thousands_separators_like_the_per_class_table() -> None:
+    matrix = np.array([[1135, 2], [0, 980]])
+    fig = confusion_matrix_figure(matrix, ["0", "1"], normalise=False)
+    assert np.array(fig.data[0].text).tolist() == [["1,135", "2"], ["0", "980"]]
+    assert fig.data[0].colorbar.tickformat == ",d"
 
 
 def test_class_names_from_folders_are_shown_literally_not_as_markup() -> None:

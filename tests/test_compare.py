@@ -85,6 +85,27 @@ def test_a_pair_shares_dataset_split_and_seed_with_another_model() -> None:
     assert partner.group == "" and partner.name == "Softmax regression vs cnn"
 
 
+def test_a_run_on_imported_images_is_offered_partners_that_fit_its_images(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Imported datasets go through the one registry lookup too (they were skipped)."""
+    from cnn_core.data.user.importer import import_server_folder
+    from cnn_core.data.user.options import ImageOptions
+    from tests.image_folder_support import own_data_dir, shapes_folder
+
+    data = own_data_dir(tmp_path, monkeypatch)
+    shapes_folder(data, per_class=10, size=24)
+    options = ImageOptions(side=32, validation=0.2)
+    key = import_server_folder("shapes", "shapes", options)
+    config = TrainConfig(dataset=key, seed=5, name="shapes cnn")
+    labels = compare.alternatives_for(config)
+    assert "Softmax regression (baseline)" in labels
+    partner = compare.paired_config(config, "Softmax regression (baseline)", "shapes cnn")
+    assert (partner.dataset, partner.seed, partner.model) == (key, 5, SOFTMAX)
+    gone = replace(config, dataset="my-not-on-this-server")
+    assert compare.alternatives_for(gone) == []  # a partner could not train here
+
+
 def test_every_alternative_keeps_the_split_whatever_it_returns(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -314,6 +335,13 @@ def test_per_class_bars_side_by_side() -> None:
     assert list(fig.data[1].y) == [0.8, 0.7] and fig.data[0].marker.color == "#111111"
     with pytest.raises(ValueError, match="2 recalls for 3 classes"):
         per_class_figure(["a", "b", "c"], [(0.9, 0.5)], ["x"], ["#111111"])
+
+
+def test_per_class_bars_label_every_class_even_digit_names() -> None:
+    """MNIST's class names "0".."9" would make Plotly draw a numeric axis, ticked 0, 2, 4."""
+    digits = [str(i) for i in range(10)]
+    fig = per_class_figure(digits, [[0.5] * 10], ["x"], ["#111111"])
+    assert fig.layout.xaxis.type == "category" and list(fig.data[0].x) == digits
 
 
 def test_old_configs_without_a_group_still_load() -> None:

@@ -70,7 +70,8 @@ def test_a_collapsed_run_is_a_problem_with_a_lower_rate_to_try() -> None:
     (finding,) = doctor.diagnose(config, history, evaluation)
     assert finding.kind == "collapsed" and finding.severity == "problem"
     assert "100% of test images predicted '4'" in finding.evidence
-    assert "10.0%" in finding.evidence and finding.change == {"learning_rate": 0.1}
+    assert "Accuracy 10.00% where guessing gives 10.00%" in finding.evidence  # as elsewhere
+    assert finding.change == {"learning_rate": 0.1}
     assert not doctor.healthy([finding])
     retry = doctor.corrected_config(config, finding)
     assert retry.optimizer.learning_rate == pytest.approx(0.1)
@@ -102,7 +103,7 @@ def test_overfitting_from_rising_validation_loss_and_from_the_gap() -> None:
     )
     finding = next(f for f in doctor.diagnose(CONFIG, rising, None, 10) if f.severity != "info")
     assert finding.kind == "overfitting" and "last 3 epochs" in finding.evidence
-    assert "14.0 points apart" in finding.evidence
+    assert "training accuracy 97.00% vs validation 83.00% (14.0 points apart)" in finding.evidence
     assert finding.change == {"dropout": 0.5}
     retry = doctor.corrected_config(CONFIG, finding)
     assert [d.dropout for d in retry.model.dense_layers] == [0.5]
@@ -182,3 +183,31 @@ def test_learning_nothing_at_a_usual_rate_in_one_epoch_says_train_longer() -> No
     long = epochs([2.31] * 4, [2.3026] * 4, [0.1] * 4, [0.1] * 4)
     high = TrainConfig(model=CNN, optimizer=OptimizerSpec("adam", 0.05))
     assert doctor.diagnose(high, long, None, n_classes=10)[0].change == {"learning_rate": 0.005}
+
+
+@pytest.mark.slow
+def test_a_real_training_on_imbalanced_imported_images_finds_the_imbalance(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker records the training split's class counts; the doctor reads them."""
+    from cnn_core.data.user.importer import import_server_folder
+    from cnn_core.data.user.options import ImageOptions
+    from cnn_core.training.loop import train_run
+    from tests.image_folder_support import own_data_dir, shapes_folder
+
+    data = own_data_dir(tmp_path, monkeypatch)
+    root = shapes_folder(data, per_class=60, size=24)
+    for kind in ("square", "triangle"):  # 60 circles, 15 of each other shape
+        for extra in sorted((root / "train" / kind).iterdir())[15:]:
+            extra.unlink()
+    options = ImageOptions(side=32, validation=0.2)
+    key = import_server_folder("shapes", "shapes", options)
+    fit = FitSpec(epochs=1, batch_size=16, early_stopping=False)
+    folder = create_run(TrainConfig(dataset=key, model=CNN, fit=fit, seed=1))
+    train_run(folder)
+    run = load_run(folder.path)
+    counts = run.status.train_class_counts
+    assert counts is not None and len(counts) == 3 and counts[0] >= 3 * max(counts[1:])
+    found = doctor.diagnose(run.config, run.read_history(), run.read_evaluation(), None, counts)
+    imbalance = next(f for f in found if f.kind == "imbalance")
+    assert imbalance.evidence.startswith(f"'circle' has {counts[0]:,} training images")

@@ -1,4 +1,4 @@
-"""Human-readable texts: durations and the learning-rate line under the curves."""
+"""Human-readable texts: durations, rate lines, states, accuracies, run rows, class names."""
 
 from __future__ import annotations
 
@@ -70,3 +70,25 @@ def test_run_rows_lead_with_the_name_and_keep_the_id_last(isolated_store) -> Non
     assert list(row)[:3] == ["name", "status", "test acc"] and list(row)[-1] == "run id"
     assert row["name"] == "first" and row["dataset"] == "MNIST handwritten digits"
     assert row["test acc"] is None and row["best val acc"] is None
+
+
+def test_class_names_of_a_run_on_imported_images_are_its_folder_names(
+    isolated_store, tmp_path, monkeypatch
+) -> None:
+    """Predict, Inside and Compare label outputs by these, also where the images are gone."""
+    from cnn_core.data.user.importer import import_server_folder
+    from cnn_core.data.user.options import ImageOptions
+    from cnn_core.insight.labels import class_names
+    from cnn_core.schema.config import TrainConfig
+    from cnn_core.store import runs
+    from tests.image_folder_support import own_data_dir, shapes_folder
+
+    data = own_data_dir(tmp_path, monkeypatch)
+    shapes_folder(data, per_class=10, size=24)
+    options = ImageOptions(side=32, validation=0.2)
+    key = import_server_folder("shapes", "shapes", options)
+    path = runs.create_run(TrainConfig(dataset=key)).path
+    monkeypatch.setenv("CNN_DATA_DIR", str(tmp_path / "elsewhere"))  # a server without them
+    run = runs.load_run(path)
+    assert class_names(run, 3) == ["circle", "square", "triangle"]
+    assert class_names(run, 4) == ["0", "1", "2", "3"]  # a model that does not fit the record

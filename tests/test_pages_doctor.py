@@ -4,6 +4,7 @@ and "Try this" queues the corrected run and opens the pair on Compare."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from cnn_core.data.registry import load_dataset
 from cnn_core.models.cnn import build_model
@@ -11,7 +12,8 @@ from cnn_core.models.evaluate import summarize
 from cnn_core.schema.config import FitSpec, OptimizerSpec, TrainConfig
 from cnn_core.schema.records import RunState
 from cnn_core.store.folder import RunFolder, create_run
-from cnn_core.store.runs import list_runs
+from cnn_core.store.runs import load_run
+from pages._shared import doctor_view
 from tests.apptest_support import assert_no_exception, open_with_query
 from tests.journey_runs import SMALL_CNN, history
 
@@ -38,7 +40,16 @@ def collapsed_run() -> RunFolder:
     return folder
 
 
-def test_evaluate_shows_a_collapsed_run_as_a_problem_and_retries_it(isolated_store) -> None:
+def test_evaluate_shows_a_collapsed_run_as_a_problem_and_retries_it(
+    isolated_store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    launched: list[RunFolder] = []
+
+    def launch(config: TrainConfig) -> tuple[RunFolder, bool]:  # no worker: nothing trains
+        launched.append(create_run(config))
+        return launched[-1], True
+
+    monkeypatch.setattr(doctor_view, "launch_run", launch)
     folder = collapsed_run()
     at = open_with_query("pages/evaluate.py", run=folder.run_id)
     problems = [e.value for e in at.error]
@@ -47,10 +58,12 @@ def test_evaluate_shows_a_collapsed_run_as_a_problem_and_retries_it(isolated_sto
     assert "learning rate 1 -> 0.1" in button.label
     button.click().run()
     assert_no_exception(at)
-    retry = next(r for r in list_runs() if r.run_id != folder.run_id)
-    RunFolder(retry.path).request_stop()  # keep the worker short
+    (retry,) = (load_run(f.path) for f in launched)
     assert retry.config.optimizer.learning_rate == 0.1 and retry.config.seed == 42
     assert retry.config.name == "lr one · learning rate 1 -> 0.1"
+    # "Try this" opens the pair on Compare.
+    assert at.title[0].value == "Compare"
+    assert at.query_params["runs"] == f"{folder.run_id},{retry.run_id}"
 
 
 def test_compare_shows_each_runs_findings(isolated_store) -> None:

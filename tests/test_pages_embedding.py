@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -12,8 +13,9 @@ from streamlit.testing.v1 import AppTest
 from cnn_core.data.user.importer import import_server_folder
 from cnn_core.data.user.options import ImageOptions
 from cnn_core.data.user.store import load_user_dataset
-from cnn_core.insight.embedding import stratified_sample
+from cnn_core.insight.embedding import Embedding, stratified_sample
 from cnn_core.store.folder import RunFolder
+from pages._shared import embedding_view
 from tests.apptest_support import assert_no_exception, open_app, open_with_query, texts
 from tests.evaluation_support import copy_run, make_model_run
 from tests.image_folder_support import own_data_dir, shapes_folder
@@ -58,9 +60,37 @@ def test_embedding_view_maps_a_stratified_sample_of_a_cnn_run(
     assert f"{len(expected):,} test images" in texts(at)
     assert "Click a point" in texts(at)
 
+    assert at.selectbox(key="eval_embed_sample").options == [f"all {len(y_true):,}"]
     at.selectbox(key="eval_embed_sample").set_value(500).run()
     assert_no_exception(at)
     assert shown_indices(embedding_spec(at)) == stratified_sample(y_true, 500).tolist()
+
+
+def test_the_sample_sizes_offered_fit_the_test_set() -> None:
+    assert embedding_view.sample_choices(10_000) == [500, 1000, 2000]
+    assert embedding_view.sample_choices(1_500) == [500, 1000, 2000]  # 2000: all of them
+    assert embedding_view.sample_choices(29) == [500]  # one choice: all 29
+
+
+def test_a_selection_on_the_map_lists_its_sampled_images_once_errors_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What a click or lasso on the map sends (Plotly points with their customdata)
+    becomes the test images shown beside it: each once, the errors first."""
+    embedding = Embedding(
+        indices=np.array([3, 8, 12, 20]),
+        coords=np.zeros((4, 2), np.float32),
+        explained=(0.5, 0.2),
+        y_true=np.array([0, 1, 1, 2]),
+        y_pred=np.array([0, 2, 1, 0]),  # test images 8 and 20 are errors
+        features=16,
+    )
+    points = [{"customdata": [i, "x", "y"]} for i in (3, 12, 20, 12, 99)]  # 99: not sampled
+    event = SimpleNamespace(selection=SimpleNamespace(points=points))
+    monkeypatch.setattr(embedding_view.st, "session_state", {embedding_view.CHART: event})
+    assert embedding_view.selected_indices(embedding) == [20, 3, 12]
+    monkeypatch.setattr(embedding_view.st, "session_state", {})
+    assert embedding_view.selected_indices(embedding) == []
 
 
 def test_gallery_images_link_into_inside_on_their_test_image(

@@ -72,6 +72,11 @@ def test_evaluated_run_shows_accuracy_table_gallery_and_download(
         expected = f"{matrix[t, p]:,} test images of **{name[t]}** predicted as **{name[p]}**"
         assert expected in texts(at)
 
+    probs, y_true = RunFolder(path).read_predictions()
+    first = int(np.flatnonzero(probs.argmax(axis=1) != y_true)[0])
+    caption = f"true: {name[y_true[first]]}, predicted: {name[probs[first].argmax()]}"
+    assert caption in image_captions(at)  # the first error, in every gallery's words
+
     assert at.get("download_button"), "no download button"
     assert at.toggle(key="eval_normalise").set_value(True).run() and not at.exception
 

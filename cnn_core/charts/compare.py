@@ -211,6 +211,7 @@ def per_class_figure(
                 hovertemplate=f"{label}<br>%{{x}}: %{{y:.1%}}<extra></extra>",
             )
         )
+    fig.update_xaxes(type="category")  # class names such as "0".."9" are labels, not numbers
     fig.update_yaxes(tickformat=".0%", range=[0, 1], title_text="test accuracy of the class")
     fig.update_layout(
         barmode="group",

@@ -81,8 +81,12 @@ def _cell_heatmap(
     counts: np.ndarray, shares: np.ndarray, names: list[str], normalise: bool
 ) -> go.Heatmap:
     """The colours and numbers: counts, or each cell's share of its row (`normalise`)."""
-    # str (n, n): what each cell shows
-    labels = np.char.mod("%.0f%%", 100 * shares) if normalise else counts.astype(str)
+    # str (n, n): what each cell shows; counts with thousands separators, as the
+    # per-class table, the colour bar and the hover text write them ("1,135")
+    if normalise:
+        labels = np.char.mod("%.0f%%", 100 * shares)
+    else:
+        labels = np.array([[f"{count:,}" for count in row] for row in counts.tolist()])
     return go.Heatmap(
         z=shares if normalise else counts,
         x=names,

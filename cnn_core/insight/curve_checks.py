@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 
 from cnn_core.insight.findings import Finding
+from cnn_core.insight.labels import percent
 from cnn_core.schema.config import TrainConfig
 from cnn_core.schema.records import EpochRecord, Evaluation
 
@@ -126,7 +127,7 @@ def stuck_at_chance(
     collapsed = top_share >= COLLAPSE_SHARE
     if not (near_chance or collapsed):
         return None
-    facts = [f"accuracy {100 * accuracy:.1f}% where guessing gives {100 * chance:.1f}%"]
+    facts = [f"accuracy {percent(accuracy)} where guessing gives {percent(chance)}"]
     if loss is not None:
         facts.append(
             f"loss {loss:.3f}"
@@ -212,7 +213,7 @@ def overfitting(history: Sequence[EpochRecord], config: TrainConfig | None) -> F
         facts.append(f"validation loss rose for the last {run} epochs while training loss fell")
     if gap > OVERFIT_GAP:
         facts.append(
-            f"training accuracy {100 * accuracy:.1f}% vs validation {100 * val_accuracy:.1f}% "
+            f"training accuracy {percent(accuracy)} vs validation {percent(val_accuracy)} "
             f"({100 * gap:.1f} points apart)"
         )
     change, text = _more_dropout(config)
@@ -274,7 +275,7 @@ def underfitting(history: Sequence[EpochRecord], config: TrainConfig | None) -> 
         "underfitting",
         "warning",
         "The model underfits",
-        f"Training accuracy ended at {100 * accuracy:.1f}%: it does not fit even the "
+        f"Training accuracy ended at {percent(accuracy)}: it does not fit even the "
         "images it trains on.",
         "Give it more capacity (more filters or conv blocks, a wider dense layer), "
         "train longer, or raise the learning rate.",
@@ -302,8 +303,7 @@ def validation_above_training(
         "val_above_train",
         "info",
         "Validation accuracy is above training accuracy",
-        f"Validation {100 * val_accuracy:.1f}% vs training {100 * accuracy:.1f}% "
-        "in the last epoch.",
+        f"Validation {percent(val_accuracy)} vs training {percent(accuracy)} in the last epoch.",
         f"That is expected here: {why} act only while training (and training accuracy is "
         "averaged over an epoch in which the model was still improving). Nothing to fix.",
     )

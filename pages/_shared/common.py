@@ -253,8 +253,10 @@ def run_page_links(run: RunSummary, compare: bool = False) -> None:
     if compare:
         params = {**kept, RUNS_PARAM: run.run_id}
         links.append((COMPARE_PAGE, "Compare", ":material/compare_arrows:", params))
-    for col, (page, label, icon, params) in zip(st.columns(len(links)), links, strict=True):
-        with col:
+    # A wrapping row of links as wide as their labels: equal columns cut "Inside the CNN"
+    # short in the Runs page's narrow column.
+    with st.container(horizontal=True, gap="medium"):
+        for page, label, icon, params in links:
             st.page_link(page, label=label, icon=icon, query_params=params)
 
 

@@ -91,10 +91,18 @@ def selection_panel(
             p = position[index]
             true, pred = class_names[embedding.y_true[p]], class_names[embedding.y_pred[p]]
             verdict = "right" if true == pred else f"predicted {pred}"
-            col.image(tile, caption=f"#{index} · {true} · {verdict}", width="stretch")
+            caption = f"#{index} · true {true} · {verdict}"  # as Compare's image-by-image
+            col.image(tile, caption=caption, width="stretch")
             image_link(col, run.run_id, index)
     if len(chosen) > SHOWN_LIMIT:
         st.caption(f"… and {len(chosen) - SHOWN_LIMIT:,} more not shown.")
+
+
+def sample_choices(total: int) -> list[int]:
+    """The sample sizes to offer for a test set of `total` images: those below it, then
+    the first that takes them all (a small set gets one choice, not three that read alike)."""
+    below = [n for n in SAMPLES if n < total]
+    return below + [n for n in SAMPLES if n >= total][:1]
 
 
 def embedding_section(
@@ -108,11 +116,13 @@ def embedding_section(
         key="eval_embed_on",
         help="Loads the model and runs it on a sample of test images (once per model).",
     )
+    total = len(probs)
+    choices = sample_choices(total)
     limit = cols[1].selectbox(
         "Test images",
-        SAMPLES,
-        index=SAMPLES.index(DEFAULT_SAMPLE),
-        format_func=lambda n: f"{min(n, len(probs)):,} (sampled per class)",
+        choices,
+        index=choices.index(DEFAULT_SAMPLE) if DEFAULT_SAMPLE in choices else len(choices) - 1,
+        format_func=lambda n: f"all {total:,}" if n >= total else f"{n:,} (sampled per class)",
         key="eval_embed_sample",
     )
     cols[2].caption(
