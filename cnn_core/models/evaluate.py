@@ -1,4 +1,4 @@
-"""Test-set metrics: computing them (never storing them: that is `cnn_core.store.runs`).
+"""Test-set metrics: computing them (never storing them: that is `cnn_core.store.folder`).
 
 `evaluate_model` runs a model over the test images in batches; everything else
 is pure numpy on predicted probabilities: the `Evaluation` record, and the
