@@ -98,12 +98,12 @@ def test_a_run_on_imported_images_is_offered_partners_that_fit_its_images(
     options = ImageOptions(side=32, validation=0.2)
     key = import_server_folder("shapes", "shapes", options)
     config = TrainConfig(dataset=key, seed=5, name="shapes cnn")
-    labels = compare.alternatives_for(config)
+    labels = partners.alternatives_for(config)
     assert "Softmax regression (baseline)" in labels
-    partner = compare.paired_config(config, "Softmax regression (baseline)", "shapes cnn")
+    partner = partners.paired_config(config, "Softmax regression (baseline)", "shapes cnn")
     assert (partner.dataset, partner.seed, partner.model) == (key, 5, SOFTMAX)
     gone = replace(config, dataset="my-not-on-this-server")
-    assert compare.alternatives_for(gone) == []  # a partner could not train here
+    assert partners.alternatives_for(gone) == []  # a partner could not train here
 
 
 def test_every_alternative_keeps_the_split_whatever_it_returns(

@@ -5,7 +5,7 @@ flat (no folders):
 
     manifest.json   {"schema_version", "kind": "cnn-studio-run", "run_id", "files"}
     config, status, metrics, evaluation, predictions, model and notes files
-                    under the names `cnn_core.store.runs.RunFolder` gives them
+                    under the names `cnn_core.store.folder.RunFolder` gives them
 
 An imported bundle is untrusted input. `import_bundle` checks all of it before
 anything is written to the run store: the zip's structure (flat, known names,

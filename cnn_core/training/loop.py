@@ -6,7 +6,7 @@ phases (`cnn_core.training.plan.Phase`): one for a CNN, the head and fine-tuning
 pretrained VGG16 (`cnn_core.training.vgg16_phases`). Every phase fits with the same
 recorder and callbacks (`cnn_core.training.callbacks`), numbering epochs on; the run
 then saves its model, evaluates it on the test set and records how it ended.
-Everything it learns goes into the folder through `runs.RunFolder`.
+Everything it learns goes into the folder through `store.folder.RunFolder`.
 """
 
 from __future__ import annotations

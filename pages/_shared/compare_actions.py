@@ -1,7 +1,7 @@
 """One-click comparisons, shared by the Train and Compare pages.
 
 "Compare with another model" queues the same dataset, split and seed with a
-model from `cnn_core.insight.compare.ALTERNATIVES`; "Repeat over seeds" queues a seed
+model from `cnn_core.insight.partners.ALTERNATIVES`; "Repeat over seeds" queues a seed
 group. Both go through `launch_run` (the queue and concurrency limits) and open
 the Compare page on the new runs.
 """
