@@ -76,11 +76,18 @@ def _clip_gradients(config: TrainConfig | None) -> tuple[dict, str]:
 
 
 def non_finite_loss(history: Sequence[EpochRecord], config: TrainConfig | None) -> Finding | None:
-    """The loss became NaN or infinite: the weights blew up."""
+    """The loss became NaN or infinite: the weights blew up.
+
+    The run store keeps only finite numbers (`records.EpochRecord.from_dict` reads NaN
+    as missing), so a whole epoch stored with a training accuracy but no training loss
+    counts too: Keras logs both for every epoch it finishes, and only a non-finite
+    loss goes missing.
+    """
     bad = [
         r.epoch
         for r in history
         if any(v is not None and not math.isfinite(v) for v in (r.loss, r.val_loss))
+        or (r.loss is None and r.accuracy is not None and not r.partial)
     ]
     if not bad:
         return None
