@@ -81,13 +81,14 @@ def test_class_names_of_a_run_on_imported_images_are_its_folder_names(
     from cnn_core.insight.labels import class_names
     from cnn_core.schema.config import TrainConfig
     from cnn_core.store import runs
+    from cnn_core.store.folder import create_run
     from tests.image_folder_support import own_data_dir, shapes_folder
 
     data = own_data_dir(tmp_path, monkeypatch)
     shapes_folder(data, per_class=10, size=24)
     options = ImageOptions(side=32, validation=0.2)
     key = import_server_folder("shapes", "shapes", options)
-    path = runs.create_run(TrainConfig(dataset=key)).path
+    path = create_run(TrainConfig(dataset=key)).path
     monkeypatch.setenv("CNN_DATA_DIR", str(tmp_path / "elsewhere"))  # a server without them
     run = runs.load_run(path)
     assert class_names(run, 3) == ["circle", "square", "triangle"]

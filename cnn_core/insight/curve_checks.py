@@ -140,6 +140,7 @@ def stuck_at_chance(
     if accuracy is None:
         return None
     loss = evaluation.loss if evaluation else _last(history, "val_loss")
+    loss = loss if loss is not None and math.isfinite(loss) else None  # NaN: non_finite says it
     uniform = math.log(n_classes)
     near_chance = accuracy <= chance + CHANCE_MARGIN
     uniform_loss = loss is not None and abs(loss - uniform) <= UNIFORM_LOSS_TOLERANCE * uniform
