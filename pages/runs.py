@@ -16,9 +16,9 @@ from cnn_core.insight.labels import (
     STATE_LABELS,
     markdown_text,
     no_model_text,
+    run_badge,
     run_label,
     run_row,
-    state_badge,
 )
 from cnn_core.insight.run_filters import RunFilter, filter_choices
 from cnn_core.schema.records import RunNotes, RunState
@@ -220,9 +220,7 @@ def delete_section(run: RunSummary) -> None:
 
 def manage_section(run: RunSummary) -> None:
     name = run.config.name if run.config and run.config.name else run.run_id
-    st.markdown(
-        f"**{markdown_text(name)}** · {state_badge(run.state, run.stopping)} · `{run.run_id}`"
-    )
+    st.markdown(f"**{markdown_text(name)}** · {run_badge(run)} · `{run.run_id}`")
     if run.state == RunState.BROKEN:
         st.error(run.message)
     elif run.notes.imported_from:

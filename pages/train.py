@@ -12,15 +12,16 @@ from cnn_core.base.errors import UserError
 from cnn_core.charts.training import batch_loss_figure, training_curves_figure
 from cnn_core.insight.doctor import healthy
 from cnn_core.insight.labels import (
+    CLIPNORM_LABEL,
     format_bytes,
     format_duration,
     learning_rate_text,
     no_model_text,
     optimizer_title,
     percent,
+    run_badge,
     run_label,
     schedule_title,
-    state_badge,
 )
 from cnn_core.models.plan import describe_model, estimate_batch_memory
 from cnn_core.schema.config import (
@@ -215,7 +216,17 @@ def optimizer_inputs() -> OptimizerSpec:
     momentum = OptimizerSpec.momentum
     if name == "sgd":
         momentum = st.number_input("Momentum", step=0.05, key="train_momentum", persist_state=KEEP)
-    return OptimizerSpec(name, float(learning_rate), schedule, float(momentum))
+    clipnorm = st.number_input(
+        CLIPNORM_LABEL,
+        value=OptimizerSpec.clipnorm,
+        step=0.5,
+        key="train_clipnorm",
+        persist_state=KEEP,
+        help="0 = off. Otherwise each gradient longer than this is scaled down to it "
+        "before the update, so one bad batch cannot throw the weights far: try 1 when "
+        "the loss grows or becomes NaN.",
+    )
+    return OptimizerSpec(name, float(learning_rate), schedule, float(momentum), float(clipnorm))
 
 
 def fit_inputs() -> FitSpec:
@@ -398,7 +409,7 @@ def render_monitor(run_id: str, was_active: bool) -> None:
     run = load_run(run_folder(run_id).path)
     if was_active and not run.active:
         st.rerun()  # finished: redraw the page once, without polling
-    st.markdown(f"**Status:** {state_badge(run.state, run.stopping)} · `{run.run_id}`")
+    st.markdown(f"**Status:** {run_badge(run)} · `{run.run_id}`")
     history = run.read_history() if run.state != RunState.BROKEN else []
     epochs = planned_epochs(run.config) if run.config else None
     if run.state == RunState.QUEUED:

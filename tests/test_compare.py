@@ -408,10 +408,22 @@ def test_the_table_uses_the_pickers_labels_for_optimizer_schedule_and_dataset() 
     _, table = side_by_side.comparison_table([adam, other], [[], []])
     assert table["optimizer"] == ["Adam", "SGD with momentum"]
     assert table["schedule"] == ["Cosine decay to 0", "Halved on plateau"]
+    assert table["gradient clipping (max norm)"] == ["off", "off"]
     from cnn_core.data.registry import dataset_title
 
     assert table["dataset"] == ["Fashion-MNIST clothing", dataset_title("my-shoes")]
     assert "shoes" in table["dataset"][1]  # the one lookup, never "?" or a KeyError
+
+
+def test_gradient_clipping_is_one_row_under_the_train_forms_label() -> None:
+    from cnn_core.insight.labels import CLIPNORM_LABEL
+    from cnn_core.schema.config import OptimizerSpec
+
+    plain = make_run(TrainConfig(name="a"), [0.5])
+    clipped = make_run(TrainConfig(optimizer=OptimizerSpec(clipnorm=1.0), name="b"), [0.5])
+    _, table = side_by_side.comparison_table([plain, clipped], [[], []])
+    assert table[CLIPNORM_LABEL.lower()] == ["off", "1"]
+    assert CLIPNORM_LABEL.lower() in side_by_side.differences_only(table)
 
 
 def test_a_vgg16_run_says_where_its_weights_came_from() -> None:

@@ -80,6 +80,8 @@ def test_network_shrinking_below_one_pixel_is_refused() -> None:
         ("optimizer", "name", "adagrad", "optimizer must be one of adam, sgd, rmsprop"),
         ("optimizer", "schedule", "step", "learning-rate schedule must be one of constant"),
         ("optimizer", "momentum", 1.5, "momentum must be between 0 and 0.999"),
+        ("optimizer", "clipnorm", -1.0, "gradient clipping (clipnorm) must be between 0 and 100"),
+        ("optimizer", "clipnorm", math.inf, "Received: gradient clipping (clipnorm)=inf"),
         (None, "validation", 0.9, "validation fraction must be between 0.01 and 0.5"),
         (None, "validation", 40000, "validation count must be between 1 and 30000"),
         (None, "train_subset", 70000, "training subset must be between 0 and 60000"),
@@ -162,6 +164,13 @@ def test_a_flat_version_1_record_is_read_into_the_typed_pieces() -> None:
     )
     assert config.model == PRESETS["Softmax regression"]
     assert TrainConfig().optimizer.schedule == "cosine"  # new runs decay by default
+
+
+def test_a_config_saved_before_gradient_clipping_loads_with_it_off() -> None:
+    record = TrainConfig(optimizer=OptimizerSpec("sgd", 0.05, clipnorm=2.5)).to_dict()
+    assert TrainConfig.from_dict(record).optimizer.clipnorm == 2.5
+    del record["optimizer"]["clipnorm"]  # config.json as written before the field
+    assert TrainConfig.from_dict(record).optimizer.clipnorm == OptimizerSpec.clipnorm == 0.0
 
 
 def test_a_malformed_config_record_is_a_user_error() -> None:

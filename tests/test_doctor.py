@@ -4,6 +4,7 @@ from a healthy run; and real tiny trainings, one collapsed by a huge learning ra
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -92,6 +93,39 @@ def test_nan_loss_and_a_growing_loss_say_lower_the_rate() -> None:
     growing = epochs([0.5, 0.4, 0.7, 0.9], [0.5, 0.45, 0.8, 1.0], [0.8] * 4, [0.8] * 4)
     first = doctor.diagnose(CONFIG, growing, None, n_classes=10)[0]
     assert first.kind == "diverging" and first.change == {"learning_rate": 1e-4}
+
+
+def test_a_nan_loss_as_the_run_store_reads_it_back_is_found() -> None:
+    """NaN is stored as missing (records keep finite numbers): an epoch with an accuracy
+    but no loss is one whose loss was not a number."""
+    stored = [
+        EpochRecord.from_dict(r.to_dict())
+        for r in epochs([0.9, math.nan], [0.8, math.nan], [0.7, 0.1], [0.7, 0.1])
+    ]
+    assert stored[1].loss is None
+    (first, *_) = doctor.diagnose(CONFIG, stored, None, n_classes=10)
+    assert first.kind == "non_finite" and "From epoch 2" in first.evidence
+    # Records that never held a loss (only a validation accuracy) are not taken for NaN.
+    assert doctor.diagnose(CONFIG, [EpochRecord(1, val_accuracy=0.9)], None, 10) == []
+
+
+def test_a_loss_that_blows_up_offers_clipped_gradients_as_the_other_retry() -> None:
+    nan = epochs([0.9, float("nan")], [0.8, float("nan")], [0.7, 0.1], [0.7, 0.1])
+    growing = epochs([0.5, 0.4, 0.7, 0.9], [0.5, 0.45, 0.8, 1.0], [0.8] * 4, [0.8] * 4)
+    for history in (nan, growing):
+        first = doctor.diagnose(CONFIG, history, None, n_classes=10)[0]
+        assert "clip gradients" in first.advice
+        assert first.alternative == {"clipnorm": 1.0}
+        retry = doctor.corrected_config(CONFIG, first, alternative=True)
+        assert retry.optimizer.clipnorm == 1.0
+        assert retry.optimizer.learning_rate == CONFIG.optimizer.learning_rate  # only the clip
+        assert retry.name == "try · clip gradients at norm 1"
+    # Already clipped: the lower rate is the one retry left.
+    clipped = replace(CONFIG, optimizer=replace(CONFIG.optimizer, clipnorm=1.0))
+    first = doctor.diagnose(clipped, nan, None, n_classes=10)[0]
+    assert first.change and not first.alternative
+    with pytest.raises(ValueError, match="suggests no change"):
+        doctor.corrected_config(clipped, first, alternative=True)
 
 
 def test_overfitting_from_rising_validation_loss_and_from_the_gap() -> None:

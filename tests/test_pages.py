@@ -114,6 +114,7 @@ def test_train_page_has_its_widgets_and_a_summary() -> None:
         ("conv0_filters", 100_000, "conv block 1 filters must be between 1 and 1024"),
         ("train_batch", 0, "batch size must be between 1 and 4096"),
         ("conv1_kernel", 15, "conv block 2 kernel size must be at most the 14x14"),
+        ("train_clipnorm", -1.0, "gradient clipping (clipnorm) must be between 0 and 100"),
     ],
 )
 def test_train_page_refuses_bad_values_and_creates_no_run(
@@ -124,6 +125,26 @@ def test_train_page_refuses_bad_values_and_creates_no_run(
     assert any(words in e.value for e in at.error), [e.value for e in at.error]
     assert at.button(key="train_start").disabled  # a browser cannot click it
     assert list_runs() == []
+
+
+def test_gradient_clipping_starts_off_and_reaches_the_launched_config(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cnn_core.schema.config import OptimizerSpec
+    from cnn_core.training import worker
+
+    launched = []
+
+    def launch(config):  # record the config instead of starting a worker
+        launched.append(config)
+        return create_run(config), True
+
+    monkeypatch.setattr(worker, "launch_run", launch)
+    at = open_app("pages/train.py")
+    assert at.number_input(key="train_clipnorm").value == OptimizerSpec.clipnorm
+    at.number_input(key="train_clipnorm").set_value(2.0).run()
+    at.button(key="train_start").click().run()
+    assert [c.optimizer.clipnorm for c in launched] == [2.0]
 
 
 def test_presets_fill_the_layer_widgets() -> None:

@@ -18,13 +18,14 @@ from tests.apptest_support import assert_no_exception, open_with_query
 from tests.journey_runs import SMALL_CNN, history
 
 
-def collapsed_run() -> RunFolder:
-    """A finished SGD run at learning rate 1.0 that calls every test image class 4."""
+def collapsed_run(collapsed: bool = True) -> RunFolder:
+    """A finished SGD run at learning rate 1.0 that calls every test image class 4
+    (with `collapsed=False`: a run that gets every test image right)."""
     config = TrainConfig(
         model=SMALL_CNN,
         optimizer=OptimizerSpec("sgd", 1.0, "constant"),
         fit=FitSpec(epochs=2),
-        name="lr one",
+        name="lr one" if collapsed else "all right",
     )
     folder = create_run(config)
     dataset = load_dataset("mnist")
@@ -32,7 +33,10 @@ def collapsed_run() -> RunFolder:
     for record in history(2):
         folder.append_epoch(record)
     probs = np.full((len(dataset.y_test), 10), 0.001, np.float32)
-    probs[:, 4] = 0.991
+    if collapsed:
+        probs[:, 4] = 0.991
+    else:
+        probs[np.arange(len(dataset.y_test)), dataset.y_test] = 0.991
     folder.save_evaluation(
         summarize(probs, dataset.y_test, list("0123456789")), probs, dataset.y_test
     )
@@ -86,3 +90,65 @@ def test_train_never_shows_a_collapsed_run_as_a_green_success(isolated_store) ->
     assert not [s.value for s in at.success if "Test accuracy" in s.value]
     assert any("collapsed to one class" in e.value for e in at.error)
     assert at.button(key="train_doctor_try_0").label.startswith("Try this: learning rate")
+
+
+def test_train_s_status_line_says_the_run_learned_nothing_in_a_warning_badge(
+    isolated_store,
+) -> None:
+    from tests.apptest_support import open_app
+
+    folder = collapsed_run()
+    at = open_app("pages/train.py")
+    at.selectbox(key="train_monitor_run").set_value(folder.run_id).run()
+    status = next(m.value for m in at.markdown if m.value.startswith("**Status:**"))
+    assert ":orange-badge[:material/warning: completed · learned nothing" in status
+    assert ":green-badge" not in status
+
+
+@pytest.mark.parametrize("page", ["app.py", "pages/runs.py", "pages/compare.py"])
+def test_run_tables_say_completed_learned_nothing(isolated_store, page: str) -> None:
+    from tests.apptest_support import open_app
+
+    collapsed = collapsed_run()
+    healthy = collapsed_run(collapsed=False)
+    at = open_app(None if page == "app.py" else page)
+    assert_no_exception(at)
+    frame = at.dataframe[0].value
+    status = dict(zip(frame["run id"], frame["status"], strict=True))
+    assert status[collapsed.run_id] == "completed · learned nothing (one class)"
+    assert status[healthy.run_id] == "completed"
+
+
+def nan_run() -> RunFolder:
+    """A finished run whose loss became NaN in its second epoch."""
+    from cnn_core.schema.records import EpochRecord
+
+    folder = collapsed_run()
+    folder.metrics_path.write_text("")
+    folder.append_epoch(EpochRecord(1, loss=2.4, val_loss=2.3, accuracy=0.1, val_accuracy=0.1))
+    nan = float("nan")
+    folder.append_epoch(EpochRecord(2, loss=nan, val_loss=nan, accuracy=0.1, val_accuracy=0.1))
+    return folder
+
+
+def test_a_nan_loss_offers_clipped_gradients_and_queues_that_run(
+    isolated_store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    launched: list[RunFolder] = []
+
+    def launch(config: TrainConfig) -> tuple[RunFolder, bool]:  # no worker: nothing trains
+        launched.append(create_run(config))
+        return launched[-1], True
+
+    monkeypatch.setattr(doctor_view, "launch_run", launch)
+    folder = nan_run()
+    at = open_with_query("pages/evaluate.py", run=folder.run_id)
+    assert at.button(key="eval_doctor_try_0").label == "Try this: learning rate 1 -> 0.1"
+    button = at.button(key="eval_doctor_try_0_alt")
+    assert button.label == "Try this: clip gradients at norm 1"
+    button.click().run()
+    assert_no_exception(at)
+    (retry,) = (load_run(f.path) for f in launched)
+    assert retry.config.optimizer.clipnorm == 1.0
+    assert retry.config.optimizer.learning_rate == 1.0  # the one change named
+    assert at.query_params["runs"] == f"{folder.run_id},{retry.run_id}"

@@ -33,6 +33,21 @@ def test_a_constant_rate_stays_put() -> None:
     assert rate(optimizer) == pytest.approx(0.01)
 
 
+@pytest.mark.parametrize("name", ["adam", "sgd", "rmsprop"])
+def test_gradient_clipping_reaches_the_keras_optimizer(name: str) -> None:
+    assert make_optimizer(OptimizerSpec(name, 0.01, clipnorm=1.5)).clipnorm == 1.5
+    assert make_optimizer(OptimizerSpec(name, 0.01)).clipnorm is None  # 0 = off
+
+
+def test_a_clipped_update_moves_the_weights_at_most_rate_times_norm() -> None:
+    import tensorflow as tf
+
+    weight = tf.Variable([0.0, 0.0])
+    optimizer = make_optimizer(OptimizerSpec("sgd", 0.1, "constant", momentum=0.0, clipnorm=1.0))
+    optimizer.apply_gradients([(tf.constant([300.0, 400.0]), weight)])  # norm 500
+    assert np.linalg.norm(weight.numpy()) == pytest.approx(0.1, rel=1e-5)  # not 50
+
+
 def kinds(callbacks: list) -> list[str]:
     return [type(c).__name__ for c in callbacks]
 

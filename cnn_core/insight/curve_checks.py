@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 
 from cnn_core.insight.findings import Finding
-from cnn_core.insight.labels import percent
+from cnn_core.insight.percents import percent
 from cnn_core.schema.config import TrainConfig
 from cnn_core.schema.records import EpochRecord, Evaluation
 
@@ -64,12 +64,30 @@ def _lower_rate(config: TrainConfig | None, factor: float = 10.0) -> tuple[dict,
     return {"learning_rate": rate}, f"learning rate {config.optimizer.learning_rate:g} -> {rate:g}"
 
 
+# The gradient norm offered when a loss blows up and gradients are not clipped yet.
+CLIPNORM_TO_TRY = 1.0
+
+
+def _clip_gradients(config: TrainConfig | None) -> tuple[dict, str]:
+    """Gradient clipping to try for a loss that blew up; nothing when already clipped."""
+    if config is None or config.optimizer.clipnorm > 0:
+        return {}, ""
+    return {"clipnorm": CLIPNORM_TO_TRY}, f"clip gradients at norm {CLIPNORM_TO_TRY:g}"
+
+
 def non_finite_loss(history: Sequence[EpochRecord], config: TrainConfig | None) -> Finding | None:
-    """The loss became NaN or infinite: the weights blew up."""
+    """The loss became NaN or infinite: the weights blew up.
+
+    The run store keeps only finite numbers (`records.EpochRecord.from_dict` reads NaN
+    as missing), so a whole epoch stored with a training accuracy but no training loss
+    counts too: Keras logs both for every epoch it finishes, and only a non-finite
+    loss goes missing.
+    """
     bad = [
         r.epoch
         for r in history
         if any(v is not None and not math.isfinite(v) for v in (r.loss, r.val_loss))
+        or (r.loss is None and r.accuracy is not None and not r.partial)
     ]
     if not bad:
         return None
@@ -82,6 +100,7 @@ def non_finite_loss(history: Sequence[EpochRecord], config: TrainConfig | None) 
         "Lower the learning rate (ten times lower is a good first try), or clip gradients.",
         change,
         text,
+        *_clip_gradients(config),
     )
 
 
@@ -103,6 +122,7 @@ def diverging(history: Sequence[EpochRecord], config: TrainConfig | None) -> Fin
         "The learning rate is too high for this model: lower it, or clip gradients.",
         change,
         text,
+        *_clip_gradients(config),
     )
 
 
@@ -120,6 +140,7 @@ def stuck_at_chance(
     if accuracy is None:
         return None
     loss = evaluation.loss if evaluation else _last(history, "val_loss")
+    loss = loss if loss is not None and math.isfinite(loss) else None  # NaN: non_finite says it
     uniform = math.log(n_classes)
     near_chance = accuracy <= chance + CHANCE_MARGIN
     uniform_loss = loss is not None and abs(loss - uniform) <= UNIFORM_LOSS_TOLERANCE * uniform

@@ -73,19 +73,28 @@ def healthy(findings: Sequence[Finding]) -> bool:
     return all(f.severity == "info" for f in findings)
 
 
-def corrected_config(config: TrainConfig, finding: Finding) -> TrainConfig:
-    """`config` with the finding's change applied: same data, split and seed, no group,
-    named after what changed.
+def corrected_config(
+    config: TrainConfig, finding: Finding, alternative: bool = False
+) -> TrainConfig:
+    """`config` with the finding's change (or, with `alternative`, its alternative change)
+    applied: same data, split and seed, no group, named after what changed.
 
     Raises:
-        ValueError: the finding suggests no change.
+        ValueError: the finding suggests no such change.
     """
-    if not finding.change:
+    change, text = (
+        (finding.alternative, finding.alternative_text)
+        if alternative
+        else (finding.change, finding.change_text)
+    )
+    if not change:
         raise ValueError(f"the finding {finding.kind!r} suggests no change to retry")
     new = config
-    for key, value in finding.change.items():
+    for key, value in change.items():
         if key == "learning_rate":
             new = replace(new, optimizer=replace(new.optimizer, learning_rate=float(value)))
+        elif key == "clipnorm":
+            new = replace(new, optimizer=replace(new.optimizer, clipnorm=float(value)))
         elif key == "epochs":
             new = replace(new, fit=replace(new.fit, epochs=int(value)))
         elif key == "dropout":
@@ -94,4 +103,4 @@ def corrected_config(config: TrainConfig, finding: Finding) -> TrainConfig:
         else:
             raise ValueError(f"unknown setting to change: {key!r}")
     origin = config.name or "run"
-    return replace(new, group="", name=f"{origin} · {finding.change_text}"[:MAX_NAME_CHARS])
+    return replace(new, group="", name=f"{origin} · {text}"[:MAX_NAME_CHARS])

@@ -19,7 +19,9 @@ class Finding:
     `title` names it in a few words, `evidence` gives the numbers behind it,
     `advice` the concrete next step; `change` (when not empty) is what
     `corrected_config` changes for a retry, by setting name, e.g.
-    {"learning_rate": 0.0001}; `change_text` says it in words.
+    {"learning_rate": 0.0001}; `change_text` says it in words. `alternative` (with
+    `alternative_text`) is a second retry for advice with an "or" in it, e.g.
+    "lower the rate, or clip gradients": {"clipnorm": 1.0}.
     """
 
     kind: str
@@ -29,3 +31,5 @@ class Finding:
     advice: str
     change: dict[str, Any] = field(default_factory=dict)
     change_text: str = ""
+    alternative: dict[str, Any] = field(default_factory=dict)
+    alternative_text: str = ""

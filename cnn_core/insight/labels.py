@@ -1,4 +1,9 @@
-"""Short human-readable texts shared by pages: durations, sizes, run rows."""
+"""Short human-readable texts shared by pages: durations, sizes, run rows.
+
+A completed run's status carries the training doctor's verdict ("completed ·
+learned nothing", `run_status_text`, `run_badge`): a run that learned nothing never
+reads as a plain success. `percent` lives in `percents` and is re-exported here.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ import time
 from typing import Any
 
 from cnn_core.data.registry import dataset_title
+from cnn_core.insight.doctor_verdict import verdict, verdict_words
+from cnn_core.insight.percents import percent as percent  # re-exported: pages use it
 from cnn_core.models.vgg16 import vgg16_label
 from cnn_core.schema.records import EpochRecord, RunState
 from cnn_core.store.runs import RunSummary
@@ -33,9 +40,31 @@ def state_badge(state: RunState, stopping: bool = False) -> str:
     return f":{colour}-badge[:material/{icon}: {state.value}]"
 
 
-def percent(value: float | None) -> str:
-    """An accuracy in [0, 1] as '89.98%' (two decimals everywhere); '–' when unknown."""
-    return "–" if value is None or value != value else f"{100 * value:.2f}%"
+# A completed run with a doctor's finding, by its severity: (badge colour, Material
+# icon). A problem (learned nothing, NaN loss) takes the colour of runs that did not
+# end well; a warning (overfitting, a weak class) still trained a usable model, so it
+# reads as a caution, apart from both the green success and the orange problems.
+VERDICT_STYLES = {"problem": ("orange", "warning"), "warning": ("yellow", "info")}
+
+
+def run_status_text(run: RunSummary) -> str:
+    """A run's state in plain words for tables: "completed", "stopping…", or for a
+    completed run the doctor finds wrong, "completed · learned nothing"."""
+    if run.stopping:
+        return "stopping…"
+    finding = verdict(run)
+    label = STATE_LABELS[run.state]
+    return f"{label} · {verdict_words(finding)}" if finding else label
+
+
+def run_badge(run: RunSummary) -> str:
+    """`state_badge` for a run's status line, with the doctor's verdict on a completed
+    run: ':orange-badge[:material/warning: completed · learned nothing]'."""
+    finding = None if run.stopping else verdict(run)
+    if finding is None:
+        return state_badge(run.state, run.stopping)
+    colour, icon = VERDICT_STYLES[finding.severity]
+    return f":{colour}-badge[:material/{icon}: {run_status_text(run)}]"
 
 
 def format_duration(seconds: float | None) -> str:
@@ -56,6 +85,15 @@ SCHEDULE_LABELS = {  # the Train page's choices (capitalised) and the line under
     "plateau": "halved on plateau",
 }
 OPTIMIZER_LABELS = {"adam": "Adam", "sgd": "SGD with momentum", "rmsprop": "RMSprop"}
+
+
+# Gradient clipping's one label: the Train form's input and Compare's settings table.
+CLIPNORM_LABEL = "Gradient clipping (max norm)"
+
+
+def clipnorm_text(clipnorm: float) -> str:
+    """A run's gradient clipping for tables: 'off' (0) or the norm, '1'."""
+    return f"{clipnorm:g}" if clipnorm > 0 else "off"
 
 
 def optimizer_title(name: str) -> str:
@@ -131,7 +169,7 @@ def run_row(run: RunSummary) -> dict[str, Any]:
     created = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created)) if run.created else ""
     return {
         "name": run.config.name if run.config and run.config.name else run.run_id,
-        "status": "stopping…" if run.stopping else STATE_LABELS[run.state],
+        "status": run_status_text(run),
         "test acc": run.test_accuracy,
         "best val acc": run.best_val_accuracy,
         "dataset": run_dataset_title(run),

@@ -16,11 +16,14 @@ from typing import Any
 
 from cnn_core.insight.curves import METRICS, best_epoch, elapsed_seconds
 from cnn_core.insight.labels import (
+    CLIPNORM_LABEL,
+    clipnorm_text,
     format_duration,
     model_label,
     optimizer_title,
     percent,
     run_dataset_title,
+    run_status_text,
     schedule_title,
 )
 from cnn_core.models.plan import describe_model
@@ -74,7 +77,7 @@ def run_column(run: RunSummary, history: Sequence[EpochRecord]) -> dict[str, str
     planned = planned_epochs(config) if config else None  # both phases of a VGG16 run
     column = {
         "run id": run.run_id,
-        "state": str(run.state),
+        "state": run_status_text(run),  # with the doctor's verdict on a completed run
         "dataset": run_dataset_title(run),
         "model": model_label(run),
         "parameters": f"{counts[0]:,}" if counts else "?",
@@ -88,6 +91,7 @@ def run_column(run: RunSummary, history: Sequence[EpochRecord]) -> dict[str, str
             "optimizer": optimizer_title(config.optimizer.name),
             "learning rate": f"{config.optimizer.learning_rate:g}",
             "schedule": schedule_title(config.optimizer.schedule),
+            CLIPNORM_LABEL.lower(): clipnorm_text(config.optimizer.clipnorm),
             "batch size": str(config.fit.batch_size),
             "validation": _validation_text(config.validation),
             "training subset": f"{config.train_subset:,}" if config.train_subset else "all",

@@ -70,7 +70,8 @@ def make_optimizer(spec: OptimizerSpec, decay_steps: int = 0) -> Any:
     """The Keras optimizer for a validated config's optimizer settings.
 
     Args:
-        spec: the optimizer, its learning rate and (for SGD) momentum.
+        spec: the optimizer, its learning rate, (for SGD) momentum, and gradient
+            clipping (`clipnorm` > 0 rescales each gradient to at most that norm).
         decay_steps: > 0 decays the rate along a cosine from `spec.learning_rate`
             to 0 over that many batches (the "cosine" schedule); 0 keeps it constant.
     """
@@ -78,11 +79,12 @@ def make_optimizer(spec: OptimizerSpec, decay_steps: int = 0) -> Any:
     rate: Any = spec.learning_rate
     if decay_steps > 0:
         rate = keras.optimizers.schedules.CosineDecay(spec.learning_rate, decay_steps)
+    clip = {"clipnorm": spec.clipnorm} if spec.clipnorm > 0 else {}  # Keras: None = off
     if spec.name == "sgd":
-        return keras.optimizers.SGD(learning_rate=rate, momentum=spec.momentum)
+        return keras.optimizers.SGD(learning_rate=rate, momentum=spec.momentum, **clip)
     if spec.name == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate=rate)
-    return keras.optimizers.Adam(learning_rate=rate)
+        return keras.optimizers.RMSprop(learning_rate=rate, **clip)
+    return keras.optimizers.Adam(learning_rate=rate, **clip)
 
 
 def load_trained_model(path: Path) -> keras.Model:

@@ -32,6 +32,9 @@ DENSE_LAYERS_RANGE = (0, 4)
 DROPOUT_RANGE = (0.0, 0.95)
 LEARNING_RATE_RANGE = (1e-6, 1.0)
 MOMENTUM_RANGE = (0.0, 0.999)
+# Gradient clipping: the largest norm each weight's gradient may have (0 = off). Keras
+# rescales any gradient longer than this; 0.1-10 are the usual values.
+CLIPNORM_RANGE = (0.0, 100.0)
 BATCH_SIZE_RANGE = (1, 4096)
 EPOCHS_RANGE = (1, 500)
 PATIENCE_RANGE = (1, 100)
@@ -112,6 +115,10 @@ class OptimizerSpec:
     learning_rate: float = 1e-3
     schedule: str = "cosine"  # one of LR_SCHEDULES (cosine: see the presets' note)
     momentum: float = 0.9  # used by SGD only
+    # Gradient clipping: each weight's gradient is rescaled to at most this norm before
+    # the update (Keras' `clipnorm`), so one bad batch cannot throw the weights far;
+    # 0 = off. Configs saved before the field existed load with it off.
+    clipnorm: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -370,6 +377,7 @@ def validate(config: TrainConfig, input_shape: tuple[int, int, int], n_train: in
     _check_range(problems, "learning rate", optimizer.learning_rate, LEARNING_RATE_RANGE)
     _check_choice(problems, "learning-rate schedule", optimizer.schedule, LR_SCHEDULES)
     _check_range(problems, "momentum", optimizer.momentum, MOMENTUM_RANGE)
+    _check_range(problems, "gradient clipping (clipnorm)", optimizer.clipnorm, CLIPNORM_RANGE)
     _check_int(problems, "batch size", fit.batch_size, BATCH_SIZE_RANGE)
     _check_int(problems, "epochs", fit.epochs, EPOCHS_RANGE)
     _check_int(problems, "patience", fit.patience, PATIENCE_RANGE)

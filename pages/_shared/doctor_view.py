@@ -1,9 +1,11 @@
 """The training doctor's findings on a page, with a one-click retry.
 
 Shared by Train (the finished view), Evaluate and Compare. `cnn_core.insight.doctor`
-finds; this shows each finding (problem: error box, warning: warning box, note:
-info box) with its evidence and advice, and "Try this" queues the corrected run
-through the same launcher as every other button and opens the pair on Compare.
+finds (`doctor_verdict.run_findings`, cached per run folder version); this shows
+each finding (problem: error box, warning: warning box, note: info box) with its
+evidence and advice, and "Try this" queues the corrected run (or the finding's
+alternative, e.g. clipped gradients) through the same launcher as every other
+button and opens the pair on Compare.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import streamlit as st
 from cnn_core.base.errors import UserError
 from cnn_core.data.registry import find_dataset
 from cnn_core.insight import doctor
+from cnn_core.insight.doctor_verdict import run_findings as run_findings  # pages import it here
 from cnn_core.insight.labels import markdown_text
 from cnn_core.store.runs import RunSummary
 from cnn_core.training.worker import launch_run
@@ -20,16 +23,6 @@ from pages._shared.compare_actions import open_comparison
 
 BOXES = {"problem": st.error, "warning": st.warning, "info": st.info}
 ICONS = {"problem": ":material/error:", "warning": ":material/warning:", "info": ":material/info:"}
-
-
-def run_findings(run: RunSummary) -> list[doctor.Finding]:
-    """The doctor's findings for a finished run (none while it trains or when broken)."""
-    if not run.state.final or run.config is None:
-        return []
-    evaluation = run.read_evaluation()
-    n_classes = len(run.dataset.class_names) if run.dataset else None
-    counts = run.status.train_class_counts if run.status else None
-    return doctor.diagnose(run.config, run.read_history(), evaluation, n_classes, counts)
 
 
 def findings_section(run: RunSummary, prefix: str, findings: list[doctor.Finding]) -> None:
@@ -40,15 +33,20 @@ def findings_section(run: RunSummary, prefix: str, findings: list[doctor.Finding
             f"*What to try:* {markdown_text(finding.advice)}"
         )
         BOXES[finding.severity](text, icon=ICONS[finding.severity])
-        retryable = finding.change and run.config is not None and find_dataset(run.config.dataset)
-        if retryable and st.button(
-            f"Try this: {finding.change_text}",
-            icon=":material/science:",
-            key=f"{prefix}_doctor_try_{index}",
-            help="Queues the same data, split and seed with this change, "
-            "and opens both runs on Compare.",
-        ):
-            retry(run, finding)
+        if run.config is None or not find_dataset(run.config.dataset):
+            continue  # nothing to retry on: no config, or its data is not here
+        tries = [(False, finding.change_text)] if finding.change else []
+        tries += [(True, finding.alternative_text)] if finding.alternative else []
+        for alternative, text in tries:
+            suffix = "_alt" if alternative else ""
+            if st.button(
+                f"Try this: {text}",
+                icon=":material/science:",
+                key=f"{prefix}_doctor_try_{index}{suffix}",
+                help="Queues the same data, split and seed with this change, "
+                "and opens both runs on Compare.",
+            ):
+                retry(run, finding, alternative)
 
 
 BADGE_COLOURS = {"problem": "red", "warning": "orange", "info": "blue"}
@@ -68,10 +66,11 @@ def findings_badges(findings: list[doctor.Finding]) -> None:
     )
 
 
-def retry(run: RunSummary, finding: doctor.Finding) -> None:
-    """Queue the corrected run and open the pair on Compare (never returns on success)."""
+def retry(run: RunSummary, finding: doctor.Finding, alternative: bool = False) -> None:
+    """Queue the corrected run (with the finding's change, or its alternative) and open
+    the pair on Compare (never returns on success)."""
     try:
-        folder, _ = launch_run(doctor.corrected_config(run.config, finding))
+        folder, _ = launch_run(doctor.corrected_config(run.config, finding, alternative))
     except (UserError, ValueError) as error:
         st.error(str(error))
         return
