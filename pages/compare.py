@@ -19,7 +19,6 @@ from cnn_core.insight.compare import (
     Curves,
     comparison_table,
     differences_only,
-    filter_runs,
     group_curves,
     group_summaries,
     histories_csv,
@@ -33,6 +32,7 @@ from cnn_core.insight.compare import (
 )
 from cnn_core.insight.inspection import conv_layer_names, filter_weights, softmax_templates
 from cnn_core.insight.labels import class_names, format_duration, model_label, percent, run_row
+from cnn_core.insight.run_filters import RunFilter, filter_choices
 from cnn_core.schema.records import EpochRecord
 from cnn_core.store.runs import RunSummary, list_runs, runs_root
 from pages._shared.common import CURRENT_RUN, cached_model, ensure_app_navigation, show_run_table
@@ -88,21 +88,22 @@ def sync_table_selection(listed: list[str], chosen: list[str]) -> None:
 
 def run_picker(runs: list[RunSummary], chosen: list[RunSummary]) -> None:
     """Filters and the multi-row selection table."""
+    choices = filter_choices(runs)
     cols = st.columns(2)
     datasets = cols[0].multiselect(
         "Dataset",
-        sorted({r.config.dataset for r in runs if r.config}),
+        choices.datasets,
         format_func=dataset_title,
         key="compare_datasets",
         placeholder="any dataset",
     )
     models = cols[1].multiselect(
         "Model",
-        sorted({model_label(r) for r in runs}),
+        choices.models,
         key="compare_models",
         placeholder="any model",
     )
-    listed = filter_runs(runs, datasets, models)
+    listed = RunFilter(datasets=frozenset(datasets), models=frozenset(models)).apply(runs)
     ids = [r.run_id for r in listed]
     st.session_state[LISTED] = ids
     sync_table_selection(ids, [r.run_id for r in chosen])

@@ -19,6 +19,7 @@ from cnn_core.charts.compare import (
     run_colours,
 )
 from cnn_core.insight import compare
+from cnn_core.insight.run_filters import RunFilter
 from cnn_core.models.cnn import describe_model
 from cnn_core.schema.config import PRESETS, ConvBlock, ModelSpec, TrainConfig
 from cnn_core.schema.records import EpochRecord, Evaluation, PerClass, RunState
@@ -180,9 +181,10 @@ def test_filters_by_dataset_and_model() -> None:
     soft = make_run(TrainConfig(dataset="mnist", model=SOFTMAX), [0.5])
     cifar = make_run(TrainConfig(dataset="cifar10"), [0.5])
     every = runs.list_runs()
-    assert {r.run_id for r in compare.filter_runs(every)} == {cnn.run_id, soft.run_id, cifar.run_id}
-    assert {r.run_id for r in compare.filter_runs(every, ["mnist"])} == {cnn.run_id, soft.run_id}
-    only = compare.filter_runs(every, ["mnist"], ["Softmax regression"])
+    assert {r.run_id for r in RunFilter().apply(every)} == {cnn.run_id, soft.run_id, cifar.run_id}
+    mnist = RunFilter(datasets=frozenset({"mnist"}))
+    assert {r.run_id for r in mnist.apply(every)} == {cnn.run_id, soft.run_id}
+    only = RunFilter(frozenset({"mnist"}), frozenset({"Softmax regression"})).apply(every)
     assert [r.run_id for r in only] == [soft.run_id]
 
 

@@ -217,18 +217,6 @@ def resolve_runs(
     return found, unknown
 
 
-def filter_runs(
-    runs: Sequence[RunSummary], datasets: Sequence[str] = (), models: Sequence[str] = ()
-) -> list[RunSummary]:
-    """The runs on one of `datasets` with one of the `models` (model_label); empty = any."""
-    return [
-        run
-        for run in runs
-        if (not datasets or (run.config and run.config.dataset in datasets))
-        and (not models or model_label(run) in models)
-    ]
-
-
 def listing_state(runs: Sequence[RunSummary]) -> tuple:
     """What run tables show of `runs` that changes while they train: (id, state,
     epochs, best validation and test accuracy) each. A page that polls only part
