@@ -27,6 +27,7 @@ from cnn_core.schema.config import (
     ACTIVATIONS,
     DEFAULT_PRESET,
     LR_SCHEDULES,
+    MAX_NAME_CHARS,
     OPTIMIZERS,
     PADDINGS,
     PRESETS,
@@ -248,7 +249,9 @@ def run_inputs() -> tuple[int, int, str]:
             help="0 uses them all; a few thousand make a quick experiment.",
         )
     )
-    name = st.text_input("Run name (optional)", key="train_name", persist_state=KEEP, max_chars=60)
+    name = st.text_input(
+        "Run name (optional)", key="train_name", persist_state=KEEP, max_chars=MAX_NAME_CHARS
+    )
     return seed, subset, name
 
 

@@ -30,6 +30,7 @@ from cnn_core.models.cnn import load_trained_model
 from cnn_core.schema.config import TrainConfig
 from cnn_core.store import workspaces
 from cnn_core.store.runs import RUN_ID_PATTERN, RunSummary, model_runs
+from pages._shared.page_registry import page
 
 CHOSEN_DATASET = "chosen_dataset"  # survives page changes (widget keys do not)
 NAVIGATION_CHECKED = "navigation_checked"
@@ -37,12 +38,12 @@ RUN_PARAM = "run"  # the URL query parameter naming a page's run: /evaluate?run=
 LINKED = "_linked"  # suffix of the session key remembering the run last put in the URL
 CURRENT_RUN = "current_run"  # the run this session is looking at: it follows across pages
 RUNS_PARAM = "runs"  # ?runs=<id>,<id>: the Compare page's selection
-RUN_PAGES = (  # the pages that show one run with a model: (page, label, icon)
-    ("pages/evaluate.py", "Evaluate", ":material/fact_check:"),
-    ("pages/inside.py", "Inside the CNN", ":material/neurology:"),
-    ("pages/predict.py", "Predict", ":material/draw:"),
+RUN_PAGES = (  # the pages that show one run with a model
+    page("pages/evaluate.py"),
+    page("pages/inside.py"),
+    page("pages/predict.py"),
 )
-COMPARE_PAGE = "pages/compare.py"
+COMPARE_PAGE = page("pages/compare.py")
 WORKSPACE = "workspace"  # the session's private workspace id, also in the URL as ?ws=<id>
 
 
@@ -245,15 +246,12 @@ def run_page_links(run: RunSummary, compare: bool = False) -> None:
     """Links that open `run` on each page that shows one run (and on Compare when
     `compare`), in a row; other query parameters (a workspace's `?ws=`) are kept."""
     kept = {k: v for k, v in st.query_params.to_dict().items() if k not in (RUN_PARAM, RUNS_PARAM)}
-    links = [
-        (page, label, icon, {**kept, RUN_PARAM: run.run_id}) for page, label, icon in RUN_PAGES
-    ]
+    links = [(entry, {**kept, RUN_PARAM: run.run_id}) for entry in RUN_PAGES]
     if compare:
-        params = {**kept, RUNS_PARAM: run.run_id}
-        links.append((COMPARE_PAGE, "Compare", ":material/compare_arrows:", params))
-    for col, (page, label, icon, params) in zip(st.columns(len(links)), links, strict=True):
+        links.append((COMPARE_PAGE, {**kept, RUNS_PARAM: run.run_id}))
+    for col, (entry, params) in zip(st.columns(len(links)), links, strict=True):
         with col:
-            st.page_link(page, label=label, icon=icon, query_params=params)
+            st.page_link(entry.path, label=entry.title, icon=entry.icon, query_params=params)
 
 
 def link_problem(link: str, well_formed: bool) -> str:
