@@ -22,6 +22,7 @@ from cnn_core.insight.predict import (
     prepare_uploads,
     reads_digits,
 )
+from cnn_core.models.evaluate import predictions_csv
 from pages._shared import novelty_view
 from pages._shared.common import (
     cached_model,
@@ -119,19 +120,26 @@ def upload_tab(
         return
     pairs = ((f.name, f.getvalue()) for f in files)
     prepared = prepare_uploads(pairs, predictor.input_shape, digits, pad)
-    frame = show_prepared(prepared, predictor, names, detector, dataset, "predict")
-    if frame is None:
+    shown = show_prepared(prepared, predictor, names, detector, dataset, "predict")
+    if shown is None:
         return
-    shown = ["file", "predicted", "confidence"] + (["unusual"] if detector else [])
+    frame, probs = shown
     st.dataframe(
-        frame[shown],
+        frame,
         hide_index=True,
         column_config={"confidence": st.column_config.ProgressColumn(min_value=0, max_value=1)},
         key="predict_table",
     )
     st.download_button(
         "Download predictions (CSV)",
-        frame.to_csv(index=False),
+        predictions_csv(
+            probs,
+            None,
+            names,
+            ids=list(frame["file"]),
+            id_column="file",
+            extra={"unusual": list(frame["unusual"])} if detector else None,
+        ),
         file_name="predictions.csv",
         mime="text/csv",
         key="predict_csv",
@@ -145,8 +153,10 @@ def show_prepared(
     detector: Detector | None,
     dataset: str | None,
     prefix: str,
-) -> pd.DataFrame | None:
-    """Errors, then each image's prediction (a few in detail); the table, None if none."""
+) -> tuple[pd.DataFrame, np.ndarray] | None:
+    """Errors, then each image's prediction (a few in detail); the table (file, predicted,
+    confidence, and unusual when there is a `detector`) and the probabilities, float
+    (n, n_classes); None when no image could be read."""
     for message in prepared.errors:
         st.error(message)
     if not prepared.inputs:
@@ -161,11 +171,10 @@ def show_prepared(
                 novelty_view.show_verdict(detector, score, dataset)  # inside the image's box
     rows = [
         {"file": name, "predicted": names[int(row.argmax())], "confidence": float(row.max())}
-        | {"unusual": novelty_view.is_unusual(detector, score)}
-        | {f"p({c})": float(p) for c, p in zip(names, row, strict=True)}
+        | ({"unusual": novelty_view.is_unusual(detector, score)} if detector else {})
         for name, _, _, row, score in items
     ]
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows), probs
 
 
 def camera_tab(

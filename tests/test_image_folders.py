@@ -17,6 +17,7 @@ from cnn_core.data.archives import Limits
 from cnn_core.data.registry import all_datasets, dataset_info, load_dataset, split_indices
 from cnn_core.data.user_folders import ImageOptions
 from cnn_core.insight.predict import prepare_uploads
+from cnn_core.models.evaluate import predictions_csv
 from cnn_core.schema.config import PRESETS as MODEL_PRESETS
 from cnn_core.schema.config import FitSpec, TrainConfig
 from cnn_core.store import runs
@@ -225,19 +226,6 @@ def test_bad_options_and_names_are_refused(data: Path) -> None:
         folders.slugify("…")
 
 
-def test_unlabeled_csv_rows_probabilities_and_names() -> None:
-    names = ["a.jpg", "sub/b, c.png", "ü.jpg"]
-    probs = np.array([[0.2, 0.8], [0.5, 0.5], [1.0, 0.0]], dtype=np.float32)
-    text = folders.unlabeled_csv(names, probs, ["cat", "dog"])
-    rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0] == ["file", "predicted_class", "cat", "dog"]
-    assert [r[0] for r in rows[1:]] == names
-    assert [r[1] for r in rows[1:]] == ["dog", "cat", "cat"]
-    assert all(abs(float(r[2]) + float(r[3]) - 1) < 1e-5 for r in rows[1:])
-    with pytest.raises(ValueError):
-        folders.unlabeled_csv(names[:2], probs, ["cat", "dog"])
-
-
 def test_stream_yields_every_training_image_once_per_epoch(data: Path) -> None:
     shapes_folder(data, per_class=10)
     dataset = load_dataset(folders.import_server_folder("s", "shapes", SMALL))
@@ -278,7 +266,11 @@ def test_a_small_cnn_learns_the_shapes_through_this_pipeline(data: Path) -> None
     probs = predict_in_batches(model, images)
     rows = list(
         csv.DictReader(
-            io.StringIO(folders.unlabeled_csv(names, probs, ["circle", "square", "triangle"]))
+            io.StringIO(
+                predictions_csv(
+                    probs, None, ["circle", "square", "triangle"], ids=names, id_column="file"
+                )
+            )
         )
     )
     assert [r["file"] for r in rows] == names and len(rows) == 4

@@ -18,7 +18,6 @@ beside the built-in ones. No TensorFlow at import time.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -868,24 +867,6 @@ def unlabeled_images(key: str) -> tuple[list[str], PixelStore | None]:
     shape = dataset_options(manifest).shape
     names = list(split["names"])
     return names, PixelStore(dataset_folder(key) / "unlabeled.u8", shape, np.arange(len(names)))
-
-
-def unlabeled_csv(names: list[str], probs: np.ndarray, class_names: list[str]) -> str:
-    """Predictions for unlabeled images as CSV: `file`, `predicted_class`, one column per class.
-
-    Args:
-        names: file names as given (relative to the dataset's folder), one per row of `probs`.
-        probs: float (n, n_classes) probabilities, rows summing to 1.
-        class_names: labels in class-index order.
-    """
-    if len(names) != len(probs):
-        raise ValueError(f"{len(names)} names for {len(probs)} rows of probabilities")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["file", "predicted_class", *class_names])
-    for name, row in zip(names, np.asarray(probs, dtype=np.float64), strict=True):
-        writer.writerow([name, class_names[int(row.argmax())], *(f"{p:.6f}" for p in row)])
-    return buffer.getvalue()
 
 
 def class_samples(

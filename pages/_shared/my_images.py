@@ -19,7 +19,7 @@ from cnn_core.base.upload_limits import IMAGE_MB, ZIP_MB
 from cnn_core.charts.data import class_distribution_figure, pixel_tiles
 from cnn_core.data import user_folders as folders
 from cnn_core.data.registry import class_counts, find_dataset
-from cnn_core.models.evaluate import predict_in_batches
+from cnn_core.models.evaluate import predict_in_batches, predictions_csv
 from cnn_core.schema.config import AUGMENT_RANGES, FLIPS, AugmentSpec, TrainConfig
 from cnn_core.store.runs import RunSummary
 from pages._shared.common import CHOSEN_DATASET, count_columns, require_dataset, require_model
@@ -275,7 +275,9 @@ def unlabeled_section(run: RunSummary) -> None:
     if st.button(f"Predict the {len(names):,} unlabeled images", key="eval_unlabeled"):
         with st.spinner("Predicting…"):
             probs = predict_in_batches(require_model(run), images)
-        st.session_state[state] = folders.unlabeled_csv(names, probs, list(classes))
+        st.session_state[state] = predictions_csv(
+            probs, None, list(classes), ids=names, id_column="file"
+        )
     if state in st.session_state:
         st.download_button(
             "Download predictions for the unlabeled images (CSV)",
