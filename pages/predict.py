@@ -11,7 +11,7 @@ from cnn_core.base.errors import UserError
 from cnn_core.base.upload_limits import IMAGE_MB
 from cnn_core.charts.data import pixel_tiles
 from cnn_core.charts.model_views import probability_bar_figure
-from cnn_core.data.images import ALLOWED_FORMATS, canvas_to_digit
+from cnn_core.data.images import ALLOWED_FORMATS, UPLOAD_SUFFIXES, canvas_to_digit
 from cnn_core.data.user_folders import pads_images
 from cnn_core.insight.labels import class_names, percent
 from cnn_core.insight.novelty import Detector
@@ -36,7 +36,6 @@ STROKE_WIDTH = 18  # px on the 280 px canvas: about a pen stroke of MNIST digits
 TOP_K = 5
 DETAIL_LIMIT = 8  # more uploads than this are shown as a table
 DRAW_HINT = "Draw a digit on the black canvas to see what the network thinks it is."
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
 
 
 @st.cache_resource(max_entries=4)
@@ -109,7 +108,7 @@ def upload_tab(
 ) -> None:
     files = st.file_uploader(
         f"Images ({', '.join(ALLOWED_FORMATS)}), up to {IMAGE_MB} MB each",
-        type=UPLOAD_TYPES,
+        type=UPLOAD_SUFFIXES,
         accept_multiple_files=True,
         max_upload_size=IMAGE_MB,
         key="predict_upload",
