@@ -30,7 +30,12 @@ from cnn_core.insight.compare import (
     run_title,
     unique_titles,
 )
-from cnn_core.insight.inspection import conv_layer_names, filter_weights, softmax_templates
+from cnn_core.insight.inspection import (
+    class_count,
+    conv_layer_names,
+    filter_weights,
+    softmax_templates,
+)
 from cnn_core.insight.labels import class_names, format_duration, model_label, percent, run_row
 from cnn_core.insight.run_filters import RunFilter, filter_choices
 from cnn_core.schema.records import EpochRecord
@@ -215,7 +220,7 @@ def filter_bank(run: RunSummary) -> None:
             weights = filter_weights(model, layers[0], 0)
             figure = filter_grid(weights, f"{layers[0]}, input channel 0")
         else:
-            names = class_names(run, int(model.outputs[0].shape[-1]))
+            names = class_names(run, class_count(model))
             figure = filter_grid(softmax_templates(model), "Class templates", names)
     except UserError as error:
         st.info(str(error))

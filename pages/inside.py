@@ -27,6 +27,7 @@ from cnn_core.data.images import UPLOAD_SUFFIXES
 from cnn_core.data.user_folders import pads_images
 from cnn_core.insight.inspection import (
     Inspector,
+    filter_input_channels,
     filter_weights,
     format_shape,
     layer_flow,
@@ -201,7 +202,7 @@ def filters_section(model: Any, inspector: Inspector) -> None:
         layer = st.selectbox(
             "Conv layer", inspector.conv_layers, key="inside_filter_layer", persist_state="page"
         )
-        channels = int(model.get_layer(layer).kernel.shape[2])
+        channels = filter_input_channels(model, layer)
         channel = 0
         if channels > 1:
             channel = st.number_input(

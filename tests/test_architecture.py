@@ -144,6 +144,21 @@ def test_no_page_rescales_pixels() -> None:
     assert offenders == [], f"pages must not multiply or divide by 255: {offenders}"
 
 
+KERAS_INTERNALS = {"get_layer", "layers", "kernel", "bias", "outputs", "count_params"}
+
+
+def test_no_page_reaches_into_a_keras_model() -> None:
+    """Layers, kernels and output shapes are read by cnn_core.insight.inspection
+    (`class_count`, `filter_input_channels`...); a page only passes the model on."""
+    offenders = [
+        f"{path.relative_to(REPO)}:{node.lineno} .{node.attr}"
+        for path in _python_files("pages")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute) and node.attr in KERAS_INTERNALS
+    ]
+    assert offenders == [], f"ask cnn_core.insight.inspection instead: {offenders}"
+
+
 def test_scripts_and_benchmarks_never_import_the_tests() -> None:
     offenders = [
         f"{path.relative_to(REPO)}: {module}"
