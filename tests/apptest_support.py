@@ -12,12 +12,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnn_core.models.cnn import build_model
 from cnn_core.schema.config import ModelSpec, TrainConfig
 from cnn_core.schema.records import RunState
 from cnn_core.store import runs
+from cnn_core.training import worker
 from tests.conftest import REPO
 
 APP = REPO / "app.py"
@@ -99,6 +101,19 @@ def untrained_model_run(
     folder.save_model(build_model(spec, shape, 10))
     folder.write_status(RunState.COMPLETED)
     return folder.path
+
+
+def launches_without_a_worker(monkeypatch: pytest.MonkeyPatch) -> list[TrainConfig]:
+    """Make the Train button create its run without starting a worker process; the list
+    fills with each config launched (AppTest re-imports `launch_run` on every run)."""
+    launched: list[TrainConfig] = []
+
+    def launch(config: TrainConfig) -> tuple[runs.RunFolder, bool]:
+        launched.append(config)
+        return runs.create_run(config), True
+
+    monkeypatch.setattr(worker, "launch_run", launch)
+    return launched
 
 
 def open_in_fresh_process(page: str | None = None, timeout: float = TIMEOUT_S) -> dict:

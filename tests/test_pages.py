@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from cnn_core.schema.config import ConvBlock, ModelSpec, TrainConfig
+from cnn_core.schema.config import ConvBlock, DenseLayer, ModelSpec, TrainConfig
 from cnn_core.schema.records import EpochRecord, Progress, RunState
 from cnn_core.store import runs
-from tests.apptest_support import open_app, texts
+from tests.apptest_support import launches_without_a_worker, open_app, texts
 from tests.waiting import wait_for
 
 
@@ -103,6 +103,23 @@ def test_train_page_has_its_widgets_and_a_summary() -> None:
     expected = (9 * 32 + 32) + (9 * 32 * 64 + 64) + (3136 * 128 + 128) + (128 * 10 + 10)
     assert int(params.replace(",", "")) == expected
     assert not at.button(key="train_start").disabled
+
+
+def test_the_untouched_train_form_launches_train_config_s_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The form restates no default: TrainConfig, its specs and the default preset
+    give every starting value, so an untouched form asks for exactly TrainConfig()."""
+    launched = launches_without_a_worker(monkeypatch)
+    at = open_app("pages/train.py")
+    at.button(key="train_start").click().run()
+    assert launched == [TrainConfig()]
+    at.number_input(key="train_n_blocks").increment().run()  # a block added by hand
+    at.number_input(key="train_n_dense").increment().run()
+    at.number_input(key="train_seed").increment().run()  # not the same config twice
+    at.button(key="train_start").click().run()
+    model = launched[-1].model
+    assert model.conv_blocks[-1] == ConvBlock() and model.dense_layers[-1] == DenseLayer()
 
 
 @pytest.mark.parametrize(

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cnn_core.models.vgg16 import WEIGHTS_FILE
+from cnn_core.schema.config import Vgg16Spec
 from cnn_core.store import runs
 from cnn_core.training import feature_cache
-from tests.apptest_support import open_app, texts
+from tests.apptest_support import launches_without_a_worker, open_app, texts
 
 
 def vgg_page():
@@ -105,3 +107,14 @@ def test_a_failed_download_leaves_no_progress_bar_under_its_error(
     at.button(key="vgg_download_weights").click().run()
     assert any("could not download the weights" in e.value for e in at.error)
     assert list(at.get("progress")) == []
+
+
+def test_the_vgg16_widgets_start_from_vgg16spec_s_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    launched = launches_without_a_worker(monkeypatch)
+    at = vgg_page()
+    at.radio(key="train_vgg_weights").set_value("none").run()  # no download offline
+    at.button(key="train_start").click().run()
+    (config,) = launched
+    assert config.model.vgg16 == replace(Vgg16Spec(), weights="none")
