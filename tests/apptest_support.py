@@ -10,14 +10,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnn_core.models.cnn import build_model
-from cnn_core.schema.config import ModelSpec, TrainConfig
-from cnn_core.schema.records import RunState
+from cnn_core.schema.config import TrainConfig
 from cnn_core.store import runs
 from cnn_core.training import worker
 from tests.conftest import REPO
@@ -78,29 +75,6 @@ def texts(at: AppTest) -> str:
     parts += [e.value for e in at.error] + [w.value for w in at.warning]
     parts += [i.value for i in at.info] + [s.value for s in at.success]
     return "\n".join(str(p) for p in parts)
-
-
-def untrained_model_run(
-    spec: ModelSpec,
-    name: str,
-    dataset: str = "mnist",
-    shape: tuple[int, int, int] = (28, 28, 1),
-) -> Path:
-    """A completed run in the test's store holding an untrained model of `spec`.
-
-    Args:
-        spec: the model's layers.
-        name: the run's name.
-        dataset: the dataset key in its config.
-        shape: the model's input shape (h, w, c), the dataset's image shape.
-
-    Returns:
-        The run folder.
-    """
-    folder = runs.create_run(TrainConfig(dataset=dataset, model=spec, name=name))
-    folder.save_model(build_model(spec, shape, 10))
-    folder.write_status(RunState.COMPLETED)
-    return folder.path
 
 
 def launches_without_a_worker(monkeypatch: pytest.MonkeyPatch) -> list[TrainConfig]:

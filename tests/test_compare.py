@@ -24,6 +24,7 @@ from cnn_core.models.cnn import describe_model
 from cnn_core.schema.config import PRESETS, ConvBlock, ModelSpec, TrainConfig
 from cnn_core.schema.records import EpochRecord, Evaluation, PerClass, RunState
 from cnn_core.store import runs
+from tests import run_factory
 
 SOFTMAX = ModelSpec(kind="softmax")
 
@@ -34,19 +35,10 @@ def make_run(
     seconds: float = 2.0,
     test_accuracy: float | None = None,
 ) -> runs.RunSummary:
-    """A finished run folder made by hand: its epochs and, if given, a test result."""
-    folder = runs.create_run(config)
-    for epoch, val in enumerate(val_accuracies, start=1):
-        folder.append_epoch(
-            EpochRecord(
-                epoch,
-                seconds=seconds,
-                loss=1.0 / epoch,
-                accuracy=val - 0.01,
-                val_loss=1.1 / epoch,
-                val_accuracy=val,
-            )
-        )
+    """A finished run with these validation accuracies and, if given, a test result."""
+    epochs = run_factory.val_history(val_accuracies, seconds)
+    train_seconds = seconds * len(val_accuracies)
+    folder = run_factory.make_run(config, epochs=epochs, train_seconds=train_seconds)
     if test_accuracy is not None:
         correct = round(100 * test_accuracy)
         evaluation = Evaluation(
@@ -59,7 +51,6 @@ def make_run(
             per_class=PerClass((1.0, 1.0), (1.0, (correct - 50) / 50), (1.0, 1.0), (50, 50)),
         )
         folder.save_evaluation(evaluation, np.full((100, 2), 0.5), np.zeros(100, np.int64))
-    folder.write_status(RunState.COMPLETED, train_seconds=seconds * len(val_accuracies))
     return runs.load_run(folder.path)
 
 

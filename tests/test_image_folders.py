@@ -237,6 +237,7 @@ def test_stream_yields_every_training_image_once_per_epoch(data: Path) -> None:
     assert sorted(seen) == sorted(labels.tolist()) and seen != labels.tolist()
 
 
+@pytest.mark.slow
 def test_a_small_cnn_learns_the_shapes_through_this_pipeline(data: Path) -> None:
     """Three classes of coloured shapes, 300 PNG and JPEG files, streamed from disk."""
     from cnn_core.models.cnn import load_trained_model

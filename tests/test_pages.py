@@ -11,13 +11,12 @@ from cnn_core.schema.config import ConvBlock, DenseLayer, ModelSpec, TrainConfig
 from cnn_core.schema.records import EpochRecord, Progress, RunState
 from cnn_core.store import runs
 from tests.apptest_support import launches_without_a_worker, open_app, texts
+from tests.run_factory import make_run
 from tests.waiting import wait_for
 
 
 def test_home_lists_runs_and_survives_a_broken_one(isolated_store: Path) -> None:
-    done = runs.create_run(TrainConfig(name="finished one"))
-    done.write_status(RunState.COMPLETED)
-    done.append_epoch(EpochRecord(epoch=1, val_accuracy=0.91))
+    make_run(TrainConfig(name="finished one"), epochs=[EpochRecord(epoch=1, val_accuracy=0.91)])
     broken = isolated_store / "20260101-000000-broken"
     broken.mkdir()
     (broken / "status.json").write_text("garbage")
@@ -61,7 +60,7 @@ def test_home_cards_name_the_sidebars_pages_in_its_order(monkeypatch: pytest.Mon
 
 
 def test_home_names_the_real_run_store_for_tensorboard(isolated_store: Path) -> None:
-    runs.create_run(TrainConfig(name="one")).write_status(RunState.COMPLETED)
+    make_run(TrainConfig(name="one"))
     at = open_app()
     assert f"tensorboard --logdir {isolated_store}" in texts(at)
 
@@ -151,6 +150,7 @@ def test_presets_fill_the_layer_widgets() -> None:
     assert at.number_input(key="dense0_units").value == 1024
 
 
+@pytest.mark.slow
 def test_train_button_starts_a_run_and_the_page_follows_it() -> None:
     at = open_app("pages/train.py")
     at.radio(key="train_kind").set_value("softmax").run()
@@ -171,9 +171,8 @@ def test_train_button_starts_a_run_and_the_page_follows_it() -> None:
 
 def test_interrupted_run_is_shown_with_its_epochs() -> None:
     config = TrainConfig(model=ModelSpec(kind="cnn", conv_blocks=(ConvBlock(4, 3),)))
-    folder = runs.create_run(config)
-    folder.write_status(RunState.RUNNING, pid=999_999_999)  # no such process
-    folder.append_epoch(EpochRecord(epoch=1, loss=1.0, val_loss=1.1))
+    epochs = [EpochRecord(epoch=1, loss=1.0, val_loss=1.1)]
+    make_run(config, state=RunState.INTERRUPTED, epochs=epochs)
     at = open_app("pages/train.py")
     assert "Interrupted" in texts(at) and "1 epoch" in texts(at)
 
@@ -202,10 +201,11 @@ def test_stop_shows_stopping_at_once_and_the_worker_s_step() -> None:
 
 def test_a_stopped_run_says_its_last_epoch_was_cut_short() -> None:
     config = TrainConfig(model=ModelSpec(kind="cnn", conv_blocks=(ConvBlock(4, 3),)))
-    folder = runs.create_run(config)
-    folder.append_epoch(EpochRecord(epoch=1, loss=1.0, val_loss=1.1))
-    folder.append_epoch(EpochRecord(epoch=2, loss=3.0, partial=True, batches=1))
-    folder.write_status(RunState.STOPPED, train_seconds=5.0)
+    epochs = [
+        EpochRecord(epoch=1, loss=1.0, val_loss=1.1),
+        EpochRecord(epoch=2, loss=3.0, partial=True, batches=1),
+    ]
+    make_run(config, state=RunState.STOPPED, epochs=epochs, train_seconds=5.0)
     at = open_app("pages/train.py")
     assert "Epoch 2 was cut short by Stop after 1 batch:" in texts(at)
     assert {m.label: m.value for m in at.metric}["Epochs"] == "1"

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from cnn_core.base.errors import UserError
 from cnn_core.models.evaluate import summarize
 from cnn_core.schema.config import DEFAULT_PRESET, PRESETS, ModelSpec, TrainConfig
-from cnn_core.schema.records import EpochRecord, RunState
+from cnn_core.schema.records import EpochRecord
 from cnn_core.store import runs
 from cnn_core.store.runs import RunFolder
 from pages._shared import compare_actions
@@ -21,28 +21,17 @@ from tests.apptest_support import (
     assert_no_exception,
     open_with_query,
     texts,
-    untrained_model_run,
 )
+from tests.run_factory import make_run, untrained_model_run, val_history
 
 PAGE = "pages/compare.py"
 
 
 def finished_run(config: TrainConfig, val_accuracies: list[float], correct: int = 80) -> RunFolder:
     """A completed run made by hand: epochs, and a test result of `correct` in 100 (2 classes)."""
-    folder = runs.create_run(config)
-    for epoch, val in enumerate(val_accuracies, start=1):
-        folder.append_epoch(
-            EpochRecord(
-                epoch,
-                seconds=1.0,
-                loss=1 / epoch,
-                accuracy=val,
-                val_loss=1 / epoch,
-                val_accuracy=val,
-            )
-        )
+    epochs = val_history(val_accuracies, seconds=1.0)
+    folder = make_run(config, epochs=epochs, train_seconds=float(len(val_accuracies)))
     add_evaluation(folder, correct)
-    folder.write_status(RunState.COMPLETED, train_seconds=float(len(val_accuracies)))
     return folder
 
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 import numpy as np
 
 from cnn_core.data.registry import load_dataset
-from cnn_core.models.cnn import build_model
 from cnn_core.models.evaluate import summarize
 from cnn_core.schema.config import FitSpec, OptimizerSpec, TrainConfig
-from cnn_core.schema.records import RunState
 from cnn_core.store import runs
 from tests.apptest_support import assert_no_exception, open_with_query
-from tests.journey_runs import SMALL_CNN, history
+from tests.journey_runs import SMALL_CNN
+from tests.run_factory import finished_run, history, make_run
 
 
 def collapsed_run() -> runs.RunFolder:
@@ -23,17 +22,13 @@ def collapsed_run() -> runs.RunFolder:
         fit=FitSpec(epochs=2),
         name="lr one",
     )
-    folder = runs.create_run(config)
+    folder = make_run(config, epochs=history(2), model="untrained", train_seconds=3.0)
     dataset = load_dataset("mnist")
-    folder.save_model(build_model(SMALL_CNN, (28, 28, 1), 10))
-    for record in history(2):
-        folder.append_epoch(record)
     probs = np.full((len(dataset.y_test), 10), 0.001, np.float32)
     probs[:, 4] = 0.991
     folder.save_evaluation(
         summarize(probs, dataset.y_test, list("0123456789")), probs, dataset.y_test
     )
-    folder.write_status(RunState.COMPLETED, train_seconds=3.0)
     return folder
 
 
@@ -53,8 +48,6 @@ def test_evaluate_shows_a_collapsed_run_as_a_problem_and_retries_it(isolated_sto
 
 
 def test_compare_shows_each_runs_findings(isolated_store) -> None:
-    from tests.journey_runs import finished_run
-
     collapsed = collapsed_run()
     other = finished_run(TrainConfig(model=SMALL_CNN, name="other"))
     at = open_with_query("pages/compare.py", runs=f"{collapsed.run_id},{other.run_id}")

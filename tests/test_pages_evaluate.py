@@ -15,7 +15,7 @@ from cnn_core.schema.records import Evaluation, RunState
 from cnn_core.store import runs
 from cnn_core.store.runs import RunFolder
 from tests.apptest_support import open_app, open_in_fresh_process, texts
-from tests.evaluation_support import TINY_SPEC, copy_run
+from tests.run_factory import TINY_SPEC, copy_run
 
 PAGE = "pages/evaluate.py"
 

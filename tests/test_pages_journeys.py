@@ -24,7 +24,7 @@ from tests.apptest_support import (
     open_with_query,
     texts,
 )
-from tests.apptest_support import untrained_model_run as model_run
+from tests.run_factory import untrained_model_run as model_run
 from tests.waiting import wait_for
 
 SOFTMAX: ModelSpec = PRESETS["Softmax regression"]
@@ -80,6 +80,7 @@ def finish(at: AppTest, run_id: str) -> None:
     assert_no_exception(at)
 
 
+@pytest.mark.slow
 def test_train_form_survives_leaving_and_two_runs_in_one_session() -> None:
     at = open_app("pages/train.py")
     change_form(at)

@@ -14,10 +14,10 @@ from streamlit.testing.v1 import AppTest
 
 from cnn_core.base.errors import UserError
 from cnn_core.schema.config import TrainConfig
-from cnn_core.schema.records import RunState
 from cnn_core.store import runs, workspaces
 from cnn_core.training import worker
 from tests.apptest_support import APP, TIMEOUT_S, assert_no_exception, open_with_query
+from tests.run_factory import make_run
 
 ALICE = workspaces.new_workspace_id()
 BOB = workspaces.new_workspace_id()
@@ -43,9 +43,8 @@ def visitor(monkeypatch: pytest.MonkeyPatch) -> Visitor:
 
 def finished_run(name: str, public: bool = False) -> runs.RunFolder:
     """A completed run of the current workspace with a (placeholder) model file."""
-    folder = runs.create_run(TrainConfig(name=name))
+    folder = make_run(TrainConfig(name=name))
     folder.model_path.write_bytes(b"model")
-    folder.write_status(RunState.COMPLETED)
     if public:
         workspaces.set_public(folder, True)
     return folder
