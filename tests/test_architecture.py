@@ -201,3 +201,19 @@ def test_every_dataset_key_goes_through_the_one_registry_lookup() -> None:
     assert offenders == [], (
         f"look datasets up through cnn_core.data.registry.dataset_info: {offenders}"
     )
+
+
+def test_every_browser_test_module_is_marked_so_test_fast_leaves_it_out() -> None:
+    """`make test-fast` deselects the `browser` marker: a module that drives Chromium
+    (imports Playwright) is named test_browser*.py and marks all its tests."""
+    unmarked = []
+    for path in sorted((REPO / "tests").glob("test_*.py")):
+        source = path.read_text(encoding="utf-8")
+        drives_a_browser = any(
+            module.split(".")[0] == "playwright" for module, _ in _from_imports(path)
+        )
+        if drives_a_browser or path.name.startswith("test_browser"):
+            named = path.name.startswith("test_browser")
+            if not named or "pytestmark = pytest.mark.browser" not in source:
+                unmarked.append(path.name)
+    assert unmarked == [], f"name them test_browser*.py with pytestmark: {unmarked}"
