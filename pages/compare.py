@@ -40,7 +40,13 @@ from cnn_core.insight.labels import class_names, format_duration, model_label, p
 from cnn_core.insight.run_filters import RunFilter, filter_choices
 from cnn_core.schema.records import EpochRecord
 from cnn_core.store.runs import RunSummary, list_runs, runs_root
-from pages._shared.common import CURRENT_RUN, cached_model, ensure_app_navigation, show_run_table
+from pages._shared.common import (
+    CURRENT_RUN,
+    cached_model,
+    ensure_app_navigation,
+    follow_choice,
+    show_run_table,
+)
 from pages._shared.compare_actions import (
     NOTICE,
     RUNS_PARAM,
@@ -300,9 +306,10 @@ def comparison_view(chosen_ids: list[str]) -> None:
 def actions_section(chosen: list[RunSummary]) -> None:
     st.subheader("Train more to compare")
     by_id = {run.run_id: run for run in chosen}
-    if st.session_state.get("compare_base") not in by_id:  # the session's run, if chosen
-        current = st.session_state.get(CURRENT_RUN)
-        st.session_state["compare_base"] = current if current in by_id else next(iter(by_id))
+    current = st.session_state.get(CURRENT_RUN)
+    start = current if current in by_id else chosen[0].run_id
+    # Starts at the session's run when it is chosen; a base picked here stays this page's.
+    follow_choice("compare_base", CURRENT_RUN, list(by_id), start)
     run_id = st.selectbox(
         "Starting from", list(by_id), format_func=lambda i: run_title(by_id[i]), key="compare_base"
     )

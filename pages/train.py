@@ -51,6 +51,7 @@ from pages._shared.common import (
     CURRENT_RUN,
     dataset_picker,
     ensure_app_navigation,
+    follow_choice,
     require_dataset,
     run_page_links,
     validation_size_input,
@@ -519,13 +520,11 @@ def monitor_section() -> None:
         return
     ids = [r.run_id for r in runs]
     labels = {r.run_id: run_label(r) for r in runs}
-    if st.session_state.get(MONITORED) not in ids:  # just opened: widget keys were dropped
-        st.session_state[MONITORED] = watched_default(runs, st.session_state.get(CURRENT_RUN))
-
-    def chosen() -> None:
-        st.session_state[CURRENT_RUN] = st.session_state[MONITORED]
-
-    run_id = st.selectbox("Watch run", ids, format_func=labels.get, key=MONITORED, on_change=chosen)
+    start = watched_default(runs, st.session_state.get(CURRENT_RUN))
+    remember = follow_choice(MONITORED, CURRENT_RUN, ids, start)
+    run_id = st.selectbox(
+        "Watch run", ids, format_func=labels.get, key=MONITORED, on_change=remember
+    )
     active = next(r for r in runs if r.run_id == run_id).active
     st.fragment(render_monitor, run_every=POLL_SECONDS if active else None)(run_id, active)
 

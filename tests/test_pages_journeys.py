@@ -127,6 +127,17 @@ def test_vgg16_options_survive_leaving_the_train_page() -> None:
     assert at.checkbox(key="train_vgg_cache").value is False
 
 
+def test_the_dataset_chosen_on_one_page_follows_to_the_other() -> None:
+    at = open_app("pages/data.py")
+    at.selectbox(key="data_dataset").select("cifar10").run()
+    at.switch_page("pages/train.py").run()
+    assert at.selectbox(key="train_dataset").value == "cifar10"
+    at.selectbox(key="train_dataset").select("fashion_mnist").run()
+    leave_and_return(at, "pages/data.py")
+    assert at.selectbox(key="data_dataset").value == "fashion_mnist"
+    assert_no_exception(at)
+
+
 # -- the run a person chose follows them --------------------------------------------
 
 
