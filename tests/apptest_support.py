@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 from cnn_core.schema.config import TrainConfig
 from cnn_core.store import runs
 from cnn_core.training import worker
+from pages._shared import compare_actions, doctor_view
 from tests.conftest import REPO
 
 APP = REPO / "app.py"
@@ -77,16 +78,19 @@ def texts(at: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
-def launches_without_a_worker(monkeypatch: pytest.MonkeyPatch) -> list[TrainConfig]:
-    """Make the Train button create its run without starting a worker process; the list
-    fills with each config launched (AppTest re-imports `launch_run` on every run)."""
-    launched: list[TrainConfig] = []
+def launches_without_a_worker(monkeypatch: pytest.MonkeyPatch) -> list[runs.RunFolder]:
+    """Make every launch button (Train, Compare's pairs and seeds, the doctor's retry)
+    create its run without starting a worker process; the list fills with the runs
+    launched. A page script re-imports `launch_run` on every run, so patching the
+    worker module reaches it; the page helpers keep their own reference."""
+    launched: list[runs.RunFolder] = []
 
     def launch(config: TrainConfig) -> tuple[runs.RunFolder, bool]:
-        launched.append(config)
-        return runs.create_run(config), True
+        launched.append(runs.create_run(config))
+        return launched[-1], True
 
-    monkeypatch.setattr(worker, "launch_run", launch)
+    for module in (worker, compare_actions, doctor_view):
+        monkeypatch.setattr(module, "launch_run", launch)
     return launched
 
 

@@ -112,12 +112,12 @@ def test_the_untouched_train_form_launches_train_config_s_defaults(
     launched = launches_without_a_worker(monkeypatch)
     at = open_app("pages/train.py")
     at.button(key="train_start").click().run()
-    assert launched == [TrainConfig()]
+    assert [run.read_config() for run in launched] == [TrainConfig()]
     at.number_input(key="train_n_blocks").increment().run()  # a block added by hand
     at.number_input(key="train_n_dense").increment().run()
     at.number_input(key="train_seed").increment().run()  # not the same config twice
     at.button(key="train_start").click().run()
-    model = launched[-1].model
+    model = launched[-1].read_config().model
     assert model.conv_blocks[-1] == ConvBlock() and model.dense_layers[-1] == DenseLayer()
 
 

@@ -19,6 +19,7 @@ from tests.apptest_support import (
     APP,
     TIMEOUT_S,
     assert_no_exception,
+    launches_without_a_worker,
     open_with_query,
     texts,
 )
@@ -134,13 +135,7 @@ def test_compare_with_queues_the_same_split_and_seed_and_opens_the_pair(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     base = finished_run(TrainConfig(name="base", seed=9, validation=0.2, train_subset=300), [0.5])
-    launched: list[RunFolder] = []
-
-    def launch(config: TrainConfig) -> tuple[RunFolder, bool]:  # no worker: nothing trains
-        launched.append(runs.create_run(config))
-        return launched[-1], True
-
-    monkeypatch.setattr(compare_actions, "launch_run", launch)
+    launched = launches_without_a_worker(monkeypatch)
     at = open_compare([base.run_id])
     at.selectbox(key="compare_compare_choice").set_value("Softmax regression (baseline)")
     at.button(key="compare_compare_go").click().run()
@@ -157,12 +152,7 @@ def test_train_page_offers_compare_with_for_a_finished_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     base = finished_run(TrainConfig(name="base", seed=4), [0.5])
-    launched: list[RunFolder] = []
-    monkeypatch.setattr(
-        compare_actions,
-        "launch_run",
-        lambda c: (launched.append(runs.create_run(c)) or launched[-1], True),
-    )
+    launched = launches_without_a_worker(monkeypatch)
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S).run()
     at.switch_page("pages/train.py").run()
     at.button(key="train_compare_go").click().run()

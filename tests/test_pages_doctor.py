@@ -4,12 +4,17 @@ and "Try this" queues the corrected run and opens the pair on Compare."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from cnn_core.data.registry import load_dataset
 from cnn_core.models.evaluate import summarize
 from cnn_core.schema.config import FitSpec, OptimizerSpec, TrainConfig
 from cnn_core.store import runs
-from tests.apptest_support import assert_no_exception, open_with_query
+from tests.apptest_support import (
+    assert_no_exception,
+    launches_without_a_worker,
+    open_with_query,
+)
 from tests.journey_runs import SMALL_CNN
 from tests.run_factory import finished_run, history, make_run
 
@@ -32,7 +37,10 @@ def collapsed_run() -> runs.RunFolder:
     return folder
 
 
-def test_evaluate_shows_a_collapsed_run_as_a_problem_and_retries_it(isolated_store) -> None:
+def test_evaluate_shows_a_collapsed_run_as_a_problem_and_retries_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    launched = launches_without_a_worker(monkeypatch)
     folder = collapsed_run()
     at = open_with_query("pages/evaluate.py", run=folder.run_id)
     problems = [e.value for e in at.error]
@@ -41,10 +49,10 @@ def test_evaluate_shows_a_collapsed_run_as_a_problem_and_retries_it(isolated_sto
     assert "learning rate 1 -> 0.1" in button.label
     button.click().run()
     assert_no_exception(at)
-    retry = next(r for r in runs.list_runs() if r.run_id != folder.run_id)
-    runs.RunFolder(retry.path).request_stop()  # keep the worker short
-    assert retry.config.optimizer.learning_rate == 0.1 and retry.config.seed == 42
-    assert retry.config.name == "lr one · learning rate 1 -> 0.1"
+    (retry,) = launched
+    config = retry.read_config()
+    assert config.optimizer.learning_rate == 0.1 and config.seed == 42
+    assert config.name == "lr one · learning rate 1 -> 0.1"
 
 
 def test_compare_shows_each_runs_findings(isolated_store) -> None:

@@ -36,7 +36,10 @@ def test_imagenet_weights_missing_offline_blocks_launch_and_names_the_file(
     assert runs.list_runs() == []
 
 
-def test_random_weights_show_both_phases_estimates_and_launch(isolated_store: Path) -> None:
+def test_random_weights_show_both_phases_estimates_and_launch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    launched = launches_without_a_worker(monkeypatch)
     at = vgg_page()
     at.radio(key="train_vgg_weights").set_value("none").run()
     at.radio(key="train_vgg_mode").set_value("fine_tune").run()
@@ -51,9 +54,9 @@ def test_random_weights_show_both_phases_estimates_and_launch(isolated_store: Pa
     assert "Feature cache: 0 B" in page
     assert not at.button(key="train_start").disabled
     at.button(key="train_start").click().run()
-    (run,) = runs.list_runs()
-    assert run.config.model.vgg16.weights == "none" and run.config.model.vgg16.fine_tune
-    runs.RunFolder(run.path).request_stop()  # keep the worker short
+    (run,) = launched
+    vgg = run.read_config().model.vgg16
+    assert vgg.weights == "none" and vgg.fine_tune
 
 
 def test_bad_settings_and_a_missing_weights_file_get_messages(isolated_store: Path) -> None:
@@ -116,5 +119,5 @@ def test_the_vgg16_widgets_start_from_vgg16spec_s_defaults(
     at = vgg_page()
     at.radio(key="train_vgg_weights").set_value("none").run()  # no download offline
     at.button(key="train_start").click().run()
-    (config,) = launched
-    assert config.model.vgg16 == replace(Vgg16Spec(), weights="none")
+    (run,) = launched
+    assert run.read_config().model.vgg16 == replace(Vgg16Spec(), weights="none")
