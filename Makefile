@@ -1,4 +1,5 @@
-# CNN Studio: `make run` starts the dashboard, `make test` runs the tests.
+# CNN Studio: `make run` starts the dashboard, `make test` runs the tests
+# (`make test-fast`: the quick ones, for the edit-test loop).
 # Both create the virtualenv and install what they need on first use.
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,7 +9,7 @@ ARGS ?=  # more `streamlit run` options, e.g. ARGS="--server.fileWatcherType aut
 # Use the repo's sibling offline datasets when present (developers' machines).
 export CNN_DATA_DIR ?= $(abspath $(wildcard ../shared/data))
 
-.PHONY: run test lint format bench starter clean
+.PHONY: run test test-fast lint format bench starter clean
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +27,12 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev
 	$(PY) -m ruff check .
 	$(PY) -m pytest
+
+# Unit and AppTest tests: no browser, no real trainings or worker processes (the
+# `slow` and `browser` markers in pyproject.toml); about two minutes on 2 cores.
+test-fast: $(VENV)/.dev
+	$(PY) -m ruff check .
+	$(PY) -m pytest -m "not slow and not browser"
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .

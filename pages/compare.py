@@ -15,10 +15,16 @@ import streamlit as st
 from cnn_core.base.errors import UserError
 from cnn_core.charts.compare import curves_overlay_figure, per_class_figure, run_colours
 from cnn_core.data.registry import dataset_title
-from cnn_core.insight.compare import filter_runs, listing_state, parse_run_ids, resolve_runs
+from cnn_core.insight.compare import listing_state, parse_run_ids, resolve_runs
 from cnn_core.insight.curves import Curves, group_curves, run_curves
-from cnn_core.insight.inspection import conv_layer_names, filter_weights, softmax_templates
+from cnn_core.insight.inspection import (
+    class_count,
+    conv_layer_names,
+    filter_weights,
+    softmax_templates,
+)
 from cnn_core.insight.labels import class_names, format_duration, model_label, percent, run_row
+from cnn_core.insight.run_filters import RunFilter, filter_choices
 from cnn_core.insight.seed_groups import group_summaries
 from cnn_core.insight.side_by_side import (
     comparison_table,
@@ -31,7 +37,13 @@ from cnn_core.insight.side_by_side import (
 from cnn_core.schema.records import EpochRecord
 from cnn_core.store.folder import runs_root
 from cnn_core.store.runs import RunSummary, list_runs
-from pages._shared.common import CURRENT_RUN, cached_model, ensure_app_navigation, show_run_table
+from pages._shared.common import (
+    CURRENT_RUN,
+    cached_model,
+    ensure_app_navigation,
+    follow_choice,
+    show_run_table,
+)
 from pages._shared.compare_actions import (
     NOTICE,
     RUNS_PARAM,
@@ -85,21 +97,22 @@ def sync_table_selection(listed: list[str], chosen: list[str]) -> None:
 
 def run_picker(runs: list[RunSummary], chosen: list[RunSummary]) -> None:
     """Filters and the multi-row selection table."""
+    choices = filter_choices(runs)
     cols = st.columns(2)
     datasets = cols[0].multiselect(
         "Dataset",
-        sorted({r.config.dataset for r in runs if r.config}),
+        choices.datasets,
         format_func=dataset_title,
         key="compare_datasets",
         placeholder="any dataset",
     )
     models = cols[1].multiselect(
         "Model",
-        sorted({model_label(r) for r in runs}),
+        choices.models,
         key="compare_models",
         placeholder="any model",
     )
-    listed = filter_runs(runs, datasets, models)
+    listed = RunFilter(datasets=frozenset(datasets), models=frozenset(models)).apply(runs)
     ids = [r.run_id for r in listed]
     st.session_state[LISTED] = ids
     sync_table_selection(ids, [r.run_id for r in chosen])
@@ -211,7 +224,7 @@ def filter_bank(run: RunSummary) -> None:
             weights = filter_weights(model, layers[0], 0)
             figure = filter_grid(weights, f"{layers[0]}, input channel 0")
         else:
-            names = class_names(run, int(model.outputs[0].shape[-1]))
+            names = class_names(run, class_count(model))
             figure = filter_grid(softmax_templates(model), "Class templates", names)
     except UserError as error:
         st.info(str(error))
@@ -292,9 +305,10 @@ def comparison_view(chosen_ids: list[str]) -> None:
 def actions_section(chosen: list[RunSummary]) -> None:
     st.subheader("Train more to compare")
     by_id = {run.run_id: run for run in chosen}
-    if st.session_state.get("compare_base") not in by_id:  # the session's run, if chosen
-        current = st.session_state.get(CURRENT_RUN)
-        st.session_state["compare_base"] = current if current in by_id else next(iter(by_id))
+    current = st.session_state.get(CURRENT_RUN)
+    start = current if current in by_id else chosen[0].run_id
+    # Starts at the session's run when it is chosen; a base picked here stays this page's.
+    follow_choice("compare_base", CURRENT_RUN, list(by_id), start)
     run_id = st.selectbox(
         "Starting from", list(by_id), format_func=lambda i: run_title(by_id[i]), key="compare_base"
     )

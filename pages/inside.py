@@ -23,17 +23,18 @@ from cnn_core.charts.model_views import (
     gradcam_overlay_figure,
     probability_bar_figure,
 )
-from cnn_core.data.images import decode_image, to_model_input
+from cnn_core.data.images import UPLOAD_SUFFIXES
 from cnn_core.data.user.store import pads_images
 from cnn_core.insight.inspection import (
     Inspector,
+    filter_input_channels,
     filter_weights,
     format_shape,
     layer_flow,
     softmax_templates,
 )
 from cnn_core.insight.labels import class_names
-from cnn_core.insight.predict import reads_digits
+from cnn_core.insight.predict import prepare_uploads, reads_digits
 from cnn_core.store.runs import RunSummary
 from pages._shared import novelty_view
 from pages._shared.common import (
@@ -49,7 +50,6 @@ from pages._shared.inside_link import link_pending, linked_index, remember_image
 
 DRAWN = "last_drawn_digit"  # set by the Predict page: float32 (28, 28, 1) in [0, 255]
 SOURCES = {"test": "Test image", "upload": "Upload", "drawn": "Last drawing"}
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
 TABS = ["Layers and filters", "Feature maps", "Grad-CAM", "Concepts"]
 MAPS_PER_PAGE = 64
 PREVIEW_PX = 140  # small images are enlarged by whole pixels to about this size
@@ -122,20 +122,21 @@ def upload_ui(run: RunSummary, shape: tuple[int, int, int]) -> tuple[np.ndarray 
     """An uploaded image prepared for the model, or None (with a message)."""
     upload = st.file_uploader(
         f"Image, up to {IMAGE_MB} MB",
-        type=UPLOAD_TYPES,
+        type=UPLOAD_SUFFIXES,
         max_upload_size=IMAGE_MB,
         key="inside_upload",
         help=f"Up to {IMAGE_MB} MB; a bigger one is refused (its chip turns red).",
     )
     if upload is None:
         return None, ""
-    try:
-        dataset = run.config.dataset if run.config else None
-        decoded = decode_image(upload.getvalue(), upload.name)
-        image = to_model_input(decoded, shape, reads_digits(shape, dataset), pads_images(dataset))
-    except UserError as error:
-        st.error(str(error))
+    dataset = run.config.dataset if run.config else None
+    digits, pad = reads_digits(shape, dataset), pads_images(dataset)
+    # exactly as Predict prepares an upload
+    prepared = prepare_uploads([(upload.name, upload.getvalue())], shape, digits, pad)
+    if prepared.errors:
+        st.error(prepared.errors[0])
         return None, ""
+    image = prepared.inputs[0]
     novelty_view.check_image(run, image)  # a warning when it is unlike the training data
     return image, f"{upload.name}, as the model sees it"
 
@@ -201,7 +202,7 @@ def filters_section(model: Any, inspector: Inspector) -> None:
         layer = st.selectbox(
             "Conv layer", inspector.conv_layers, key="inside_filter_layer", persist_state="page"
         )
-        channels = int(model.get_layer(layer).kernel.shape[2])
+        channels = filter_input_channels(model, layer)
         channel = 0
         if channels > 1:
             channel = st.number_input(

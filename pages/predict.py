@@ -11,7 +11,7 @@ from cnn_core.base.errors import UserError
 from cnn_core.base.upload_limits import IMAGE_MB
 from cnn_core.charts.data import pixel_tiles
 from cnn_core.charts.model_views import probability_bar_figure
-from cnn_core.data.images import ALLOWED_FORMATS, canvas_to_digit
+from cnn_core.data.images import ALLOWED_FORMATS, UPLOAD_SUFFIXES, canvas_to_digit
 from cnn_core.data.user.store import pads_images
 from cnn_core.insight.labels import class_names, percent
 from cnn_core.insight.novelty import Detector
@@ -22,6 +22,7 @@ from cnn_core.insight.predict import (
     prepare_uploads,
     reads_digits,
 )
+from cnn_core.models.evaluate import predictions_csv
 from pages._shared import novelty_view
 from pages._shared.common import (
     cached_model,
@@ -35,7 +36,6 @@ STROKE_WIDTH = 18  # px on the 280 px canvas: about a pen stroke of MNIST digits
 TOP_K = 5
 DETAIL_LIMIT = 8  # more uploads than this are shown as a table
 DRAW_HINT = "Draw a digit on the black canvas to see what the network thinks it is."
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
 
 
 @st.cache_resource(max_entries=4)
@@ -108,7 +108,7 @@ def upload_tab(
 ) -> None:
     files = st.file_uploader(
         f"Images ({', '.join(ALLOWED_FORMATS)}), up to {IMAGE_MB} MB each",
-        type=UPLOAD_TYPES,
+        type=UPLOAD_SUFFIXES,
         accept_multiple_files=True,
         max_upload_size=IMAGE_MB,
         key="predict_upload",
@@ -119,19 +119,26 @@ def upload_tab(
         return
     pairs = ((f.name, f.getvalue()) for f in files)
     prepared = prepare_uploads(pairs, predictor.input_shape, digits, pad)
-    frame = show_prepared(prepared, predictor, names, detector, dataset, "predict")
-    if frame is None:
+    shown = show_prepared(prepared, predictor, names, detector, dataset, "predict")
+    if shown is None:
         return
-    shown = ["file", "predicted", "confidence"] + (["unusual"] if detector else [])
+    frame, probs = shown
     st.dataframe(
-        frame[shown],
+        frame,
         hide_index=True,
         column_config={"confidence": st.column_config.ProgressColumn(min_value=0, max_value=1)},
         key="predict_table",
     )
     st.download_button(
         "Download predictions (CSV)",
-        frame.to_csv(index=False),
+        predictions_csv(
+            probs,
+            None,
+            names,
+            ids=list(frame["file"]),
+            id_column="file",
+            extra={"unusual": list(frame["unusual"])} if detector else None,
+        ),
         file_name="predictions.csv",
         mime="text/csv",
         key="predict_csv",
@@ -145,8 +152,10 @@ def show_prepared(
     detector: Detector | None,
     dataset: str | None,
     prefix: str,
-) -> pd.DataFrame | None:
-    """Errors, then each image's prediction (a few in detail); the table, None if none."""
+) -> tuple[pd.DataFrame, np.ndarray] | None:
+    """Errors, then each image's prediction (a few in detail); the table (file, predicted,
+    confidence, and unusual when there is a `detector`) and the probabilities, float
+    (n, n_classes); None when no image could be read."""
     for message in prepared.errors:
         st.error(message)
     if not prepared.inputs:
@@ -161,11 +170,10 @@ def show_prepared(
                 novelty_view.show_verdict(detector, score, dataset)  # inside the image's box
     rows = [
         {"file": name, "predicted": names[int(row.argmax())], "confidence": float(row.max())}
-        | {"unusual": novelty_view.is_unusual(detector, score)}
-        | {f"p({c})": float(p) for c, p in zip(names, row, strict=True)}
+        | ({"unusual": novelty_view.is_unusual(detector, score)} if detector else {})
         for name, _, _, row, score in items
     ]
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows), probs
 
 
 def camera_tab(

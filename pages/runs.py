@@ -21,6 +21,7 @@ from cnn_core.insight.labels import (
     run_row,
 )
 from cnn_core.insight.run_filters import RunFilter, filter_choices
+from cnn_core.schema.config import MAX_NAME_CHARS
 from cnn_core.schema.records import RunNotes, RunState
 from cnn_core.sharing.bundles import bundle_file_name, export_bundle, import_bundle
 from cnn_core.store import access
@@ -87,7 +88,7 @@ def describe_form(run: RunSummary) -> None:
     """Name, tags and notes, saved together."""
     with st.form(key=f"runs_describe_{run.run_id}", border=True):
         name = st.text_input(
-            "Name", value=run.config.name, max_chars=60, key=f"runs_name_{run.run_id}"
+            "Name", value=run.config.name, max_chars=MAX_NAME_CHARS, key=f"runs_name_{run.run_id}"
         )
         tags = st.text_input(
             "Tags (comma-separated)",

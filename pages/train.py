@@ -26,8 +26,11 @@ from cnn_core.insight.labels import (
 from cnn_core.models.plan import describe_model, estimate_batch_memory
 from cnn_core.schema.config import (
     ACTIVATIONS,
+    CONV_BLOCKS_RANGE,
     DEFAULT_PRESET,
+    DENSE_LAYERS_RANGE,
     LR_SCHEDULES,
+    MAX_NAME_CHARS,
     OPTIMIZERS,
     PADDINGS,
     PRESETS,
@@ -51,6 +54,7 @@ from pages._shared.common import (
     CURRENT_RUN,
     dataset_picker,
     ensure_app_navigation,
+    follow_choice,
     require_dataset,
     run_page_links,
     validation_size_input,
@@ -67,22 +71,40 @@ KEEP = "session"  # the form widgets' persist_state: values survive page changes
 MONITORED = "train_monitor_run"  # the run the Runs section watches
 POLL_SECONDS = 1.0
 CNN_PRESETS = [name for name, spec in PRESETS.items() if spec.kind == "cnn"]
+DEFAULT = TrainConfig()  # the form starts from TrainConfig's own defaults, never restated
 FORM_DEFAULTS: dict[str, Any] = {
-    "train_kind": "cnn",
+    "train_kind": DEFAULT.model.kind,
     "train_preset": DEFAULT_PRESET,
-    "train_optimizer": "adam",
-    "train_lr": 0.001,
-    "train_schedule": "cosine",
-    "train_momentum": 0.9,
-    "train_batch": 64,
-    "train_epochs": 10,
-    "train_early": True,
-    "train_patience": 3,
-    "train_restore": True,
-    "train_seed": 42,
-    "train_subset": 0,
-    "train_name": "",
+    "train_optimizer": DEFAULT.optimizer.name,
+    "train_lr": DEFAULT.optimizer.learning_rate,
+    "train_schedule": DEFAULT.optimizer.schedule,
+    "train_momentum": DEFAULT.optimizer.momentum,
+    "train_batch": DEFAULT.fit.batch_size,
+    "train_epochs": DEFAULT.fit.epochs,
+    "train_early": DEFAULT.fit.early_stopping,
+    "train_patience": DEFAULT.fit.patience,
+    "train_restore": DEFAULT.fit.restore_best_weights,
+    "train_seed": DEFAULT.seed,
+    "train_subset": DEFAULT.train_subset,
+    "train_name": DEFAULT.name,
 }
+
+
+def conv_block_values(i: int, block: ConvBlock) -> dict[str, Any]:
+    """Conv block `i`'s widget keys and the values that show `block`."""
+    return {
+        f"conv{i}_filters": block.filters,
+        f"conv{i}_kernel": block.kernel_size,
+        f"conv{i}_padding": block.padding,
+        f"conv{i}_activation": block.activation,
+        f"conv{i}_pool": block.pool,
+        f"conv{i}_bn": block.batch_norm,
+    }
+
+
+def dense_layer_values(j: int, dense: DenseLayer) -> dict[str, Any]:
+    """Dense layer `j`'s widget keys and the values that show `dense`."""
+    return {f"dense{j}_units": dense.units, f"dense{j}_dropout": dense.dropout}
 
 
 def apply_preset() -> None:
@@ -90,16 +112,10 @@ def apply_preset() -> None:
     spec = PRESETS[st.session_state["train_preset"]]
     st.session_state["train_n_blocks"] = len(spec.conv_blocks)
     for i, block in enumerate(spec.conv_blocks):
-        st.session_state[f"conv{i}_filters"] = block.filters
-        st.session_state[f"conv{i}_kernel"] = block.kernel_size
-        st.session_state[f"conv{i}_padding"] = block.padding
-        st.session_state[f"conv{i}_activation"] = block.activation
-        st.session_state[f"conv{i}_pool"] = block.pool
-        st.session_state[f"conv{i}_bn"] = block.batch_norm
+        st.session_state.update(conv_block_values(i, block))
     st.session_state["train_n_dense"] = len(spec.dense_layers)
     for j, dense in enumerate(spec.dense_layers):
-        st.session_state[f"dense{j}_units"] = dense.units
-        st.session_state[f"dense{j}_dropout"] = dense.dropout
+        st.session_state.update(dense_layer_values(j, dense))
 
 
 def form_defaults() -> None:
@@ -116,16 +132,8 @@ def form_defaults() -> None:
 
 
 def conv_block_inputs(i: int) -> ConvBlock:
-    defaults = {
-        "filters": 32,
-        "kernel": 3,
-        "padding": "same",
-        "activation": "relu",
-        "pool": True,
-        "bn": False,
-    }
-    for name, value in defaults.items():
-        st.session_state.setdefault(f"conv{i}_{name}", value)
+    for key, value in conv_block_values(i, ConvBlock()).items():  # a block added by hand
+        st.session_state.setdefault(key, value)
     with st.container(border=True):
         top = st.columns(4)
         filters = top[0].number_input(
@@ -145,8 +153,8 @@ def conv_block_inputs(i: int) -> ConvBlock:
 
 
 def dense_layer_inputs(j: int) -> DenseLayer:
-    st.session_state.setdefault(f"dense{j}_units", 128)
-    st.session_state.setdefault(f"dense{j}_dropout", 0.0)
+    for key, value in dense_layer_values(j, DenseLayer()).items():  # a layer added by hand
+        st.session_state.setdefault(key, value)
     cols = st.columns(2)
     units = cols[0].number_input(
         f"Dense {j + 1} units", step=32, key=f"dense{j}_units", persist_state=KEEP
@@ -181,11 +189,11 @@ def model_inputs() -> ModelSpec:
         "Preset", CNN_PRESETS, key="train_preset", persist_state=KEEP, on_change=apply_preset
     )
     n_blocks = st.number_input(
-        "Conv blocks", min_value=0, max_value=8, key="train_n_blocks", persist_state=KEEP
+        "Conv blocks", *CONV_BLOCKS_RANGE, key="train_n_blocks", persist_state=KEEP
     )
     blocks = tuple(conv_block_inputs(i) for i in range(int(n_blocks)))
     n_dense = st.number_input(
-        "Dense layers", min_value=0, max_value=4, key="train_n_dense", persist_state=KEEP
+        "Dense layers", *DENSE_LAYERS_RANGE, key="train_n_dense", persist_state=KEEP
     )
     dense = tuple(dense_layer_inputs(j) for j in range(int(n_dense)))
     return ModelSpec(kind="cnn", conv_blocks=blocks, dense_layers=dense)
@@ -262,7 +270,9 @@ def run_inputs() -> tuple[int, int, str]:
             help="0 uses them all; a few thousand make a quick experiment.",
         )
     )
-    name = st.text_input("Run name (optional)", key="train_name", persist_state=KEEP, max_chars=60)
+    name = st.text_input(
+        "Run name (optional)", key="train_name", persist_state=KEEP, max_chars=MAX_NAME_CHARS
+    )
     return seed, subset, name
 
 
@@ -536,13 +546,11 @@ def monitor_section() -> None:
         return
     ids = [r.run_id for r in runs]
     labels = {r.run_id: run_label(r) for r in runs}
-    if st.session_state.get(MONITORED) not in ids:  # just opened: widget keys were dropped
-        st.session_state[MONITORED] = watched_default(runs, st.session_state.get(CURRENT_RUN))
-
-    def chosen() -> None:
-        st.session_state[CURRENT_RUN] = st.session_state[MONITORED]
-
-    run_id = st.selectbox("Watch run", ids, format_func=labels.get, key=MONITORED, on_change=chosen)
+    start = watched_default(runs, st.session_state.get(CURRENT_RUN))
+    remember = follow_choice(MONITORED, CURRENT_RUN, ids, start)
+    run_id = st.selectbox(
+        "Watch run", ids, format_func=labels.get, key=MONITORED, on_change=remember
+    )
     active = next(r for r in runs if r.run_id == run_id).active
     st.fragment(render_monitor, run_every=POLL_SECONDS if active else None)(run_id, active)
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnn_core.models.cnn import build_model
-from cnn_core.schema.config import ModelSpec, TrainConfig
-from cnn_core.schema.records import RunState
-from cnn_core.store.folder import create_run
+from cnn_core.schema.config import TrainConfig
+from cnn_core.store.folder import RunFolder, create_run
+from cnn_core.training import worker
+from pages._shared import compare_actions, doctor_view
 from tests.conftest import REPO
 
 APP = REPO / "app.py"
@@ -78,27 +78,20 @@ def texts(at: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
-def untrained_model_run(
-    spec: ModelSpec,
-    name: str,
-    dataset: str = "mnist",
-    shape: tuple[int, int, int] = (28, 28, 1),
-) -> Path:
-    """A completed run in the test's store holding an untrained model of `spec`.
+def launches_without_a_worker(monkeypatch: pytest.MonkeyPatch) -> list[RunFolder]:
+    """Make every launch button (Train, Compare's pairs and seeds, the doctor's retry)
+    create its run without starting a worker process; the list fills with the runs
+    launched. A page script re-imports `launch_run` on every run, so patching the
+    worker module reaches it; the page helpers keep their own reference."""
+    launched: list[RunFolder] = []
 
-    Args:
-        spec: the model's layers.
-        name: the run's name.
-        dataset: the dataset key in its config.
-        shape: the model's input shape (h, w, c), the dataset's image shape.
+    def launch(config: TrainConfig) -> tuple[RunFolder, bool]:
+        launched.append(create_run(config))
+        return launched[-1], True
 
-    Returns:
-        The run folder.
-    """
-    folder = create_run(TrainConfig(dataset=dataset, model=spec, name=name))
-    folder.save_model(build_model(spec, shape, 10))
-    folder.write_status(RunState.COMPLETED)
-    return folder.path
+    for module in (worker, compare_actions, doctor_view):
+        monkeypatch.setattr(module, "launch_run", launch)
+    return launched
 
 
 def open_in_fresh_process(page: str | None = None, timeout: float = TIMEOUT_S) -> dict:

@@ -46,14 +46,14 @@ def isolated_store(
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Path) -> Path:
     """One evaluated tiny CNN ("tiny") on synthetic MNIST, made once per module; copy it
-    into a test's store with `tests.evaluation_support.copy_run`."""
+    into a test's store with `tests.run_factory.copy_run`."""
     from cnn_core.data.registry import load_dataset
-    from tests.evaluation_support import make_model_run
+    from tests.run_factory import tiny_trained_run
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CNN_DATA_DIR", str(synthetic_data_dir))
         dataset = load_dataset("mnist")
-    return make_model_run(dataset, root=tmp_path_factory.mktemp("evaluated_runs"))
+    return tiny_trained_run(dataset, root=tmp_path_factory.mktemp("evaluated_runs"))
 
 
 @pytest.fixture

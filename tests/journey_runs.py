@@ -1,31 +1,27 @@
 """Every kind of run a person meets, made in the test's run store for journey tests.
 
 `make_runs()` fills the store with one run of each kind in `KINDS`: finished
-runs hold a real (untrained, seeded) model, epochs and a stored evaluation, so
-each page has everything it shows for a trained run. No worker runs.
+runs (`run_factory.finished_run`) hold a real (untrained, seeded) model, epochs
+and a stored evaluation, so each page has everything it shows for a trained run.
+No worker runs.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from cnn_core.data.registry import load_dataset
 from cnn_core.data.user.importer import import_folder
 from cnn_core.data.user.options import ImageOptions
-from cnn_core.models.cnn import build_model
-from cnn_core.models.evaluate import evaluate_model
 from cnn_core.schema.config import ConvBlock, DenseLayer, ModelSpec, TrainConfig, Vgg16Spec
-from cnn_core.schema.records import EpochRecord, RunState
+from cnn_core.schema.records import RunState
 from cnn_core.sharing.bundles import export_bundle, import_bundle
 from cnn_core.store import access
 from cnn_core.store.access import delete_run
-from cnn_core.store.folder import RunFolder, create_run
+from cnn_core.store.folder import RunFolder
 from cnn_core.store.runs import load_run
 from tests.image_folder_support import shapes_folder
+from tests.run_factory import finished_run, history, make_run
 
 SMALL_CNN = ModelSpec(  # one small conv block and a dense layer: fast to build and run
     kind="cnn", conv_blocks=(ConvBlock(filters=8, kernel_size=3),), dense_layers=(DenseLayer(16),)
@@ -50,53 +46,6 @@ class JourneyRun:
     run_id: str
     name: str
     has_model: bool
-
-
-def history(epochs: int, partial_last: bool = False) -> list[EpochRecord]:
-    """Plausible epoch records: loss falls, accuracy rises."""
-    records = []
-    for epoch in range(1, epochs + 1):
-        records.append(
-            EpochRecord(
-                epoch=epoch,
-                seconds=2.0 + epoch / 10,
-                loss=2.0 / epoch,
-                accuracy=0.5 + epoch / 40,
-                val_loss=2.1 / epoch,
-                val_accuracy=0.48 + epoch / 40,
-                learning_rate=1e-3,
-                partial=partial_last and epoch == epochs,
-            )
-        )
-    return records
-
-
-def finished_run(
-    config: TrainConfig, state: RunState = RunState.COMPLETED, epochs: int = 3
-) -> RunFolder:
-    """A run of `config` that ended in `state`, with a model, epochs and an evaluation."""
-    folder = create_run(config)
-    dataset = load_dataset(config.dataset)
-    info = dataset.info
-    model = build_model(config.model, info.image_shape, len(info.class_names), config.seed)
-    folder.save_model(model)
-    for record in history(epochs, partial_last=state == RunState.STOPPED):
-        folder.append_epoch(record)
-    x_test, y_test = np.asarray(dataset.x_test), np.asarray(dataset.y_test)
-    evaluation, probs = evaluate_model(model, x_test, y_test, info.class_names)
-    folder.save_evaluation(evaluation, probs, y_test)
-    now = time.time()
-    folder.write_status(
-        state,
-        started=now - 10,
-        train_started=now - 9,
-        ended=now,
-        train_seconds=7.5,
-        test_accuracy=evaluation.accuracy,
-        n_train=len(dataset.y_train),
-        message="stopped by the user" if state == RunState.STOPPED else "",
-    )
-    return folder
 
 
 def imported_dataset(parent: Path, name: str = "Shapes") -> str:
@@ -149,10 +98,9 @@ def make_runs(tmp_path: Path, kinds: tuple[str, ...] = tuple(KINDS)) -> dict[str
             config = TrainConfig(dataset="mnist", model=SMALL_CNN, name="Stopped early")
             keep(kind, finished_run(config, RunState.STOPPED, epochs=2))
         elif kind == "failed":
-            folder = create_run(TrainConfig(dataset="mnist", model=SMALL_CNN, name="Broke"))
-            folder.append_epoch(history(1)[0])
-            folder.write_status(RunState.FAILED, message="the worker ran out of memory")
-            keep(kind, folder)
+            config = TrainConfig(dataset="mnist", model=SMALL_CNN, name="Broke")
+            message = "the worker ran out of memory"
+            keep(kind, make_run(config, state=RunState.FAILED, epochs=history(1), message=message))
         else:
             raise ValueError(f"unknown kind of run: {kind!r}")
     return made

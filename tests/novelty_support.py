@@ -10,9 +10,8 @@ import numpy as np
 from PIL import Image
 
 from cnn_core.schema.config import ConvBlock, DenseLayer, ModelSpec, TrainConfig
-from cnn_core.schema.records import RunState
-from cnn_core.store.folder import create_run
 from scripts.synthetic_data import synthetic_images
+from tests.run_factory import make_run
 
 TINY_CNN = ModelSpec(
     kind="cnn", conv_blocks=(ConvBlock(filters=8),), dense_layers=(DenseLayer(units=32),)
@@ -44,9 +43,8 @@ def train_tiny_model(path: Path) -> Path:
 
 def fashion_run(model_file: Path, name: str = "clothes") -> Path:
     """A completed Fashion-MNIST run in the test's store holding a copy of `model_file`."""
-    folder = create_run(TrainConfig(dataset="fashion_mnist", model=TINY_CNN, name=name))
+    folder = make_run(TrainConfig(dataset="fashion_mnist", model=TINY_CNN, name=name))
     shutil.copyfile(model_file, folder.model_path)
-    folder.write_status(RunState.COMPLETED)
     return folder.path
 
 

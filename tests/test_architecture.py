@@ -144,6 +144,21 @@ def test_no_page_rescales_pixels() -> None:
     assert offenders == [], f"pages must not multiply or divide by 255: {offenders}"
 
 
+KERAS_INTERNALS = {"get_layer", "layers", "kernel", "bias", "outputs", "count_params"}
+
+
+def test_no_page_reaches_into_a_keras_model() -> None:
+    """Layers, kernels and output shapes are read by cnn_core.insight.inspection
+    (`class_count`, `filter_input_channels`...); a page only passes the model on."""
+    offenders = [
+        f"{path.relative_to(REPO)}:{node.lineno} .{node.attr}"
+        for path in _python_files("pages")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute) and node.attr in KERAS_INTERNALS
+    ]
+    assert offenders == [], f"ask cnn_core.insight.inspection instead: {offenders}"
+
+
 def test_scripts_and_benchmarks_never_import_the_tests() -> None:
     offenders = [
         f"{path.relative_to(REPO)}: {module}"
@@ -228,3 +243,19 @@ def test_pages_change_runs_only_through_the_workspace_gate() -> None:
 def test_the_gate_check_sees_a_direct_write() -> None:
     source = "run.request_stop()\naccess.request_stop(run)\nst.button(on_click=run.rename)"
     assert _direct_run_writes(source) == [(1, "request_stop"), (3, "rename")]
+
+
+def test_every_browser_test_module_is_marked_so_test_fast_leaves_it_out() -> None:
+    """`make test-fast` deselects the `browser` marker: a module that drives Chromium
+    (imports Playwright) is named test_browser*.py and marks all its tests."""
+    unmarked = []
+    for path in sorted((REPO / "tests").glob("test_*.py")):
+        source = path.read_text(encoding="utf-8")
+        drives_a_browser = any(
+            module.split(".")[0] == "playwright" for module, _ in _from_imports(path)
+        )
+        if drives_a_browser or path.name.startswith("test_browser"):
+            named = path.name.startswith("test_browser")
+            if not named or "pytestmark = pytest.mark.browser" not in source:
+                unmarked.append(path.name)
+    assert unmarked == [], f"name them test_browser*.py with pytestmark: {unmarked}"

@@ -18,7 +18,7 @@ from cnn_core.store.folder import RunFolder
 from scripts.app_server import StreamlitServer
 from scripts.browser import wait_until_idle
 from tests.browser_support import skip_unless_browser
-from tests.evaluation_support import make_model_run
+from tests.run_factory import tiny_trained_run
 
 pytestmark = pytest.mark.browser
 
@@ -41,7 +41,7 @@ def evaluated_run(served_runs: Path, synthetic_data_dir: Path) -> Path:
     """A tiny CNN trained and evaluated on synthetic MNIST, in the served app's store."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CNN_DATA_DIR", str(synthetic_data_dir))
-        return make_model_run(load_dataset("mnist"), root=served_runs)
+        return tiny_trained_run(load_dataset("mnist"), root=served_runs)
 
 
 def open_evaluate(page: Page, server: StreamlitServer) -> None:

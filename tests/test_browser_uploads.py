@@ -25,8 +25,8 @@ from cnn_core.schema.config import ConvBlock, DenseLayer, ModelSpec
 from cnn_core.store.runs import list_runs, load_run
 from scripts.app_server import StreamlitServer
 from scripts.browser import wait_until_idle
-from tests.apptest_support import untrained_model_run
 from tests.browser_support import skip_unless_browser
+from tests.run_factory import untrained_model_run
 
 pytestmark = pytest.mark.browser
 

@@ -20,7 +20,7 @@ from cnn_core.sharing import bundles, config_files, model_check
 from cnn_core.store import access
 from cnn_core.store.folder import RunFolder
 from cnn_core.store.runs import load_run
-from tests.evaluation_support import make_model_run
+from tests.run_factory import tiny_trained_run
 
 MODEL = bundles.ENTRY["model"]
 CONFIG = bundles.ENTRY["config"]
@@ -34,7 +34,7 @@ def source_run(tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Pat
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CNN_DATA_DIR", str(synthetic_data_dir))
         dataset = load_dataset("mnist")
-    folder = RunFolder(make_model_run(dataset, root=root, epochs=2, name="src"))
+    folder = RunFolder(tiny_trained_run(dataset, root=root, epochs=2, name="src"))
     folder.write_notes(RunNotes.create(["baseline", "Small"], "first try"))
     return folder
 
@@ -75,7 +75,7 @@ def snapshot(root: Path) -> list[str]:
 @pytest.fixture
 def store(isolated_store: Path, source_run: RunFolder) -> Path:
     """The test's run store, holding one unrelated run already."""
-    make_model_run(load_dataset("mnist"), root=isolated_store, epochs=0, evaluate=False)
+    tiny_trained_run(load_dataset("mnist"), root=isolated_store, epochs=0, evaluate=False)
     return isolated_store
 
 
@@ -110,7 +110,7 @@ def test_round_trip_gives_an_equal_run_with_a_new_id(
 
 
 def test_export_refuses_a_run_that_is_still_training(isolated_store: Path) -> None:
-    folder = RunFolder(make_model_run(load_dataset("mnist"), epochs=0, evaluate=False))
+    folder = RunFolder(tiny_trained_run(load_dataset("mnist"), epochs=0, evaluate=False))
     folder.write_status(RunState.RUNNING, pid=__import__("os").getpid())
     with pytest.raises(UserError, match="still training"):
         bundles.export_bundle(folder)
@@ -344,7 +344,7 @@ def test_a_run_on_imported_images_travels_to_a_server_without_those_images(
     (tmp_path / "elsewhere").mkdir()
     own_data_dir(tmp_path / "here", monkeypatch)
     key = imported_dataset(tmp_path)
-    source = RunFolder(make_model_run(load_dataset(key), epochs=0, name="shapes"))
+    source = RunFolder(tiny_trained_run(load_dataset(key), epochs=0, name="shapes"))
     data = bundles.export_bundle(source)
     own_data_dir(tmp_path / "elsewhere", monkeypatch)  # a server without the images
     folder = bundles.import_bundle(data, tmp_path / "store")

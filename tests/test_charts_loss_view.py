@@ -11,9 +11,9 @@ from cnn_core.charts.loss_view import RAW_OPACITY, smoothed
 from cnn_core.charts.training import batch_loss_figure, training_curves_figure
 from cnn_core.insight.curves import group_curves
 from cnn_core.schema.config import TrainConfig
-from cnn_core.schema.records import EpochRecord, Progress, RunState
-from cnn_core.store.folder import create_run
+from cnn_core.schema.records import EpochRecord, Progress
 from tests.apptest_support import open_app, open_with_query
+from tests.run_factory import make_run
 
 
 def history(n: int = 6) -> list[EpochRecord]:
@@ -98,11 +98,8 @@ def chart_specs(at) -> dict[str, dict]:
 
 
 def test_train_monitor_toggles_log_scale_and_smoothing_and_keeps_the_batch_chart() -> None:
-    folder = create_run(TrainConfig(name="done"))
-    for record in history(3):
-        folder.append_epoch(record)
+    folder = make_run(TrainConfig(name="done"), epochs=history(3), pid=None)
     folder.write_progress(Progress(3, 3, 100, 100, 30.0, losses=((50, 0.7), (100, 0.6))))
-    folder.write_status(RunState.COMPLETED, pid=None)
     at = open_app("pages/train.py")
     assert not at.exception
     specs = list(chart_specs(at).values())
@@ -123,11 +120,7 @@ def test_train_monitor_toggles_log_scale_and_smoothing_and_keeps_the_batch_chart
 def test_compare_has_the_same_options() -> None:
     ids = []
     for name in ("a", "b"):
-        folder = create_run(TrainConfig(name=name))
-        for record in history(3):
-            folder.append_epoch(record)
-        folder.write_status(RunState.COMPLETED, pid=None)
-        ids.append(folder.run_id)
+        ids.append(make_run(TrainConfig(name=name), epochs=history(3), pid=None).run_id)
     at = open_with_query("pages/compare.py", runs=",".join(ids))
     at.toggle(key="compare_log_loss").set_value(True).run()
     assert not at.exception

@@ -19,11 +19,13 @@ from cnn_core.charts.compare import (
     run_colours,
 )
 from cnn_core.insight import compare, curves, partners, seed_groups, side_by_side
+from cnn_core.insight.run_filters import RunFilter
 from cnn_core.models.plan import describe_model
 from cnn_core.schema.config import PRESETS, ConvBlock, ModelSpec, TrainConfig
 from cnn_core.schema.records import EpochRecord, Evaluation, PerClass, RunState
 from cnn_core.store.folder import RunFolder, create_run
 from cnn_core.store.runs import RunSummary, list_runs, load_run
+from tests import run_factory
 
 SOFTMAX = ModelSpec(kind="softmax")
 
@@ -34,19 +36,10 @@ def make_run(
     seconds: float = 2.0,
     test_accuracy: float | None = None,
 ) -> RunSummary:
-    """A finished run folder made by hand: its epochs and, if given, a test result."""
-    folder = create_run(config)
-    for epoch, val in enumerate(val_accuracies, start=1):
-        folder.append_epoch(
-            EpochRecord(
-                epoch,
-                seconds=seconds,
-                loss=1.0 / epoch,
-                accuracy=val - 0.01,
-                val_loss=1.1 / epoch,
-                val_accuracy=val,
-            )
-        )
+    """A finished run with these validation accuracies and, if given, a test result."""
+    epochs = run_factory.val_history(val_accuracies, seconds)
+    train_seconds = seconds * len(val_accuracies)
+    folder = run_factory.make_run(config, epochs=epochs, train_seconds=train_seconds)
     if test_accuracy is not None:
         correct = round(100 * test_accuracy)
         evaluation = Evaluation(
@@ -59,7 +52,6 @@ def make_run(
             per_class=PerClass((1.0, 1.0), (1.0, (correct - 50) / 50), (1.0, 1.0), (50, 50)),
         )
         folder.save_evaluation(evaluation, np.full((100, 2), 0.5), np.zeros(100, np.int64))
-    folder.write_status(RunState.COMPLETED, train_seconds=seconds * len(val_accuracies))
     return load_run(folder.path)
 
 
@@ -202,9 +194,10 @@ def test_filters_by_dataset_and_model() -> None:
     soft = make_run(TrainConfig(dataset="mnist", model=SOFTMAX), [0.5])
     cifar = make_run(TrainConfig(dataset="cifar10"), [0.5])
     every = list_runs()
-    assert {r.run_id for r in compare.filter_runs(every)} == {cnn.run_id, soft.run_id, cifar.run_id}
-    assert {r.run_id for r in compare.filter_runs(every, ["mnist"])} == {cnn.run_id, soft.run_id}
-    only = compare.filter_runs(every, ["mnist"], ["Softmax regression"])
+    assert {r.run_id for r in RunFilter().apply(every)} == {cnn.run_id, soft.run_id, cifar.run_id}
+    mnist = RunFilter(datasets=frozenset({"mnist"}))
+    assert {r.run_id for r in mnist.apply(every)} == {cnn.run_id, soft.run_id}
+    only = RunFilter(frozenset({"mnist"}), frozenset({"Softmax regression"})).apply(every)
     assert [r.run_id for r in only] == [soft.run_id]
 
 

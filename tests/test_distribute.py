@@ -66,6 +66,7 @@ def assert_normal_run_folder(run: RunSummary, replicas: int, strategy: str) -> N
     assert run.read_progress().batches == -(-500 // (32 * replicas))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("strategy", "devices"), [("mirrored", 2), ("default", 1)])
 def test_strategy_trains_on_logical_cpus(tmp_path: Path, strategy: str, devices: int) -> None:
     store = tmp_path / "store"
@@ -101,6 +102,7 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
+@pytest.mark.slow
 def test_two_workers_on_localhost_train_one_run(tmp_path: Path) -> None:
     cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
     config = config_file(tmp_path)
@@ -157,6 +159,7 @@ def test_a_multiworker_run_records_every_worker_device(monkeypatch: pytest.Monke
     assert cluster_devices(local) == tuple(local)  # no cluster: this worker's own
 
 
+@pytest.mark.slow
 def test_a_vgg16_run_trains_both_phases_mirrored_on_two_cpus(tmp_path: Path) -> None:
     """The cached head and block5 phases built and compiled in the strategy's scope."""
     import numpy as np

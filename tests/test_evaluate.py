@@ -109,6 +109,25 @@ def test_csv_has_every_class_and_one_row_per_image(predictions) -> None:
     np.testing.assert_allclose(parsed, probs, atol=1e-6)
 
 
+def test_csv_of_unlabeled_files_names_them_and_adds_extra_columns() -> None:
+    files = ["a.jpg", "sub/b, c.png", "ü.jpg"]
+    probs = np.array([[0.2, 0.8], [0.5, 0.5], [1.0, 0.0]], dtype=np.float32)
+    unusual = [False, True, False]
+    text = predictions_csv(
+        probs, None, ["cat", "dog"], ids=files, id_column="file", extra={"unusual": unusual}
+    )
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == ["file", "predicted_class", "unusual", "cat", "dog"]
+    assert [r[0] for r in rows[1:]] == files
+    assert [r[1] for r in rows[1:]] == ["dog", "cat", "cat"]
+    assert [r[2] for r in rows[1:]] == [str(u) for u in unusual]
+    np.testing.assert_allclose([[float(v) for v in r[3:]] for r in rows[1:]], probs, atol=1e-6)
+    with pytest.raises(ValueError, match="ids"):
+        predictions_csv(probs, None, ["cat", "dog"], ids=files[:2])
+    with pytest.raises(ValueError, match="unusual"):
+        predictions_csv(probs, None, ["cat", "dog"], extra={"unusual": unusual[:1]})
+
+
 def test_caption_reads_like_a_sentence() -> None:
     names = ["Coat", "Shirt"]
     assert prediction_caption(names, 0, 1, 0.871) == "true: Coat, predicted: Shirt (87%)"

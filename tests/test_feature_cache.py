@@ -99,6 +99,7 @@ def test_the_cap_evicts_least_recently_used_entries(monkeypatch) -> None:
     )
 
 
+@pytest.mark.slow
 def test_a_two_phase_run_records_both_phases_in_one_history() -> None:
     from cnn_core.models.cnn import load_trained_model
     from cnn_core.training.loop import train_run
@@ -131,6 +132,7 @@ def test_a_two_phase_run_records_both_phases_in_one_history() -> None:
     assert len(feature_cache.entries()) == 6  # 2 layers x train, val, test
 
 
+@pytest.mark.slow
 def test_without_the_cache_the_whole_network_trains_and_nothing_is_cached() -> None:
     from dataclasses import replace
 

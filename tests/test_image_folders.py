@@ -15,12 +15,13 @@ from PIL import Image
 from cnn_core.base.errors import UserError
 from cnn_core.data.archives import Limits
 from cnn_core.data.registry import all_datasets, dataset_info, load_dataset, split_indices
-from cnn_core.data.user import importer, places, store, summaries
+from cnn_core.data.user import importer, places, store
 from cnn_core.data.user.manifest import manifest_path, read_manifest
 from cnn_core.data.user.names import LABEL_DISPLAY, display_labels, slugify
 from cnn_core.data.user.options import ImageOptions
 from cnn_core.data.user.stream import stream
 from cnn_core.insight.predict import prepare_uploads
+from cnn_core.models.evaluate import predictions_csv
 from cnn_core.schema.config import PRESETS as MODEL_PRESETS
 from cnn_core.schema.config import FitSpec, TrainConfig
 from cnn_core.store.folder import create_run
@@ -229,19 +230,6 @@ def test_bad_options_and_names_are_refused(data: Path) -> None:
         slugify("…")
 
 
-def test_unlabeled_csv_rows_probabilities_and_names() -> None:
-    names = ["a.jpg", "sub/b, c.png", "ü.jpg"]
-    probs = np.array([[0.2, 0.8], [0.5, 0.5], [1.0, 0.0]], dtype=np.float32)
-    text = summaries.unlabeled_csv(names, probs, ["cat", "dog"])
-    rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0] == ["file", "predicted_class", "cat", "dog"]
-    assert [r[0] for r in rows[1:]] == names
-    assert [r[1] for r in rows[1:]] == ["dog", "cat", "cat"]
-    assert all(abs(float(r[2]) + float(r[3]) - 1) < 1e-5 for r in rows[1:])
-    with pytest.raises(ValueError):
-        summaries.unlabeled_csv(names[:2], probs, ["cat", "dog"])
-
-
 def test_stream_yields_every_training_image_once_per_epoch(data: Path) -> None:
     shapes_folder(data, per_class=10)
     dataset = load_dataset(importer.import_server_folder("s", "shapes", SMALL))
@@ -253,6 +241,7 @@ def test_stream_yields_every_training_image_once_per_epoch(data: Path) -> None:
     assert sorted(seen) == sorted(labels.tolist()) and seen != labels.tolist()
 
 
+@pytest.mark.slow
 def test_a_small_cnn_learns_the_shapes_through_this_pipeline(data: Path) -> None:
     """Three classes of coloured shapes, 300 PNG and JPEG files, streamed from disk."""
     from cnn_core.models.cnn import load_trained_model
@@ -282,7 +271,11 @@ def test_a_small_cnn_learns_the_shapes_through_this_pipeline(data: Path) -> None
     probs = predict_in_batches(model, images)
     rows = list(
         csv.DictReader(
-            io.StringIO(summaries.unlabeled_csv(names, probs, ["circle", "square", "triangle"]))
+            io.StringIO(
+                predictions_csv(
+                    probs, None, ["circle", "square", "triangle"], ids=names, id_column="file"
+                )
+            )
         )
     )
     assert [r["file"] for r in rows] == names and len(rows) == 4

@@ -458,3 +458,10 @@ def test_images_module_imports_neither_tensorflow_nor_streamlit():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-500:]
+
+
+def test_upload_suffixes_are_exactly_the_allowed_formats() -> None:
+    """The file uploaders offer these endings: each must decode, and each format be offered."""
+    registered = Image.registered_extensions()  # ".jpg" -> "JPEG", ...
+    offered = {registered[f".{suffix}"] for suffix in images.UPLOAD_SUFFIXES}
+    assert offered == set(images.ALLOWED_FORMATS)

@@ -12,7 +12,9 @@ from cnn_core.charts.model_views import gradcam_overlay_figure, layer_flow_figur
 from cnn_core.insight import concepts
 from cnn_core.insight.inspection import (
     Inspector,
+    class_count,
     conv_layer_names,
+    filter_input_channels,
     filter_weights,
     format_shape,
     layer_flow,
@@ -145,6 +147,15 @@ def test_filter_weights_slice_the_kernel_by_input_channel() -> None:
     for f in range(5):
         np.testing.assert_array_equal(weights[f], kernel[:, :, 2, f])
     assert filter_weights(model, "conv1", 2).shape == (4, 3, 3)
+
+
+def test_a_conv_layer_reads_its_input_channels_and_the_model_scores_its_classes() -> None:
+    model = _cnn((8, 8, 3), (4, 5), num_classes=7)
+    assert filter_input_channels(model, "conv1") == 3  # the RGB image
+    assert filter_input_channels(model, "conv2") == 4  # conv1's four filters
+    assert class_count(model) == 7
+    with pytest.raises(ValueError, match="Flatten"):
+        filter_input_channels(model, "flatten")
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,7 @@ def ended(folder: RunFolder) -> bool:
     return not load_run(folder.path).active
 
 
+@pytest.mark.slow
 def test_a_range_test_runs_in_the_worker_and_stores_its_curve() -> None:
     folder, created = launch_lr_test(SIXTY_BATCHES)
     assert created
@@ -119,6 +120,7 @@ def test_a_range_test_belongs_to_its_workspace(
     assert not lr_test_folder(test.run_id).path.exists()  # bob's id resolves in bob's
 
 
+@pytest.mark.slow
 def test_a_range_test_never_waits_for_a_training_slot(
     isolated_store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -14,18 +14,17 @@ from cnn_core.schema.records import SCHEMA_VERSION, RecordError, RunNotes, RunSt
 from cnn_core.store import access
 from cnn_core.store.access import delete_run
 from cnn_core.store.atomic import atomic_write_json
-from cnn_core.store.folder import STARTER_ROOT, RunFolder, create_run
+from cnn_core.store.folder import STARTER_ROOT, RunFolder
 from cnn_core.store.processes import pid_alive, process_start_time
 from cnn_core.store.runs import list_runs, load_run
 from cnn_core.training.worker import launch_run
+from tests.run_factory import make_run
 from tests.test_worker import LONG_FIT, TINY_CNN
 from tests.waiting import wait_for
 
 
 def new_run(name: str = "", dataset: str = "mnist", spec: ModelSpec | None = None) -> RunFolder:
-    folder = create_run(TrainConfig(dataset=dataset, model=spec or TINY_CNN, name=name))
-    folder.write_status(RunState.COMPLETED)
-    return folder
+    return make_run(TrainConfig(dataset=dataset, model=spec or TINY_CNN, name=name))
 
 
 def starter() -> RunFolder:
@@ -93,6 +92,7 @@ def test_delete_removes_a_finished_run_only() -> None:
     assert [r.run_id for r in list_runs()] == [keep.run_id]
 
 
+@pytest.mark.slow
 def test_delete_stops_a_training_run_first() -> None:
     folder, _ = launch_run(TrainConfig(model=TINY_CNN, fit=LONG_FIT))
     wait_for(lambda: load_run(folder.path).state == RunState.RUNNING, 120, "running")

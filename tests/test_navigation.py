@@ -126,3 +126,27 @@ def test_every_script_directly_in_pages_is_a_page_of_the_app() -> None:
         "Streamlit's legacy mode offers every pages/*.py as a page: put helpers in "
         f"pages/_shared/. Not in app.py's navigation: {sorted(scripts - registered)}"
     )
+
+
+def test_pages_name_other_pages_only_through_the_registry() -> None:
+    """A page path written in a page or helper goes through `page_registry.page(...)`, which
+    fails on an unregistered path, and titles and icons come from its entry, never restated."""
+    restated = []
+    for path in sorted((REPO / "pages").rglob("*.py")):
+        if path.name == "page_registry.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        through_registry = {
+            id(node.args[0])
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "page" and node.args
+        }
+        restated += [
+            f"{path.relative_to(REPO)}:{node.lineno} {node.value!r}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and node.value in {entry.path for entry in PAGES} | {entry.icon for entry in PAGES}
+            and id(node) not in through_registry
+        ]
+    assert not restated, f"use pages._shared.page_registry.page(path): {restated}"

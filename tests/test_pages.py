@@ -7,19 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from cnn_core.schema.config import ConvBlock, ModelSpec, TrainConfig
+from cnn_core.schema.config import ConvBlock, DenseLayer, ModelSpec, TrainConfig
 from cnn_core.schema.records import EpochRecord, Progress, RunState
 from cnn_core.store.folder import create_run
 from cnn_core.store.processes import process_start_time
 from cnn_core.store.runs import list_runs, load_run
-from tests.apptest_support import open_app, texts
+from tests.apptest_support import launches_without_a_worker, open_app, texts
+from tests.run_factory import make_run
 from tests.waiting import wait_for
 
 
 def test_home_lists_runs_and_survives_a_broken_one(isolated_store: Path) -> None:
-    done = create_run(TrainConfig(name="finished one"))
-    done.write_status(RunState.COMPLETED)
-    done.append_epoch(EpochRecord(epoch=1, val_accuracy=0.91))
+    make_run(TrainConfig(name="finished one"), epochs=[EpochRecord(epoch=1, val_accuracy=0.91)])
     broken = isolated_store / "20260101-000000-broken"
     broken.mkdir()
     (broken / "status.json").write_text("garbage")
@@ -63,7 +62,7 @@ def test_home_cards_name_the_sidebars_pages_in_its_order(monkeypatch: pytest.Mon
 
 
 def test_home_names_the_real_run_store_for_tensorboard(isolated_store: Path) -> None:
-    create_run(TrainConfig(name="one")).write_status(RunState.COMPLETED)
+    make_run(TrainConfig(name="one"))
     at = open_app()
     assert f"tensorboard --logdir {isolated_store}" in texts(at)
 
@@ -105,6 +104,23 @@ def test_train_page_has_its_widgets_and_a_summary() -> None:
     expected = (9 * 32 + 32) + (9 * 32 * 64 + 64) + (3136 * 128 + 128) + (128 * 10 + 10)
     assert int(params.replace(",", "")) == expected
     assert not at.button(key="train_start").disabled
+
+
+def test_the_untouched_train_form_launches_train_config_s_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The form restates no default: TrainConfig, its specs and the default preset
+    give every starting value, so an untouched form asks for exactly TrainConfig()."""
+    launched = launches_without_a_worker(monkeypatch)
+    at = open_app("pages/train.py")
+    at.button(key="train_start").click().run()
+    assert [run.read_config() for run in launched] == [TrainConfig()]
+    at.number_input(key="train_n_blocks").increment().run()  # a block added by hand
+    at.number_input(key="train_n_dense").increment().run()
+    at.number_input(key="train_seed").increment().run()  # not the same config twice
+    at.button(key="train_start").click().run()
+    model = launched[-1].read_config().model
+    assert model.conv_blocks[-1] == ConvBlock() and model.dense_layers[-1] == DenseLayer()
 
 
 @pytest.mark.parametrize(
@@ -157,6 +173,7 @@ def test_presets_fill_the_layer_widgets() -> None:
     assert at.number_input(key="dense0_units").value == 1024
 
 
+@pytest.mark.slow
 def test_train_button_starts_a_run_and_the_page_follows_it() -> None:
     at = open_app("pages/train.py")
     at.radio(key="train_kind").set_value("softmax").run()
@@ -177,9 +194,8 @@ def test_train_button_starts_a_run_and_the_page_follows_it() -> None:
 
 def test_interrupted_run_is_shown_with_its_epochs() -> None:
     config = TrainConfig(model=ModelSpec(kind="cnn", conv_blocks=(ConvBlock(4, 3),)))
-    folder = create_run(config)
-    folder.write_status(RunState.RUNNING, pid=999_999_999)  # no such process
-    folder.append_epoch(EpochRecord(epoch=1, loss=1.0, val_loss=1.1))
+    epochs = [EpochRecord(epoch=1, loss=1.0, val_loss=1.1)]
+    make_run(config, state=RunState.INTERRUPTED, epochs=epochs)
     at = open_app("pages/train.py")
     assert "Interrupted" in texts(at) and "1 epoch" in texts(at)
 
@@ -208,10 +224,11 @@ def test_stop_shows_stopping_at_once_and_the_worker_s_step() -> None:
 
 def test_a_stopped_run_says_its_last_epoch_was_cut_short() -> None:
     config = TrainConfig(model=ModelSpec(kind="cnn", conv_blocks=(ConvBlock(4, 3),)))
-    folder = create_run(config)
-    folder.append_epoch(EpochRecord(epoch=1, loss=1.0, val_loss=1.1))
-    folder.append_epoch(EpochRecord(epoch=2, loss=3.0, partial=True, batches=1))
-    folder.write_status(RunState.STOPPED, train_seconds=5.0)
+    epochs = [
+        EpochRecord(epoch=1, loss=1.0, val_loss=1.1),
+        EpochRecord(epoch=2, loss=3.0, partial=True, batches=1),
+    ]
+    make_run(config, state=RunState.STOPPED, epochs=epochs, train_seconds=5.0)
     at = open_app("pages/train.py")
     assert "Epoch 2 was cut short by Stop after 1 batch:" in texts(at)
     assert {m.label: m.value for m in at.metric}["Epochs"] == "1"

@@ -11,37 +11,27 @@ from streamlit.testing.v1 import AppTest
 from cnn_core.base.errors import UserError
 from cnn_core.models.evaluate import summarize
 from cnn_core.schema.config import DEFAULT_PRESET, PRESETS, ModelSpec, TrainConfig
-from cnn_core.schema.records import EpochRecord, RunState
+from cnn_core.schema.records import EpochRecord
 from cnn_core.store.folder import RunFolder, create_run
 from pages._shared import compare_actions
 from tests.apptest_support import (
     APP,
     TIMEOUT_S,
     assert_no_exception,
+    launches_without_a_worker,
     open_with_query,
     texts,
-    untrained_model_run,
 )
+from tests.run_factory import make_run, untrained_model_run, val_history
 
 PAGE = "pages/compare.py"
 
 
 def finished_run(config: TrainConfig, val_accuracies: list[float], correct: int = 80) -> RunFolder:
     """A completed run made by hand: epochs, and a test result of `correct` in 100 (2 classes)."""
-    folder = create_run(config)
-    for epoch, val in enumerate(val_accuracies, start=1):
-        folder.append_epoch(
-            EpochRecord(
-                epoch,
-                seconds=1.0,
-                loss=1 / epoch,
-                accuracy=val,
-                val_loss=1 / epoch,
-                val_accuracy=val,
-            )
-        )
+    epochs = val_history(val_accuracies, seconds=1.0)
+    folder = make_run(config, epochs=epochs, train_seconds=float(len(val_accuracies)))
     add_evaluation(folder, correct)
-    folder.write_status(RunState.COMPLETED, train_seconds=float(len(val_accuracies)))
     return folder
 
 
@@ -144,13 +134,7 @@ def test_compare_with_queues_the_same_split_and_seed_and_opens_the_pair(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     base = finished_run(TrainConfig(name="base", seed=9, validation=0.2, train_subset=300), [0.5])
-    launched: list[RunFolder] = []
-
-    def launch(config: TrainConfig) -> tuple[RunFolder, bool]:  # no worker: nothing trains
-        launched.append(create_run(config))
-        return launched[-1], True
-
-    monkeypatch.setattr(compare_actions, "launch_run", launch)
+    launched = launches_without_a_worker(monkeypatch)
     at = open_compare([base.run_id])
     at.selectbox(key="compare_compare_choice").set_value("Softmax regression (baseline)")
     at.button(key="compare_compare_go").click().run()
@@ -167,12 +151,7 @@ def test_train_page_offers_compare_with_for_a_finished_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     base = finished_run(TrainConfig(name="base", seed=4), [0.5])
-    launched: list[RunFolder] = []
-    monkeypatch.setattr(
-        compare_actions,
-        "launch_run",
-        lambda c: (launched.append(create_run(c)) or launched[-1], True),
-    )
+    launched = launches_without_a_worker(monkeypatch)
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S).run()
     at.switch_page("pages/train.py").run()
     at.button(key="train_compare_go").click().run()

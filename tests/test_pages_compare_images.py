@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from cnn_core.data.registry import load_dataset
 from cnn_core.store.folder import RunFolder
 from tests.apptest_support import open_with_query, texts
-from tests.evaluation_support import copy_run, make_model_run
+from tests.run_factory import copy_run, tiny_trained_run
 
 
 def page_links(at: AppTest) -> list[tuple[str, str]]:
@@ -22,7 +22,7 @@ def test_compare_shows_what_each_of_two_runs_alone_gets_right(
     trained_run: Path, isolated_store: Path, synthetic_data_dir: Path
 ) -> None:
     trained = copy_run(trained_run, isolated_store)
-    untrained = make_model_run(load_dataset("mnist"), epochs=0, name="scratch")
+    untrained = tiny_trained_run(load_dataset("mnist"), epochs=0, name="scratch")
     probs_a, y = RunFolder(trained).read_predictions()
     probs_b, _ = RunFolder(untrained).read_predictions()
     right_a, right_b = probs_a.argmax(axis=1) == y, probs_b.argmax(axis=1) == y

@@ -8,7 +8,8 @@ from cnn_core.data.registry import load_dataset
 from cnn_core.insight import concepts
 from cnn_core.models.cnn import load_trained_model
 from cnn_core.schema.config import ConvBlock, DenseLayer, ModelSpec
-from tests.apptest_support import assert_no_exception, open_app, texts, untrained_model_run
+from tests.apptest_support import assert_no_exception, open_app, texts
+from tests.run_factory import untrained_model_run
 
 SPEC = ModelSpec(
     kind="cnn",

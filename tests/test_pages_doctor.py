@@ -7,15 +7,18 @@ import numpy as np
 import pytest
 
 from cnn_core.data.registry import load_dataset
-from cnn_core.models.cnn import build_model
 from cnn_core.models.evaluate import summarize
 from cnn_core.schema.config import FitSpec, OptimizerSpec, TrainConfig
-from cnn_core.schema.records import RunState
 from cnn_core.store.folder import RunFolder, create_run
 from cnn_core.store.runs import load_run
 from pages._shared import doctor_view
-from tests.apptest_support import assert_no_exception, open_with_query
-from tests.journey_runs import SMALL_CNN, history
+from tests.apptest_support import (
+    assert_no_exception,
+    launches_without_a_worker,
+    open_with_query,
+)
+from tests.journey_runs import SMALL_CNN
+from tests.run_factory import finished_run, history, make_run
 
 
 def collapsed_run(collapsed: bool = True) -> RunFolder:
@@ -27,11 +30,8 @@ def collapsed_run(collapsed: bool = True) -> RunFolder:
         fit=FitSpec(epochs=2),
         name="lr one" if collapsed else "all right",
     )
-    folder = create_run(config)
+    folder = make_run(config, epochs=history(2), model="untrained", train_seconds=3.0)
     dataset = load_dataset("mnist")
-    folder.save_model(build_model(SMALL_CNN, (28, 28, 1), 10))
-    for record in history(2):
-        folder.append_epoch(record)
     probs = np.full((len(dataset.y_test), 10), 0.001, np.float32)
     if collapsed:
         probs[:, 4] = 0.991
@@ -40,20 +40,13 @@ def collapsed_run(collapsed: bool = True) -> RunFolder:
     folder.save_evaluation(
         summarize(probs, dataset.y_test, list("0123456789")), probs, dataset.y_test
     )
-    folder.write_status(RunState.COMPLETED, train_seconds=3.0)
     return folder
 
 
 def test_evaluate_shows_a_collapsed_run_as_a_problem_and_retries_it(
-    isolated_store, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    launched: list[RunFolder] = []
-
-    def launch(config: TrainConfig) -> tuple[RunFolder, bool]:  # no worker: nothing trains
-        launched.append(create_run(config))
-        return launched[-1], True
-
-    monkeypatch.setattr(doctor_view, "launch_run", launch)
+    launched = launches_without_a_worker(monkeypatch)
     folder = collapsed_run()
     at = open_with_query("pages/evaluate.py", run=folder.run_id)
     problems = [e.value for e in at.error]
@@ -62,17 +55,13 @@ def test_evaluate_shows_a_collapsed_run_as_a_problem_and_retries_it(
     assert "learning rate 1 -> 0.1" in button.label
     button.click().run()
     assert_no_exception(at)
-    (retry,) = (load_run(f.path) for f in launched)
-    assert retry.config.optimizer.learning_rate == 0.1 and retry.config.seed == 42
-    assert retry.config.name == "lr one · learning rate 1 -> 0.1"
-    # "Try this" opens the pair on Compare.
-    assert at.title[0].value == "Compare"
-    assert at.query_params["runs"] == f"{folder.run_id},{retry.run_id}"
+    (retry,) = launched
+    config = retry.read_config()
+    assert config.optimizer.learning_rate == 0.1 and config.seed == 42
+    assert config.name == "lr one · learning rate 1 -> 0.1"
 
 
 def test_compare_shows_each_runs_findings(isolated_store) -> None:
-    from tests.journey_runs import finished_run
-
     collapsed = collapsed_run()
     other = finished_run(TrainConfig(model=SMALL_CNN, name="other"))
     at = open_with_query("pages/compare.py", runs=f"{collapsed.run_id},{other.run_id}")

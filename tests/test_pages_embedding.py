@@ -17,8 +17,8 @@ from cnn_core.insight.embedding import Embedding, stratified_sample
 from cnn_core.store.folder import RunFolder
 from pages._shared import embedding_view
 from tests.apptest_support import assert_no_exception, open_app, open_with_query, texts
-from tests.evaluation_support import copy_run, make_model_run
 from tests.image_folder_support import own_data_dir, shapes_folder
+from tests.run_factory import copy_run, tiny_trained_run
 
 
 def embedding_spec(at: AppTest) -> dict:
@@ -112,7 +112,7 @@ def test_embedding_view_of_a_run_on_an_imported_image_folder(
     shapes_folder(data, per_class=10, size=24)
     key = import_server_folder("shapes", "shapes", ImageOptions(side=32, validation=0.2))
     dataset = load_user_dataset(key)
-    make_model_run(dataset, epochs=0)  # untrained: some errors to mark
+    tiny_trained_run(dataset, epochs=0)  # untrained: some errors to mark
     at = open_app("pages/evaluate.py")
     show_map(at)
     spec = embedding_spec(at)

@@ -16,7 +16,7 @@ from cnn_core.store import folder as folder_module
 from cnn_core.store.folder import RunFolder, create_run
 from cnn_core.store.runs import load_run
 from tests.apptest_support import open_app, open_in_fresh_process, texts
-from tests.evaluation_support import TINY_SPEC, copy_run
+from tests.run_factory import TINY_SPEC, copy_run
 
 PAGE = "pages/evaluate.py"
 

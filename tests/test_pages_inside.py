@@ -17,7 +17,8 @@ from cnn_core.models.cnn import build_model, load_trained_model
 from cnn_core.schema.config import PRESETS, ConvBlock, DenseLayer, ModelSpec
 from cnn_core.store import folder as folder_module
 from cnn_core.store.folder import STARTER_ROOT, RunFolder
-from tests.apptest_support import assert_no_exception, open_app, texts, untrained_model_run
+from tests.apptest_support import assert_no_exception, open_app, texts
+from tests.run_factory import untrained_model_run
 
 TINY_CNN = ModelSpec(
     kind="cnn",

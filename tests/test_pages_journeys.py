@@ -26,7 +26,7 @@ from tests.apptest_support import (
     open_with_query,
     texts,
 )
-from tests.apptest_support import untrained_model_run as model_run
+from tests.run_factory import untrained_model_run as model_run
 from tests.waiting import wait_for
 
 SOFTMAX: ModelSpec = PRESETS["Softmax regression"]
@@ -82,6 +82,7 @@ def finish(at: AppTest, run_id: str) -> None:
     assert_no_exception(at)
 
 
+@pytest.mark.slow
 def test_train_form_survives_leaving_and_two_runs_in_one_session() -> None:
     at = open_app("pages/train.py")
     change_form(at)
@@ -126,6 +127,17 @@ def test_vgg16_options_survive_leaving_the_train_page() -> None:
     assert at.number_input(key="train_vgg_units").value == 64
     assert at.number_input(key="train_vgg_ft_epochs").value == 3
     assert at.checkbox(key="train_vgg_cache").value is False
+
+
+def test_the_dataset_chosen_on_one_page_follows_to_the_other() -> None:
+    at = open_app("pages/data.py")
+    at.selectbox(key="data_dataset").select("cifar10").run()
+    at.switch_page("pages/train.py").run()
+    assert at.selectbox(key="train_dataset").value == "cifar10"
+    at.selectbox(key="train_dataset").select("fashion_mnist").run()
+    leave_and_return(at, "pages/data.py")
+    assert at.selectbox(key="data_dataset").value == "fashion_mnist"
+    assert_no_exception(at)
 
 
 # -- the run a person chose follows them --------------------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from cnn_core.schema.config import TrainConfig
 from cnn_core.schema.records import RunState
 from cnn_core.store.folder import LrTestFolder
@@ -15,6 +17,7 @@ from tests.apptest_support import assert_no_exception, open_app, texts
 from tests.waiting import wait_for
 
 
+@pytest.mark.slow
 def test_the_finder_runs_shows_its_curve_and_fills_the_rate() -> None:
     at = open_app("pages/train.py")
     at.radio(key="train_kind").set_value("softmax").run()

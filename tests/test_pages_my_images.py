@@ -18,8 +18,8 @@ from cnn_core.schema.records import RunState
 from cnn_core.store.folder import RunFolder
 from cnn_core.store.lr_tests import create_lr_test
 from tests.apptest_support import assert_no_exception, open_app, open_with_query, texts
-from tests.evaluation_support import make_model_run
 from tests.image_folder_support import folder_entries, own_data_dir, shapes_folder, zip_bytes
+from tests.run_factory import tiny_trained_run
 
 MODE = "My images: add a folder or zip"
 
@@ -167,7 +167,7 @@ def imported_with_run(data: Path) -> tuple[str, Path]:
     """An imported dataset and a run (an untrained tiny CNN, evaluated) on it."""
     shapes_folder(data, per_class=10)
     key = import_server_folder("shapes", "shapes", ImageOptions(side=32, validation=0.2))
-    return key, make_model_run(load_user_dataset(key), epochs=0)
+    return key, tiny_trained_run(load_user_dataset(key), epochs=0)
 
 
 def delete_form(key: str) -> AppTest:

@@ -7,7 +7,8 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from cnn_core.schema.config import PRESETS
-from tests.apptest_support import open_app, untrained_model_run
+from tests.apptest_support import open_app
+from tests.run_factory import untrained_model_run
 
 
 def make_run(dataset: str, shape: tuple[int, int, int], name: str) -> Path:

@@ -21,7 +21,7 @@ from tests.apptest_support import (
     open_with_query,
     texts,
 )
-from tests.apptest_support import untrained_model_run as model_run
+from tests.run_factory import untrained_model_run as model_run
 
 PAGE = "pages/runs.py"
 SOFTMAX: ModelSpec = PRESETS["Softmax regression"]

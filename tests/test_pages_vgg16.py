@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cnn_core.models.vgg16_weights import WEIGHTS_FILE
-from cnn_core.store.folder import RunFolder
+from cnn_core.schema.config import Vgg16Spec
 from cnn_core.store.runs import list_runs
 from cnn_core.training import feature_cache
-from tests.apptest_support import open_app, texts
+from tests.apptest_support import launches_without_a_worker, open_app, texts
 
 
 def vgg_page():
@@ -35,7 +36,10 @@ def test_imagenet_weights_missing_offline_blocks_launch_and_names_the_file(
     assert list_runs() == []
 
 
-def test_random_weights_show_both_phases_estimates_and_launch(isolated_store: Path) -> None:
+def test_random_weights_show_both_phases_estimates_and_launch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    launched = launches_without_a_worker(monkeypatch)
     at = vgg_page()
     at.radio(key="train_vgg_weights").set_value("none").run()
     at.radio(key="train_vgg_mode").set_value("fine_tune").run()
@@ -50,9 +54,9 @@ def test_random_weights_show_both_phases_estimates_and_launch(isolated_store: Pa
     assert "Feature cache: 0 B" in page
     assert not at.button(key="train_start").disabled
     at.button(key="train_start").click().run()
-    (run,) = list_runs()
-    assert run.config.model.vgg16.weights == "none" and run.config.model.vgg16.fine_tune
-    RunFolder(run.path).request_stop()  # keep the worker short
+    (run,) = launched
+    vgg = run.read_config().model.vgg16
+    assert vgg.weights == "none" and vgg.fine_tune
 
 
 def test_bad_settings_and_a_missing_weights_file_get_messages(isolated_store: Path) -> None:
@@ -106,3 +110,14 @@ def test_a_failed_download_leaves_no_progress_bar_under_its_error(
     at.button(key="vgg_download_weights").click().run()
     assert any("could not download the weights" in e.value for e in at.error)
     assert list(at.get("progress")) == []
+
+
+def test_the_vgg16_widgets_start_from_vgg16spec_s_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    launched = launches_without_a_worker(monkeypatch)
+    at = vgg_page()
+    at.radio(key="train_vgg_weights").set_value("none").run()  # no download offline
+    at.button(key="train_start").click().run()
+    (run,) = launched
+    assert run.read_config().model.vgg16 == replace(Vgg16Spec(), weights="none")

@@ -96,6 +96,7 @@ def test_largest_admitted_subset_is_the_boundary() -> None:
     assert resources.largest_admitted_subset(config, MNIST, 10**12) == MNIST.n_train
 
 
+@pytest.mark.slow
 def test_a_refused_run_fails_with_the_message_on_the_train_page(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -156,6 +157,7 @@ def inject_evaluation_failure(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(folder_module.np, "savez_compressed", failing_savez)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("inject", "epochs_kept"),
     [

@@ -18,6 +18,7 @@ from cnn_core.store.atomic import atomic_write_json, atomic_write_text
 from cnn_core.store.folder import RunFolder, create_run
 from cnn_core.store.processes import process_start_time
 from cnn_core.store.runs import _files_signature, _read_cache, list_runs, load_run
+from tests.run_factory import make_run
 
 
 def count_config_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -33,14 +34,8 @@ def count_config_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return reads
 
 
-def finished_run(root: Path, name: str = "") -> RunFolder:
-    folder = create_run(TrainConfig(dataset="mnist", name=name), root)
-    folder.write_status(RunState.COMPLETED)
-    return folder
-
-
 def test_an_unchanged_run_is_parsed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = finished_run(tmp_path)
+    folder = make_run(root=tmp_path)
     reads = count_config_reads(monkeypatch)
     first, second = list_runs(tmp_path), list_runs(tmp_path)
     assert [r.run_id for r in first] == [r.run_id for r in second] == [folder.run_id]
@@ -49,10 +44,10 @@ def test_an_unchanged_run_is_parsed_once(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_created_renamed_and_deleted_runs_show_on_the_next_listing(tmp_path: Path) -> None:
-    old = finished_run(tmp_path, "first")
+    old = make_run(TrainConfig(name="first"), root=tmp_path)
     assert [r.config.name for r in list_runs(tmp_path)] == ["first"]
     time.sleep(0.01)  # a newer `created` sorts it first
-    new = finished_run(tmp_path, "second")
+    new = make_run(TrainConfig(name="second"), root=tmp_path)
     assert [r.run_id for r in list_runs(tmp_path)] == [new.run_id, old.run_id]
     access.rename_run(old, "renamed")
     assert {r.run_id: r.config.name for r in list_runs(tmp_path)}[old.run_id] == "renamed"
@@ -104,7 +99,7 @@ def test_a_dead_worker_is_noticed_although_its_files_did_not_change(tmp_path: Pa
 
 
 def test_a_folder_that_breaks_and_is_repaired_is_read_again(tmp_path: Path) -> None:
-    folder = finished_run(tmp_path)
+    folder = make_run(root=tmp_path)
     good = folder.config_path.read_text()
     folder.config_path.write_text("{not json")
     assert load_run(folder.path).state == RunState.BROKEN
@@ -115,6 +110,6 @@ def test_a_folder_that_breaks_and_is_repaired_is_read_again(tmp_path: Path) -> N
 def test_the_cache_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(run_catalog, "READ_CACHE_SIZE", 3)
     for _ in range(5):
-        finished_run(tmp_path)
+        make_run(root=tmp_path)
     assert len(list_runs(tmp_path)) == 5
     assert len(_read_cache) <= 3

@@ -124,6 +124,7 @@ def test_broken_folders_are_listed_as_broken(isolated_store: Path) -> None:
     assert len(found) == 4
 
 
+@pytest.mark.slow
 def test_sigkilled_worker_is_listed_as_interrupted_with_its_epochs(isolated_store: Path) -> None:
     from cnn_core.training.worker import start_worker
 

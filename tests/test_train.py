@@ -75,6 +75,7 @@ def test_cosine_and_early_stopping_callbacks(tmp_path: Path) -> None:
     assert callbacks[1].restore_best_weights is True
 
 
+@pytest.mark.slow
 def test_a_short_batch_norm_run_settles_its_test_time_statistics() -> None:
     """The moving statistics used at test time must settle within a short run.
 

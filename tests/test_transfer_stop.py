@@ -50,6 +50,7 @@ def assert_stopped_without_model(folder: RunFolder) -> None:
     assert run.status.ended is not None
 
 
+@pytest.mark.slow
 def test_a_run_records_where_its_weights_came_from(tmp_path: Path) -> None:
     import hashlib
     from dataclasses import replace
@@ -72,6 +73,7 @@ def test_a_run_records_where_its_weights_came_from(tmp_path: Path) -> None:
     assert recorded == f"my_vgg16.weights.h5 · {size} · sha256 {digest}"
 
 
+@pytest.mark.slow
 def test_stop_before_the_extraction_stops_the_run_and_caches_nothing() -> None:
     from cnn_core.training.loop import train_run
 
@@ -83,6 +85,7 @@ def test_stop_before_the_extraction_stops_the_run_and_caches_nothing() -> None:
     assert cache_files() == []  # no temporary file left either
 
 
+@pytest.mark.slow
 def test_stop_while_extracting_keeps_only_complete_splits(monkeypatch: pytest.MonkeyPatch) -> None:
     """Through the worker: Stop during the val split; train's entries stay whole and usable."""
     from cnn_core.training.worker import run_worker
@@ -155,6 +158,7 @@ def stopped_in_store(stopped_run: Path, isolated_store: Path) -> Iterator[RunFol
     yield RunFolder(Path(shutil.copytree(stopped_run, isolated_store / stopped_run.name)))
 
 
+@pytest.mark.slow
 def test_runs_page_shows_the_stopped_run_without_downloads(stopped_in_store: RunFolder) -> None:
     at = open_app("pages/runs.py")
     table = at.dataframe[0].value
@@ -166,6 +170,7 @@ def test_runs_page_shows_the_stopped_run_without_downloads(stopped_in_store: Run
     assert not at.get("page_link")  # no Evaluate / Inside / Predict for a run without a model
 
 
+@pytest.mark.slow
 def test_evaluate_page_and_its_link_skip_the_run_without_a_model(
     stopped_in_store: RunFolder,
 ) -> None:
@@ -179,6 +184,7 @@ def test_evaluate_page_and_its_link_skip_the_run_without_a_model(
     assert "has no saved model" in texts(at)  # the link says why it shows another run
 
 
+@pytest.mark.slow
 def test_train_and_compare_pages_show_why_nothing_was_saved(stopped_in_store: RunFolder) -> None:
     shown = texts(open_app("pages/train.py"))
     assert f"No model was saved: {STOPPED_WHILE_EXTRACTING}." in shown

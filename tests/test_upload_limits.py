@@ -22,8 +22,9 @@ from cnn_core.base.upload_limits import BUNDLE_MB, IMAGE_BYTES, IMAGE_MB, ZIP_MB
 from cnn_core.data.images import decode_image
 from cnn_core.schema.config import PRESETS
 from scripts.app_server import StreamlitServer
-from tests.apptest_support import assert_no_exception, open_app, untrained_model_run
+from tests.apptest_support import assert_no_exception, open_app
 from tests.conftest import REPO
+from tests.run_factory import untrained_model_run
 
 CONFIG = REPO / ".streamlit" / "config.toml"
 

@@ -42,6 +42,7 @@ def stop_and_wait(folder: RunFolder) -> None:
     wait_for(lambda: finished(folder), timeout=120, what=f"{folder.run_id} to stop")
 
 
+@pytest.mark.slow
 def test_worker_trains_and_stores_history_model_and_test_accuracy() -> None:
     config = TrainConfig(
         model=TINY_CNN,
@@ -81,6 +82,7 @@ def test_worker_trains_and_stores_history_model_and_test_accuracy() -> None:
     assert np.asarray(model(x)).shape == (1, 10)
 
 
+@pytest.mark.slow
 def test_stop_ends_training_and_keeps_the_model() -> None:
     folder, _ = launch_run(TrainConfig(model=TINY_CNN, fit=LONG_FIT))
     wait_for(lambda: load_run(folder.path).epochs_done >= 1, timeout=120, what="one epoch")
@@ -92,6 +94,7 @@ def test_stop_ends_training_and_keeps_the_model() -> None:
     assert folder.read_evaluation().n == 200
 
 
+@pytest.mark.slow
 def test_stop_mid_epoch_records_the_partial_epoch_as_such() -> None:
     """One image a batch: an epoch is 500 batches, so a stop pressed in its first
     half lands between two of them (progress is written every half second)."""
@@ -115,6 +118,7 @@ def test_stop_mid_epoch_records_the_partial_epoch_as_such() -> None:
     assert folder.read_evaluation().n == 200  # the model so far was still evaluated
 
 
+@pytest.mark.slow
 def test_a_second_launch_waits_in_the_queue(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CNN_MAX_TRAININGS", "1")
     first, _ = launch_run(TrainConfig(model=TINY_CNN, fit=LONG_FIT, seed=1))
@@ -143,6 +147,7 @@ def test_double_launch_creates_one_run(isolated_store: Path) -> None:
         stop_and_wait(path_a)
 
 
+@pytest.mark.slow
 def test_failed_run_records_a_readable_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -164,6 +169,7 @@ def runs_files() -> list[str]:
     return [f"{name}.gz" for name in IDX_FILES]
 
 
+@pytest.mark.slow
 def test_headless_cli_trains_from_a_config_file(tmp_path: Path) -> None:
     config = TrainConfig(model=TINY_CNN, fit=FitSpec(epochs=1, batch_size=64), name="headless")
     config_file = tmp_path / "config.json"

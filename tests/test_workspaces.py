@@ -15,13 +15,13 @@ from streamlit.testing.v1 import AppTest
 from cnn_core.base import settings, workspace
 from cnn_core.base.errors import UserError
 from cnn_core.schema.config import TrainConfig
-from cnn_core.schema.records import RunState
 from cnn_core.store import access
 from cnn_core.store.access import delete_run, model_runs
 from cnn_core.store.folder import RunFolder, create_run, run_folder, runs_root
 from cnn_core.store.runs import list_runs
 from cnn_core.training import worker
 from tests.apptest_support import APP, TIMEOUT_S, assert_no_exception, open_with_query
+from tests.run_factory import make_run
 
 ALICE = workspace.new_workspace_id()
 BOB = workspace.new_workspace_id()
@@ -47,9 +47,8 @@ def visitor(monkeypatch: pytest.MonkeyPatch) -> Visitor:
 
 def finished_run(name: str, public: bool = False) -> RunFolder:
     """A completed run of the current workspace with a (placeholder) model file."""
-    folder = create_run(TrainConfig(name=name))
+    folder = make_run(TrainConfig(name=name))
     folder.model_path.write_bytes(b"model")
-    folder.write_status(RunState.COMPLETED)
     if public:
         access.set_public(folder, True)
     return folder

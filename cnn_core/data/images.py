@@ -17,6 +17,7 @@ from cnn_core.base.errors import UserError
 from cnn_core.base.upload_limits import IMAGE_BYTES, IMAGE_MB, megabytes
 
 ALLOWED_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")
+UPLOAD_SUFFIXES = ("png", "jpg", "jpeg", "bmp", "gif", "webp")  # file endings of those formats
 MAX_PIXELS = 25_000_000  # checked on the header, before any pixel is decoded
 MIN_SIDE = 8  # px; smaller images carry nothing a classifier can use
 MAX_CANVAS_SIDE = 2000  # px; the app's canvas is 280 px (x device pixel ratio)

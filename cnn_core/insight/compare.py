@@ -10,9 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cnn_core.insight.labels import (
-    model_label,
-)
 from cnn_core.store.runs import RunSummary
 
 
@@ -34,18 +31,6 @@ def resolve_runs(
     found = [by_id[i] for i in ids if i in by_id]
     unknown = [i for i in ids if i not in by_id]
     return found, unknown
-
-
-def filter_runs(
-    runs: Sequence[RunSummary], datasets: Sequence[str] = (), models: Sequence[str] = ()
-) -> list[RunSummary]:
-    """The runs on one of `datasets` with one of the `models` (model_label); empty = any."""
-    return [
-        run
-        for run in runs
-        if (not datasets or (run.config and run.config.dataset in datasets))
-        and (not models or model_label(run) in models)
-    ]
 
 
 def listing_state(runs: Sequence[RunSummary]) -> tuple:

@@ -74,6 +74,32 @@ def conv_layer_names(model: keras.Model) -> list[str]:
     return [layer.name for layer in model.layers if _is_conv(layer)]
 
 
+def class_count(model: keras.Model) -> int:
+    """How many classes the model's softmax output scores (its last axis)."""
+    return int(model.outputs[0].shape[-1])
+
+
+def filter_input_channels(model: keras.Model, layer_name: str) -> int:
+    """How many input channels a conv layer's filters read: the valid `input_channel`
+    values of `filter_weights` are 0 to this minus 1.
+
+    Raises:
+        ValueError: for an unknown or non-conv layer.
+    """
+    return int(_conv_layer(model, layer_name).kernel.shape[2])  # kernel (kh, kw, C_in, n)
+
+
+def _conv_layer(model: keras.Model, layer_name: str) -> keras.layers.Layer:
+    """The conv layer named `layer_name`, or ValueError naming the conv layers there are."""
+    layer = _get_layer(model, layer_name)
+    if not _is_conv(layer):
+        raise ValueError(
+            f"Layer {layer_name!r} is a {type(layer).__name__}, not a convolution; "
+            f"conv layers: {', '.join(conv_layer_names(model)) or 'none'}"
+        )
+    return layer
+
+
 def _get_layer(model: keras.Model, layer_name: str) -> keras.layers.Layer:
     """Finds a layer by name, or raises ValueError listing what exists."""
     for layer in model.layers:
@@ -97,12 +123,7 @@ def filter_weights(model: keras.Model, layer_name: str, input_channel: int = 0) 
     Raises:
         ValueError: for an unknown or non-conv layer, or a bad channel.
     """
-    layer = _get_layer(model, layer_name)
-    if not _is_conv(layer):
-        raise ValueError(
-            f"Layer {layer_name!r} is a {type(layer).__name__}, not a convolution; "
-            f"conv layers: {', '.join(conv_layer_names(model)) or 'none'}"
-        )
+    layer = _conv_layer(model, layer_name)
     kernel = np.asarray(layer.kernel.numpy(), dtype=np.float32)  # (kh, kw, C_in, n_filters)
     channels = kernel.shape[2]
     if isinstance(input_channel, bool) or not 0 <= int(input_channel) < channels:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -173,26 +173,55 @@ def prediction_caption(
     )
 
 
-def predictions_csv(probs: np.ndarray, y_true: np.ndarray, class_names: list[str]) -> str:
-    """The predictions as CSV: one row per test image.
+def predictions_csv(
+    probs: np.ndarray,
+    y_true: np.ndarray | None,
+    class_names: list[str],
+    *,
+    ids: Sequence[Any] | None = None,
+    id_column: str = "index",
+    extra: Mapping[str, Sequence[Any]] | None = None,
+) -> str:
+    """Predictions as CSV, one row per image: the one writer behind every predictions
+    download (Evaluate's test set, an unlabeled folder, Predict's uploads), so their
+    columns read alike.
 
-    Columns: `index`, `true_class`, `predicted_class` (class names), then one
-    column per class name holding its probability (6 decimals).
+    Columns: `id_column` (`ids`, or the row number), `true_class` when `y_true` is
+    given, `predicted_class` (class names), the `extra` columns in their order, then
+    one column per class name holding its probability (6 decimals).
 
     Args:
         probs: float (n, n_classes) predicted probabilities.
-        y_true: int (n,) true labels.
+        y_true: int (n,) true labels, or None for images without one.
         class_names: names in label order.
+        ids: what names each row (file names); default 0..n-1.
+        id_column: the header of the `ids` column.
+        extra: more columns, name -> n values (e.g. Predict's "unusual" flags).
 
     Returns:
-        The CSV text, header first, rows in test-set order.
+        The CSV text, header first, rows in the order of `probs`.
+
+    Raises:
+        ValueError: `ids`, `y_true` or an `extra` column of another length than `probs`.
     """
+    n = len(probs)
+    ids = range(n) if ids is None else ids
+    extra = dict(extra or {})
+    lengths = {"ids": len(ids), **{name: len(values) for name, values in extra.items()}}
+    if y_true is not None:
+        lengths["y_true"] = len(y_true)
+    wrong = {name: length for name, length in lengths.items() if length != n}
+    if wrong:
+        raise ValueError(f"every column needs {n} values, one per row of probs. Received: {wrong}")
     names = np.asarray(class_names, dtype=object)
-    y_pred = probs.argmax(axis=1)
+    predicted = names[np.asarray(probs).argmax(axis=1)] if n else []
+    truth = [names[y_true]] if y_true is not None else []
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["index", "true_class", "predicted_class", *class_names])
-    cells = np.char.mod("%.6f", probs.astype(np.float64))  # str (n, n_classes)
-    for i, (true_name, pred_name) in enumerate(zip(names[y_true], names[y_pred], strict=True)):
-        writer.writerow([i, true_name, pred_name, *cells[i]])
+    header = [id_column] + (["true_class"] if y_true is not None else []) + ["predicted_class"]
+    writer.writerow([*header, *extra, *class_names])
+    cells = np.char.mod("%.6f", np.asarray(probs, dtype=np.float64))  # str (n, n_classes)
+    columns = [ids, *truth, predicted, *extra.values()]
+    for i, row in enumerate(zip(*columns, strict=True)):
+        writer.writerow([*row, *cells[i]])
     return buffer.getvalue()

@@ -7,6 +7,7 @@ Pages render; these helpers only read widgets, cache, and show messages.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,20 +33,21 @@ from cnn_core.store import access
 from cnn_core.store.access import model_runs
 from cnn_core.store.folder import RUN_ID_PATTERN
 from cnn_core.store.runs import RunSummary
+from pages._shared.page_registry import page
 from pages._shared.workspace_session import WORKSPACE_CHOSEN_BY_APP, use_workspace
 
-CHOSEN_DATASET = "chosen_dataset"  # survives page changes (widget keys do not)
+CHOSEN_DATASET = "chosen_dataset"  # the dataset this session works on: it follows across pages
 NAVIGATION_CHECKED = "navigation_checked"
 RUN_PARAM = "run"  # the URL query parameter naming a page's run: /evaluate?run=<id>
 LINKED = "_linked"  # suffix of the session key remembering the run last put in the URL
 CURRENT_RUN = "current_run"  # the run this session is looking at: it follows across pages
 RUNS_PARAM = "runs"  # ?runs=<id>,<id>: the Compare page's selection
-RUN_PAGES = (  # the pages that show one run with a model: (page, label, icon)
-    ("pages/evaluate.py", "Evaluate", ":material/fact_check:"),
-    ("pages/inside.py", "Inside the CNN", ":material/neurology:"),
-    ("pages/predict.py", "Predict", ":material/draw:"),
+RUN_PAGES = (  # the pages that show one run with a model
+    page("pages/evaluate.py"),
+    page("pages/inside.py"),
+    page("pages/predict.py"),
 )
-COMPARE_PAGE = "pages/compare.py"
+COMPARE_PAGE = page("pages/compare.py")
 
 
 @st.cache_resource(show_spinner="Loading the dataset…", max_entries=2)
@@ -93,22 +95,33 @@ def optional_dataset(key: str, purpose: str) -> Dataset | None:
         return None
 
 
+def follow_choice(key: str, shared: str, options: list[str], start: str) -> Callable[[], None]:
+    """The one way a choice follows a person from page to page.
+
+    Streamlit drops a widget's key when its page is left; the session key `shared`
+    (`CHOSEN_DATASET`, `CURRENT_RUN`) outlives it. On arrival, or when the widget's
+    value is no longer among `options`, widget `key` starts at `start` (the caller's
+    pick, usually the shared choice); give the returned callback to the widget as
+    `on_change`, so a choice there becomes the shared one. (A page's own form values
+    stay with `persist_state="session"` instead: they belong to one widget.)
+    """
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = start  # before the widget is drawn: allowed
+
+    def remember() -> None:
+        st.session_state[shared] = st.session_state[key]
+
+    return remember
+
+
 def dataset_picker(key: str) -> str:
     """A dataset selectbox whose choice carries over to the other pages."""
     datasets = all_datasets()  # built-in, then the user's imported images
     keys = list(datasets)
-    chosen = st.session_state.get(CHOSEN_DATASET, keys[0])
-
-    def remember() -> None:
-        st.session_state[CHOSEN_DATASET] = st.session_state[key]
-
+    chosen = st.session_state.get(CHOSEN_DATASET)
+    remember = follow_choice(key, CHOSEN_DATASET, keys, chosen if chosen in keys else keys[0])
     return st.selectbox(
-        "Dataset",
-        keys,
-        index=keys.index(chosen) if chosen in keys else 0,
-        format_func=lambda k: datasets[k].title,
-        key=key,
-        on_change=remember,
+        "Dataset", keys, format_func=lambda k: datasets[k].title, key=key, on_change=remember
     )
 
 
@@ -225,19 +238,15 @@ def model_run_picker(
             st.session_state[CURRENT_RUN] = link
         else:
             st.warning(link_problem(link))
-    if st.session_state.get(key) not in by_id:
-        current = st.session_state.get(CURRENT_RUN)
-        st.session_state[key] = current if current in by_id else default.run_id
-
-    def chosen() -> None:
-        st.session_state[CURRENT_RUN] = st.session_state[key]
-
+    current = st.session_state.get(CURRENT_RUN)
+    start = current if current in by_id else default.run_id
+    remember = follow_choice(key, CURRENT_RUN, ids, start)
     run_id = st.selectbox(
         label,
         ids,
         format_func=lambda i: ("starter · " if by_id[i].starter else "") + run_label(by_id[i]),
         key=key,
-        on_change=chosen,
+        on_change=remember,
     )
     st.query_params[RUN_PARAM] = st.session_state[f"{key}{LINKED}"] = run_id
     return by_id[run_id]
@@ -247,17 +256,14 @@ def run_page_links(run: RunSummary, compare: bool = False) -> None:
     """Links that open `run` on each page that shows one run (and on Compare when
     `compare`), in a row; other query parameters (a workspace's `?ws=`) are kept."""
     kept = {k: v for k, v in st.query_params.to_dict().items() if k not in (RUN_PARAM, RUNS_PARAM)}
-    links = [
-        (page, label, icon, {**kept, RUN_PARAM: run.run_id}) for page, label, icon in RUN_PAGES
-    ]
+    links = [(entry, {**kept, RUN_PARAM: run.run_id}) for entry in RUN_PAGES]
     if compare:
-        params = {**kept, RUNS_PARAM: run.run_id}
-        links.append((COMPARE_PAGE, "Compare", ":material/compare_arrows:", params))
+        links.append((COMPARE_PAGE, {**kept, RUNS_PARAM: run.run_id}))
     # A wrapping row of links as wide as their labels: equal columns cut "Inside the CNN"
     # short in the Runs page's narrow column.
     with st.container(horizontal=True, gap="medium"):
-        for page, label, icon, params in links:
-            st.page_link(page, label=label, icon=icon, query_params=params)
+        for entry, params in links:
+            st.page_link(entry.path, label=entry.title, icon=entry.icon, query_params=params)
 
 
 def link_problem(link: str) -> str:

@@ -26,7 +26,7 @@ NOTICE = "compare_notice"  # a message for the Compare page to show once after a
 
 def open_comparison(run_ids: Sequence[str]) -> None:
     """Switch to the Compare page showing `run_ids` (never returns)."""
-    st.switch_page(COMPARE_PAGE, query_params={RUNS_PARAM: ",".join(run_ids)})
+    st.switch_page(COMPARE_PAGE.path, query_params={RUNS_PARAM: ",".join(run_ids)})
 
 
 def compare_with_control(run: RunSummary, prefix: str) -> None:
@@ -49,7 +49,7 @@ def compare_with_control(run: RunSummary, prefix: str) -> None:
         key=f"{prefix}_compare_choice",
     )
     if not cols[1].button(
-        "Train it and compare", icon=":material/compare:", key=f"{prefix}_compare_go"
+        "Train it and compare", icon=COMPARE_PAGE.icon, key=f"{prefix}_compare_go"
     ):
         return
     try:

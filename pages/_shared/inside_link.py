@@ -12,8 +12,9 @@ from __future__ import annotations
 import streamlit as st
 
 from pages._shared.common import RUN_PARAM
+from pages._shared.page_registry import page
 
-INSIDE_PAGE = "pages/inside.py"
+INSIDE_PAGE = page("pages/inside.py").path
 IMAGE_PARAM = "image"
 LINKED_IMAGE = "inside_image_linked"  # the `image` value last applied or written
 

@@ -24,8 +24,8 @@ from cnn_core.data.user.names import is_user_key
 from cnn_core.data.user.options import COLOURS, FITS, SIDES, VALIDATION_RANGE, ImageOptions
 from cnn_core.data.user.places import data_dir
 from cnn_core.data.user.store import unlabeled_images
-from cnn_core.data.user.summaries import class_samples, split_class_counts, unlabeled_csv
-from cnn_core.models.evaluate import predict_in_batches
+from cnn_core.data.user.summaries import class_samples, split_class_counts
+from cnn_core.models.evaluate import predict_in_batches, predictions_csv
 from cnn_core.schema.config import AUGMENT_RANGES, FLIPS, AugmentSpec, TrainConfig
 from cnn_core.store.runs import RunSummary
 from pages._shared.common import CHOSEN_DATASET, count_columns, require_dataset, require_model
@@ -292,7 +292,9 @@ def unlabeled_section(run: RunSummary) -> None:
     if st.button(f"Predict the {len(names):,} unlabeled images", key="eval_unlabeled"):
         with st.spinner("Predicting…"):
             probs = predict_in_batches(require_model(run), images)
-        st.session_state[state] = unlabeled_csv(names, probs, list(classes))
+        st.session_state[state] = predictions_csv(
+            probs, None, list(classes), ids=names, id_column="file"
+        )
     if state in st.session_state:
         st.download_button(
             "Download predictions for the unlabeled images (CSV)",

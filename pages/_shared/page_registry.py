@@ -94,3 +94,12 @@ def sections() -> dict[str, list[PageEntry]]:
 def card_pages() -> list[PageEntry]:
     """The pages Home shows a card for: every page but Home itself, in navigation order."""
     return [entry for entry in PAGES if not entry.default]
+
+
+def page(path: str) -> PageEntry:
+    """The registered page at `path` ("pages/inside.py"), for links and switches; a
+    KeyError names a page that is not in PAGES (a link to it could never open)."""
+    for entry in PAGES:
+        if entry.path == path:
+            return entry
+    raise KeyError(f"no page {path!r} in the page registry")

@@ -19,20 +19,28 @@ from cnn_core.models.vgg16_weights import (
     download_imagenet_weights,
     weights_problem,
 )
-from cnn_core.schema.config import VGG_INPUT_SIZES, ModelSpec, TrainConfig, Vgg16Spec
+from cnn_core.schema.config import (
+    VGG_HEADS,
+    VGG_INPUT_SIZES,
+    VGG_WEIGHTS,
+    ModelSpec,
+    TrainConfig,
+    Vgg16Spec,
+)
 from cnn_core.training import feature_cache
 
+VGG = Vgg16Spec()  # the widgets start from Vgg16Spec's own defaults, never restated
 VGG_DEFAULTS = {
-    "train_vgg_mode": "feature_extraction",
-    "train_vgg_size": 32,
-    "train_vgg_head": "gap",
-    "train_vgg_units": 256,
-    "train_vgg_dropout": 0.5,
-    "train_vgg_ft_epochs": 5,
-    "train_vgg_ft_lr": 1e-5,
-    "train_vgg_weights": "imagenet",
-    "train_vgg_file": "",
-    "train_vgg_cache": True,
+    "train_vgg_mode": "fine_tune" if VGG.fine_tune else "feature_extraction",
+    "train_vgg_size": VGG.input_size,
+    "train_vgg_head": VGG.head,
+    "train_vgg_units": VGG.dense_units,
+    "train_vgg_dropout": VGG.dropout,
+    "train_vgg_ft_epochs": VGG.fine_tune_epochs,
+    "train_vgg_ft_lr": VGG.fine_tune_learning_rate,
+    "train_vgg_weights": VGG.weights,
+    "train_vgg_file": VGG.weights_file,
+    "train_vgg_cache": VGG.cache_features,
 }
 WEIGHT_LABELS = {
     "imagenet": "ImageNet (Keras download)",
@@ -68,7 +76,7 @@ def vgg16_inputs() -> ModelSpec:
     )
     head = cols[1].selectbox(
         "Head",
-        ["gap", "flatten"],
+        VGG_HEADS,
         format_func={"gap": "Global average pool", "flatten": "Flatten"}.get,
         key="train_vgg_head",
         persist_state="session",
@@ -134,7 +142,7 @@ def _weights_inputs() -> tuple[str, str]:
     """The weights widgets: (source, local file path or "")."""
     weights = st.radio(
         "Weights",
-        list(WEIGHT_LABELS),
+        VGG_WEIGHTS,
         format_func=WEIGHT_LABELS.get,
         horizontal=True,
         key="train_vgg_weights",

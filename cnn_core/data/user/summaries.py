@@ -1,11 +1,9 @@
 """What pages show of an imported dataset besides its images: each class's images in
-a run's splits, seeded sample picks per class, and predictions for its unlabeled
-images as CSV. Pure functions of arrays; nothing here reads the dataset's files."""
+a run's splits, and seeded sample picks per class (the unlabeled images' predictions
+CSV is `models.evaluate.predictions_csv`). Pure functions of arrays; nothing here reads
+the dataset's files."""
 
 from __future__ import annotations
-
-import csv
-import io
 
 import numpy as np
 
@@ -45,21 +43,3 @@ def class_samples(
         members = np.flatnonzero(labels == cls)
         picks.append(np.sort(rng.permutation(members)[:per_class]).astype(np.int64))
     return picks
-
-
-def unlabeled_csv(names: list[str], probs: np.ndarray, class_names: list[str]) -> str:
-    """Predictions for unlabeled images as CSV: `file`, `predicted_class`, one column per class.
-
-    Args:
-        names: file names as given (relative to the dataset's folder), one per row of `probs`.
-        probs: float (n, n_classes) probabilities, rows summing to 1.
-        class_names: labels in class-index order.
-    """
-    if len(names) != len(probs):
-        raise ValueError(f"{len(names)} names for {len(probs)} rows of probabilities")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["file", "predicted_class", *class_names])
-    for name, row in zip(names, np.asarray(probs, dtype=np.float64), strict=True):
-        writer.writerow([name, class_names[int(row.argmax())], *(f"{p:.6f}" for p in row)])
-    return buffer.getvalue()
