@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -12,7 +14,7 @@ from cnn_core.models.cnn import build_model
 from cnn_core.models.evaluate import evaluate_model
 from cnn_core.schema.config import ConvBlock, FitSpec, ModelSpec, TrainConfig
 from cnn_core.schema.records import EpochRecord, RunState
-from cnn_core.store.folder import create_run
+from cnn_core.store.folder import RunFolder, create_run
 
 TINY_SPEC = ModelSpec(kind="cnn", conv_blocks=(ConvBlock(filters=4, kernel_size=3),))
 
@@ -67,3 +69,14 @@ def copy_run(run: Path, store: Path) -> Path:
     """A copy of run folder `run` in the run store `store` (same id)."""
     store.mkdir(parents=True, exist_ok=True)
     return Path(shutil.copytree(run, store / run.name))
+
+
+def replace_model(run: Path, model: Any) -> float:
+    """Save `model` as the run's model.keras, a new file version (as a retraining or an
+    import over it would leave): its mtime is set a minute past the old one, so the
+    change shows even where the filesystem's clock is coarse. Returns the new mtime."""
+    folder = RunFolder(run)
+    version = folder.model_path.stat().st_mtime + 60
+    folder.save_model(model)
+    os.utime(folder.model_path, (version, version))
+    return version
