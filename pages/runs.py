@@ -124,8 +124,8 @@ def downloads(run: RunSummary) -> None:
     if not run.has_model or run.active or run.state == RunState.BROKEN:
         st.caption("Downloads are offered once the run has ended with a saved model.")
         return
-    cols = st.columns(2)
-    cols[0].download_button(
+    row = st.container(horizontal=True)  # wraps; each button as wide as its label
+    row.download_button(
         "Model (.keras)",
         data=run.model_path.read_bytes,
         file_name=f"{run.run_id}.keras",
@@ -134,7 +134,7 @@ def downloads(run: RunSummary) -> None:
         on_click="ignore",
         key="runs_download_keras",
     )
-    cols[1].download_button(
+    row.download_button(
         "Whole run (bundle .zip)",
         data=lambda: export_bundle(run),
         file_name=bundle_file_name(run.run_id),
@@ -238,9 +238,9 @@ def manage_section(run: RunSummary) -> None:
             describe_form(run)
     with right:
         open_links(run)
-        downloads(run)
         st.divider()
         delete_section(run)
+    downloads(run)  # the page's width: the right column cut their labels at 900 px
 
 
 def import_section() -> None:

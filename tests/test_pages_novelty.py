@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.apptest_support import assert_no_exception, open_app
 from tests.evaluation_support import replace_model
+from tests.image_folder_support import own_data_dir, shapes_folder
 from tests.novelty_support import (
     TINY_CNN,
     fashion_like,
@@ -69,7 +70,7 @@ def test_foreign_upload_is_warned_about_and_a_familiar_one_is_not(
     at.run()
     assert_no_exception(at)
     [warning] = warnings(at)
-    assert "Fashion-MNIST" in warning and "may well be wrong" in warning
+    assert "Fashion\\-MNIST" in warning and "may well be wrong" in warning  # Markdown-escaped
     assert "novelty score" in warning
 
 
@@ -112,6 +113,23 @@ def test_a_new_model_file_gets_a_new_check_not_the_cached_one(
     at.run()
     assert_no_exception(at)
     assert new in verdict(at)
+
+
+def test_the_warning_names_an_imported_dataset_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seen on Predict: "the My images: Shapes images" (the title already says images)."""
+    from cnn_core.data.user.importer import import_server_folder
+    from cnn_core.data.user.options import ImageOptions
+    from pages._shared.novelty_view import unusual_text
+
+    shapes_folder(own_data_dir(tmp_path, monkeypatch), per_class=10)
+    key = import_server_folder("Shapes", "shapes", ImageOptions(side=32, validation=0.2))
+    shown = unusual_text(key, "novelty score 9.0").replace("\\", "")  # as Markdown shows it
+    assert "**This image does not look like the images this model was trained on**" in shown
+    assert "(My images: Shapes; novelty score 9.0)" in shown
+    assert shown.count("images") == 2  # "the images", "My images": never "Shapes images"
+    assert "(novelty score 9.0)" in unusual_text(None, "novelty score 9.0")
 
 
 def test_table_marks_which_of_several_uploads_are_unusual(
