@@ -5,7 +5,9 @@ the softmax baseline, a CNN on imported images, VGG16 from a weights file, an
 imported bundle, a stopped and a failed run. Every page must open with each of
 them chosen, by `?run=` link and by picker, and show no exception; the run
 must be the one shown. A second module-level store has private workspaces on
-and another workspace's public run trained on that workspace's own images.
+and another workspace's public runs (one trained on that workspace's own images,
+one still training): they open on the pages that show runs, but Train's monitor
+and the Runs page, which change runs, list only the visitor's own.
 """
 
 from __future__ import annotations
