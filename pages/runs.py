@@ -26,6 +26,7 @@ from cnn_core.schema.records import RunNotes, RunState
 from cnn_core.sharing.bundles import bundle_file_name, export_bundle, import_bundle
 from cnn_core.store import access
 from cnn_core.store.access import delete_run
+from cnn_core.store.folder import RUN_ID_PATTERN
 from cnn_core.store.runs import RunSummary, list_runs
 from pages._shared.common import (
     RUN_PARAM,
@@ -124,8 +125,8 @@ def downloads(run: RunSummary) -> None:
     if not run.has_model or run.active or run.state == RunState.BROKEN:
         st.caption("Downloads are offered once the run has ended with a saved model.")
         return
-    cols = st.columns(2)
-    cols[0].download_button(
+    row = st.container(horizontal=True)  # wraps; each button as wide as its label
+    row.download_button(
         "Model (.keras)",
         data=run.model_path.read_bytes,
         file_name=f"{run.run_id}.keras",
@@ -134,7 +135,7 @@ def downloads(run: RunSummary) -> None:
         on_click="ignore",
         key="runs_download_keras",
     )
-    cols[1].download_button(
+    row.download_button(
         "Whole run (bundle .zip)",
         data=lambda: export_bundle(run),
         file_name=bundle_file_name(run.run_id),
@@ -236,9 +237,9 @@ def manage_section(run: RunSummary) -> None:
             describe_form(run)
     with right:
         open_links(run)
-        downloads(run)
         st.divider()
         delete_section(run)
+    downloads(run)  # the page's width: the right column cut their labels at 900 px
 
 
 def import_section() -> None:
@@ -269,9 +270,36 @@ def import_section() -> None:
         st.success(f"Imported as run `{st.session_state[IMPORTED]}`.")
 
 
+def link_notice(runs: list[RunSummary]) -> None:
+    """Say why a `?run=` link's run is not offered here: this page manages the
+    workspace's own runs; another workspace's public run or a starter model can only be
+    viewed (links to the pages that show it), and any other id is not here."""
+    link = st.query_params.get(RUN_PARAM)
+    if link is None or any(r.run_id == link for r in runs):
+        return
+    try:
+        run = access.readable_run(link)
+    except UserError:
+        shown = f"`{link}`" if RUN_ID_PATTERN.match(link) else "id"
+        st.warning(
+            f"The link's run {shown} is not one of this workspace's runs (deleted, from "
+            "another workspace or another deployment)."
+        )
+        return
+    name = f"**{markdown_text(run.config.name)}** " if run.config and run.config.name else ""
+    whose = "ships with CNN Studio" if run.starter else "is shared read-only by another workspace"
+    st.info(
+        f"The link's run {name}(`{run.run_id}`) {whose}: it cannot be managed here "
+        "(renamed, tagged, downloaded or deleted), only viewed.",
+        icon=":material/visibility:",
+    )
+    open_links(run)
+
+
 def render_runs() -> None:
     st.title("Runs")
     runs = list_runs()
+    link_notice(runs)
     if not runs:
         st.info("No runs yet: train one on the Train page, or import a bundle below.")
     else:

@@ -9,6 +9,7 @@ hand; `history` and `val_history` give the epochs. No worker process runs.
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Sequence
@@ -210,3 +211,14 @@ def _model(
     elif how != "untrained":
         raise ValueError(f"model must be None, 'untrained' or 'trained'. Received: model={how!r}")
     return built
+
+
+def replace_model(run: Path, model: Any) -> float:
+    """Save `model` as the run's model.keras, a new file version (as a retraining or an
+    import over it would leave): its mtime is set a minute past the old one, so the
+    change shows even where the filesystem's clock is coarse. Returns the new mtime."""
+    folder = RunFolder(run)
+    version = folder.model_path.stat().st_mtime + 60
+    folder.save_model(model)
+    os.utime(folder.model_path, (version, version))
+    return version

@@ -1,6 +1,6 @@
 """Sharing in a real browser: a deep link opens the linked run, the Runs page shows its
-links whole; the Train page's exported config trains headless; a bundle downloaded from
-the Runs page imports back.
+links and download buttons whole (900 and 1400 px wide); the Train page's exported
+config trains headless; a bundle downloaded from the Runs page imports back.
 
 Skipped, like the other browser tests, when Chromium or Playwright is missing.
 """
@@ -8,6 +8,7 @@ Skipped, like the other browser tests, when Chromium or Playwright is missing.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -31,6 +32,7 @@ skip_unless_browser()
 from playwright.sync_api import Page, expect  # noqa: E402 - after the skip
 
 FIRST_PAINT_MS = 120_000
+SHOTS = Path(os.environ["CNN_SCREENSHOTS"]) if os.environ.get("CNN_SCREENSHOTS") else None
 
 
 @pytest.fixture(scope="module")
@@ -136,19 +138,36 @@ CUT_SHORT = """link => [link, ...link.querySelectorAll('*')].some(
     e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflow !== 'visible')"""
 
 
-def test_the_runs_pages_links_show_their_whole_labels(
-    page: Page, server: StreamlitServer, served_runs_with_two: tuple[str, str]
+@pytest.mark.parametrize("width", [900, 1400])
+def test_the_runs_pages_links_and_downloads_show_their_whole_labels(
+    page: Page,
+    server: StreamlitServer,
+    served_runs_with_two: tuple[str, str],
+    tmp_path: Path,
+    width: int,
 ) -> None:
-    """The links sit in the page's narrow right column: none may be cut short."""
+    """No link or button label of a run's section is cut short ("M…", "W…" were seen
+    on the download buttons at 900 px). A screenshot of it goes to tmp_path (and
+    to $CNN_SCREENSHOTS when set)."""
     linked, _ = served_runs_with_two
+    page.set_viewport_size({"width": width, "height": 1000})
     open_home(page, server)
     page.goto(f"{server.url}/runs?run={linked}")
-    expect(page.get_by_role("heading", name="Manage a run")).to_be_visible()
+    heading = page.get_by_role("heading", name="Manage a run")
+    expect(heading).to_be_visible()
     wait_until_idle(page)
     links = page.get_by_test_id("stPageLink")
     expect(links.filter(has_text="Inside the CNN")).to_have_count(1)
-    labels = links.all_inner_texts()
-    cut = [
-        label for label, link in zip(labels, links.all(), strict=True) if link.evaluate(CUT_SHORT)
-    ]
-    assert not cut, f"labels cut short: {cut} of {labels}"
+    downloads = page.get_by_test_id("stDownloadButton")
+    expect(downloads).to_have_count(2)
+    buttons = page.get_by_test_id("stMain").get_by_test_id("stButton")  # TF Lite, Delete
+    expect(buttons.filter(has_text="Convert to TensorFlow Lite")).to_have_count(1)
+    heading.evaluate("heading => heading.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(300)
+    for folder in filter(None, [tmp_path, SHOTS]):
+        folder.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(folder / f"runs_manage_{width}px.png"))
+    labels = links.all_inner_texts() + downloads.all_inner_texts() + buttons.all_inner_texts()
+    shown = links.all() + downloads.all() + buttons.all()
+    cut = [label for label, item in zip(labels, shown, strict=True) if item.evaluate(CUT_SHORT)]
+    assert not cut, f"labels cut short at {width} px: {cut} of {labels}"

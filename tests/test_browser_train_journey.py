@@ -34,6 +34,21 @@ from playwright.sync_api import Page, expect  # noqa: E402 - after the skip
 
 TRAINING_TIMEOUT_MS = 180_000
 EXCEPTION = '[data-testid="stException"]'
+STOPPING_WITHIN_MS = 1000  # issue 14: "see 'stopping' within a second" of the click
+# The browser's own clock (performance.now) times the click and the first animation
+# frame that shows "Stopping…": no round trip to this process, no polling interval of
+# Playwright's `expect` (100 ms to 1 s) is counted.
+ARM_CLICK_CLOCK = """() => {
+    window.__stopClickedAt = null;
+    document.addEventListener("click", () => { window.__stopClickedAt = performance.now(); },
+                              {capture: true, once: true});
+}"""
+STOPPING_SHOWN_MS = """() => {
+    const clicked = window.__stopClickedAt;
+    const stop = document.querySelector(".st-key-train_stop");
+    const shown = stop !== null && stop.checkVisibility() && stop.innerText.includes("Stopping…");
+    return clicked !== null && shown ? Math.max(performance.now() - clicked, 0.001) : null;
+}"""
 SHOTS = Path(os.environ.get("CNN_SCREENSHOTS", "")) if os.environ.get("CNN_SCREENSHOTS") else None
 
 
@@ -186,12 +201,15 @@ def test_stop_says_stopping_at_once_and_ends_the_run(
     (run_id,) = runs_in(served_runs) - before
     folder = served_runs / run_id
 
+    page.evaluate(ARM_CLICK_CLOCK)
     page.locator(".st-key-train_stop button").click()
-    clicked = time.monotonic()
-    expect(page.get_by_text("stopping…").first).to_be_visible()
-    shown_after = time.monotonic() - clicked
+    shown_ms = page.wait_for_function(
+        STOPPING_SHOWN_MS, polling="raf", timeout=TRAINING_TIMEOUT_MS
+    ).json_value()
+    print(f"'Stopping…' shown {shown_ms / 1000:.2f} s after the click")
+    assert shown_ms <= STOPPING_WITHIN_MS, f"'Stopping…' took {shown_ms / 1000:.2f} s to show"
+    expect(page.locator(".st-key-train_stop button")).to_be_disabled()
     assert load_run(folder).stop_requested_at is not None
-    print(f"'stopping…' shown {shown_after:.2f} s after the click")
     expect(page.get_by_text("stopped early by the user")).to_be_visible(timeout=TRAINING_TIMEOUT_MS)
     expect(page.locator(EXCEPTION)).to_have_count(0)
     run = load_run(folder)

@@ -18,7 +18,7 @@ from cnn_core.store.folder import RunFolder
 from pages._shared import embedding_view
 from tests.apptest_support import assert_no_exception, open_app, open_with_query, texts
 from tests.image_folder_support import own_data_dir, shapes_folder
-from tests.run_factory import copy_run, tiny_trained_run
+from tests.run_factory import copy_run, replace_model, tiny_trained_run
 
 
 def embedding_spec(at: AppTest) -> dict:
@@ -64,6 +64,29 @@ def test_embedding_view_maps_a_stratified_sample_of_a_cnn_run(
     at.selectbox(key="eval_embed_sample").set_value(500).run()
     assert_no_exception(at)
     assert shown_indices(embedding_spec(at)) == stratified_sample(y_true, 500).tolist()
+
+
+def test_a_new_model_file_gets_a_new_map_not_the_cached_one(
+    trained_run: Path, isolated_store: Path
+) -> None:
+    """The map is cached per model version: a model.keras saved over the run's (the
+    stored predictions unchanged) must be mapped afresh, in the same session."""
+    from cnn_core.models.cnn import build_model
+    from cnn_core.schema.config import ConvBlock, DenseLayer, ModelSpec
+
+    path = copy_run(trained_run, isolated_store)
+    at = show_map(open_app("pages/evaluate.py"))
+    before = embedding_spec(at)
+    assert "12 features each" not in texts(at)
+    wider = ModelSpec(kind="cnn", conv_blocks=(ConvBlock(6, 3),), dense_layers=(DenseLayer(12),))
+    replace_model(path, build_model(wider, (28, 28, 1), 10, seed=3))
+    at.run()
+    assert_no_exception(at)
+    assert "12 features each" in texts(at)  # the new model's penultimate layer
+    after = embedding_spec(at)
+    assert shown_indices(after) == shown_indices(before)  # the same sample...
+    coords = [(trace["x"], trace["y"]) for trace in after["data"]]
+    assert coords != [(trace["x"], trace["y"]) for trace in before["data"]]  # ...placed anew
 
 
 def test_the_sample_sizes_offered_fit_the_test_set() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.apptest_support import assert_no_exception, open_app
+from tests.image_folder_support import own_data_dir, shapes_folder
 from tests.novelty_support import (
+    TINY_CNN,
     fashion_like,
     fashion_run,
     jpeg,
@@ -17,6 +20,7 @@ from tests.novelty_support import (
     png,
     train_tiny_model,
 )
+from tests.run_factory import replace_model
 
 WARNING = "does not look like the"
 
@@ -66,8 +70,66 @@ def test_foreign_upload_is_warned_about_and_a_familiar_one_is_not(
     at.run()
     assert_no_exception(at)
     [warning] = warnings(at)
-    assert "Fashion-MNIST" in warning and "may well be wrong" in warning
+    assert "Fashion\\-MNIST" in warning and "may well be wrong" in warning  # Markdown-escaped
     assert "novelty score" in warning
+
+
+def page_threshold(model) -> str:
+    """The threshold the page shows for `model`, fitted as the page fits it."""
+    from cnn_core.insight.novelty import fit_detector
+    from pages._shared.novelty_view import FIT_IMAGES, HELDOUT_IMAGES
+
+    x_train, y_train, x_test, _ = fashion_like()
+    detector = fit_detector(
+        model, x_train, y_train, x_test, fit_images=FIT_IMAGES, heldout_images=HELDOUT_IMAGES
+    )
+    return f"below {detector.check.threshold:,.1f}"
+
+
+def verdict(at: AppTest) -> str:
+    [shown] = warnings(at) + [c.value for c in at.caption if c.value.startswith("Looks like")]
+    return shown
+
+
+def test_a_new_model_file_gets_a_new_check_not_the_cached_one(
+    model_file: Path, typical_items: np.ndarray
+) -> None:
+    """The check is fitted per model version: a model.keras saved over the run's must
+    be fitted afresh, in the same session, never scored with the old model's check."""
+    from cnn_core.models.cnn import build_model, load_trained_model
+
+    at = open_on(model_file)
+    at.file_uploader(key="predict_upload").set_value(
+        ("item.png", png(typical_items[0]), "image/png")
+    )
+    at.run()
+    old = page_threshold(load_trained_model(model_file))
+    assert old in verdict(at)
+    other = build_model(TINY_CNN, (28, 28, 1), 10, seed=7)  # untrained: other features
+    new = page_threshold(other)
+    assert new != old
+    run = at.selectbox(key="predict_run").value
+    replace_model(Path(os.environ["CNN_RUNS_DIR"]) / run, other)
+    at.run()
+    assert_no_exception(at)
+    assert new in verdict(at)
+
+
+def test_the_warning_names_an_imported_dataset_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seen on Predict: "the My images: Shapes images" (the title already says images)."""
+    from cnn_core.data.user.importer import import_server_folder
+    from cnn_core.data.user.options import ImageOptions
+    from pages._shared.novelty_view import unusual_text
+
+    shapes_folder(own_data_dir(tmp_path, monkeypatch), per_class=10)
+    key = import_server_folder("Shapes", "shapes", ImageOptions(side=32, validation=0.2))
+    shown = unusual_text(key, "novelty score 9.0").replace("\\", "")  # as Markdown shows it
+    assert "**This image does not look like the images this model was trained on**" in shown
+    assert "(My images: Shapes; novelty score 9.0)" in shown
+    assert shown.count("images") == 2  # "the images", "My images": never "Shapes images"
+    assert "(novelty score 9.0)" in unusual_text(None, "novelty score 9.0")
 
 
 def test_table_marks_which_of_several_uploads_are_unusual(

@@ -12,6 +12,7 @@ import streamlit as st
 
 from cnn_core.base.errors import UserError
 from cnn_core.data.registry import dataset_title, find_dataset, find_local
+from cnn_core.insight.labels import markdown_text
 from cnn_core.insight.novelty import Detector, fit_detector
 from cnn_core.store.runs import RunSummary
 from pages._shared.common import cached_dataset, cached_model
@@ -63,6 +64,20 @@ def is_unusual(detector: Detector | None, score: float | None) -> bool:
     return detector is not None and score is not None and score > detector.check.threshold
 
 
+def unusual_text(dataset: str | None, figures: str) -> str:
+    """The warning for an image unlike the training data of `dataset` (a key).
+
+    The dataset's title goes in the parentheses, not before "images": an imported
+    dataset's title starts "My images: …" ("the My images: Shapes images" read twice).
+    """
+    source = f"{markdown_text(dataset_title(dataset))}; " if dataset else ""
+    return (
+        f"**This image does not look like the images this model was trained on** "
+        f"({source}{figures}). The model can only answer with one of the classes it knows, "
+        "so this prediction may well be wrong, however sure it looks."
+    )
+
+
 def show_verdict(detector: Detector | None, score: float | None, dataset: str | None) -> None:
     """A warning for an image unlike the training data, else a one-line caption."""
     if detector is None or score is None:
@@ -73,13 +88,7 @@ def show_verdict(detector: Detector | None, score: float | None, dataset: str | 
         f"below {check.threshold:,.1f}"
     )
     if is_unusual(detector, score):
-        title = dataset_title(dataset) if dataset else "training"
-        st.warning(
-            f"**This image does not look like the {title} images this model was trained "
-            f"on** ({figures}). The model can only answer with one of the classes it knows, "
-            "so this prediction may well be wrong, however sure it looks.",
-            icon=":material/help:",
-        )
+        st.warning(unusual_text(dataset, figures), icon=":material/help:")
     else:
         st.caption(f"Looks like the images the model was trained on ({figures}).")
 
