@@ -62,7 +62,7 @@ def test_without_the_setting_there_is_one_workspace_the_store(
     folder = finished_run("legacy")
     assert folder.path.parent == isolated_store.resolve()  # runs/<id>/ exactly as before
     assert [r.run_id for r in list_runs()] == [folder.run_id]
-    assert access.owned_run(folder.run_id) == folder
+    access.check_editable(folder)  # without the setting every run of the store is one's own
     assert workspace.data_folder(Path("/data")) == Path("/data")
 
 
@@ -89,7 +89,7 @@ def test_a_foreign_run_id_cannot_be_stopped_read_or_shared(
     visitor(BOB)
     for attempt in (alice_run.run_id, f"../.workspaces/{ALICE}/{alice_run.run_id}", ALICE):
         with pytest.raises(UserError, match="no run|not a valid run id"):
-            access.owned_run(attempt).request_stop()
+            access.request_stop(run_folder(attempt))
         with pytest.raises(UserError, match="no run|not a valid run id"):
             access.readable_run(attempt)
     assert not run_folder(alice_run.run_id).path.exists()  # not in Bob's folder
@@ -97,7 +97,7 @@ def test_a_foreign_run_id_cannot_be_stopped_read_or_shared(
         access.set_public(alice_run, True)  # a folder handed in (e.g. from a bundle)
     assert not alice_run.stop_path.exists() and not alice_run.public_path.exists()
     visitor(ALICE)
-    access.owned_run(alice_run.run_id).request_stop()  # the owner can
+    access.request_stop(run_folder(alice_run.run_id))  # the owner can
     assert alice_run.stop_requested()
 
 
@@ -114,7 +114,7 @@ def test_a_public_run_is_shared_read_only(isolated_store: Path, visitor: Visitor
     with pytest.raises(UserError, match="no run"):
         access.readable_run(private.run_id)
     with pytest.raises(UserError, match="no run"):
-        access.owned_run(shared.run_id)
+        access.request_stop(run_folder(shared.run_id))  # not in Bob's folder
     with pytest.raises(UserError, match="never changed"):
         access.require_owner(shared)
     with pytest.raises(UserError, match="never changed"):

@@ -105,19 +105,6 @@ def model_runs(root: Path | None = None) -> list[RunSummary]:
 # Changing ------------------------------------------------------------------------
 
 
-def owned_run(run_id: str) -> RunFolder:
-    """The folder of one of the current workspace's runs, to change it.
-
-    Raises:
-        UserError: an invalid id, or no such run in this workspace (a run of
-            another workspace, public or not, is refused alike).
-    """
-    folder = run_folder(run_id, workspace.current_root())
-    if not folder.path.is_dir() or not owns(folder):
-        raise _unknown(run_id)
-    return folder
-
-
 def require_owner(folder: RunFolder) -> None:
     """Refuse to change a run that is not the current workspace's.
 
@@ -135,10 +122,13 @@ def check_editable(folder: RunFolder) -> None:
     """Refuse changes to a starter model, or (private workspaces) another's run.
 
     Raises:
-        UserError: what refuses the change.
+        UserError: what refuses the change (a folder that does not exist reads as an
+            unknown run, as for a foreign id).
     """
     if folder.path.parent == starter_root():
         raise UserError("the starter models ship with CNN Studio and cannot be changed")
+    if not folder.path.is_dir():  # an id of another workspace names no folder here
+        raise _unknown(folder.run_id)
     if workspace.private_enabled():
         require_owner(folder)
 
@@ -196,7 +186,8 @@ def set_public(folder: RunFolder, public: bool) -> None:
     Raises:
         UserError: not the current workspace's run.
     """
-    require_owner(folder)
+    check_editable(folder)
+    require_owner(folder)  # also without private workspaces: sharing is between workspaces
     marker = folder.public_path
     if public:
         atomic_write_text(marker, "shared read-only\n")
