@@ -15,8 +15,17 @@ import streamlit as st
 from cnn_core.base.errors import UserError
 from cnn_core.charts.compare import curves_overlay_figure, per_class_figure, run_colours
 from cnn_core.data.registry import dataset_title
-from cnn_core.insight.compare import listing_state, parse_run_ids, resolve_runs
-from cnn_core.insight.curves import Curves, group_curves, run_curves
+from cnn_core.insight.compare.chosen_runs import listing_state, parse_run_ids, resolve_runs
+from cnn_core.insight.compare.curves import Curves, group_curves, run_curves
+from cnn_core.insight.compare.seed_groups import group_summaries
+from cnn_core.insight.compare.side_by_side import (
+    comparison_table,
+    differences_only,
+    histories_csv,
+    parameter_counts,
+    run_title,
+    unique_titles,
+)
 from cnn_core.insight.inspection import (
     class_count,
     conv_layer_names,
@@ -25,15 +34,6 @@ from cnn_core.insight.inspection import (
 )
 from cnn_core.insight.labels import class_names, format_duration, model_label, percent, run_row
 from cnn_core.insight.run_filters import RunFilter, filter_choices
-from cnn_core.insight.seed_groups import group_summaries
-from cnn_core.insight.side_by_side import (
-    comparison_table,
-    differences_only,
-    histories_csv,
-    parameter_counts,
-    run_title,
-    unique_titles,
-)
 from cnn_core.schema.records import EpochRecord
 from cnn_core.store.folder import runs_root
 from cnn_core.store.runs import RunSummary, list_runs

@@ -10,7 +10,7 @@ import streamlit as st
 from cnn_core.base import workspace
 from cnn_core.base.errors import UserError
 from cnn_core.charts.training import batch_loss_figure, training_curves_figure
-from cnn_core.insight.doctor import healthy
+from cnn_core.insight.doctor.diagnosis import healthy
 from cnn_core.insight.labels import (
     CLIPNORM_LABEL,
     format_bytes,

@@ -9,7 +9,7 @@ import pytest
 from cnn_core.charts.compare import curves_overlay_figure
 from cnn_core.charts.loss_view import RAW_OPACITY, smoothed
 from cnn_core.charts.training import batch_loss_figure, training_curves_figure
-from cnn_core.insight.curves import group_curves
+from cnn_core.insight.compare.curves import group_curves
 from cnn_core.schema.config import TrainConfig
 from cnn_core.schema.records import EpochRecord, Progress
 from tests.apptest_support import open_app, open_with_query

@@ -1,4 +1,4 @@
-"""cnn_core.insight.compare and its figures: pairs, seed groups, table, overlay, CSV."""
+"""cnn_core.insight.compare.chosen_runs and its figures: pairs, seed groups, table, overlay, CSV."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from cnn_core.charts.compare import (
     per_class_figure,
     run_colours,
 )
-from cnn_core.insight import compare, curves, partners, seed_groups, side_by_side
+from cnn_core.insight.compare import chosen_runs as compare
+from cnn_core.insight.compare import curves, partners, seed_groups, side_by_side
 from cnn_core.insight.run_filters import RunFilter
 from cnn_core.models.plan import describe_model
 from cnn_core.schema.config import PRESETS, ConvBlock, ModelSpec, TrainConfig

@@ -1,11 +1,11 @@
-"""cnn_core.insight.disagreement: the images one run alone gets right, both ways."""
+"""cnn_core.insight.compare.disagreement: the images one run alone gets right, both ways."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from cnn_core.insight.disagreement import disagreement, same_test_set
+from cnn_core.insight.compare.disagreement import disagreement, same_test_set
 
 
 def random_probs(rng: np.random.Generator, n: int, classes: int) -> np.ndarray:

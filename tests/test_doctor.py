@@ -9,7 +9,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from cnn_core.insight import class_checks, doctor
+from cnn_core.insight.doctor import class_checks
+from cnn_core.insight.doctor import diagnosis as doctor
 from cnn_core.models.evaluate import summarize
 from cnn_core.schema.config import (
     AugmentSpec,

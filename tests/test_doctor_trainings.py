@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnn_core.insight import doctor
-from cnn_core.insight.doctor_verdict import run_findings
+from cnn_core.insight.doctor import diagnosis as doctor
+from cnn_core.insight.doctor.verdict import run_findings
 from cnn_core.insight.labels import run_badge, run_status_text
 from cnn_core.schema.config import (
     ConvBlock,

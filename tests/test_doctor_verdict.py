@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnn_core.insight import doctor_verdict, side_by_side
+from cnn_core.insight.compare import side_by_side
+from cnn_core.insight.doctor import verdict as doctor_verdict
 from cnn_core.insight.labels import run_badge, run_row, run_status_text
 from cnn_core.models.evaluate import summarize
 from cnn_core.schema.config import OptimizerSpec, TrainConfig

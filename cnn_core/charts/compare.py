@@ -1,6 +1,6 @@
 """The Compare page's figures: overlaid curves of several runs, per-class accuracy side by side.
 
-Pure functions of plain data (`cnn_core.insight.curves.Curves`, lists of numbers). A run
+Pure functions of plain data (`cnn_core.insight.compare.curves.Curves`, lists of numbers). A run
 keeps its colour wherever it is drawn: `run_colours` derives it from the run id.
 """
 
@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 
 from cnn_core.charts.loss_view import apply_loss_view
 from cnn_core.charts.style import MARGIN, accuracy_axis, epoch_axis, plain_labels
-from cnn_core.insight.curves import Curves
+from cnn_core.insight.compare.curves import Curves
 
 # Plotly's "T10" palette: ten colours that stay apart for colour-blind readers too.
 RUN_COLOURS = (
@@ -138,7 +138,7 @@ def curves_overlay_figure(
     validation accuracy).
 
     Args:
-        curves: one per run or group, from `cnn_core.insight.curves.run_curves`/`group_curves`.
+        curves: one per run or group (`insight.compare.curves.run_curves`/`group_curves`).
         colours: one '#rrggbb' per curves, in the same order.
         x_axis: "epoch" or "seconds" (what `curves.x` holds), for the axis title.
         log_loss: the loss on a log axis.

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from cnn_core.data.registry import dataset_title
-from cnn_core.insight.doctor_verdict import verdict, verdict_words
+from cnn_core.insight.doctor.verdict import verdict, verdict_words
 from cnn_core.insight.percents import percent as percent  # re-exported: pages use it
 from cnn_core.models.vgg16 import vgg16_label
 from cnn_core.schema.records import EpochRecord, RunState

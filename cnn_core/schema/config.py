@@ -178,7 +178,7 @@ class TrainConfig:
     train_subset: int = 0  # 0 = every training image; else the first N after shuffling
     seed: int = 42
     name: str = ""  # optional label shown in run lists
-    group: str = ""  # the seed group a run belongs to ("" for none): cnn_core.insight.seed_groups
+    group: str = ""  # the seed group a run belongs to ("" for none): insight.compare.seed_groups
     augment: AugmentSpec = field(default_factory=AugmentSpec)  # off unless chosen
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """One-click comparisons, shared by the Train and Compare pages.
 
 "Compare with another model" queues the same dataset, split and seed with a
-model from `cnn_core.insight.partners.ALTERNATIVES`; "Repeat over seeds" queues a seed
+model from `cnn_core.insight.compare.partners.ALTERNATIVES`; "Repeat over seeds" queues a seed
 group. Both go through `launch_run` (the queue and concurrency limits) and open
 the Compare page on the new runs.
 """
@@ -13,9 +13,13 @@ from collections.abc import Sequence
 import streamlit as st
 
 from cnn_core.base.errors import UserError
-from cnn_core.insight.partners import alternatives_for, alternatives_without_weights, paired_config
-from cnn_core.insight.seed_groups import GROUP_SIZE_RANGE, launch_all, seed_group
-from cnn_core.insight.side_by_side import run_title
+from cnn_core.insight.compare.partners import (
+    alternatives_for,
+    alternatives_without_weights,
+    paired_config,
+)
+from cnn_core.insight.compare.seed_groups import GROUP_SIZE_RANGE, launch_all, seed_group
+from cnn_core.insight.compare.side_by_side import run_title
 from cnn_core.models.vgg16_weights import weights_problem
 from cnn_core.store.runs import RunSummary
 from cnn_core.training.worker import launch_run

@@ -1,6 +1,6 @@
 """The training doctor's findings on a page, with a one-click retry.
 
-Shared by Train (the finished view), Evaluate and Compare. `cnn_core.insight.doctor`
+Shared by Train (the finished view), Evaluate and Compare. `cnn_core.insight.doctor.diagnosis`
 finds (`doctor_verdict.run_findings`, cached per run folder version); this shows
 each finding (problem: error box, warning: warning box, note: info box) with its
 evidence and advice, and "Try this" queues the corrected run (or the finding's
@@ -14,8 +14,8 @@ import streamlit as st
 
 from cnn_core.base.errors import UserError
 from cnn_core.data.registry import find_dataset
-from cnn_core.insight import doctor
-from cnn_core.insight.doctor_verdict import run_findings as run_findings  # pages import it here
+from cnn_core.insight.doctor import diagnosis as doctor
+from cnn_core.insight.doctor.verdict import run_findings as run_findings  # pages import it here
 from cnn_core.insight.labels import markdown_text
 from cnn_core.store.runs import RunSummary
 from cnn_core.training.worker import launch_run

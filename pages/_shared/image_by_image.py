@@ -3,7 +3,7 @@
 A helper of ``pages/compare.py``, not a page. For two chosen runs evaluated on the
 same test set (same dataset, identical stored labels), two galleries with their
 counts: right by the first and wrong by the second, and the reverse
-(``cnn_core.insight.disagreement``). Each image links into Inside the CNN on the run that
+(``cnn_core.insight.compare.disagreement``). Each image links into Inside the CNN on the run that
 got it wrong, to see why.
 """
 
@@ -16,7 +16,7 @@ import streamlit as st
 
 from cnn_core.base.errors import UserError
 from cnn_core.data.registry import Dataset
-from cnn_core.insight.disagreement import Disagreement, disagreement, same_test_set
+from cnn_core.insight.compare.disagreement import Disagreement, disagreement, same_test_set
 from cnn_core.insight.labels import markdown_text
 from cnn_core.store.runs import RunSummary
 from pages._shared.common import optional_dataset

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cnn_core.insight.findings import Finding
+from cnn_core.insight.doctor.findings import Finding
 from cnn_core.schema.records import Evaluation
 
 # A class whose recall is this far below the mean of the others is "much worse".

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from cnn_core.insight.findings import Finding
+from cnn_core.insight.doctor.findings import Finding
 from cnn_core.insight.percents import percent
 from cnn_core.schema.config import TrainConfig
 from cnn_core.schema.records import EpochRecord, Evaluation

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from cnn_core.insight.class_checks import class_imbalance, weak_class
-from cnn_core.insight.curve_checks import (
+from cnn_core.insight.doctor.class_checks import class_imbalance, weak_class
+from cnn_core.insight.doctor.curve_checks import (
     diverging,
     non_finite_loss,
     overfitting,
@@ -22,7 +22,7 @@ from cnn_core.insight.curve_checks import (
     underfitting,
     validation_above_training,
 )
-from cnn_core.insight.findings import SEVERITIES, Finding
+from cnn_core.insight.doctor.findings import SEVERITIES, Finding
 from cnn_core.schema.config import MAX_NAME_CHARS, TrainConfig
 from cnn_core.schema.records import EpochRecord, Evaluation
 

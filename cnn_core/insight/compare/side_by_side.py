@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cnn_core.insight.curves import METRICS, best_epoch, elapsed_seconds
+from cnn_core.insight.compare.curves import METRICS, best_epoch, elapsed_seconds
 from cnn_core.insight.labels import (
     CLIPNORM_LABEL,
     clipnorm_text,

@@ -16,8 +16,8 @@ from collections import OrderedDict
 from pathlib import Path
 
 from cnn_core.base.errors import UserError
-from cnn_core.insight.doctor import diagnose
-from cnn_core.insight.findings import Finding
+from cnn_core.insight.doctor.diagnosis import diagnose
+from cnn_core.insight.doctor.findings import Finding
 from cnn_core.schema.records import RunState
 from cnn_core.store.runs import RunSummary
 

@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from cnn_core.base.errors import UserError
-from cnn_core.insight.curves import mean_and_std
-from cnn_core.insight.side_by_side import run_title
+from cnn_core.insight.compare.curves import mean_and_std
+from cnn_core.insight.compare.side_by_side import run_title
 from cnn_core.schema.config import (
     TrainConfig,
 )
