@@ -127,3 +127,12 @@ def test_compare_has_the_same_options() -> None:
     specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     curves = [s for s in specs if "yaxis2" in s["layout"] and "★" in str(s["layout"])]
     assert curves and curves[0]["layout"]["yaxis"]["type"] == "log"
+
+
+def test_a_short_last_epoch_still_draws_its_points() -> None:
+    """A fast epoch records one throttled point: a line alone would draw nothing."""
+    one = Progress(epoch=4, epochs=4, batch=8, batches=8, elapsed=7.0, losses=((8, 0.15),))
+    assert "markers" in batch_loss_figure(one, finished=True).data[0].mode
+    points = tuple((b, 1.0) for b in range(60))
+    many = Progress(epoch=1, epochs=1, batch=60, batches=60, elapsed=9.0, losses=points)
+    assert batch_loss_figure(many).data[0].mode == "lines"

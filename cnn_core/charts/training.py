@@ -77,6 +77,9 @@ def training_curves_figure(
     return apply_loss_view(fig, log_loss, smoothing)
 
 
+FEW_POINTS = 30  # fewer batch points than this get markers too
+
+
 def batch_loss_figure(
     progress: Progress, finished: bool = False, log_loss: bool = False
 ) -> go.Figure:
@@ -98,7 +101,8 @@ def batch_loss_figure(
         go.Scatter(
             x=batches,
             y=[loss for _, loss in progress.losses],
-            mode="lines",
+            # markers where there are few points: one point alone draws no line
+            mode="lines+markers" if len(batches) < FEW_POINTS else "lines",
             name="running training loss",
             line={"color": TRAIN_COLOUR},
             hovertemplate="batch %{x}<br>loss %{y:.4f}<extra></extra>",

@@ -60,12 +60,12 @@ def fast_recipe_choice(dataset: str, fill_layers: Callable[[], None]) -> None:
             st.session_state[key] = value
         fill_layers()
 
-    st.button(
-        f"Fast recipe for {dataset_title(dataset)}",
+    st.button(  # a short label: the Data column is narrow; the help names the dataset
+        "Fast recipe",
         icon=":material/bolt:",
         key="train_fast_recipe",
         on_click=fill,
-        help=notes_markdown(dataset),
+        help=f"**The fast recipe for {dataset_title(dataset)}.** " + notes_markdown(dataset),
     )
 
 
