@@ -17,7 +17,7 @@ from cnn_core.store.access import delete_run
 from cnn_core.store.atomic import atomic_write_json, atomic_write_text
 from cnn_core.store.folder import RunFolder, create_run
 from cnn_core.store.processes import process_start_time
-from cnn_core.store.runs import _files_signature, _read_cache, list_runs, load_run
+from cnn_core.store.runs import _read_cache, files_signature, list_runs, load_run
 from tests.run_factory import make_run
 
 
@@ -88,11 +88,11 @@ def test_a_dead_worker_is_noticed_although_its_files_did_not_change(tmp_path: Pa
         start = process_start_time(worker.pid)
         folder.write_status(RunState.RUNNING, pid=worker.pid, pid_start=start)
         assert load_run(folder.path).state == RunState.RUNNING
-        signature = _files_signature(folder)
+        signature = files_signature(folder)
     finally:
         worker.kill()
         worker.wait()
-    assert _files_signature(folder) == signature  # served from the cache
+    assert files_signature(folder) == signature  # served from the cache
     run = load_run(folder.path)
     assert run.state == RunState.INTERRUPTED
     assert "ended without finishing" in run.message

@@ -92,9 +92,9 @@ _read_cache: OrderedDict[Path, tuple[tuple, _StoredRecords | str]] = OrderedDict
 _read_cache_lock = threading.Lock()
 
 
-def _files_signature(folder: RunFolder) -> tuple:
-    """(mtime_ns, size, inode) of each file load_run reads (None when missing): any write,
-    append or atomic replace changes it."""
+def files_signature(folder: RunFolder) -> tuple:
+    """(mtime_ns, size, inode) of each file `load_run` reads (None when missing): any write,
+    append or atomic replace changes it. Caches of what is read from a run key on it."""
     signature = []
     for path in (
         folder.status_path,
@@ -113,7 +113,7 @@ def _files_signature(folder: RunFolder) -> tuple:
 
 def _read_records(folder: RunFolder) -> _StoredRecords | str:
     """The run's stored records, or what makes the folder broken; cached by file signature."""
-    signature = _files_signature(folder)
+    signature = files_signature(folder)
     with _read_cache_lock:
         cached = _read_cache.get(folder.path)
         if cached is not None and cached[0] == signature:
@@ -137,7 +137,7 @@ def _read_records(folder: RunFolder) -> _StoredRecords | str:
             notes=notes,
             dataset=folder.read_dataset(),
         )
-    if signature == _files_signature(folder):  # not written while being read
+    if signature == files_signature(folder):  # not written while being read
         with _read_cache_lock:
             _read_cache[folder.path] = (signature, records)
             _read_cache.move_to_end(folder.path)

@@ -19,7 +19,7 @@ from cnn_core.base.errors import UserError
 from cnn_core.insight.doctor.diagnosis import diagnose
 from cnn_core.insight.doctor.findings import Finding
 from cnn_core.schema.records import RunState
-from cnn_core.store.runs import RunSummary
+from cnn_core.store.runs import RunSummary, files_signature
 
 # A few words per finding for a status cell: "completed · learned nothing".
 VERDICT_WORDS = {
@@ -41,15 +41,8 @@ _cache_lock = threading.Lock()
 
 
 def _signature(run: RunSummary) -> tuple:
-    """The run's state and the stat of every file its findings come from (None: missing)."""
-    parts: list = [run.state]
-    for path in (run.status_path, run.config_path, run.metrics_path, run.evaluation_path):
-        try:
-            stat = path.stat()
-            parts.append((stat.st_mtime_ns, stat.st_size, stat.st_ino))
-        except OSError:
-            parts.append(None)
-    return tuple(parts)
+    """The run's state and the signature of the files its findings come from."""
+    return (run.state, files_signature(run))
 
 
 def _diagnosed(run: RunSummary) -> tuple[Finding, ...]:
