@@ -414,14 +414,8 @@ def stopping_text(run: RunSummary) -> str:
     return "Stopping… the worker ends the epoch after its current batch."
 
 
-def render_monitor(run_id: str, was_active: bool) -> None:
-    """The live view of one run: status, progress, curves, Stop, results."""
-    run = load_run(run_folder(run_id).path)
-    if was_active and not run.active:
-        st.rerun()  # finished: redraw the page once, without polling
-    st.markdown(f"**Status:** {run_badge(run)} · `{run.run_id}`")
-    history = run.read_history() if run.state != RunState.BROKEN else []
-    epochs = planned_epochs(run.config) if run.config else None
+def state_view(run: RunSummary) -> None:
+    """What the run is doing now: waiting, a progress bar, or why it ended without a model."""
     if run.state == RunState.QUEUED:
         if run.stopping:
             st.info(stopping_text(run))
@@ -446,6 +440,17 @@ def render_monitor(run_id: str, was_active: bool) -> None:
         st.error(run.message)
     elif why := no_model_text(run):
         st.info(why)
+
+
+def render_monitor(run_id: str, was_active: bool) -> None:
+    """The live view of one run: status, progress, curves, Stop, results."""
+    run = load_run(run_folder(run_id).path)
+    if was_active and not run.active:
+        st.rerun()  # finished: redraw the page once, without polling
+    st.markdown(f"**Status:** {run_badge(run)} · `{run.run_id}`")
+    history = run.read_history() if run.state != RunState.BROKEN else []
+    epochs = planned_epochs(run.config) if run.config else None
+    state_view(run)
     if run.active and st.button(
         "Stopping…" if run.stopping else "Stop",
         icon=":material/stop:",

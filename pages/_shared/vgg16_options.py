@@ -65,28 +65,7 @@ def vgg16_inputs() -> ModelSpec:
         key="train_vgg_mode",
         persist_state="session",
     )
-    cols = st.columns(4)
-    size = cols[0].selectbox(
-        "Input size (px)",
-        VGG_INPUT_SIZES,
-        key="train_vgg_size",
-        persist_state="session",
-        help="Images are resized inside the model; VGG16 needs at least 32 px. "
-        "Larger sizes see more detail and cost more per image.",
-    )
-    head = cols[1].selectbox(
-        "Head",
-        VGG_HEADS,
-        format_func={"gap": "Global average pool", "flatten": "Flatten"}.get,
-        key="train_vgg_head",
-        persist_state="session",
-    )
-    units = cols[2].number_input(
-        "Dense units", step=64, key="train_vgg_units", persist_state="session"
-    )
-    dropout = cols[3].number_input(
-        "Dropout", step=0.1, format="%.2f", key="train_vgg_dropout", persist_state="session"
-    )
+    size, head, units, dropout = _shape_inputs()
     fine_tune = mode == "fine_tune"
     ft_epochs, ft_lr = _fine_tune_inputs() if fine_tune else _fine_tune_defaults()
     weights, weights_file = _weights_inputs()
@@ -112,6 +91,33 @@ def vgg16_inputs() -> ModelSpec:
     )
     st.caption(f"Model: **{vgg16_label(vgg)}**")
     return ModelSpec(kind="vgg16", vgg16=vgg)
+
+
+def _shape_inputs() -> tuple[int, str, int, float]:
+    """The network's shape widgets in a row: (input size, head, dense units, dropout)."""
+    cols = st.columns(4)
+    size = cols[0].selectbox(
+        "Input size (px)",
+        VGG_INPUT_SIZES,
+        key="train_vgg_size",
+        persist_state="session",
+        help="Images are resized inside the model; VGG16 needs at least 32 px. "
+        "Larger sizes see more detail and cost more per image.",
+    )
+    head = cols[1].selectbox(
+        "Head",
+        VGG_HEADS,
+        format_func={"gap": "Global average pool", "flatten": "Flatten"}.get,
+        key="train_vgg_head",
+        persist_state="session",
+    )
+    units = cols[2].number_input(
+        "Dense units", step=64, key="train_vgg_units", persist_state="session"
+    )
+    dropout = cols[3].number_input(
+        "Dropout", step=0.1, format="%.2f", key="train_vgg_dropout", persist_state="session"
+    )
+    return size, head, units, dropout
 
 
 def _fine_tune_defaults() -> tuple[int, float]:
