@@ -310,7 +310,7 @@ def setup_section() -> TrainConfig | None:
         key = dataset_picker("train_dataset")
         dataset = require_dataset(key)
         validation = validation_size_input("train", len(dataset.y_train), key)
-        fast_recipe_choice(key, apply_preset)
+        fast_recipe_choice(dataset, apply_preset)
     with model_col:
         st.subheader("Model")
         spec = model_inputs()

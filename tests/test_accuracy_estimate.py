@@ -17,12 +17,12 @@ from cnn_core.insight.machine_speed import (
     machine_speed,
     modelled_epoch_seconds,
 )
-from cnn_core.schema.config import OptimizerSpec, TrainConfig
+from cnn_core.schema.config import AugmentSpec, OptimizerSpec, TrainConfig
 from cnn_core.schema.recipes import (
     FAST_DATASETS,
+    FAST_NOTES,
     default,
     fast,
-    fast_notes,
     matching_recipe,
     recipe,
     tutorial,
@@ -62,14 +62,15 @@ def test_a_recipe_is_recognised_whatever_its_seed_and_name_but_not_once_changed(
     assert matching_recipe(replace(default("mnist"), train_subset=1000)) is None
 
 
-def test_the_fast_recipe_flips_only_where_the_dataset_allows_and_says_why() -> None:
+def test_the_fast_recipe_is_one_recipe_for_every_built_in_dataset() -> None:
     assert set(FAST_DATASETS) == {"mnist", "fashion_mnist", "cifar10"}
-    assert fast("mnist").augment.flip == "none"
-    assert fast("fashion_mnist").augment.flip == "horizontal"
-    assert "no flips" in fast_notes("mnist")[-1]
-    assert "flips" in fast_notes("fashion_mnist")[-1] and "no flips" not in fast_notes("cifar10")
-    # one note per choice the recipe makes: network, batch, rate and schedule, epochs, augmentation
-    assert len(fast_notes("mnist")) == 5
+    recipes = {replace(fast(key), dataset="x") for key in FAST_DATASETS}
+    assert len(recipes) == 1
+    (one,) = recipes
+    assert (one.fit.batch_size, one.optimizer.learning_rate, one.fit.epochs) == (256, 3e-3, 10)
+    assert one.augment == AugmentSpec()  # measured slower to 92% with shifts and flips
+    # one note per choice the recipe makes: network, batch, rate and schedule, augmentation
+    assert len(FAST_NOTES) == 4
 
 
 # -- this machine's speed --------------------------------------------------------------
@@ -232,3 +233,35 @@ def test_the_benchmark_stores_epochs_that_every_run_reached_and_the_app_reads_th
     assert "mnist" in figures["datasets"]  # other datasets' figures are kept
     reach = ae.reach_for(fast("fashion_mnist"), FASHION, 60_000, [], BENCHMARK_SPEED, figures)
     assert reach is not None and reach.epoch == 2 and "2026-12-07" in reach.source
+
+
+def both_recipes_figures(tmp_path: Path, fast_epochs: float, default_epochs: float) -> dict:
+    path = tmp_path / "both.json"
+    entry = lambda epochs: {"n_images": 60_000, "epochs_to": {"0.920": epochs}}  # noqa: E731
+    figures = {
+        "schema_version": ae.FIGURES_VERSION,
+        "measured": "2026-12-06",
+        "datasets": {
+            "fashion_mnist": {"fast": entry(fast_epochs), "default": entry(default_epochs)}
+        },
+    }
+    path.write_text(json.dumps(figures))
+    return ae.load_figures(path)
+
+
+def test_the_fast_recipe_is_not_offered_where_it_was_measured_slower(tmp_path: Path) -> None:
+    fast_epoch = epoch_seconds(fast("fashion_mnist"), FASHION, 60_000, BENCHMARK_SPEED)
+    default_epoch = epoch_seconds(default("fashion_mnist"), FASHION, 60_000, BENCHMARK_SPEED)
+    assert fast_epoch < default_epoch  # batch 256 runs an epoch faster than batch 64
+    quicker = both_recipes_figures(tmp_path, fast_epochs=6, default_epochs=7)
+    standing = ae.fast_standing(FASHION, 60_000, BENCHMARK_SPEED, quicker)
+    assert standing.offered
+    assert "Measured (2026-12-06)" in standing.text and "92% validation accuracy" in standing.text
+    # as many epochs as the default takes, each cheaper: still faster
+    assert ae.fast_standing(
+        FASHION, 60_000, BENCHMARK_SPEED, both_recipes_figures(tmp_path, 7, 7)
+    ).offered
+    slower = both_recipes_figures(tmp_path, fast_epochs=10, default_epochs=4)
+    assert not ae.fast_standing(FASHION, 60_000, BENCHMARK_SPEED, slower).offered
+    unmeasured = ae.fast_standing(FASHION, 60_000, BENCHMARK_SPEED, {})
+    assert unmeasured.offered and "not measured on this dataset yet" in unmeasured.text

@@ -28,7 +28,7 @@ from cnn_core.insight.labels import format_duration
 from cnn_core.insight.machine_speed import MachineSpeed, epoch_seconds
 from cnn_core.insight.time_to_accuracy import MILESTONES, epochs_to_reach, seconds_to_reach
 from cnn_core.schema.config import TrainConfig
-from cnn_core.schema.recipes import fast, matching_recipe, same_recipe
+from cnn_core.schema.recipes import default, fast, matching_recipe, same_recipe
 from cnn_core.schema.records import EpochRecord, RunState
 from cnn_core.store.atomic import atomic_write_json
 from cnn_core.store.runs import RunSummary
@@ -287,3 +287,48 @@ def run_reach_text(
     if reach is None:
         return f"{own} · the fast recipe: not measured on this split here yet"
     return f"{own} · the fast recipe: {reach.seconds_text(goal, 'of it')}"
+
+
+@dataclass(frozen=True)
+class FastStanding:
+    """Whether the Train page may offer the fast recipe for a dataset, and what it says.
+
+    `offered` is False only when the benchmark's stored figures show the fast recipe
+    taking longer than the default recipe to the dataset's headline target on this
+    machine: a "fast" button that is measured slower would tell people something false.
+    """
+
+    offered: bool
+    text: str  # the measured comparison, or that none is measured yet
+
+
+def fast_standing(
+    info: DatasetInfo, n_images: int, speed: MachineSpeed, figures: dict
+) -> FastStanding:
+    """The fast recipe against the default on `info`'s dataset, from the stored figures.
+
+    Args:
+        info: the dataset (a built-in one; others have no headline target).
+        n_images: its labelled training images (figures count only at that size).
+        speed: this machine's speed (`machine_speed`).
+        figures: `load_figures()`.
+    """
+    target = headline_target(info.key)
+    if target is None:
+        return FastStanding(True, "")
+    seconds = {}
+    for name, config in (("fast", fast(info.key)), ("default", default(info.key))):
+        found = recipe_epochs(config, n_images, target, figures)
+        if found is None or found[2]:  # not measured, or only an upper bound
+            return FastStanding(
+                True,
+                f"Its time to {target:.0%} validation accuracy is not measured on this "
+                "dataset yet (`benchmarks/bench_time_to_accuracy.py --save`).",
+            )
+        seconds[name] = found[0] * epoch_seconds(config, info, n_images, speed)
+    said = (
+        f"Measured ({figures.get('measured', '?')}), at this machine's speed: "
+        f"{target:.0%} validation accuracy after about {format_duration(seconds['fast'])}, "
+        f"the default recipe after about {format_duration(seconds['default'])}."
+    )
+    return FastStanding(seconds["fast"] < seconds["default"], said)

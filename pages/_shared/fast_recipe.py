@@ -14,10 +14,15 @@ from typing import Any
 import streamlit as st
 
 from cnn_core.data.registry import Dataset, dataset_title
-from cnn_core.insight.accuracy_estimate import estimate, load_figures, run_reach_text
+from cnn_core.insight.accuracy_estimate import (
+    estimate,
+    fast_standing,
+    load_figures,
+    run_reach_text,
+)
 from cnn_core.insight.machine_speed import machine_speed
 from cnn_core.schema.config import PRESETS, TrainConfig
-from cnn_core.schema.recipes import FAST_DATASETS, fast, fast_notes, matching_recipe
+from cnn_core.schema.recipes import FAST_DATASETS, FAST_NOTES, fast, matching_recipe
 from cnn_core.store.runs import RunSummary, list_runs
 
 AUGMENT_FIELDS = ("rotation", "zoom", "translation", "contrast")
@@ -44,20 +49,27 @@ def form_values(config: TrainConfig) -> dict[str, Any]:
     return values
 
 
-def notes_markdown(dataset: str) -> str:
+def notes_markdown() -> str:
     """The recipe's settings and why each helps, as a Markdown list (the button's help)."""
-    return "Why each choice helps:\n\n" + "\n".join(f"- {note}" for note in fast_notes(dataset))
+    return "Why each choice helps:\n\n" + "\n".join(f"- {note}" for note in FAST_NOTES)
 
 
-def fast_recipe_choice(dataset: str, fill_layers: Callable[[], None]) -> None:
+def fast_recipe_choice(dataset: Dataset, fill_layers: Callable[[], None]) -> None:
     """The "Fast recipe" button for a built-in dataset; `fill_layers` copies the chosen
-    preset's layers into the layer widgets (the Train page's `apply_preset`)."""
-    if dataset not in FAST_DATASETS:
+    preset's layers into the layer widgets (the Train page's `apply_preset`). Not offered
+    where the benchmark measured it slower than the default recipe (`fast_standing`)."""
+    key = dataset.info.key
+    if key not in FAST_DATASETS:
+        return
+    runs = list_runs()
+    n_images = len(dataset.y_train)
+    standing = fast_standing(dataset.info, n_images, machine_speed(runs), load_figures())
+    if not standing.offered:
         return
 
     def fill() -> None:
-        for key, value in form_values(fast(dataset)).items():
-            st.session_state[key] = value
+        for name, value in form_values(fast(key)).items():
+            st.session_state[name] = value
         fill_layers()
 
     st.button(  # a short label: the Data column is narrow; the help names the dataset
@@ -65,7 +77,8 @@ def fast_recipe_choice(dataset: str, fill_layers: Callable[[], None]) -> None:
         icon=":material/bolt:",
         key="train_fast_recipe",
         on_click=fill,
-        help=f"**The fast recipe for {dataset_title(dataset)}.** " + notes_markdown(dataset),
+        help=f"**The fast recipe for {dataset_title(key)}.** {standing.text}\n\n"
+        + notes_markdown(),
     )
 
 
