@@ -77,3 +77,11 @@ def report_failure(tab: Any, request: Any, folder: Path, server: StreamlitServer
             except Exception as error:  # noqa: BLE001 - best effort while reporting
                 print(f"no screenshot: {error}")
             print("server output (tail):\n" + server.output(3000))
+
+
+def writable_data_dir(folder: Path, synthetic_data_dir: Path) -> Path:
+    """`folder` as a served app's data directory: links to the synthetic datasets, and
+    room for the imports a test makes (they land in `folder`, never in the shared set)."""
+    for item in synthetic_data_dir.iterdir():
+        (folder / item.name).symlink_to(item)
+    return folder

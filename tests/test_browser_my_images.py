@@ -8,7 +8,7 @@ import pytest
 
 from scripts.app_server import StreamlitServer
 from scripts.browser import wait_until_idle
-from tests.browser_support import skip_unless_browser
+from tests.browser_support import skip_unless_browser, writable_data_dir
 from tests.image_folder_support import folder_entries, shapes_folder, zip_bytes
 
 pytestmark = pytest.mark.browser
@@ -22,10 +22,7 @@ CHART = '[data-testid="stPlotlyChart"] .js-plotly-plot'
 @pytest.fixture(scope="module")
 def own_data(tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Path) -> Path:
     """The served app's data directory: the synthetic datasets plus room for imports."""
-    data = tmp_path_factory.mktemp("my_images_data")
-    for item in synthetic_data_dir.iterdir():
-        (data / item.name).symlink_to(item)
-    return data
+    return writable_data_dir(tmp_path_factory.mktemp("my_images_data"), synthetic_data_dir)
 
 
 @pytest.fixture(scope="module")

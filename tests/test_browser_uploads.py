@@ -25,7 +25,7 @@ from cnn_core.schema.config import ConvBlock, DenseLayer, ModelSpec
 from cnn_core.store.runs import list_runs, load_run
 from scripts.app_server import StreamlitServer
 from scripts.browser import wait_until_idle
-from tests.browser_support import skip_unless_browser
+from tests.browser_support import skip_unless_browser, writable_data_dir
 from tests.run_factory import untrained_model_run
 
 pytestmark = pytest.mark.browser
@@ -46,10 +46,7 @@ BIG_DENSE_CNN = ModelSpec(
 @pytest.fixture(scope="module")
 def own_data(tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Path) -> Path:
     """The served data directory: the synthetic datasets plus room for imports."""
-    data = tmp_path_factory.mktemp("uploads_data")
-    for item in synthetic_data_dir.iterdir():
-        (data / item.name).symlink_to(item)
-    return data
+    return writable_data_dir(tmp_path_factory.mktemp("uploads_data"), synthetic_data_dir)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,8 @@ from cnn_core.store.access import delete_run
 from cnn_core.store.atomic import atomic_write_json, atomic_write_text
 from cnn_core.store.folder import RunFolder, create_run
 from cnn_core.store.processes import process_start_time
-from cnn_core.store.runs import _read_cache, files_signature, list_runs, load_run
+from cnn_core.store.runs import files_signature, list_runs, load_run, read_cache
+from cnn_core.store.signed_cache import SignedCache
 from tests.run_factory import make_run
 
 
@@ -108,8 +109,20 @@ def test_a_folder_that_breaks_and_is_repaired_is_read_again(tmp_path: Path) -> N
 
 
 def test_the_cache_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(run_catalog, "READ_CACHE_SIZE", 3)
+    monkeypatch.setattr(run_catalog.read_cache, "size", 3)
     for _ in range(5):
         make_run(root=tmp_path)
     assert len(list_runs(tmp_path)) == 5
-    assert len(_read_cache) <= 3
+    assert len(read_cache) <= 3
+
+
+def test_a_signed_entry_is_served_only_under_its_signature_and_the_oldest_goes_first() -> None:
+    cache: SignedCache[str] = SignedCache(2)
+    cache.put(Path("a"), (1,), "read under 1")
+    assert cache.get(Path("a"), (1,)) == "read under 1"
+    assert cache.get(Path("a"), (2,)) is None  # the files changed since
+    cache.put(Path("b"), (1,), "b")
+    cache.get(Path("a"), (1,))  # a is now the most recently used
+    cache.put(Path("c"), (1,), "c")
+    assert cache.get(Path("b"), (1,)) is None and cache.get(Path("a"), (1,)) == "read under 1"
+    assert len(cache) == 2

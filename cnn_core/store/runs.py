@@ -8,9 +8,7 @@ workspace may see or change is decided in `cnn_core.store.access`.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from cnn_core.store.folder import (
     starter_root,
 )
 from cnn_core.store.processes import pid_alive
+from cnn_core.store.signed_cache import SignedCache
 
 
 @dataclass(frozen=True)
@@ -85,11 +84,9 @@ class _StoredRecords:
 
 
 # load_run's reads, keyed by folder and the stat of every file it reads: lists and
-# pickers call load_run for every run on every page render. Bounded; shared by the
-# server's sessions (the records are frozen).
+# pickers call load_run for every run on every page render.
 READ_CACHE_SIZE = 512
-_read_cache: OrderedDict[Path, tuple[tuple, _StoredRecords | str]] = OrderedDict()
-_read_cache_lock = threading.Lock()
+read_cache: SignedCache[_StoredRecords | str] = SignedCache(READ_CACHE_SIZE)
 
 
 def files_signature(folder: RunFolder) -> tuple:
@@ -114,11 +111,9 @@ def files_signature(folder: RunFolder) -> tuple:
 def _read_records(folder: RunFolder) -> _StoredRecords | str:
     """The run's stored records, or what makes the folder broken; cached by file signature."""
     signature = files_signature(folder)
-    with _read_cache_lock:
-        cached = _read_cache.get(folder.path)
-        if cached is not None and cached[0] == signature:
-            _read_cache.move_to_end(folder.path)
-            return cached[1]
+    cached = read_cache.get(folder.path, signature)
+    if cached is not None:
+        return cached
     try:
         status, config = folder.read_status(), folder.read_config()
         history, notes = folder.read_history(), folder.read_notes()
@@ -138,11 +133,7 @@ def _read_records(folder: RunFolder) -> _StoredRecords | str:
             dataset=folder.read_dataset(),
         )
     if signature == files_signature(folder):  # not written while being read
-        with _read_cache_lock:
-            _read_cache[folder.path] = (signature, records)
-            _read_cache.move_to_end(folder.path)
-            while len(_read_cache) > READ_CACHE_SIZE:
-                _read_cache.popitem(last=False)
+        read_cache.put(folder.path, signature, records)
     return records
 
 

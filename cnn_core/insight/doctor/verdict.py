@@ -11,15 +11,12 @@ serious problem or warning, in a few words ("learned nothing").
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from pathlib import Path
-
 from cnn_core.base.errors import UserError
 from cnn_core.insight.doctor.diagnosis import diagnose
 from cnn_core.insight.doctor.findings import Finding
 from cnn_core.schema.records import RunState
 from cnn_core.store.runs import RunSummary, files_signature
+from cnn_core.store.signed_cache import SignedCache
 
 # A few words per finding for a status cell: "completed · learned nothing".
 VERDICT_WORDS = {
@@ -36,8 +33,7 @@ VERDICT_WORDS = {
 # Runs kept; shared by the server's sessions (findings are frozen). Bounded like the
 # run store's own read cache.
 CACHE_SIZE = 512
-_cache: OrderedDict[Path, tuple[tuple, tuple[Finding, ...]]] = OrderedDict()
-_cache_lock = threading.Lock()
+_findings: SignedCache[tuple[Finding, ...]] = SignedCache(CACHE_SIZE)
 
 
 def _signature(run: RunSummary) -> tuple:
@@ -61,18 +57,12 @@ def run_findings(run: RunSummary) -> list[Finding]:
     if not run.state.final or run.config is None:
         return []
     signature = _signature(run)
-    with _cache_lock:
-        cached = _cache.get(run.path)
-        if cached is not None and cached[0] == signature:
-            _cache.move_to_end(run.path)
-            return list(cached[1])
+    cached = _findings.get(run.path, signature)
+    if cached is not None:
+        return list(cached)
     findings = _diagnosed(run)
     if signature == _signature(run):  # not written while being read
-        with _cache_lock:
-            _cache[run.path] = (signature, findings)
-            _cache.move_to_end(run.path)
-            while len(_cache) > CACHE_SIZE:
-                _cache.popitem(last=False)
+        _findings.put(run.path, signature, findings)
     return list(findings)
 
 
