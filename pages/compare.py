@@ -238,6 +238,7 @@ def details_section(chosen: list[RunSummary], colours: dict[str, str]) -> None:
     titles = unique_titles([run_title(run) for run in chosen])
     evaluations = [run.read_evaluation() for run in chosen]
     columns = st.columns(len(chosen))
+    runs = list_runs()  # this machine's runs, for each column's time to accuracy
     for col, run, title, evaluation in zip(columns, chosen, titles, evaluations, strict=True):
         with col:
             st.markdown(f"**{title}** · {model_label(run)}")
@@ -254,7 +255,7 @@ def details_section(chosen: list[RunSummary], colours: dict[str, str]) -> None:
             if run.active:
                 st.info("Still training: its results appear here when it finishes.")
             findings_badges(run_findings(run))
-            reach_line(run)
+            reach_line(run, runs)
     evaluated = [(t, e, run) for t, e, run in zip(titles, evaluations, chosen, strict=True) if e]
     names = {e.class_names for _, e, _ in evaluated}
     if len(evaluated) >= 2 and len(names) == 1:
@@ -268,6 +269,7 @@ def details_section(chosen: list[RunSummary], colours: dict[str, str]) -> None:
             key="compare_per_class",
         )
     columns = st.columns(len(chosen))
+    runs = list_runs()  # this machine's runs, for each column's time to accuracy
     for col, run, title, evaluation in zip(columns, chosen, titles, evaluations, strict=True):
         with col:
             if evaluation:

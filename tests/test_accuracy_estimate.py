@@ -106,6 +106,28 @@ def test_machine_speed_is_the_median_over_this_machines_runs_leaving_out_epoch_o
     assert epoch_seconds(config, FASHION, 600, speed) == pytest.approx(2 * modelled)
 
 
+def test_each_runs_speed_is_read_once_per_version_of_its_files(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = default("fashion_mnist")
+    modelled = modelled_epoch_seconds(config, FASHION, 540, 60)
+    run = finished_run(config, [0.5, 0.6, 0.7], [9.0, modelled, modelled])
+    assert machine_speed([run]).factor == pytest.approx(1.0)
+    reads: list[str] = []
+    real = RunSummary.read_history
+
+    def counted(self: RunSummary) -> list[EpochRecord]:
+        reads.append(self.run_id)
+        return real(self)
+
+    monkeypatch.setattr(RunSummary, "read_history", counted)
+    assert machine_speed([load_run(run.path)]).factor == pytest.approx(1.0)
+    assert reads == []  # the same files: the ratio read before
+    run_folder(run.run_id).append_epoch(EpochRecord(4, seconds=3 * modelled, loss=0.4))
+    assert machine_speed([load_run(run.path)]).factor == pytest.approx(1.0)  # median of 1, 1, 3
+    assert reads == [run.run_id]  # the log changed: read again
+
+
 # -- the estimate before a launch ------------------------------------------------------
 
 

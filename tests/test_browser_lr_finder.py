@@ -34,6 +34,7 @@ def test_the_finder_draws_its_curve_and_fills_the_rate(
     page.get_by_test_id("stExpander").first.locator("summary").click()  # closed until used
     finder = page.locator(".st-key-lrfind_start button")
     expect(page.get_by_text("at most 60 batches of 9 images")).to_be_visible()
+    wait_until_idle(page)  # a click during the batch size's rerun can be lost with it
     finder.click()
     use = page.locator(".st-key-lrfind_use button")
     expect(use).to_be_visible(timeout=FINDER_TIMEOUT_MS)

@@ -28,7 +28,8 @@ from cnn_core.data.registry import DatasetInfo
 from cnn_core.models.plan import describe_model
 from cnn_core.schema.config import TrainConfig, validation_size
 from cnn_core.schema.records import whole_epochs
-from cnn_core.store.runs import RunSummary
+from cnn_core.store.runs import RunSummary, files_signature
+from cnn_core.store.signed_cache import SignedCache
 from cnn_core.training.lr_finder import STEP_OVERHEAD_S, TRAIN_FLOPS_PER_S, forward_flops
 
 RECENT_RUNS = 10  # the newest runs that calibrate the speed (older ones may predate a change)
@@ -70,8 +71,22 @@ def modelled_epoch_seconds(
     return training + n_val * forward / TRAIN_FLOPS_PER_S
 
 
+# Each run's ratio, read from its epoch log once per version of its files: the Train
+# page asks for this machine's speed on every render, over the newest runs.
+_ratios: SignedCache[tuple[float | None]] = SignedCache(512)
+
+
 def run_speed_ratio(run: RunSummary) -> float | None:
     """Measured / modelled epoch seconds of one finished run of this machine, or None."""
+    signature = (run.state, files_signature(run))
+    cached = _ratios.get(run.path, signature)
+    if cached is None:
+        cached = (_measured_ratio(run),)
+        _ratios.put(run.path, signature, cached)
+    return cached[0]
+
+
+def _measured_ratio(run: RunSummary) -> float | None:
     config, status, info = run.config, run.status, run.dataset
     if run.starter or run.notes.imported_from or run.active:
         return None  # trained elsewhere, or its epochs are still coming

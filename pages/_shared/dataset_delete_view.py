@@ -13,21 +13,19 @@ the dataset lists on this run of the page already leave a deleted dataset out.
 
 from __future__ import annotations
 
-import re
-
 import streamlit as st
 
 from cnn_core.base.errors import UserError
 from cnn_core.data.registry import all_datasets, dataset_title
 from cnn_core.data.user.names import is_user_key
 from cnn_core.data.user.store import delete_dataset
+from cnn_core.insight.labels import markdown_text
 from cnn_core.store.lr_tests import list_lr_tests
 from cnn_core.store.runs import RunSummary, list_runs
 from pages._shared.common import cached_dataset
 
 PENDING = "myimg_delete_pending"  # the key waiting for "Yes, delete it"
 OUTCOME = "myimg_delete_outcome"  # ("success" | "error", message) of the last attempt
-MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$])")  # characters markdown may act on
 
 
 def delete_section() -> None:
@@ -61,21 +59,21 @@ def confirm(key: str) -> None:
     busy = busy_on(key)
     if busy:
         st.error(
-            f"{plain(dataset_title(key))} is in use: stop what is training on it first "
-            f"({plain(', '.join(busy))}), then delete it."
+            f"{markdown_text(dataset_title(key))} is in use: stop what is training on it first "
+            f"({markdown_text(', '.join(busy))}), then delete it."
         )
         st.button("Cancel", key="myimg_delete_cancel", on_click=cancel)
         return
     st.warning(consequences(key, len(runs_on(key))))
-    cols = st.columns(2)
-    cols[0].button(
-        "Yes, delete it",
-        type="primary",
-        key="myimg_delete_confirm",
-        on_click=delete_pending,
-        args=(key,),
-    )
-    cols[1].button("Cancel", key="myimg_delete_cancel", on_click=cancel)
+    with st.container(horizontal=True):  # side by side, as wide as their labels
+        st.button(
+            "Yes, delete it",
+            type="primary",
+            key="myimg_delete_confirm",
+            on_click=delete_pending,
+            args=(key,),
+        )
+        st.button("Cancel", key="myimg_delete_cancel", on_click=cancel)
 
 
 def consequences(key: str, n_runs: int) -> str:
@@ -90,8 +88,9 @@ def consequences(key: str, n_runs: int) -> str:
         "the test images) will say the dataset is gone."
     )
     return (
-        f"Delete {plain(dataset_title(key))} for good? Its stored images, its import report and "
-        f"any uploaded files are removed from this server; this cannot be undone. {runs}"
+        f"Delete {markdown_text(dataset_title(key))} for good? Its stored images, its import "
+        "report and any uploaded files are removed from this server; this cannot be undone. "
+        f"{runs}"
     )
 
 
@@ -115,25 +114,23 @@ def delete_pending(key: str) -> None:
     """Delete `key` (button callback); the outcome is shown on the next draw."""
     st.session_state.pop(PENDING, None)
     if busy_on(key):  # started since the confirmation was drawn
-        st.session_state[OUTCOME] = ("error", f"Nothing was deleted: {plain(repr(key))} is in use.")
+        st.session_state[OUTCOME] = (
+            "error",
+            f"Nothing was deleted: {markdown_text(repr(key))} is in use.",
+        )
         return
     try:
         title = dataset_title(key)
         delete_dataset(key)
     except UserError as error:
-        st.session_state[OUTCOME] = ("error", f"Nothing was deleted: {plain(str(error))}.")
+        st.session_state[OUTCOME] = ("error", f"Nothing was deleted: {markdown_text(str(error))}.")
         return
     cached_dataset.clear()  # a dataset imported again under this name is read afresh
-    st.session_state[OUTCOME] = ("success", f"Deleted {plain(title)}.")
+    st.session_state[OUTCOME] = ("success", f"Deleted {markdown_text(title)}.")
 
 
 def cancel() -> None:
     st.session_state.pop(PENDING, None)
-
-
-def plain(text: str) -> str:
-    """`text` (a dataset or run name: user data) escaped so that markdown shows it as is."""
-    return MARKDOWN.sub(r"\\\1", text)
 
 
 def show_outcome() -> None:
