@@ -8,11 +8,14 @@ import pandas as pd
 import streamlit as st
 
 from cnn_core.base import workspace
+from cnn_core.base.cpu import has_bfloat16
 from cnn_core.base.errors import UserError
 from cnn_core.charts.training import batch_loss_figure, training_curves_figure
 from cnn_core.insight.doctor.diagnosis import healthy
 from cnn_core.insight.labels import (
     CLIPNORM_LABEL,
+    LABEL_SMOOTHING_LABEL,
+    MIXED_PRECISION_LABEL,
     format_bytes,
     format_duration,
     learning_rate_text,
@@ -84,6 +87,8 @@ FORM_DEFAULTS: dict[str, Any] = {
     "train_early": DEFAULT.fit.early_stopping,
     "train_patience": DEFAULT.fit.patience,
     "train_restore": DEFAULT.fit.restore_best_weights,
+    "train_label_smoothing": DEFAULT.fit.label_smoothing,
+    "train_mixed_precision": DEFAULT.fit.mixed_precision,
     "train_seed": DEFAULT.seed,
     "train_subset": DEFAULT.train_subset,
     "train_name": DEFAULT.name,
@@ -237,12 +242,51 @@ def optimizer_inputs() -> OptimizerSpec:
     return OptimizerSpec(name, float(learning_rate), schedule, float(momentum), float(clipnorm))
 
 
-def fit_inputs() -> FitSpec:
+def mixed_precision_input(kind: str) -> bool:
+    """The mixed-precision switch (not for VGG16, which trains in float32)."""
+    if kind == "vgg16":
+        return False
+    here = (
+        "This machine's CPU has them."
+        if has_bfloat16()
+        else "This machine's CPU has none: here it would train slower, not faster."
+    )
+    mixed = st.checkbox(
+        MIXED_PRECISION_LABEL,
+        key="train_mixed_precision",
+        persist_state=KEEP,
+        help="Multiply in bfloat16 while training, keep the weights in float32: 2.7 times "
+        "as fast on CPUs with bfloat16 instructions (Intel AMX or AVX-512 BF16), with the "
+        f"same accuracy in our measurements. {here} The saved model is float32 either way.",
+    )
+    if mixed and not has_bfloat16():
+        st.caption(
+            ":material/warning: This machine's CPU has no bfloat16 instructions: "
+            "mixed precision trains slower here than float32."
+        )
+    return mixed
+
+
+def fit_inputs(kind: str) -> FitSpec:
     cols = st.columns(2)
     batch_size = int(
         cols[0].number_input("Batch size", step=16, key="train_batch", persist_state=KEEP)
     )
     epochs = int(cols[1].number_input("Epochs", step=1, key="train_epochs", persist_state=KEEP))
+    smoothing = float(
+        st.number_input(
+            LABEL_SMOOTHING_LABEL,
+            step=0.05,
+            format="%.2f",
+            key="train_label_smoothing",
+            persist_state=KEEP,
+            help="0 = off. Otherwise the loss aims a little below 100% for the true class "
+            "and spreads the rest over the others, so the network stops pushing its "
+            "confident answers further: 0.1 usually gains a few tenths of a point. "
+            "The loss it reports is then higher (it cannot reach 0).",
+        )
+    )
+    mixed = mixed_precision_input(kind)
     early = st.checkbox(
         "Early stopping",
         key="train_early",
@@ -250,12 +294,12 @@ def fit_inputs() -> FitSpec:
         help="Stop when the validation loss stops improving.",
     )
     if not early:
-        return FitSpec(batch_size, epochs, early_stopping=False)
+        return FitSpec(batch_size, epochs, False, label_smoothing=smoothing, mixed_precision=mixed)
     patience = int(
         st.number_input("Patience (epochs)", step=1, key="train_patience", persist_state=KEEP)
     )
     restore = st.checkbox("Restore best weights", key="train_restore", persist_state=KEEP)
-    return FitSpec(batch_size, epochs, True, patience, restore)
+    return FitSpec(batch_size, epochs, True, patience, restore, smoothing, mixed)
 
 
 def run_inputs() -> tuple[int, int, str]:
@@ -318,7 +362,7 @@ def setup_section() -> TrainConfig | None:
         st.subheader("Training")
         optimizer = optimizer_inputs()
         finder = st.container()  # under the rate input; filled once the config is known
-        fit = fit_inputs()
+        fit = fit_inputs(spec.kind)
         seed, subset, name = run_inputs()
     augment = augment_inputs("train", dataset.x_train[0])
     config = TrainConfig(

@@ -43,6 +43,21 @@ def isolated_store(
     return runs
 
 
+@pytest.fixture
+def pretend_bfloat16(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Call with True or False: from then on, this test's CPU has (or lacks) bfloat16
+    instructions, for the fast recipe's variant, the time model and the Train page."""
+    from cnn_core.base import cpu
+    from cnn_core.insight import machine_speed
+    from cnn_core.schema import recipes
+
+    def pretend(native: bool) -> None:
+        for module in (cpu, machine_speed, recipes):
+            monkeypatch.setattr(module, "has_bfloat16", lambda: native)
+
+    return pretend
+
+
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Path) -> Path:
     """One evaluated tiny CNN ("tiny") on synthetic MNIST, made once per module; copy it

@@ -96,6 +96,24 @@ def clipnorm_text(clipnorm: float) -> str:
     return f"{clipnorm:g}" if clipnorm > 0 else "off"
 
 
+# Label smoothing's one label: the Train form's input and Compare's settings table.
+LABEL_SMOOTHING_LABEL = "Label smoothing"
+
+
+def label_smoothing_text(smoothing: float) -> str:
+    """A run's label smoothing for tables: 'off' (0) or the share, '0.1'."""
+    return f"{smoothing:g}" if smoothing > 0 else "off"
+
+
+# Mixed precision's one label: the Train form's switch and Compare's settings table.
+MIXED_PRECISION_LABEL = "Mixed precision (bfloat16)"
+
+
+def precision_text(mixed: bool) -> str:
+    """A run's arithmetic for tables: 'bfloat16 (mixed)' or 'float32'."""
+    return "bfloat16 (mixed)" if mixed else "float32"
+
+
 def optimizer_title(name: str) -> str:
     """'Adam', 'SGD with momentum': the Train page's choice and Compare's table cell."""
     return OPTIMIZER_LABELS.get(name, name)

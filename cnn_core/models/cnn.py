@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import keras
 
 BN_MOMENTUM = 0.9
+SMOOTHED_LOSS_NAME = "smoothed_crossentropy"  # the name Keras saves for `make_loss`'s loss
 
 
 def build_model(
@@ -62,7 +63,10 @@ def build_model(
         x = layers.Dense(dense.units, activation="relu", name=f"dense{j}")(x)
         if dense.dropout > 0:
             x = layers.Dropout(dense.dropout, seed=seed, name=f"dropout{j}")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    # float32 whatever the policy: under mixed precision softmax and the loss keep full precision
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(
+        x
+    )
     return keras.Model(inputs, outputs, name=spec.kind)
 
 
@@ -85,6 +89,28 @@ def make_optimizer(spec: OptimizerSpec, decay_steps: int = 0) -> Any:
     if spec.name == "rmsprop":
         return keras.optimizers.RMSprop(learning_rate=rate, **clip)
     return keras.optimizers.Adam(learning_rate=rate, **clip)
+
+
+def make_loss(label_smoothing: float, num_classes: int) -> Any:
+    """The training loss for integer labels: Keras' sparse cross-entropy, or with
+    `label_smoothing` > 0 the cross-entropy against smoothed targets (the true class
+    1 - s + s/k, every other s/k, for k = `num_classes`). Keras' sparse loss has no
+    smoothing, so the labels become one-hot inside the loss: the data stays integer
+    labels, as the accuracy metric and every other reader expect."""
+    if label_smoothing <= 0:
+        return "sparse_categorical_crossentropy"
+    keras = import_keras()
+    ops = keras.ops
+
+    def smoothed_crossentropy(y_true: Any, y_pred: Any) -> Any:
+        labels = ops.cast(ops.reshape(y_true, (-1,)), "int32")
+        targets = ops.one_hot(labels, num_classes)
+        return keras.losses.categorical_crossentropy(
+            targets, y_pred, label_smoothing=label_smoothing
+        )
+
+    smoothed_crossentropy.__name__ = SMOOTHED_LOSS_NAME  # the same name, should either change
+    return smoothed_crossentropy
 
 
 def load_trained_model(path: Path) -> keras.Model:

@@ -19,24 +19,38 @@ from typing import Any
 from cnn_core.base.errors import UserError
 from cnn_core.base.tf_runtime import import_keras
 from cnn_core.data.registry import DatasetInfo
+from cnn_core.models.cnn import SMOOTHED_LOSS_NAME
 
 ZIP_MAGIC = b"PK\x03\x04"
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
-# What a CNN Studio model may contain (`cnn_core.models.cnn.build_model`): every
-# serialized object in its .keras config names one of these (module, class).
+# What a CNN Studio model may contain (`cnn_core.models.cnn.build_model`, with its
+# augmentation layers from `cnn_core.data.augment` and VGG16's resizing and pooling
+# from `cnn_core.models.vgg16_build`): every serialized object in its .keras config
+# names one of these (module, class). Keras' own layers only: none runs code of its
+# file's choosing. `tests/test_model_check.py` builds every kind and checks the list.
 MODEL_LAYERS = frozenset(
     {
         "InputLayer",
         "Rescaling",
+        "Resizing",
         "Conv2D",
         "BatchNormalization",
         "MaxPooling2D",
+        "GlobalAveragePooling2D",
         "Flatten",
         "Dense",
         "Dropout",
+        "RandomFlip",
+        "RandomRotation",
+        "RandomZoom",
+        "RandomTranslation",
+        "RandomContrast",
     }
 )
+# The one function a model's compile settings may name: label smoothing's loss
+# (`cnn_core.models.cnn.make_loss`). Loading never compiles, so it is never looked up.
+SMOOTHED_LOSS = {"module": "builtins", "class_name": "function", "config": SMOOTHED_LOSS_NAME}
 ALLOWED_OBJECTS = {
     "keras.layers": MODEL_LAYERS,
     "keras.src.models.functional": frozenset({"Functional"}),
@@ -56,6 +70,8 @@ def model_objects(config: Any) -> list[tuple[Any, Any]]:
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
+            if item == SMOOTHED_LOSS | {"registered_name": "function"}:
+                continue
             if "class_name" in item:
                 found.append((item.get("module"), item.get("class_name")))
             stack.extend(item.values())

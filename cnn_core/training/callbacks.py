@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from cnn_core.base.tf_runtime import import_keras
+from cnn_core.models.precision import float32_copy
 from cnn_core.schema.config import TrainConfig
 from cnn_core.schema.records import EpochRecord, Progress, RunState, add_loss_point
 from cnn_core.store.folder import RunFolder
@@ -100,7 +101,8 @@ class RecorderHooks:
                 del logs[key]
         # Model first, then the history line: any epoch a reader sees listed
         # has its weights on disk, so an interrupted run keeps its last epoch.
-        self.folder.save_model(self.model if self.saved_model is None else self.saved_model)
+        trained = self.model if self.saved_model is None else self.saved_model
+        self.folder.save_model(float32_copy(trained))  # a mixed-precision model as float32
         self.folder.append_epoch(self._epoch_record(epoch, logs))
         self._write_progress(self.batches_done if self.cut_short else self.batches, logs)
 

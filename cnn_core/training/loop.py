@@ -21,8 +21,9 @@ import numpy as np
 from cnn_core.data.registry import Dataset, class_counts, load_dataset, split_indices
 from cnn_core.data.user.pixels import PixelStore
 from cnn_core.data.user.stream import stream
-from cnn_core.models.cnn import build_model, load_trained_model, make_optimizer
+from cnn_core.models.cnn import build_model, load_trained_model, make_loss, make_optimizer
 from cnn_core.models.evaluate import evaluate_model
+from cnn_core.models.precision import float32_copy, precision_scope
 from cnn_core.schema.config import TrainConfig, validate, validation_count
 from cnn_core.schema.records import Evaluation, RunState
 from cnn_core.store.folder import RunFolder
@@ -54,7 +55,7 @@ def train_run(folder: RunFolder, strategy: str = "default") -> RunState:
     validate(config, info.image_shape, len(dataset.y_train))
     n_val = validation_count(config, len(dataset.y_train))
     train_idx, val_idx = split_indices(dataset.y_train, n_val, config.seed, config.train_subset)
-    with placement.scope():
+    with placement.scope(), precision_scope(config.fit.mixed_precision):
         model = build_model(
             config.model, info.image_shape, len(info.class_names), config.seed, config.augment
         )
@@ -68,6 +69,7 @@ def train_run(folder: RunFolder, strategy: str = "default") -> RunState:
     last, stopped = fit_phases(folder, model, phases, len(train_idx), placement)
     train_seconds = time.perf_counter() - start
     announce_stop_step(folder, stopped, "save")
+    model = float32_copy(model)  # what is saved is evaluated: float32 on any machine
     folder.save_model(model)
     if placement.strategy is not None:  # evaluate on one device: batched calls of a
         model = load_trained_model(folder.model_path)  # mirrored model return every replica's
@@ -181,7 +183,7 @@ def compile_for_run(model: Any, config: TrainConfig, batches: int) -> None:
     decay_steps = config.fit.epochs * batches if config.optimizer.schedule == "cosine" else 0
     model.compile(
         optimizer=make_optimizer(config.optimizer, decay_steps),
-        loss="sparse_categorical_crossentropy",
+        loss=make_loss(config.fit.label_smoothing, int(model.output_shape[-1])),
         metrics=["accuracy"],
     )
 

@@ -17,11 +17,14 @@ from typing import Any
 from cnn_core.insight.compare.curves import METRICS, best_epoch, elapsed_seconds
 from cnn_core.insight.labels import (
     CLIPNORM_LABEL,
+    LABEL_SMOOTHING_LABEL,
     clipnorm_text,
     format_duration,
+    label_smoothing_text,
     model_label,
     optimizer_title,
     percent,
+    precision_text,
     run_dataset_title,
     run_status_text,
     schedule_title,
@@ -93,6 +96,8 @@ def run_column(run: RunSummary, history: Sequence[EpochRecord]) -> dict[str, str
             "schedule": schedule_title(config.optimizer.schedule),
             CLIPNORM_LABEL.lower(): clipnorm_text(config.optimizer.clipnorm),
             "batch size": str(config.fit.batch_size),
+            LABEL_SMOOTHING_LABEL.lower(): label_smoothing_text(config.fit.label_smoothing),
+            "precision": precision_text(config.fit.mixed_precision),
             "validation": _validation_text(config.validation),
             "training subset": f"{config.train_subset:,}" if config.train_subset else "all",
             "seed": str(config.seed),
