@@ -1,11 +1,13 @@
 """Time to accuracy: seconds of training until 90-94 % held-out accuracy, per recipe.
 
     .venv/bin/python benchmarks/bench_time_to_accuracy.py [--dataset fashion_mnist|mnist]
-        [--recipes tutorial default fast] [--seeds 1 2 3] [--epochs N] [--subset N] [--save]
+        [--recipes tutorial default fast_bf16 fast_fp32] [--seeds 1 2 3] [--epochs N]
+        [--subset N] [--save]
 
 Every run goes through the worker path (`python -m cnn_core.training.worker`), as
 the app trains. Recipes come from `cnn_core.schema.recipes` (the tutorial network
-and its recipe, the Train page's defaults, the fast recipe). Runs are interleaved
+and its recipe, the Train page's defaults, the fast recipe's variant for this CPU:
+`fast_bf16` where it has bfloat16 instructions, else `fast_fp32`). Runs are interleaved
 (seed 1: a b c, seed 2: a b c, ...) so that load on a shared machine falls on every
 recipe alike and the ratios hold.
 
@@ -27,7 +29,7 @@ them (times there are those epochs x the user's machine's seconds per epoch). It
 refuses with `--epochs` (a smoke run is not the recipe). Smoke run (about a minute
 a recipe on 2 cores; figures meaningless):
 
-    .venv/bin/python benchmarks/bench_time_to_accuracy.py --recipes tutorial fast \
+    .venv/bin/python benchmarks/bench_time_to_accuracy.py --recipes tutorial fast_fp32 \
         --seeds 1 --epochs 1 --subset 2000
 """
 
@@ -52,7 +54,7 @@ from common import (
 
 from cnn_core.insight.accuracy_estimate import FIGURES_FILE, figures_entry, save_figures
 from cnn_core.insight.time_to_accuracy import MILESTONES, seconds_to_reach
-from cnn_core.schema.recipes import RECIPES, recipe, with_epochs
+from cnn_core.schema.recipes import FAST_VARIANTS, RECIPES, fast_name, recipe, with_epochs
 
 FOLDERS = {"fashion_mnist": "fashion-mnist", "mnist": "mnist"}
 TARGETS = {"fashion_mnist": (0.93, 300.0), "mnist": (0.993, 120.0)}
@@ -85,7 +87,13 @@ def one_run(name: str, dataset: str, seed: int, epochs: int | None, subset: int)
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", choices=tuple(FOLDERS), default="fashion_mnist")
-    parser.add_argument("--recipes", nargs="+", choices=tuple(RECIPES), default=list(RECIPES))
+    parser.add_argument(
+        "--recipes",
+        nargs="+",
+        choices=tuple(RECIPES),
+        default=["tutorial", "default", fast_name()],
+        help="default: tutorial, default and the fast recipe's variant for this CPU",
+    )
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--epochs", type=int, default=0, help="override every recipe's epochs")
     parser.add_argument("--subset", type=int, default=0, help="first N training images only")
@@ -107,6 +115,8 @@ def main() -> int:
             f"{name}: {c.optimizer.name} {c.optimizer.learning_rate:g} {c.optimizer.schedule}, "
             f"batch {c.fit.batch_size}, {args.epochs or c.fit.epochs} epochs, "
             f"early stopping {'on' if c.fit.early_stopping else 'off'}, "
+            f"label smoothing {c.fit.label_smoothing:g}, "
+            f"{'mixed bfloat16' if c.fit.mixed_precision else 'float32'}, "
             f"augment {c.augment if c.augment.active else 'off'}"
         )
     print()
@@ -184,7 +194,9 @@ def _save(results: dict[str, list[dict]], dataset: str) -> None:
 
 
 def _verdicts(results: dict[str, list[dict]], dataset: str) -> None:
-    fast = [r for r in results.get("fast", []) if r.get("state") == "completed"]
+    fast = [
+        r for name in FAST_VARIANTS for r in results.get(name, []) if r.get("state") == "completed"
+    ]
     if not fast:
         print("VERDICT: n/a - no completed fast-recipe run")
         return

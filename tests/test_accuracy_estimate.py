@@ -17,12 +17,23 @@ from cnn_core.insight.machine_speed import (
     machine_speed,
     modelled_epoch_seconds,
 )
-from cnn_core.schema.config import AugmentSpec, OptimizerSpec, TrainConfig
+from cnn_core.schema.config import (
+    DEFAULT_PRESET,
+    FAST_PRESET,
+    PRESETS,
+    AugmentSpec,
+    OptimizerSpec,
+    TrainConfig,
+)
 from cnn_core.schema.recipes import (
+    FAST_BF16,
     FAST_DATASETS,
-    FAST_NOTES,
+    FAST_EPOCHS,
+    FAST_FP32,
     default,
     fast,
+    fast_name,
+    fast_notes,
     matching_recipe,
     recipe,
     tutorial,
@@ -54,7 +65,7 @@ def finished_run(
 
 
 def test_a_recipe_is_recognised_whatever_its_seed_and_name_but_not_once_changed() -> None:
-    for name in ("tutorial", "default", "fast"):
+    for name in ("tutorial", "default", FAST_BF16, FAST_FP32):
         config = replace(recipe(name, "fashion_mnist", seed=7), name="mine", group="g1")
         assert matching_recipe(config) == name
     faster = replace(fast("fashion_mnist"), optimizer=OptimizerSpec(learning_rate=0.01))
@@ -62,15 +73,45 @@ def test_a_recipe_is_recognised_whatever_its_seed_and_name_but_not_once_changed(
     assert matching_recipe(replace(default("mnist"), train_subset=1000)) is None
 
 
-def test_the_fast_recipe_is_one_recipe_for_every_built_in_dataset() -> None:
+@pytest.mark.parametrize("native", [True, False], ids=["bfloat16 CPU", "other CPU"])
+def test_the_fast_recipe_flips_clothes_and_pictures_but_not_digits(
+    native: bool, pretend_bfloat16
+) -> None:
+    pretend_bfloat16(native)
     assert set(FAST_DATASETS) == {"mnist", "fashion_mnist", "cifar10"}
-    recipes = {replace(fast(key), dataset="x") for key in FAST_DATASETS}
-    assert len(recipes) == 1
-    (one,) = recipes
-    assert (one.fit.batch_size, one.optimizer.learning_rate, one.fit.epochs) == (256, 3e-3, 10)
-    assert one.augment == AugmentSpec()  # measured slower to 92% with shifts and flips
-    # one note per choice the recipe makes: network, batch, rate and schedule, augmentation
-    assert len(FAST_NOTES) == 4
+    recipes = {key: fast(key) for key in FAST_DATASETS}
+    assert {key: r.augment.flip for key, r in recipes.items()} == {
+        "mnist": "none",  # a mirrored 2 is no digit
+        "fashion_mnist": "horizontal",
+        "cifar10": "horizontal",
+    }
+    same = {replace(r, dataset="x", augment=AugmentSpec()) for r in recipes.values()}
+    assert len(same) == 1  # otherwise one recipe
+    (one,) = same
+    assert (one.fit.batch_size, one.optimizer.learning_rate, one.fit.epochs) == (
+        256,
+        3e-3,
+        FAST_EPOCHS,
+    )
+    assert (one.fit.label_smoothing, one.fit.early_stopping) == (0.1, False)
+    # one note per choice: network, precision, batch, rate and schedule, smoothing, flips
+    assert len(fast_notes(fast_name())) == 6 - (not native)  # float32 shares the network's
+
+
+def test_the_fast_recipe_trains_the_wide_net_in_bfloat16_only_where_the_cpu_computes_it(
+    pretend_bfloat16,
+) -> None:
+    pretend_bfloat16(True)
+    on_bf16 = fast("fashion_mnist")
+    assert fast_name() == FAST_BF16 and "bfloat16 instructions" in fast_notes(FAST_BF16)[1]
+    assert on_bf16.fit.mixed_precision and on_bf16.model == PRESETS[FAST_PRESET]
+    pretend_bfloat16(False)
+    elsewhere = fast("fashion_mnist")
+    assert fast_name() == FAST_FP32 and "float32" in fast_notes(FAST_FP32)[0]
+    assert not elsewhere.fit.mixed_precision and elsewhere.model == PRESETS[DEFAULT_PRESET]
+    # the two variants differ in the network and its arithmetic only
+    assert replace(elsewhere, model=on_bf16.model, fit=on_bf16.fit) == on_bf16
+    assert replace(elsewhere.fit, mixed_precision=True) == on_bf16.fit
 
 
 # -- this machine's speed --------------------------------------------------------------
@@ -88,6 +129,17 @@ def test_a_bigger_batch_or_fewer_images_model_as_less_time() -> None:
     bigger = replace(config, fit=replace(config.fit, batch_size=256))
     assert modelled_epoch_seconds(bigger, FASHION, 54_000, 6_000) < base
     assert modelled_epoch_seconds(config, FASHION, 5_400, 600) < base / 5
+
+
+def test_mixed_precision_models_as_faster_only_on_a_cpu_with_bfloat16(pretend_bfloat16) -> None:
+    config = default("fashion_mnist")
+    mixed = replace(config, fit=replace(config.fit, mixed_precision=True))
+    plain = modelled_epoch_seconds(config, FASHION, 54_000, 6_000)
+    pretend_bfloat16(True)
+    faster = modelled_epoch_seconds(mixed, FASHION, 54_000, 6_000)
+    assert faster < plain / 1.5
+    pretend_bfloat16(False)
+    assert modelled_epoch_seconds(mixed, FASHION, 54_000, 6_000) == pytest.approx(plain)
 
 
 def test_machine_speed_is_the_median_over_this_machines_runs_leaving_out_epoch_one() -> None:
@@ -187,7 +239,7 @@ def figures_file(tmp_path: Path, epochs: float, n_images: int = 60_000) -> Path:
     figures = {
         "schema_version": ae.FIGURES_VERSION,
         "measured": "2026-12-06",
-        "datasets": {"fashion_mnist": {"fast": entry}},
+        "datasets": {"fashion_mnist": {fast_name(): entry}},
     }
     path.write_text(json.dumps(figures))
     return path
@@ -250,11 +302,17 @@ def test_the_benchmark_stores_epochs_that_every_run_reached_and_the_app_reads_th
     assert "0.940" not in entry["epochs_to"]  # one run of three: no figure
     path = tmp_path / "figures.json"
     path.write_text(json.dumps({"schema_version": ae.FIGURES_VERSION, "datasets": {"mnist": {}}}))
-    ae.save_figures("fashion_mnist", {"fast": entry}, {"measured": "2026-12-07"}, path)
+    ae.save_figures("fashion_mnist", {fast_name(): entry}, {"measured": "2026-12-07"}, path)
     figures = ae.load_figures(path)
     assert "mnist" in figures["datasets"]  # other datasets' figures are kept
     reach = ae.reach_for(fast("fashion_mnist"), FASHION, 60_000, [], BENCHMARK_SPEED, figures)
     assert reach is not None and reach.epoch == 2 and "2026-12-07" in reach.source
+    # a later measurement of another recipe (on another machine) keeps this one's date
+    ae.save_figures("fashion_mnist", {"default": entry}, {"measured": "2026-12-09"}, path)
+    figures = ae.load_figures(path)
+    assert figures["measured"] == "2026-12-09"
+    reach = ae.reach_for(fast("fashion_mnist"), FASHION, 60_000, [], BENCHMARK_SPEED, figures)
+    assert reach is not None and "2026-12-07" in reach.source
 
 
 def both_recipes_figures(tmp_path: Path, fast_epochs: float, default_epochs: float) -> dict:
@@ -264,17 +322,21 @@ def both_recipes_figures(tmp_path: Path, fast_epochs: float, default_epochs: flo
         "schema_version": ae.FIGURES_VERSION,
         "measured": "2026-12-06",
         "datasets": {
-            "fashion_mnist": {"fast": entry(fast_epochs), "default": entry(default_epochs)}
+            "fashion_mnist": {fast_name(): entry(fast_epochs), "default": entry(default_epochs)}
         },
     }
     path.write_text(json.dumps(figures))
     return ae.load_figures(path)
 
 
-def test_the_fast_recipe_is_not_offered_where_it_was_measured_slower(tmp_path: Path) -> None:
+@pytest.mark.parametrize("native", [True, False], ids=["bfloat16 CPU", "other CPU"])
+def test_the_fast_recipe_is_not_offered_where_it_was_measured_slower(
+    tmp_path: Path, native: bool, pretend_bfloat16
+) -> None:
+    pretend_bfloat16(native)  # either variant runs an epoch faster than the default
     fast_epoch = epoch_seconds(fast("fashion_mnist"), FASHION, 60_000, BENCHMARK_SPEED)
     default_epoch = epoch_seconds(default("fashion_mnist"), FASHION, 60_000, BENCHMARK_SPEED)
-    assert fast_epoch < default_epoch  # batch 256 runs an epoch faster than batch 64
+    assert fast_epoch < default_epoch  # batch 256 (and bfloat16 where it is native)
     quicker = both_recipes_figures(tmp_path, fast_epochs=6, default_epochs=7)
     standing = ae.fast_standing(FASHION, 60_000, BENCHMARK_SPEED, quicker)
     assert standing.offered

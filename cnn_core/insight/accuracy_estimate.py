@@ -156,11 +156,14 @@ def save_figures(
 ) -> None:
     """Store recipes' `figures_entry`s for `dataset`, keeping other datasets' figures.
 
-    `about`: when and where they were measured ("measured": date, "machine", "load").
+    `about`: when and where they were measured ("measured": date, "machine", "load"),
+    stored in each entry (recipes may be measured on different machines) and as the
+    file's latest.
     """
     figures = load_figures(path) or {"schema_version": FIGURES_VERSION, "datasets": {}}
-    figures.update(about)
-    figures["datasets"].setdefault(dataset, {}).update(entries)
+    figures.update(about)  # the latest measurement's, and each entry its own
+    recipes = figures["datasets"].setdefault(dataset, {})
+    recipes.update({name: entry | about for name, entry in entries.items()})
     atomic_write_json(path, figures)
 
 
@@ -175,7 +178,8 @@ def recipe_epochs(
     entry = figures.get("datasets", {}).get(config.dataset, {}).get(recipe, {})
     epochs = entry.get("epochs_to", {}).get(target_key(target))
     if entry.get("n_images") == n_images and isinstance(epochs, int | float) and epochs > 0:
-        return float(epochs), f"bench_time_to_accuracy.py, {figures.get('measured', '?')}", False
+        measured = entry.get("measured", figures.get("measured", "?"))
+        return float(epochs), f"bench_time_to_accuracy.py, {measured}", False
     reference = REFERENCE_EPOCHS.get((config.dataset, recipe, target))
     if reference is not None and reference[1] == n_images:
         return reference[0], reference[2], True

@@ -22,7 +22,14 @@ from cnn_core.insight.accuracy_estimate import (
 )
 from cnn_core.insight.machine_speed import machine_speed
 from cnn_core.schema.config import PRESETS, TrainConfig
-from cnn_core.schema.recipes import FAST_DATASETS, FAST_NOTES, fast, matching_recipe
+from cnn_core.schema.recipes import (
+    FAST_DATASETS,
+    FAST_VARIANTS,
+    fast,
+    fast_name,
+    fast_notes,
+    matching_recipe,
+)
 from cnn_core.store.runs import RunSummary, list_runs
 
 AUGMENT_FIELDS = ("rotation", "zoom", "translation", "contrast")
@@ -30,9 +37,9 @@ AUGMENT_FIELDS = ("rotation", "zoom", "translation", "contrast")
 
 def form_values(config: TrainConfig) -> dict[str, Any]:
     """The Train form's widget values (by key) that a recipe fills: network, optimizer,
-    schedule, batch, epochs, early stopping and augmentation. Seed, subset, validation
-    size and name stay as the person set them. `config.model` must be one of `PRESETS`
-    (StopIteration otherwise): the preset picker names the network."""
+    schedule, batch, epochs, label smoothing, precision, early stopping and augmentation.
+    Seed, subset, validation size and name stay as the person set them. `config.model`
+    must be one of `PRESETS` (StopIteration otherwise): the preset picker names the network."""
     preset = next(name for name, spec in PRESETS.items() if spec == config.model)
     values: dict[str, Any] = {
         "train_kind": config.model.kind,
@@ -43,6 +50,8 @@ def form_values(config: TrainConfig) -> dict[str, Any]:
         "train_batch": config.fit.batch_size,
         "train_epochs": config.fit.epochs,
         "train_early": config.fit.early_stopping,
+        "train_label_smoothing": config.fit.label_smoothing,
+        "train_mixed_precision": config.fit.mixed_precision,
         "train_aug_flip": config.augment.flip,
     }
     values |= {f"train_aug_{name}": getattr(config.augment, name) for name in AUGMENT_FIELDS}
@@ -50,8 +59,10 @@ def form_values(config: TrainConfig) -> dict[str, Any]:
 
 
 def notes_markdown() -> str:
-    """The recipe's settings and why each helps, as a Markdown list (the button's help)."""
-    return "Why each choice helps:\n\n" + "\n".join(f"- {note}" for note in FAST_NOTES)
+    """Why each choice of this machine's fast recipe helps, as a Markdown list (the
+    button's help)."""
+    notes = fast_notes(fast_name())
+    return "Why each choice helps:\n\n" + "\n".join(f"- {note}" for note in notes)
 
 
 def fast_recipe_choice(dataset: Dataset, fill_layers: Callable[[], None]) -> None:
@@ -77,9 +88,13 @@ def fast_recipe_choice(dataset: Dataset, fill_layers: Callable[[], None]) -> Non
         icon=":material/bolt:",
         key="train_fast_recipe",
         on_click=fill,
-        help=f"**The fast recipe for {dataset_title(key)}.** {standing.text}\n\n"
-        + notes_markdown(),
+        help=f"**The fast recipe for {dataset_title(key)}.** {standing.text} "
+        "What it sets, and why: *Why it is fast*, below.",
     )
+    # The reasons in a panel of their own: as the button's tooltip they covered the
+    # sidebar and were cut off at the window's edge.
+    with st.popover("Why it is fast", icon=":material/help:"):
+        st.markdown(notes_markdown())
 
 
 def time_estimate(config: TrainConfig, dataset: Dataset) -> None:
@@ -90,7 +105,7 @@ def time_estimate(config: TrainConfig, dataset: Dataset) -> None:
     said = estimate(
         config, dataset.info, len(dataset.y_train), runs, machine_speed(runs), load_figures()
     ).text()
-    lead = "The fast recipe. " if matching_recipe(config) == "fast" else ""
+    lead = "The fast recipe. " if matching_recipe(config) in FAST_VARIANTS else ""
     st.caption(f":material/timer: {lead}{said}")
 
 
