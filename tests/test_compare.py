@@ -78,6 +78,20 @@ def test_a_pair_shares_dataset_split_and_seed_with_another_model() -> None:
     assert partner.group == "" and partner.name == "Softmax regression vs cnn"
 
 
+def test_a_mixed_precision_runs_vgg16_partner_trains_in_float32_and_validates() -> None:
+    from cnn_core.data.registry import dataset_info
+    from cnn_core.schema.config import FitSpec, validate
+
+    config = TrainConfig(dataset="cifar10", fit=FitSpec(label_smoothing=0.1, mixed_precision=True))
+    info = dataset_info("cifar10")
+    vgg = partners.paired_config(config, "VGG16 feature extraction (ImageNet, 32 px)", "fast")
+    assert vgg.model.kind == "vgg16" and vgg.fit.mixed_precision is False
+    assert vgg.fit.label_smoothing == 0.1  # what VGG16 can take is kept
+    validate(vgg, info.image_shape, 1000)  # the worker would otherwise refuse it at launch
+    cnn = partners.paired_config(config, "Softmax regression (baseline)", "fast")
+    assert cnn.fit == config.fit
+
+
 def test_a_run_on_imported_images_is_offered_partners_that_fit_its_images(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -176,6 +176,11 @@ def test_the_range_test_config_ignores_what_the_test_sweeps_or_never_uses() -> N
     assert lr_finder.range_test_config(base) == lr_finder.range_test_config(other)
     bigger = replace(base, fit=FitSpec(batch_size=128))
     assert lr_finder.range_test_config(bigger) != lr_finder.range_test_config(base)
+    # the loss and the arithmetic the run trains with are tested with it
+    smoothed = replace(base, fit=FitSpec(label_smoothing=0.1, mixed_precision=True, epochs=3))
+    tested = lr_finder.range_test_config(smoothed).fit
+    assert (tested.label_smoothing, tested.mixed_precision) == (0.1, True)
+    assert tested.epochs == FitSpec().epochs  # what it ignores still goes
 
 
 def test_lr_tests_are_kept_apart_from_runs_and_pruned(isolated_store: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +67,20 @@ def test_a_range_test_runs_in_the_worker_and_stores_its_curve() -> None:
     # Never a training run: the run lists do not see it.
     assert list_runs() == []
     assert [t.run_id for t in list_lr_tests()] == [folder.run_id]
+
+
+def test_the_range_test_trains_with_the_runs_label_smoothing(monkeypatch) -> None:
+    from cnn_core.store.lr_tests import create_lr_test
+    from cnn_core.training import lr_finder
+    from cnn_core.training.lr_finder import run_range_test
+
+    asked: list[tuple[float, int]] = []
+    real = lr_finder.make_loss
+    monkeypatch.setattr(lr_finder, "make_loss", lambda s, k: asked.append((s, k)) or real(s, k))
+    smoothed = replace(SIXTY_BATCHES, fit=FitSpec(batch_size=9, label_smoothing=0.2))
+    folder = create_lr_test(range_test_config(smoothed))
+    assert run_range_test(folder) == RunState.COMPLETED
+    assert asked == [(0.2, 10)]  # the run's loss, over the dataset's ten classes
 
 
 def test_a_config_the_validator_refuses_gets_trains_messages() -> None:

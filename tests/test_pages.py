@@ -131,6 +131,8 @@ def test_the_untouched_train_form_launches_train_config_s_defaults(
         ("train_batch", 0, "batch size must be between 1 and 4096"),
         ("conv1_kernel", 15, "conv block 2 kernel size must be at most the 14x14"),
         ("train_clipnorm", -1.0, "gradient clipping (clipnorm) must be between 0 and 100"),
+        ("train_label_smoothing", 0.9, "label smoothing must be between 0 and 0.5"),
+        ("train_label_smoothing", -0.1, "label smoothing must be between 0 and 0.5"),
     ],
 )
 def test_train_page_refuses_bad_values_and_creates_no_run(

@@ -8,7 +8,7 @@ here imports TensorFlow: the config is validated before TensorFlow sees it.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from cnn_core.base.errors import UserError
@@ -310,6 +310,13 @@ def _check_int(problems: list[str], name: str, value: Any, bounds: tuple) -> Non
 def _check_choice(problems: list[str], name: str, value: Any, choices: tuple[str, ...]) -> None:
     if value not in choices:
         problems.append(f"{name} must be one of {', '.join(choices)}. Received: {name}={value!r}")
+
+
+def with_model(config: TrainConfig, spec: ModelSpec) -> TrainConfig:
+    """`config` training `spec` instead, less the settings `spec` cannot take: VGG16
+    trains in float32, so mixed precision is off for it (`validate` refuses it)."""
+    fit = replace(config.fit, mixed_precision=False) if spec.kind == "vgg16" else config.fit
+    return replace(config, model=spec, fit=fit)
 
 
 def validate_model(spec: ModelSpec, input_shape: tuple[int, int, int]) -> list[str]:

@@ -50,7 +50,12 @@ MODEL_LAYERS = frozenset(
 )
 # The one function a model's compile settings may name: label smoothing's loss
 # (`cnn_core.models.cnn.make_loss`). Loading never compiles, so it is never looked up.
-SMOOTHED_LOSS = {"module": "builtins", "class_name": "function", "config": SMOOTHED_LOSS_NAME}
+SMOOTHED_LOSS = {
+    "module": "builtins",
+    "class_name": "function",
+    "config": SMOOTHED_LOSS_NAME,
+    "registered_name": "function",
+}
 ALLOWED_OBJECTS = {
     "keras.layers": MODEL_LAYERS,
     "keras.src.models.functional": frozenset({"Functional"}),
@@ -70,7 +75,7 @@ def model_objects(config: Any) -> list[tuple[Any, Any]]:
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
-            if item == SMOOTHED_LOSS | {"registered_name": "function"}:
+            if item == SMOOTHED_LOSS:
                 continue
             if "class_name" in item:
                 found.append((item.get("module"), item.get("class_name")))

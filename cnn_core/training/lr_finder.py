@@ -36,7 +36,8 @@ import numpy as np
 
 from cnn_core.base.errors import UserError
 from cnn_core.data.registry import load_dataset, split_indices
-from cnn_core.models.cnn import build_model, make_optimizer
+from cnn_core.models.cnn import build_model, make_loss, make_optimizer
+from cnn_core.models.precision import precision_scope
 from cnn_core.schema.config import (
     LEARNING_RATE_RANGE,
     FitSpec,
@@ -295,11 +296,17 @@ def read_result(folder: LrTestFolder) -> LrTestResult | None:
 def range_test_config(config: TrainConfig) -> TrainConfig:
     """`config` without the settings the range test ignores: the rate (it sweeps it),
     its schedule, the epochs and early stopping, the name and group. Two configs with
-    the same tested config give the same test."""
+    the same tested config give the same test. Label smoothing and mixed precision
+    stay: the test trains with the run's loss and arithmetic."""
+    fit = config.fit
     return replace(
         config,
         optimizer=replace(config.optimizer, learning_rate=START_RATE, schedule="constant"),
-        fit=FitSpec(batch_size=config.fit.batch_size),
+        fit=FitSpec(
+            batch_size=fit.batch_size,
+            label_smoothing=fit.label_smoothing,
+            mixed_precision=fit.mixed_precision,
+        ),
         name="",
         group="",
     )
@@ -356,12 +363,13 @@ def run_range_test(folder: LrTestFolder) -> RunState:
     n_val = validation_count(config, len(dataset.y_train))
     train_idx, _ = split_indices(dataset.y_train, n_val, config.seed, config.train_subset)
     plan = plan_range_test(len(train_idx), config.fit.batch_size)
-    model = build_model(
-        config.model, info.image_shape, len(info.class_names), config.seed, config.augment
-    )
+    with precision_scope(config.fit.mixed_precision):  # the run's arithmetic and loss
+        model = build_model(
+            config.model, info.image_shape, len(info.class_names), config.seed, config.augment
+        )
     model.compile(
         optimizer=make_optimizer(replace(config.optimizer, learning_rate=plan.start_rate)),
-        loss="sparse_categorical_crossentropy",
+        loss=make_loss(config.fit.label_smoothing, len(info.class_names)),
     )
     batches = train_idx[batch_indices(len(train_idx), plan, config.seed)]
     rates, losses, stop_reason = [], [], "end of range"

@@ -24,12 +24,13 @@ from cnn_core.schema.config import (
     ModelSpec,
     TrainConfig,
     validate_model,
+    with_model,
 )
 
 
 def _with_model(spec: ModelSpec) -> Callable[[TrainConfig], TrainConfig]:
-    """An alternative that swaps in `spec` and keeps everything else."""
-    return lambda config: replace(config, model=spec)
+    """An alternative that swaps in `spec` and keeps everything else it can take."""
+    return lambda config: with_model(config, spec)
 
 
 # "Compare with another model": label -> function(config) -> the partner's config.
