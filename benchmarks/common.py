@@ -53,6 +53,32 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
+def cpu_peak_gflops() -> float | None:
+    """The CPUs' nominal float32 peak, GFLOP/s: cores x clock x FLOPs a cycle (2 FMA
+    units x the vector's float32 lanes x 2: AVX-512 16 lanes, AVX2 with FMA 8, else
+    SSE 4), from /proc/cpuinfo's flags and `cpu MHz`. None where it cannot be read.
+    Nominal: some CPUs have one AVX-512 FMA unit, and clocks move with load."""
+    from cnn_core.base.cpu import cpu_flags
+
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    flags = cpu_flags(text)
+    mhz = next(
+        (
+            float(v)
+            for k, _, v in (line.partition(":") for line in text.splitlines())
+            if k.strip() == "cpu MHz"
+        ),
+        None,
+    )
+    if mhz is None:
+        return None
+    lanes = 16 if "avx512f" in flags else 8 if {"avx2", "fma"} <= flags else 4
+    return cpu_count() * mhz / 1000 * 2 * lanes * 2
+
+
 def total_memory_mb() -> float | None:
     with contextlib.suppress(OSError, ValueError, IndexError):
         for line in Path("/proc/meminfo").read_text().splitlines():
