@@ -19,6 +19,7 @@ from cnn_core.insight.machine_speed import (
 )
 from cnn_core.schema.config import (
     DEFAULT_PRESET,
+    FAST_FP32_PRESET,
     FAST_PRESET,
     PRESETS,
     AugmentSpec,
@@ -95,7 +96,7 @@ def test_the_fast_recipe_flips_clothes_and_pictures_but_not_digits(
     )
     assert (one.fit.label_smoothing, one.fit.early_stopping) == (0.1, False)
     # one note per choice: network, precision, batch, rate and schedule, smoothing, flips
-    assert len(fast_notes(fast_name())) == 6 - (not native)  # float32 shares the network's
+    assert len(fast_notes(fast_name())) == 6
 
 
 def test_the_fast_recipe_trains_the_wide_net_in_bfloat16_only_where_the_cpu_computes_it(
@@ -108,7 +109,12 @@ def test_the_fast_recipe_trains_the_wide_net_in_bfloat16_only_where_the_cpu_comp
     pretend_bfloat16(False)
     elsewhere = fast("fashion_mnist")
     assert fast_name() == FAST_FP32 and "float32" in fast_notes(FAST_FP32)[0]
-    assert not elsewhere.fit.mixed_precision and elsewhere.model == PRESETS[DEFAULT_PRESET]
+    assert not elsewhere.fit.mixed_precision and elsewhere.model == PRESETS[FAST_FP32_PRESET]
+    # a thinner first convolution than the default's, the bfloat16 net's dense layer
+    first, second = elsewhere.model.conv_blocks
+    assert first.filters < PRESETS[DEFAULT_PRESET].conv_blocks[0].filters
+    assert second == PRESETS[DEFAULT_PRESET].conv_blocks[1]
+    assert elsewhere.model.dense_layers == on_bf16.model.dense_layers
     # the two variants differ in the network and its arithmetic only
     assert replace(elsewhere, model=on_bf16.model, fit=on_bf16.fit) == on_bf16
     assert replace(elsewhere.fit, mixed_precision=True) == on_bf16.fit

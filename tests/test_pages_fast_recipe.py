@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cnn_core.schema.config import DEFAULT_PRESET, FAST_PRESET
+from cnn_core.schema.config import FAST_FP32_PRESET, FAST_PRESET
 from cnn_core.schema.recipes import FAST_EPOCHS, default, fast, fast_name
 from cnn_core.schema.records import EpochRecord, RunState
 from cnn_core.store.folder import create_run
@@ -36,7 +36,7 @@ BFLOAT16 = pytest.mark.parametrize("native", [True, False], ids=["bfloat16 CPU",
 def test_form_values_cover_what_a_recipe_sets(native: bool, pretend_bfloat16) -> None:
     pretend_bfloat16(native)
     values = form_values(fast("fashion_mnist"))
-    assert values["train_preset"] == (FAST_PRESET if native else DEFAULT_PRESET)
+    assert values["train_preset"] == (FAST_PRESET if native else FAST_FP32_PRESET)
     assert (values["train_batch"], values["train_lr"], values["train_epochs"]) == (
         256,
         3e-3,
@@ -79,8 +79,10 @@ def test_the_fast_button_fills_the_form_and_the_estimate_names_the_recipe(
     assert at.selectbox(key="train_aug_flip").value == "horizontal"  # clothes mirror
     assert at.slider(key="train_aug_translation").value == 0.0  # the recipe has no shifts
     # the variant's network's layers
+    assert at.number_input(key="conv0_filters").value == (48 if native else 16)
     assert at.number_input(key="conv1_filters").value == (96 if native else 64)
-    assert at.number_input(key="dense0_dropout").value == (0.4 if native else 0.25)
+    assert at.number_input(key="dense0_units").value == 256  # both variants' dense layer
+    assert at.number_input(key="dense0_dropout").value == 0.4
     (after,) = timer_captions(at)
     assert after.startswith(f"{TIMER} The fast recipe. Time to 92% validation accuracy")
     assert f"all {FAST_EPOCHS} epochs about" in after

@@ -25,6 +25,7 @@ from dataclasses import replace
 from cnn_core.base.cpu import has_bfloat16
 from cnn_core.schema.config import (
     DEFAULT_PRESET,
+    FAST_FP32_PRESET,
     FAST_PRESET,
     PRESETS,
     AugmentSpec,
@@ -75,11 +76,18 @@ FAST_BF16_NOTES = (
     "(AMX), at the same accuracy per epoch.",
 )
 FAST_FP32_NOTES = (
-    "The studio's default network (two 3x3 conv blocks, no batch norm: batch norm halved "
-    "the training speed on our machines), in float32: this CPU has no bfloat16 "
-    "instructions. Where a CPU has them, the fast recipe trains a 1.5x wider network in "
-    "bfloat16 instead; without them that network ran 3.5 times slower per image than this "
-    "one (measured on a 2-core AMD EPYC), more time than its accuracy repays.",
+    "A float32 network for CPUs without bfloat16 instructions: 16 filters in the first "
+    "convolution, 64 in the second, no batch norm (it halved the training speed on our "
+    "machines), dense 256 with dropout 0.4. A profile put a third of the default "
+    "network's training step in max-pooling and its one-channel first convolution; "
+    "halving those filters halves that work and the second convolution's inputs. "
+    "Measured on Fashion-MNIST (2-core AMD EPYC, 2 seeds): 16 epochs in 257 s against "
+    "the default network's 323 s, the same test accuracy within noise (92.72% against "
+    "92.84%).",
+    "Float32, as this CPU has no bfloat16 instructions. Where a CPU has them, the fast "
+    "recipe trains a 1.5x wider network in bfloat16 instead; without them that network "
+    "ran 3.5 times slower per image than the default one (measured on a 2-core AMD EPYC), "
+    "more time than its accuracy repays.",
 )
 FAST_NOTES = (
     "Batch 256: oneDNN's convolutions run more images per second in larger batches on a CPU, "
@@ -133,8 +141,9 @@ def fast_bf16(dataset: str, seed: int = 42) -> TrainConfig:
 
 
 def fast_fp32(dataset: str, seed: int = 42) -> TrainConfig:
-    """Recipe (c) for other CPUs: `fast_bf16`'s training of the default network in float32."""
-    return _fast(dataset, seed, DEFAULT_PRESET, mixed=False)
+    """Recipe (c) for other CPUs: `fast_bf16`'s training, in float32, of a network with
+    a thinner first convolution than the default's and the fast net's dense layer."""
+    return _fast(dataset, seed, FAST_FP32_PRESET, mixed=False)
 
 
 def fast(dataset: str, seed: int = 42) -> TrainConfig:
