@@ -9,6 +9,7 @@ tests and scripts use: `scripts.app_server` and `scripts.browser`.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import platform
 import statistics
@@ -24,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from cnn_core.base.cpu import CPUINFO, cpu_flags, cpuinfo_field  # noqa: E402
 from scripts.app_server import stop_process_group  # noqa: E402 - needs ROOT on sys.path
 from scripts.browser import wait_until_idle  # noqa: E402
 
@@ -39,9 +41,9 @@ MB = 1024 * 1024
 def cpu_model() -> str:
     """The CPU's model name from /proc/cpuinfo (or platform's guess)."""
     with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        name = cpuinfo_field(CPUINFO.read_text(encoding="utf-8", errors="replace"), "model name")
+        if name:
+            return name
     return platform.processor() or "unknown CPU"
 
 
@@ -58,23 +60,14 @@ def cpu_peak_gflops() -> float | None:
     units x the vector's float32 lanes x 2: AVX-512 16 lanes, AVX2 with FMA 8, else
     SSE 4), from /proc/cpuinfo's flags and `cpu MHz`. None where it cannot be read.
     Nominal: some CPUs have one AVX-512 FMA unit, and clocks move with load."""
-    from cnn_core.base.cpu import cpu_flags
-
     try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        text = CPUINFO.read_text(encoding="utf-8", errors="replace")
+        mhz = float(cpuinfo_field(text, "cpu MHz") or "nan")
+    except (OSError, ValueError):
+        return None
+    if not math.isfinite(mhz):
         return None
     flags = cpu_flags(text)
-    mhz = next(
-        (
-            float(v)
-            for k, _, v in (line.partition(":") for line in text.splitlines())
-            if k.strip() == "cpu MHz"
-        ),
-        None,
-    )
-    if mhz is None:
-        return None
     lanes = 16 if "avx512f" in flags else 8 if {"avx2", "fma"} <= flags else 4
     return cpu_count() * mhz / 1000 * 2 * lanes * 2
 

@@ -138,6 +138,10 @@ def test_a_config_saved_before_the_settings_existed_loads_with_them_off() -> Non
 def test_the_cpu_check_reads_linux_flags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     amx = "processor\t: 0\nflags\t\t: fpu sse avx512f amx_bf16 amx_tile\n\nprocessor\t: 1\n"
     assert "amx_bf16" in cpu.cpu_flags(amx)
+    two = "model name\t: First CPU\ncpu MHz\t\t: 2100.5\n\nmodel name\t: Second CPU\n"
+    assert cpu.cpuinfo_field(two, "model name") == "First CPU"  # the first processor's
+    assert cpu.cpuinfo_field(two, "cpu MHz") == "2100.5"
+    assert cpu.cpuinfo_field(two, "flags") is None and cpu.cpu_flags(two) == frozenset()
     older = "processor\t: 0\nflags\t\t: fpu sse avx2 fma\n"
     for text, expected in ((amx, True), (older, False), ("", False)):
         info = tmp_path / "cpuinfo"

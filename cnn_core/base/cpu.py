@@ -15,13 +15,18 @@ CPUINFO = Path("/proc/cpuinfo")
 BFLOAT16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})  # Linux's names for the instructions
 
 
-def cpu_flags(text: str) -> frozenset[str]:
-    """The feature flags in a `/proc/cpuinfo` text (its first processor's `flags` line)."""
+def cpuinfo_field(text: str, field: str) -> str | None:
+    """A field's value in a `/proc/cpuinfo` text (its first processor's), or None."""
     for line in text.splitlines():
         name, _, value = line.partition(":")
-        if name.strip() == "flags":
-            return frozenset(value.split())
-    return frozenset()
+        if name.strip() == field:
+            return value.strip()
+    return None
+
+
+def cpu_flags(text: str) -> frozenset[str]:
+    """The feature flags in a `/proc/cpuinfo` text (its first processor's `flags` line)."""
+    return frozenset((cpuinfo_field(text, "flags") or "").split())
 
 
 @cache

@@ -325,16 +325,20 @@ def unsupported_reason(config: TrainConfig) -> str:
     return ""
 
 
+def layer_flops(row: Any) -> float:
+    """Forward FLOPs (2 x multiply-adds) per image of one `describe_model` row: its
+    convolution's or dense layer's; 0 for layers without weights to multiply."""
+    if row.kind == "Conv2D":  # each output position: (params - biases) multiply-adds
+        height, width, filters = row.output_shape
+        return 2.0 * height * width * (row.params - filters)
+    if row.kind.startswith("Dense"):
+        return 2.0 * (row.params - row.output_shape[0])
+    return 0.0
+
+
 def forward_flops(rows: list[Any]) -> float:
     """Forward FLOPs (2 x multiply-adds) per image of a `describe_model` layer plan."""
-    flops = 0.0
-    for row in rows:
-        if row.kind == "Conv2D":  # each output position: (params - biases) multiply-adds
-            height, width, filters = row.output_shape
-            flops += 2.0 * height * width * (row.params - filters)
-        elif row.kind.startswith("Dense"):
-            flops += 2.0 * (row.params - row.output_shape[0])
-    return flops
+    return sum(layer_flops(row) for row in rows)
 
 
 def estimate_seconds(rows: list[Any], plan: RangePlan) -> float:
