@@ -263,6 +263,7 @@ def train_with_worker_cli(config: object, env: dict[str, str], timeout: float) -
         }
         for run in list_runs(runs_dir):
             status = run.status
+            evaluation = run.read_evaluation()
             result.update(
                 state=str(run.state),
                 message=run.message,
@@ -270,6 +271,8 @@ def train_with_worker_cli(config: object, env: dict[str, str], timeout: float) -
                 n_train=status.n_train if status else None,
                 n_val=status.n_val if status else None,
                 accuracy=run.test_accuracy,
+                # a run with test-time flips: its accuracy on single images (else None)
+                single_accuracy=evaluation.single_accuracy if evaluation else None,
                 epochs_run=run.epochs_done,
                 best_val=run.best_val_accuracy,
                 epochs=[(record.phase, record.seconds) for record in run.read_history()],

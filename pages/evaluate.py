@@ -16,7 +16,13 @@ import streamlit as st
 from cnn_core.base.errors import UserError
 from cnn_core.charts.style import plain_labels
 from cnn_core.data.registry import Dataset
-from cnn_core.insight.labels import markdown_text, model_label, percent
+from cnn_core.insight.labels import (
+    MIRROR_AVERAGE_LABEL,
+    markdown_text,
+    model_label,
+    percent,
+    single_accuracy_text,
+)
 from cnn_core.models.evaluate import (
     cell_indices,
     evaluate_model,
@@ -76,7 +82,11 @@ def evaluate_now(run: RunSummary) -> Evaluation:
     with st.spinner("Evaluating the model on the test set (once; the result is stored)…"):
         try:
             evaluation, probs = evaluate_model(
-                model, dataset.x_test, dataset.y_test, dataset.info.class_names
+                model,
+                dataset.x_test,
+                dataset.y_test,
+                dataset.info.class_names,
+                mirror=run.mirror_average,
             )
             access.save_evaluation(run, evaluation, probs, dataset.y_test)
         except (OSError, ValueError, UserError) as error:
@@ -127,8 +137,13 @@ def metrics_row(run: RunSummary, evaluation: Evaluation) -> None:
         f"{evaluation.correct:,} / {evaluation.n:,} right",
         delta_color="off",
         delta_arrow="off",
-        help=evaluation.accuracy_text(),
+        help=f"{evaluation.accuracy_text()} {single_accuracy_text(evaluation.single_accuracy)}",
     )
+    if evaluation.single_accuracy is not None:
+        cols[0].caption(
+            f"{MIRROR_AVERAGE_LABEL}: image and mirror averaged; "
+            f"{percent(evaluation.single_accuracy)} on single images"
+        )
     cols[1].metric("Test loss", f"{evaluation.loss:.4f}", help="Mean cross-entropy.")
     cols[2].metric("Errors", f"{evaluation.errors:,}")
     cols[3].metric("Epochs trained", run.epochs_done)

@@ -33,7 +33,7 @@ from cnn_core.insight.inspection import (
     layer_flow,
     softmax_templates,
 )
-from cnn_core.insight.labels import class_names
+from cnn_core.insight.labels import MIRROR_AVERAGE_CAPTION, class_names
 from cnn_core.insight.predict import prepare_uploads, reads_digits
 from cnn_core.store.runs import RunSummary
 from pages._shared import novelty_view
@@ -57,19 +57,30 @@ PREDICTED = -1  # Grad-CAM class choice meaning "the predicted class"
 
 
 @st.cache_resource(show_spinner="Preparing the model for inspection…", max_entries=4)
-def cached_inspector(model_path: str, mtime: float) -> Inspector:
-    """One compiled Inspector per model file version (`mtime` is in the key)."""
-    return Inspector(cached_model(model_path, mtime))
+def cached_inspector(model_path: str, mtime: float, mirror: bool) -> Inspector:
+    """One compiled Inspector per model file version (`mtime` is in the key) and way of
+    predicting (`mirror`: the run's test-time flips)."""
+    return Inspector(cached_model(model_path, mtime), mirror)
+
+
+def run_inspector(run: RunSummary) -> Inspector:
+    """The run's compiled Inspector, predicting as the run does."""
+    return cached_inspector(str(run.model_path), run.model_version(), run.mirror_average)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _probabilities(model_path: str, mtime: float, image_key: str, _image: Any) -> np.ndarray:
-    return cached_inspector(model_path, mtime).image_probabilities(_image)
+def _probabilities(
+    model_path: str, mtime: float, mirror: bool, image_key: str, _image: Any
+) -> np.ndarray:
+    return cached_inspector(model_path, mtime, mirror).image_probabilities(_image)
 
 
 def image_probabilities(run: RunSummary, image: np.ndarray) -> np.ndarray:
-    """float32 (num_classes,): the run's model on one image, once per model version and pixels."""
-    return _probabilities(str(run.model_path), run.model_version(), array_digest(image), image)
+    """float32 (num_classes,): the run's prediction for one image (mirror-averaged for a
+    run with test-time flips), once per model version and pixels."""
+    mirror = run.mirror_average
+    key = array_digest(image)
+    return _probabilities(str(run.model_path), run.model_version(), mirror, key, image)
 
 
 def drawn_digit() -> np.ndarray | None:
@@ -178,6 +189,8 @@ def image_summary(
     cols[1].metric(
         "Prediction", names[best], f"{probs[best]:.1%} sure", delta_color="off", delta_arrow="off"
     )
+    if run.mirror_average:
+        cols[1].caption(MIRROR_AVERAGE_CAPTION)
 
 
 def layers_tab(model: Any, inspector: Inspector, names: list[str]) -> None:
@@ -305,7 +318,9 @@ def gradcam_tab(run: RunSummary, inspector: Inspector, image: np.ndarray, names:
         persist_state="page",
         help="The last conv layer sees the largest parts of the image; earlier ones are finer.",
     )
-    heat, index = inspector.gradcam(image, None if choice == PREDICTED else choice, layer)
+    # the run's predicted class (mirror-averaged for a run with test-time flips)
+    explained = int(probs.argmax()) if choice == PREDICTED else choice
+    heat, index = inspector.gradcam(image, explained, layer)
     cols = st.columns([1, 1], gap="large")
     title = f"Grad-CAM for {names[index]} ({probs[index]:.1%}) on {layer}"
     cols[0].plotly_chart(gradcam_overlay_figure(image, heat, title), key="inside_gradcam")
@@ -329,7 +344,7 @@ def render_inside() -> None:
     with top[0]:
         run = model_run_picker("inside_run")
         model = require_model(run)  # a clear message for a missing or damaged model
-        inspector = cached_inspector(str(run.model_path), run.model_version())
+        inspector = run_inspector(run)
         names = class_names(run, inspector.num_classes)
         image, caption = image_ui(run, inspector)
     with top[1]:

@@ -13,7 +13,7 @@ from cnn_core.charts.data import pixel_tiles
 from cnn_core.charts.model_views import probability_bar_figure
 from cnn_core.data.images import ALLOWED_FORMATS, UPLOAD_SUFFIXES, canvas_to_digit
 from cnn_core.data.user.store import pads_images
-from cnn_core.insight.labels import class_names, percent
+from cnn_core.insight.labels import MIRROR_AVERAGE_CAPTION, class_names, percent
 from cnn_core.insight.novelty import Detector
 from cnn_core.insight.predict import (
     DIGITS_DATASET,
@@ -39,9 +39,10 @@ DRAW_HINT = "Draw a digit on the black canvas to see what the network thinks it 
 
 
 @st.cache_resource(max_entries=4)
-def cached_predictor(model_path: str, mtime: float) -> Predictor:
-    """A compiled predictor per model file version."""
-    return Predictor(cached_model(model_path, mtime))
+def cached_predictor(model_path: str, mtime: float, mirror: bool) -> Predictor:
+    """A compiled predictor per model file version and way of predicting (`mirror`:
+    the run's test-time flips)."""
+    return Predictor(cached_model(model_path, mtime), mirror)
 
 
 def draw_tab(predictor: Predictor, names: list[str], detector: Detector | None = None) -> None:
@@ -215,7 +216,7 @@ def render_predict() -> None:
     st.title("Predict")
     run = model_run_picker("predict_run", prefer_dataset="mnist")
     require_model(run)  # a clear message for a missing or damaged model
-    predictor = cached_predictor(str(run.model_path), run.model_version())
+    predictor = cached_predictor(str(run.model_path), run.model_version(), run.mirror_average)
     names = class_names(run, predictor.num_classes)
     if run.starter:
         n_train = run.status.n_train if run.status else None
@@ -226,6 +227,8 @@ def render_predict() -> None:
             f"{n_train} MNIST images by `scripts/make_starter_model.py`; {accuracy} on the "
             "10,000 test images."
         )
+    if run.mirror_average:
+        st.caption(MIRROR_AVERAGE_CAPTION)
     dataset = run.config.dataset if run.config else None
     digits = reads_digits(predictor.input_shape, dataset)
     detector = novelty_view.run_detector(run)

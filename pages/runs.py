@@ -13,6 +13,7 @@ from cnn_core.base.errors import UserError
 from cnn_core.base.upload_limits import BUNDLE_MB
 from cnn_core.data.registry import dataset_title
 from cnn_core.insight.labels import (
+    MIRROR_EXPORT_CAPTION,
     STATE_LABELS,
     markdown_text,
     no_model_text,
@@ -146,6 +147,8 @@ def downloads(run: RunSummary) -> None:
         help="Config, metrics, evaluation, predictions, model and notes: import it on "
         "any CNN Studio.",
     )
+    if run.mirror_average:
+        st.caption(MIRROR_EXPORT_CAPTION)
     tflite_section(run)
 
 

@@ -13,7 +13,14 @@ from pathlib import Path
 
 from cnn_core.data.user.importer import import_folder
 from cnn_core.data.user.options import ImageOptions
-from cnn_core.schema.config import ConvBlock, DenseLayer, ModelSpec, TrainConfig, Vgg16Spec
+from cnn_core.schema.config import (
+    AugmentSpec,
+    ConvBlock,
+    DenseLayer,
+    ModelSpec,
+    TrainConfig,
+    Vgg16Spec,
+)
 from cnn_core.schema.records import RunState
 from cnn_core.sharing.bundles import export_bundle, import_bundle
 from cnn_core.store import access
@@ -32,6 +39,7 @@ SOFTMAX = ModelSpec(kind="softmax")
 KINDS = {
     "cnn": "a CNN trained on a built-in dataset",
     "softmax": "the softmax baseline",
+    "mirror": "a CNN predicting with test-time flips (the fast recipe on clothes)",
     "my-images": "a CNN trained on an imported image folder",
     "vgg16": "VGG16 from a local weights file",
     "bundle": "a run imported from a bundle",
@@ -79,6 +87,10 @@ def make_runs(tmp_path: Path, kinds: tuple[str, ...] = tuple(KINDS)) -> dict[str
             keep(kind, finished_run(TrainConfig(dataset="mnist", model=SMALL_CNN, name="Digits")))
         elif kind == "softmax":
             config = TrainConfig(dataset="fashion_mnist", model=SOFTMAX, name="Baseline")
+            keep(kind, finished_run(config))
+        elif kind == "mirror":
+            flips = AugmentSpec(flip="horizontal", mirror_average=True)
+            config = TrainConfig("fashion_mnist", SMALL_CNN, augment=flips, name="Mirrored")
             keep(kind, finished_run(config))
         elif kind == "my-images":
             key = imported_dataset(tmp_path)

@@ -109,7 +109,9 @@ def make_run(
         folder.save_model(built)
         if evaluate:
             x_test, y_test = np.asarray(dataset.x_test), np.asarray(dataset.y_test)
-            evaluation, probs = evaluate_model(built, x_test, y_test, dataset.info.class_names)
+            mirror = config.augment.mirror_average  # as the training loop evaluates
+            names = dataset.info.class_names
+            evaluation, probs = evaluate_model(built, x_test, y_test, names, mirror=mirror)
             folder.save_evaluation(evaluation, probs, y_test)
             status = {
                 "test_accuracy": evaluation.accuracy,

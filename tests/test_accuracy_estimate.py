@@ -95,8 +95,16 @@ def test_the_fast_recipe_flips_clothes_and_pictures_but_not_digits(
         FAST_EPOCHS,
     )
     assert (one.fit.label_smoothing, one.fit.early_stopping) == (0.1, False)
-    # one note per choice: network, precision, batch, rate and schedule, smoothing, flips
-    assert len(fast_notes(fast_name())) == 6
+    # test-time flips exactly where training flips: a digit's mirror image is no digit
+    assert {key: r.augment.mirror_average for key, r in recipes.items()} == {
+        "mnist": False,
+        "fashion_mnist": True,
+        "cifar10": True,
+    }
+    # one note per choice: network, precision, batch, rate and schedule, smoothing, flips,
+    # test-time flips
+    assert len(fast_notes(fast_name())) == 7
+    assert "Test-time flips" in fast_notes(fast_name())[-1]
 
 
 def test_the_fast_recipe_trains_the_wide_net_in_bfloat16_only_where_the_cpu_computes_it(

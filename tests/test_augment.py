@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -20,6 +22,11 @@ def test_the_spec_round_trips_and_old_configs_load_with_it_off() -> None:
     old = config.to_dict()
     del old["augment"]
     assert TrainConfig.from_dict(old).augment == AugmentSpec()
+    mirrored = TrainConfig(augment=replace(ALL_ON, mirror_average=True))
+    assert TrainConfig.from_dict(mirrored.to_dict()) == mirrored
+    older = mirrored.to_dict()
+    del older["augment"]["mirror_average"]  # saved before test-time flips existed
+    assert TrainConfig.from_dict(older).augment == ALL_ON
     assert not AugmentSpec().active and ALL_ON.active
 
 
@@ -30,6 +37,20 @@ def test_bad_settings_name_the_field_and_range() -> None:
     text = str(error.value)
     assert "augmentation flip must be one of" in text and "sideways" in text
     assert "augmentation zoom must be between 0 and 0.9. Received: augmentation zoom=2.0" in text
+
+
+@pytest.mark.parametrize("flip", ["none", "vertical"])
+def test_test_time_flips_are_refused_without_horizontal_flips_in_training(flip: str) -> None:
+    config = TrainConfig(augment=AugmentSpec(flip=flip, mirror_average=True))
+    with pytest.raises(ConfigError, match="need horizontal flips in training"):
+        validate(config, (28, 28, 1), 1000)
+    hostile = TrainConfig(augment=AugmentSpec(flip="horizontal", mirror_average="yes"))
+    with pytest.raises(ConfigError, match="test-time flips .* must be on or off"):
+        validate(hostile, (28, 28, 1), 1000)
+    for flip_ok in ("horizontal", "horizontal_and_vertical"):
+        validate(TrainConfig(augment=AugmentSpec(flip_ok, mirror_average=True)), (28, 28, 1), 1000)
+    # a prediction setting, not a change to training images
+    assert not AugmentSpec(mirror_average=True).active
 
 
 def test_the_plan_matches_the_keras_model_layer_for_layer() -> None:

@@ -46,7 +46,9 @@ def test_form_values_cover_what_a_recipe_sets(native: bool, pretend_bfloat16) ->
     assert (values["train_aug_flip"], values["train_aug_translation"]) == ("horizontal", 0.0)
     assert values["train_label_smoothing"] == 0.1
     assert values["train_mixed_precision"] is native
+    assert values["train_aug_mirror"] is True
     assert form_values(fast("mnist"))["train_aug_flip"] == "none"
+    assert form_values(fast("mnist"))["train_aug_mirror"] is False
 
 
 @BFLOAT16
@@ -77,6 +79,7 @@ def test_the_fast_button_fills_the_form_and_the_estimate_names_the_recipe(
     assert at.checkbox(key="train_mixed_precision").value is native
     assert at.checkbox(key="train_early").value is False
     assert at.selectbox(key="train_aug_flip").value == "horizontal"  # clothes mirror
+    assert at.checkbox(key="train_aug_mirror").value is True  # and predict with mirrors
     assert at.slider(key="train_aug_translation").value == 0.0  # the recipe has no shifts
     # the variant's network's layers
     assert at.number_input(key="conv0_filters").value == (48 if native else 16)
@@ -89,6 +92,7 @@ def test_the_fast_button_fills_the_form_and_the_estimate_names_the_recipe(
     at.button(key="train_start").click().run()
     (run,) = list_runs()
     assert run.config.fit.batch_size == 256 and run.config.augment.flip == "horizontal"
+    assert run.config.augment == fast("fashion_mnist").augment  # test-time flips included
     assert run.config.fit == fast("fashion_mnist").fit  # smoothing and precision included
     assert run.config.model == fast("fashion_mnist").model
 

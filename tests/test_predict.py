@@ -14,6 +14,7 @@ from cnn_core.data.registry import load_dataset
 from cnn_core.insight.inspection import Inspector
 from cnn_core.insight.predict import Predictor, prepare_uploads, reads_digits
 from cnn_core.models.cnn import build_model, load_trained_model
+from cnn_core.models.evaluate import evaluate_model, predict_in_batches
 from cnn_core.schema.config import PRESETS
 from cnn_core.store.access import model_runs
 from cnn_core.store.folder import STARTER_ROOT, RunFolder
@@ -86,6 +87,36 @@ def test_predictor_and_inspector_agree_on_a_raw_image() -> None:
     inspected = Inspector(model).image_probabilities(image)
     np.testing.assert_allclose(inspected, predicted, rtol=1e-5, atol=1e-7)
     assert predicted.shape == (10,) and predicted.max() > predicted.min()
+
+
+def test_test_time_flips_average_the_image_and_its_mirror_everywhere() -> None:
+    """Predict and Inside (the compiled call) and the test evaluation (batches) predict
+    alike for a run with test-time flips: the mean of the image's and the mirror's."""
+    model = build_model(PRESETS[next(iter(PRESETS))], (28, 28, 1), 10, seed=7)
+    rng = np.random.default_rng(2)
+    images = rng.uniform(0, 255, (6, 28, 28, 1)).astype(np.float32)
+    plain = np.asarray(model(images, training=False))
+    mirrored = np.asarray(model(images[:, :, ::-1, :], training=False))
+    expected = (plain + mirrored) / 2
+    assert np.abs(expected - plain).max() > 1e-4  # the mirror changes the answer
+    tolerance = {"rtol": 1e-5, "atol": 1e-6}
+    compiled = Predictor(model, mirror=True).probabilities(images)
+    np.testing.assert_allclose(compiled, expected, **tolerance)
+    one = Inspector(model, mirror=True).image_probabilities(images[3])
+    np.testing.assert_allclose(one, expected[3], **tolerance)
+    batched = predict_in_batches(model, images, 4, mirror=True)
+    np.testing.assert_allclose(batched, expected, **tolerance)
+    labels = rng.integers(0, 10, 6)
+    evaluation, probs = evaluate_model(model, images.astype(np.uint8), labels, list("abcdefghij"))
+    assert evaluation.single_accuracy is None
+    evaluation, probs = evaluate_model(
+        model, images.astype(np.uint8), labels, list("abcdefghij"), mirror=True
+    )
+    as_uint8 = images.astype(np.uint8)
+    single = np.asarray(model(as_uint8.astype(np.float32), training=False)).argmax(axis=1)
+    assert evaluation.single_accuracy == pytest.approx((single == labels).mean())
+    assert evaluation.correct == int((probs.argmax(axis=1) == labels).sum())
+    np.testing.assert_allclose(probs, predict_in_batches(model, as_uint8, mirror=True), **tolerance)
 
 
 @pytest.mark.parametrize(

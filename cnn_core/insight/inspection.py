@@ -188,9 +188,11 @@ class Inspector(Predictor):
         spatial_layers: names of all layers whose output is (h, w, c).
     """
 
-    def __init__(self, model: keras.Model) -> None:
-        """Wraps ``model``, a built functional Keras model (see the module docstring)."""
-        super().__init__(model)
+    def __init__(self, model: keras.Model, mirror: bool = False) -> None:
+        """Wraps ``model``, a built functional Keras model (see the module docstring);
+        ``mirror`` as ``Predictor``'s (its probabilities only: feature maps and Grad-CAM
+        look at the image as it is)."""
+        super().__init__(model, mirror)
         keras = import_keras()
         import tensorflow as tf  # lazy: keeps TensorFlow off the Home page
 

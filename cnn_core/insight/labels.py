@@ -105,6 +105,43 @@ def label_smoothing_text(smoothing: float) -> str:
     return f"{smoothing:g}" if smoothing > 0 else "off"
 
 
+# Test-time flips' one label: the Train form's switch, Compare's settings table and the
+# pages that predict with such a run.
+MIRROR_AVERAGE_LABEL = "Test-time flips"
+MIRROR_AVERAGE_HELP = (
+    "Each prediction is the mean of the network's probabilities for the image and for its "
+    "left-right mirror image: two looks at every picture, for twice the prediction work. "
+    "Needs horizontal flips in training (the network must know mirrored pictures)."
+)
+MIRROR_AVERAGE_CAPTION = (
+    ":material/flip: This run predicts with test-time flips: its probabilities are the "
+    "mean of the network's for the image and for its mirror image."
+)
+
+MIRROR_EXPORT_CAPTION = (
+    "This run predicts with test-time flips. The .keras and .tflite models give the "
+    "network's probabilities for one image as it is (Evaluate's test-accuracy help gives "
+    "that accuracy): to predict as the studio does, average them with those for the "
+    "left-right mirror image. A bundle keeps the setting."
+)
+
+
+def mirror_average_text(on: bool) -> str:
+    """A run's test-time flips for tables: 'image + mirror' or 'off'."""
+    return "image + mirror" if on else "off"
+
+
+def single_accuracy_text(single: float | None) -> str:
+    """The test-accuracy help line of a run with test-time flips: its accuracy on single
+    images (what an exported model gives); empty for other runs."""
+    if single is None:
+        return ""
+    return (
+        f"With test-time flips (image and mirror averaged). On single images, as an "
+        f"exported model predicts: {100 * single:.2f}%."
+    )
+
+
 # Mixed precision's one label: the Train form's switch and Compare's settings table.
 MIXED_PRECISION_LABEL = "Mixed precision (bfloat16)"
 

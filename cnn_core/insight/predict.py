@@ -51,24 +51,30 @@ class Predictor:
 
     Args:
         model: a loaded Keras model, NHWC input, softmax output.
+        mirror: a run with test-time flips (`AugmentSpec.mirror_average`): each
+            image's probabilities are the mean of the model's for it and for its
+            left-right mirror image, in the same one call.
 
     Attributes:
         model: the wrapped model.
         input_shape: (h, w, c) the model expects.
         num_classes: size of the softmax output.
+        mirror: whether predictions average the mirror image's.
     """
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, mirror: bool = False) -> None:
         import_keras()
         import tensorflow as tf  # lazy: keeps TensorFlow off the Home page
 
         self.model = model
         self.input_shape: tuple[int, int, int] = tuple(int(d) for d in model.input_shape[1:])
         self.num_classes = int(model.output_shape[-1])
+        self.mirror = mirror
         # (n, h, w, c) float32: the signature every compiled view of the model shares
         self._signature = tf.TensorSpec((None, *self.input_shape), tf.float32)
         self._call = tf.function(
-            lambda x: model(x, training=False), input_signature=[self._signature]
+            (lambda x: mirror_mean(model, x)) if mirror else (lambda x: model(x, training=False)),
+            input_signature=[self._signature],
         )
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
@@ -100,6 +106,16 @@ class Predictor:
     def _batch_of_one(self, image: np.ndarray) -> np.ndarray:
         """One (h, w, c) image as a checked float32 (1, h, w, c) batch."""
         return self._checked_batch(np.asarray(image)[np.newaxis])
+
+
+def mirror_mean(model: Any, images: Any) -> Any:
+    """Inside a `tf.function`: the mean of `model`'s probabilities for `images` (n, h, w,
+    c) and for their mirror images, from one call on both stacked."""
+    import tensorflow as tf  # lazy: keeps TensorFlow off the Home page
+
+    both = model(tf.concat([images, tf.reverse(images, axis=[2])], axis=0), training=False)
+    plain, mirrored = tf.split(both, 2, axis=0)
+    return (plain + mirrored) / 2
 
 
 @dataclass

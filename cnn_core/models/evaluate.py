@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -70,8 +71,26 @@ def summarize(probs: np.ndarray, y_true: np.ndarray, class_names: Sequence[str])
     )
 
 
-def predict_in_batches(model: Any, images: np.ndarray, batch: int = EVAL_BATCH) -> np.ndarray:
-    """Probabilities float32 (n, n_classes) for raw-pixel images (n, h, w, c), batched."""
+def mirror_images(images: np.ndarray) -> np.ndarray:
+    """The left-right mirror images of a batch (n, h, w, c)."""
+    return images[:, :, ::-1, :]
+
+
+def predict_in_batches(
+    model: Any, images: np.ndarray, batch: int = EVAL_BATCH, mirror: bool = False
+) -> np.ndarray:
+    """Probabilities float32 (n, n_classes) for raw-pixel images (n, h, w, c), batched.
+
+    With `mirror` (a run with test-time flips, `AugmentSpec.mirror_average`) each row
+    is the mean of the probabilities for the image and for its mirror image.
+    """
+    probs = _batched_probabilities(model, images, batch)
+    if mirror:
+        probs = (probs + _batched_probabilities(model, mirror_images(images), batch)) / 2
+    return probs
+
+
+def _batched_probabilities(model: Any, images: np.ndarray, batch: int) -> np.ndarray:
     out = [
         np.asarray(model.predict_on_batch(images[i : i + batch].astype(np.float32)))
         for i in range(0, len(images), batch)
@@ -80,7 +99,11 @@ def predict_in_batches(model: Any, images: np.ndarray, batch: int = EVAL_BATCH) 
 
 
 def evaluate_model(
-    model: Any, images: np.ndarray, labels: np.ndarray, class_names: Sequence[str]
+    model: Any,
+    images: np.ndarray,
+    labels: np.ndarray,
+    class_names: Sequence[str],
+    mirror: bool = False,
 ) -> tuple[Evaluation, np.ndarray]:
     """Run `model` over the test set once.
 
@@ -89,13 +112,21 @@ def evaluate_model(
         images: uint8 (n, h, w, c) test images.
         labels: int (n,) their classes.
         class_names: names in label order.
+        mirror: average each image's probabilities with its mirror image's (a run
+            with test-time flips); the evaluation then also records the accuracy on
+            single images (`Evaluation.single_accuracy`).
 
     Returns:
         (evaluation, probs): the metrics and the float32 (n, n_classes)
         probabilities they came from (`RunFolder.save_evaluation` stores both).
     """
     probs = predict_in_batches(model, images)
-    return summarize(probs, labels, class_names), probs
+    if not mirror:
+        return summarize(probs, labels, class_names), probs
+    single = float((probs.argmax(axis=1) == labels).mean()) if len(labels) else 0.0
+    averaged = (probs + predict_in_batches(model, mirror_images(images))) / 2
+    evaluation = replace(summarize(averaged, labels, class_names), single_accuracy=single)
+    return evaluation, averaged
 
 
 def row_normalise(matrix: np.ndarray) -> np.ndarray:

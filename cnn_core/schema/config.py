@@ -152,15 +152,21 @@ class AugmentSpec:
     zoom: float = 0.0  # up to this fraction in or out
     translation: float = 0.0  # up to this fraction of the height / width, either way
     contrast: float = 0.0  # contrast factor drawn from [1 - c, 1 + c]
+    # Test-time flips: every prediction of the run (its test evaluation, Predict, Inside,
+    # Evaluate's unlabeled images) is the mean of the model's probabilities for the image
+    # and for its left-right mirror image. Only with horizontal flips in training. Not a
+    # change to training images, so not part of `active`.
+    mirror_average: bool = False
 
     @property
     def active(self) -> bool:
-        """Whether any change is switched on."""
+        """Whether any change to training images is switched on."""
         values = (self.rotation, self.zoom, self.translation, self.contrast)
         return self.flip != "none" or any(v > 0 for v in values)
 
 
 FLIPS = ("none", "horizontal", "vertical", "horizontal_and_vertical")
+MIRRORING_FLIPS = ("horizontal", "horizontal_and_vertical")  # what mirror averaging needs
 AUGMENT_RANGES = {"rotation": (0.0, 0.5), "zoom": (0.0, 0.9), "translation": (0.0, 0.5)}
 AUGMENT_RANGES["contrast"] = (0.0, 0.9)
 
@@ -171,6 +177,17 @@ def augment_problems(spec: AugmentSpec) -> list[str]:
     _check_choice(problems, "augmentation flip", spec.flip, FLIPS)
     for name, bounds in AUGMENT_RANGES.items():
         _check_range(problems, f"augmentation {name}", getattr(spec, name), bounds)
+    if not isinstance(spec.mirror_average, bool):
+        problems.append(
+            "test-time flips (mirror averaging) must be on or off. "
+            f"Received: {spec.mirror_average!r}"
+        )
+    elif spec.mirror_average and spec.flip not in MIRRORING_FLIPS:
+        problems.append(
+            "test-time flips (averaging each prediction with the mirror image's) need "
+            "horizontal flips in training: a model that never saw mirrored images "
+            f"misreads them. Received: flip={spec.flip!r}"
+        )
     return problems
 
 

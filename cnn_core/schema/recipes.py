@@ -101,6 +101,11 @@ FAST_NOTES = (
     "Random horizontal flips for clothes and CIFAR-10 pictures (a mirrored shirt is still "
     "a shirt; a mirrored digit is not, so none for MNIST): more pictures to learn from for "
     "the wider network (for the default network they changed nothing in 16 epochs).",
+    "Test-time flips where training flips: every prediction averages the network's "
+    "probabilities for the picture and for its mirror image, two looks for the cost of "
+    "one more prediction, no extra training. Measured on "
+    "Fashion-MNIST (float32 variant, 3 seeds): 93.04% test accuracy with them against "
+    "92.74% on single images (0.06 to 0.51 points more, by seed).",
 )
 
 
@@ -127,7 +132,7 @@ def _fast(dataset: str, seed: int, preset: str, mixed: bool) -> TrainConfig:
             label_smoothing=0.1,
             mixed_precision=mixed,
         ),
-        augment=AugmentSpec(flip=flip),
+        augment=AugmentSpec(flip=flip, mirror_average=flip != "none"),
         seed=seed,
         name="fast recipe",
     )

@@ -290,6 +290,10 @@ class Evaluation:
     class_names: tuple[str, ...]
     confusion_matrix: tuple[tuple[int, ...], ...]  # rows: true class, columns: predicted
     per_class: PerClass
+    # A run with test-time flips (`AugmentSpec.mirror_average`): everything above is of
+    # the mirror-averaged predictions, this is the accuracy of single images (what an
+    # exported model gives); None for other runs.
+    single_accuracy: float | None = None
 
     @property
     def errors(self) -> int:
@@ -328,6 +332,7 @@ class Evaluation:
                 class_names=names,
                 confusion_matrix=matrix,
                 per_class=per_class,
+                single_accuracy=optional_fraction(record.get("single_accuracy")),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise RecordError(f"{source} is incomplete or malformed ({error!r})") from error
@@ -339,6 +344,19 @@ class Evaluation:
     def accuracy_text(self) -> str:
         """'98.61% (9,861 / 10,000)'."""
         return f"{100 * self.accuracy:.2f}% ({self.correct:,} / {self.n:,})"
+
+
+def optional_fraction(value: Any) -> float | None:
+    """A stored fraction in [0, 1], or None where none was stored.
+
+    Raises:
+        ValueError: a value that is not a number in [0, 1].
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"not a fraction in [0, 1]: {value!r}")
+    return float(value)
 
 
 MAX_TAGS = 12

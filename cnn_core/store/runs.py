@@ -52,6 +52,12 @@ class RunSummary(RunFolder):
     stop_requested_at: float | None = None  # when Stop was pressed (None: never)
 
     @property
+    def mirror_average(self) -> bool:
+        """The run predicts with test-time flips (`AugmentSpec.mirror_average`): every
+        prediction the studio makes with its model averages the mirror image's."""
+        return bool(self.config and self.config.augment.mirror_average)
+
+    @property
     def stopping(self) -> bool:
         """Stop was pressed and the worker has not ended the run yet."""
         return self.active and self.stop_requested_at is not None

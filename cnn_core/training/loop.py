@@ -75,7 +75,9 @@ def train_run(folder: RunFolder, strategy: str = "default") -> RunState:
         model = load_trained_model(folder.model_path)  # mirrored model return every replica's
     announce_stop_step(folder, stopped, "evaluate")
     tested, x_test = last.test_data(model)
-    evaluation, probs = evaluate_model(tested, x_test, dataset.y_test, info.class_names)
+    evaluation, probs = evaluate_model(
+        tested, x_test, dataset.y_test, info.class_names, mirror=config.augment.mirror_average
+    )
     return finish_run(folder, evaluation, probs, dataset.y_test, train_seconds, stopped)
 
 

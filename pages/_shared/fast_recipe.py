@@ -53,6 +53,7 @@ def form_values(config: TrainConfig) -> dict[str, Any]:
         "train_label_smoothing": config.fit.label_smoothing,
         "train_mixed_precision": config.fit.mixed_precision,
         "train_aug_flip": config.augment.flip,
+        "train_aug_mirror": config.augment.mirror_average,
     }
     values |= {f"train_aug_{name}": getattr(config.augment, name) for name in AUGMENT_FIELDS}
     return values

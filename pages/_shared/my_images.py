@@ -25,8 +25,15 @@ from cnn_core.data.user.options import COLOURS, FITS, SIDES, VALIDATION_RANGE, I
 from cnn_core.data.user.places import data_dir
 from cnn_core.data.user.store import unlabeled_images
 from cnn_core.data.user.summaries import class_samples, split_class_counts
+from cnn_core.insight.labels import MIRROR_AVERAGE_HELP, MIRROR_AVERAGE_LABEL
 from cnn_core.models.evaluate import predict_in_batches, predictions_csv
-from cnn_core.schema.config import AUGMENT_RANGES, FLIPS, AugmentSpec, TrainConfig
+from cnn_core.schema.config import (
+    AUGMENT_RANGES,
+    FLIPS,
+    MIRRORING_FLIPS,
+    AugmentSpec,
+    TrainConfig,
+)
 from cnn_core.store.runs import RunSummary
 from pages._shared.common import CHOSEN_DATASET, count_columns, require_dataset, require_model
 
@@ -261,12 +268,23 @@ def augment_inputs(prefix: str, sample: np.ndarray) -> AugmentSpec:
             values[field] = col.slider(
                 label, low, high, 0.0, 0.05, key=f"{prefix}_aug_{field}", persist_state="session"
             )
-        spec = AugmentSpec(flip=flip, **values)
+        mirrors = flip in MIRRORING_FLIPS
+        mirror = st.checkbox(
+            f"{MIRROR_AVERAGE_LABEL}: predict from each image and its mirror image",
+            key=f"{prefix}_aug_mirror",
+            persist_state="session",
+            disabled=not mirrors,
+            help=MIRROR_AVERAGE_HELP
+            + ("" if mirrors else " Switch on a horizontal flip above to use it."),
+        )
+        spec = AugmentSpec(flip=flip, mirror_average=bool(mirror and mirrors), **values)
         if not spec.active:
             st.caption("Off: the model sees every training image as it is.")
             return spec
+        at_test = "the image and its mirror image" if spec.mirror_average else "the image as it is"
         st.caption(
-            "Eight random versions of one training image (the model never sees these at test time):"
+            f"Eight random versions of one training image (at test time the model sees "
+            f"{at_test} only):"
         )
         versions = cached_preview(np.asarray(sample), spec, 8)
         scale = max(1, TILE_PX // versions.shape[1])
@@ -291,7 +309,8 @@ def unlabeled_section(run: RunSummary) -> None:
     state = f"unlabeled_csv_{run_id}"
     if st.button(f"Predict the {len(names):,} unlabeled images", key="eval_unlabeled"):
         with st.spinner("Predicting…"):
-            probs = predict_in_batches(require_model(run), images)
+            mirror = run.mirror_average
+            probs = predict_in_batches(require_model(run), images, mirror=mirror)
         st.session_state[state] = predictions_csv(
             probs, None, list(classes), ids=names, id_column="file"
         )
