@@ -32,6 +32,7 @@ from pages._shared.common import (
 )
 
 CANVAS_SIZE = 280  # px; ten canvas pixels per MNIST pixel
+RESULT_PX = 420  # the drawing's result beside the canvas, or under it when narrow
 STROKE_WIDTH = 18  # px on the 280 px canvas: about a pen stroke of MNIST digits
 TOP_K = 5
 DETAIL_LIMIT = 8  # more uploads than this are shown as a table
@@ -49,9 +50,13 @@ def draw_tab(predictor: Predictor, names: list[str], detector: Detector | None =
     from streamlit_drawable_canvas import st_canvas  # imports only inside a running app
 
     st.session_state.setdefault("predict_canvas_round", 0)
-    left, right = st.columns([1, 1.3], gap="large")
+    # A row that wraps: the result goes under the canvas where both do not fit side by
+    # side (a narrow window), instead of columns that would cut the canvas off.
+    row = st.container(horizontal=True, gap="large")
+    left, right = row.container(width=CANVAS_SIZE), row.container(width=RESULT_PX)
     with left:
         st.caption("Draw one digit with the mouse (or a finger), as large or small as you like.")
+        st.space("small")  # room for the canvas's own toolbar, which floats above its corner
         result = st_canvas(
             stroke_width=STROKE_WIDTH,
             stroke_color="#FFFFFF",

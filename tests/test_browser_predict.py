@@ -21,6 +21,16 @@ skip_unless_browser()
 from playwright.sync_api import Page, expect  # noqa: E402 - after the skip
 
 PREDICTION = '[data-testid="stMetricValue"]'
+# The class of what the mouse would hit at (x, y), looking inside components' shadow roots
+TOP_ELEMENT_CLASS = """([x, y]) => {
+    let element = document.elementFromPoint(x, y);
+    while (element && element.shadowRoot) {
+        const inner = element.shadowRoot.elementFromPoint(x, y);
+        if (!inner || inner === element) break;
+        element = inner;
+    }
+    return element ? String(element.className) : null;
+}"""
 
 
 @pytest.fixture
@@ -68,6 +78,27 @@ def test_draw_a_one_then_clear(page: Page) -> None:
     page.get_by_role("button", name="Clear").click()
     expect(page.get_by_text("Draw a digit on the black canvas")).to_be_visible()
     expect(page.locator(PREDICTION)).to_have_count(0)
+
+
+def test_a_narrow_window_keeps_the_whole_canvas_and_puts_the_result_under_it(
+    page: Page,
+) -> None:
+    """At 900 px with the sidebar open the canvas (280 px) and its result do not fit side
+    by side: the result wraps under the canvas, which stays whole (columns cut it off)."""
+    page.set_viewport_size({"width": 900, "height": 1000})
+    box = drawing_surface(page)
+    corners = [
+        (box["x"] + dx, box["y"] + dy)
+        for dx in (5, box["width"] - 5)
+        for dy in (50, box["height"] - 5)
+    ]
+    for x, y in corners:  # each side of the drawing surface, below its toolbar, is drawable
+        hit = page.evaluate(TOP_ELEMENT_CLASS, [x, y])
+        assert "upper-canvas" in hit.split(), (hit, x, y, box)
+    draw_vertical_stroke(page)
+    expect(page.locator(PREDICTION).first).to_have_text("1", timeout=60_000)
+    result = page.locator(PREDICTION).first.bounding_box()
+    assert result["y"] > box["y"] + box["height"]  # under the canvas, not beside it
 
 
 def test_upload_an_image_and_a_non_image(page: Page) -> None:
