@@ -19,9 +19,15 @@ from cnn_core.store.access import delete_run
 from cnn_core.store.folder import RunFolder
 from cnn_core.store.runs import load_run
 from cnn_core.training.worker import launch_run
-from tests.apptest_support import launches_without_a_worker, open_app, open_with_query, texts
+from tests.apptest_support import (
+    launches_without_a_worker,
+    open_app,
+    open_with_query,
+    texts,
+)
 from tests.journey_runs import SMALL_CNN
 from tests.run_factory import finished_run
+from tests.test_pages_journeys import leave_and_return
 from tests.waiting import wait_for
 
 MIRRORED = AugmentSpec(flip="horizontal", mirror_average=True)
@@ -100,6 +106,8 @@ def test_the_train_form_offers_test_time_flips_only_with_horizontal_flips(monkey
     at.selectbox(key="train_aug_flip").select("horizontal").run()
     assert not at.checkbox(key="train_aug_mirror").disabled
     at.checkbox(key="train_aug_mirror").check().run()
+    leave_and_return(at)
+    assert at.checkbox(key="train_aug_mirror").value is True
     at.button(key="train_start").click().run()
     (run,) = launched
     assert run.read_config().augment == MIRRORED

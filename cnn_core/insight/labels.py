@@ -138,7 +138,7 @@ def single_accuracy_text(single: float | None) -> str:
         return ""
     return (
         f"With test-time flips (image and mirror averaged). On single images, as an "
-        f"exported model predicts: {100 * single:.2f}%."
+        f"exported model predicts: {percent(single)}."
     )
 
 

@@ -85,9 +85,14 @@ def predict_in_batches(
     is the mean of the probabilities for the image and for its mirror image.
     """
     probs = _batched_probabilities(model, images, batch)
-    if mirror:
-        probs = (probs + _batched_probabilities(model, mirror_images(images), batch)) / 2
-    return probs
+    return average_with_mirror(model, images, probs, batch) if mirror else probs
+
+
+def average_with_mirror(
+    model: Any, images: np.ndarray, probs: np.ndarray, batch: int = EVAL_BATCH
+) -> np.ndarray:
+    """`probs`, the images' own probabilities, averaged with their mirror images'."""
+    return (probs + _batched_probabilities(model, mirror_images(images), batch)) / 2
 
 
 def _batched_probabilities(model: Any, images: np.ndarray, batch: int) -> np.ndarray:
@@ -124,7 +129,7 @@ def evaluate_model(
     if not mirror:
         return summarize(probs, labels, class_names), probs
     single = float((probs.argmax(axis=1) == labels).mean()) if len(labels) else 0.0
-    averaged = (probs + predict_in_batches(model, mirror_images(images))) / 2
+    averaged = average_with_mirror(model, images, probs)
     evaluation = replace(summarize(averaged, labels, class_names), single_accuracy=single)
     return evaluation, averaged
 
